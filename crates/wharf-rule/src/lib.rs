@@ -1,0 +1,27 @@
+//! The Traefik v3 rule language.
+//!
+//! A rule such as ``Host(`a.test`) && PathPrefix(`/api`)`` is [`parse`]d into an [`Expr`] (every
+//! error carries the column it points at), then [`Expr::compile`]d into a [`CompiledRule`] whose
+//! regexes are built once, off the request path. [`CompiledRule::matches`] evaluates it against a
+//! [`RequestView`], which keeps this crate free of any HTTP library's types.
+//!
+//! [`Expr::host_constraint`] tells the router which hosts a rule can match, so that tables of
+//! thousands of Host-based routes are indexed rather than scanned.
+
+mod ast;
+mod compile;
+mod host;
+mod lexer;
+mod parser;
+mod request;
+
+pub use ast::{Expr, Matcher};
+pub use compile::CompiledRule;
+pub use host::{normalize_request_host, HostConstraint};
+pub use parser::{parse, RuleError};
+pub use request::{routing_path, sanitize_path, HeaderLookup, PathError, RequestView};
+
+/// Traefik's default priority for a rule: its length in bytes.
+pub fn default_priority(rule: &str) -> i64 {
+    rule.len() as i64
+}
