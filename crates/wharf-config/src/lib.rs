@@ -1,1 +1,31 @@
-//! placeholder
+//! Configuration in all its raw forms, decoded and validated into `wharf-model` types.
+//!
+//! Every source lowers into one [`Node`] tree whose keys and values keep their [`Origin`]
+//! (file:line:column, flag, environment variable, container label):
+//! - static configuration: [`load_static`] picks the file, the flags or the environment, as
+//!   Traefik does, and decodes them into a `StaticConfig`;
+//! - dynamic configuration: [`decode_dynamic`] turns one provider's tree into a
+//!   [`RawDynamicConfig`], and [`validate`] merges every provider's raw config into a
+//!   `DynamicConfig`, dropping invalid items one at a time, each with a located issue.
+//!
+//! YAML is read in exactly one module, [`yaml`].
+//!
+//! [`Origin`]: wharf_model::Origin
+
+mod decode;
+mod dynamic;
+mod node;
+mod sources;
+mod static_decode;
+mod validate;
+pub mod yaml;
+
+pub use decode::nearest;
+pub use dynamic::{decode_dynamic, RawDynamicConfig, RawRouter, RawService, Sourced};
+pub use node::{Key, Node, NodeValue};
+pub use sources::{
+    env_to_node, flags_to_node, load_static, LoadedStatic, StaticError, StaticInputs,
+    StaticSource,
+};
+pub use static_decode::decode_static;
+pub use validate::{validate, ProviderConfig};

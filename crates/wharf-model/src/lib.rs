@@ -1,1 +1,24 @@
-//! placeholder
+//! Validated domain types shared by every stage: where a setting came from ([`Origin`]), what
+//! is wrong with it ([`ConfigIssue`]), provider-qualified ids, and the validated static
+//! ([`StaticConfig`]) and dynamic ([`DynamicConfig`]) configuration.
+//!
+//! No I/O, no async, no file formats: the config crate produces these values, the router
+//! compiles them, and nothing on the request path reads them.
+
+mod dynamic;
+mod duration;
+mod ids;
+mod issue;
+mod origin;
+mod static_config;
+
+pub use dynamic::{DynamicConfig, RouterSpec, ServerSpec, ServiceSpec, UpstreamScheme};
+pub use duration::parse_go_duration;
+pub use ids::{ProviderName, QualifiedName};
+pub use issue::{ConfigIssue, Severity};
+pub use origin::Origin;
+pub use static_config::{
+    AccessLogConfig, ApiConfig, DockerProviderConfig, EntryPoint, EntryPointRedirect,
+    FileProviderConfig, ForwardedHeaders, LogConfig, PingConfig, PrometheusConfig,
+    ProvidersConfig, StaticConfig,
+};

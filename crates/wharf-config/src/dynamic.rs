@@ -1,0 +1,329 @@
+//! One provider's dynamic configuration tree -> [`RawDynamicConfig`]: still unvalidated
+//! (references unresolved, rules unparsed), but shaped, with every value's origin. An item
+//! whose shape is wrong is dropped here, alone, with a located issue.
+
+use std::collections::BTreeMap;
+
+use wharf_model::{ConfigIssue, Origin};
+
+use crate::decode::{boolean, check_keys, integer, join, list, string, Issues};
+use crate::node::{Node, NodeValue};
+
+/// A value and where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sourced<T> {
+    pub value: T,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRouter {
+    pub origin: Origin,
+    pub rule: Option<Sourced<String>>,
+    pub entry_points: Option<Vec<Sourced<String>>>,
+    pub middlewares: Vec<Sourced<String>>,
+    pub service: Option<Sourced<String>>,
+    pub priority: Option<Sourced<i64>>,
+    pub tls: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawServer {
+    pub url: Sourced<String>,
+    pub weight: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawService {
+    LoadBalancer {
+        origin: Origin,
+        servers: Vec<RawServer>,
+        pass_host_header: bool,
+    },
+    /// A service type wharf does not implement yet (`weighted`, `mirroring`, ...).
+    Unsupported { origin: Origin, kind: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawMiddleware {
+    pub origin: Origin,
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawDynamicConfig {
+    pub routers: BTreeMap<String, RawRouter>,
+    pub services: BTreeMap<String, RawService>,
+    pub middlewares: BTreeMap<String, RawMiddleware>,
+}
+
+const SERVICE_KINDS_LATER: &[&str] = &["weighted", "mirroring", "failover", "highestRandomWeight"];
+const MIDDLEWARE_KINDS: &[&str] = &[
+    "addPrefix",
+    "basicAuth",
+    "buffering",
+    "chain",
+    "circuitBreaker",
+    "compress",
+    "contentType",
+    "digestAuth",
+    "errors",
+    "forwardAuth",
+    "grpcWeb",
+    "headers",
+    "ipAllowList",
+    "ipWhiteList",
+    "inFlightReq",
+    "passTLSClientCert",
+    "plugin",
+    "rateLimit",
+    "redirectRegex",
+    "redirectScheme",
+    "replacePath",
+    "replacePathRegex",
+    "retry",
+    "stripPrefix",
+    "stripPrefixRegex",
+];
+
+/// Decodes one provider's tree (a file's YAML, or labels lowered into the same shape).
+pub fn decode_dynamic(root: &Node) -> (RawDynamicConfig, Vec<ConfigIssue>) {
+    let mut issues = Issues::default();
+    let mut out = RawDynamicConfig::default();
+    check_keys(root, "", &["http"], &["tcp", "udp", "tls"], &mut issues);
+    let Some(http) = root.get("http") else {
+        return (out, issues.0);
+    };
+    if !check_keys(
+        http,
+        "http",
+        &["routers", "services", "middlewares"],
+        &["serversTransports"],
+        &mut issues,
+    ) {
+        return (out, issues.0);
+    }
+    for (section, node) in [
+        ("routers", http.get("routers")),
+        ("services", http.get("services")),
+        ("middlewares", http.get("middlewares")),
+    ] {
+        let Some(node) = node else { continue };
+        let path = join("http", section);
+        match &node.value {
+            NodeValue::Map(entries) => {
+                for (key, item) in entries {
+                    let item_path = join(&path, &key.name);
+                    let mut local = Issues::default();
+                    match section {
+                        "routers" => {
+                            if let Some(r) = router(item, &item_path, &mut local) {
+                                if !local.has_errors() {
+                                    out.routers.insert(key.name.clone(), r);
+                                }
+                            }
+                        }
+                        "services" => {
+                            if let Some(s) = service(item, &item_path, &mut local) {
+                                if !local.has_errors() {
+                                    out.services.insert(key.name.clone(), s);
+                                }
+                            }
+                        }
+                        _ => {
+                            if let Some(m) = middleware(item, &item_path, &mut local) {
+                                out.middlewares.insert(key.name.clone(), m);
+                            }
+                        }
+                    }
+                    if local.has_errors() {
+                        let what = &section[..section.len() - 1];
+                        local.push(ConfigIssue::error(
+                            key.origin.clone(),
+                            format!("{what} `{}` is dropped because of the error(s) above", key.name),
+                        ));
+                    }
+                    issues.0.extend(local.0);
+                }
+            }
+            NodeValue::Null => {}
+            _ => issues.error(
+                &node.origin,
+                format!("`{path}` must be a map of names to definitions, found {}", node.kind()),
+            ),
+        }
+    }
+    (out, issues.0)
+}
+
+fn sourced_string(n: &Node, key: &str, path: &str, issues: &mut Issues) -> Option<Sourced<String>> {
+    let v = n.get(key)?;
+    string(v, &join(path, key), issues).map(|value| Sourced {
+        value,
+        origin: v.origin.clone(),
+    })
+}
+
+fn sourced_list(n: &Node, key: &str, path: &str, issues: &mut Issues) -> Option<Vec<Sourced<String>>> {
+    let v = n.get(key)?;
+    list(v, &join(path, key), issues).map(|items| {
+        items
+            .into_iter()
+            .map(|(value, origin)| Sourced { value, origin })
+            .collect()
+    })
+}
+
+fn router(n: &Node, path: &str, issues: &mut Issues) -> Option<RawRouter> {
+    if !check_keys(
+        n,
+        path,
+        &["rule", "entryPoints", "middlewares", "service", "priority", "tls", "ruleSyntax"],
+        &["observability"],
+        issues,
+    ) {
+        return None;
+    }
+    if let Some(syntax) = sourced_string(n, "ruleSyntax", path, issues) {
+        if syntax.value != "v3" && !syntax.value.is_empty() {
+            issues.push(
+                ConfigIssue::error(
+                    syntax.origin,
+                    format!("`{path}.ruleSyntax: {}` is not supported: wharf implements the v3 rule syntax", syntax.value),
+                )
+                .with_hint("rewrite the rule in v3 syntax, e.g. Host(`a`) || Host(`b`) for v2 Host(`a`,`b`)"),
+            );
+        }
+    }
+    let priority = n.get("priority").and_then(|p| {
+        integer(p, &join(path, "priority"), issues).map(|value| Sourced {
+            value,
+            origin: p.origin.clone(),
+        })
+    });
+    let tls = match n.get("tls") {
+        None => false,
+        Some(t) => match &t.value {
+            NodeValue::Map(_) | NodeValue::Null => {
+                check_keys(t, &join(path, "tls"), &["options", "certResolver", "domains"], &[], issues);
+                true
+            }
+            NodeValue::Scalar(_) => boolean(t, &join(path, "tls"), issues).unwrap_or(false),
+            NodeValue::Seq(_) => {
+                issues.error(&t.origin, format!("`{path}.tls` must be a map, found a list"));
+                false
+            }
+        },
+    };
+    Some(RawRouter {
+        origin: n.origin.clone(),
+        rule: sourced_string(n, "rule", path, issues),
+        entry_points: sourced_list(n, "entryPoints", path, issues),
+        middlewares: sourced_list(n, "middlewares", path, issues).unwrap_or_default(),
+        service: sourced_string(n, "service", path, issues),
+        priority,
+        tls,
+    })
+}
+
+fn service(n: &Node, path: &str, issues: &mut Issues) -> Option<RawService> {
+    let mut kinds = vec!["loadBalancer"];
+    kinds.extend(SERVICE_KINDS_LATER);
+    if !check_keys(n, path, &kinds, &[], issues) {
+        return None;
+    }
+    let entries = n.entries();
+    if entries.len() != 1 {
+        issues.push(
+            ConfigIssue::error(
+                n.origin.clone(),
+                format!("service `{path}` must have exactly one type, found {}", entries.len()),
+            )
+            .with_hint("define one of: loadBalancer, weighted, mirroring, failover, highestRandomWeight"),
+        );
+        return None;
+    }
+    let (key, body) = &entries[0];
+    if !key.name.eq_ignore_ascii_case("loadBalancer") {
+        return Some(RawService::Unsupported {
+            origin: key.origin.clone(),
+            kind: key.name.clone(),
+        });
+    }
+    let lp = join(path, "loadBalancer");
+    check_keys(
+        body,
+        &lp,
+        &["servers", "passHostHeader", "strategy"],
+        &[
+            "healthCheck",
+            "sticky",
+            "serversTransport",
+            "responseForwarding",
+            "passiveHealthCheck",
+        ],
+        issues,
+    );
+    if let Some(s) = sourced_string(body, "strategy", &lp, issues) {
+        if !s.value.eq_ignore_ascii_case("wrr") {
+            issues.push(ConfigIssue::warning(
+                s.origin,
+                format!("`{lp}.strategy: {}` is not implemented yet; wharf uses wrr", s.value),
+            ));
+        }
+    }
+    let mut servers = Vec::new();
+    if let Some(list_node) = body.get("servers") {
+        let sp = join(&lp, "servers");
+        match &list_node.value {
+            NodeValue::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let ip = format!("{sp}[{i}]");
+                    check_keys(item, &ip, &["url", "weight"], &["preservePath"], issues);
+                    let Some(url) = sourced_string(item, "url", &ip, issues) else {
+                        issues.error(&item.origin, format!("`{ip}` has no url"));
+                        continue;
+                    };
+                    let weight = item
+                        .get("weight")
+                        .and_then(|w| integer(w, &join(&ip, "weight"), issues))
+                        .unwrap_or(1);
+                    servers.push(RawServer {
+                        url,
+                        weight: u32::try_from(weight.max(0)).unwrap_or(u32::MAX),
+                    });
+                }
+            }
+            NodeValue::Null => {}
+            _ => issues.error(&list_node.origin, format!("`{sp}` must be a list of {{url: ...}}")),
+        }
+    }
+    Some(RawService::LoadBalancer {
+        origin: n.origin.clone(),
+        servers,
+        pass_host_header: body
+            .get("passHostHeader")
+            .and_then(|p| boolean(p, &join(&lp, "passHostHeader"), issues))
+            .unwrap_or(true),
+    })
+}
+
+fn middleware(n: &Node, path: &str, issues: &mut Issues) -> Option<RawMiddleware> {
+    check_keys(n, path, MIDDLEWARE_KINDS, &[], issues);
+    let entries = n.entries();
+    if entries.len() != 1 {
+        issues.error(
+            &n.origin,
+            format!("middleware `{path}` must have exactly one type, found {}", entries.len()),
+        );
+        return None;
+    }
+    let (key, _) = &entries[0];
+    let kind = MIDDLEWARE_KINDS
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(&key.name))?;
+    Some(RawMiddleware {
+        origin: key.origin.clone(),
+        kind: (*kind).to_string(),
+    })
+}

@@ -1,0 +1,320 @@
+//! Every provider's raw config -> one validated [`DynamicConfig`]. Invalid items are dropped
+//! one at a time, each with a located issue; everything valid is kept.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use wharf_model::{
+    ConfigIssue, DynamicConfig, ProviderName, QualifiedName, RouterSpec, ServerSpec,
+    ServiceSpec, StaticConfig, UpstreamScheme,
+};
+
+use crate::decode::nearest;
+use crate::dynamic::{RawDynamicConfig, RawRouter, RawService};
+
+/// One provider's latest raw configuration.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub provider: ProviderName,
+    pub raw: RawDynamicConfig,
+}
+
+/// The highest priority a user may set (Traefik reserves the top for internal routers).
+const MAX_USER_PRIORITY: i64 = i64::MAX - 1000;
+
+/// Merges and validates the providers' configurations.
+pub fn validate(
+    providers: &[ProviderConfig],
+    statics: &StaticConfig,
+) -> (DynamicConfig, Vec<ConfigIssue>) {
+    let mut issues = Vec::new();
+    let mut out = DynamicConfig::default();
+    let mut unsupported_services: BTreeMap<QualifiedName, String> = BTreeMap::new();
+    let mut middlewares: BTreeMap<QualifiedName, String> = BTreeMap::new();
+
+    for p in providers {
+        for (name, raw) in &p.raw.services {
+            let qn = QualifiedName::new(name, &p.provider);
+            match raw {
+                RawService::LoadBalancer {
+                    origin,
+                    servers,
+                    pass_host_header,
+                } => {
+                    let mut specs = Vec::new();
+                    let mut ok = true;
+                    for s in servers {
+                        match parse_server_url(&s.url.value) {
+                            Ok((scheme, host, port)) => specs.push(ServerSpec {
+                                url: s.url.value.clone(),
+                                scheme,
+                                host,
+                                port,
+                                weight: s.weight,
+                            }),
+                            Err(e) => {
+                                ok = false;
+                                issues.push(
+                                    ConfigIssue::error(
+                                        s.url.origin.clone(),
+                                        format!("service `{qn}`: server url `{}` {e}; the service is dropped", s.url.value),
+                                    )
+                                    .with_hint("write e.g. `http://10.0.0.5:8080`"),
+                                );
+                            }
+                        }
+                    }
+                    if ok {
+                        out.services.insert(
+                            qn.clone(),
+                            ServiceSpec {
+                                name: qn,
+                                servers: specs,
+                                pass_host_header: *pass_host_header,
+                                origin: origin.clone(),
+                            },
+                        );
+                    }
+                }
+                RawService::Unsupported { origin, kind } => {
+                    issues.push(ConfigIssue::warning(
+                        origin.clone(),
+                        format!("service `{qn}`: the `{kind}` service type is not implemented by wharf yet; routers using it are dropped"),
+                    ));
+                    unsupported_services.insert(qn, kind.clone());
+                }
+            }
+        }
+        for (name, m) in &p.raw.middlewares {
+            let qn = QualifiedName::new(name, &p.provider);
+            issues.push(ConfigIssue::warning(
+                m.origin.clone(),
+                format!("middleware `{qn}`: the `{}` middleware is not implemented by wharf yet; routers using it are dropped", m.kind),
+            ));
+            middlewares.insert(qn, m.kind.clone());
+        }
+    }
+
+    let default_eps = default_entry_points(statics);
+    for p in providers {
+        for (name, raw) in &p.raw.routers {
+            let qn = QualifiedName::new(name, &p.provider);
+            let mut router_issues = Vec::new();
+            let spec = router(
+                &qn,
+                &p.provider,
+                raw,
+                statics,
+                &default_eps,
+                &out,
+                &unsupported_services,
+                &middlewares,
+                &mut router_issues,
+            );
+            let failed = router_issues.iter().any(ConfigIssue::is_error);
+            issues.extend(router_issues);
+            if let (Some(spec), false) = (spec, failed) {
+                out.routers.insert(qn, spec);
+            }
+        }
+    }
+    (out, issues)
+}
+
+fn default_entry_points(statics: &StaticConfig) -> Vec<String> {
+    let tcp: Vec<&String> = statics
+        .entry_points
+        .keys()
+        .filter(|n| n.as_str() != "traefik")
+        .collect();
+    let marked: Vec<String> = tcp
+        .iter()
+        .filter(|n| statics.entry_points[n.as_str()].as_default)
+        .map(|n| (*n).clone())
+        .collect();
+    if marked.is_empty() {
+        tcp.into_iter().cloned().collect()
+    } else {
+        marked
+    }
+}
+
+fn parse_server_url(url: &str) -> Result<(UpstreamScheme, String, u16), String> {
+    let uri: http::Uri = url.parse().map_err(|e| format!("is not a URL ({e})"))?;
+    let scheme = match uri.scheme_str() {
+        Some("http") => UpstreamScheme::Http,
+        Some("https") => UpstreamScheme::Https,
+        Some("h2c") => UpstreamScheme::H2c,
+        Some(other) => return Err(format!("has an unsupported scheme `{other}` (use http, https or h2c)")),
+        None => return Err("has no scheme".into()),
+    };
+    let host = uri
+        .host()
+        .filter(|h| !h.is_empty())
+        .ok_or("has no host")?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = uri.port_u16().unwrap_or(match scheme {
+        UpstreamScheme::Https => 443,
+        _ => 80,
+    });
+    Ok((scheme, host, port))
+}
+
+fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    nearest(word, candidates).map(|n| format!("did you mean `{n}`?"))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn router(
+    qn: &QualifiedName,
+    provider: &ProviderName,
+    raw: &RawRouter,
+    statics: &StaticConfig,
+    default_eps: &[String],
+    config: &DynamicConfig,
+    unsupported_services: &BTreeMap<QualifiedName, String>,
+    middlewares: &BTreeMap<QualifiedName, String>,
+    issues: &mut Vec<ConfigIssue>,
+) -> Option<RouterSpec> {
+    let Some(rule_src) = &raw.rule else {
+        issues.push(
+            ConfigIssue::error(raw.origin.clone(), format!("router `{qn}` has no rule; it is dropped"))
+                .with_hint("add e.g. rule: \"Host(`example.com`)\""),
+        );
+        return None;
+    };
+    let rule = match wharf_rule::parse(&rule_src.value) {
+        Ok(rule) => rule,
+        Err(e) => {
+            issues.push(
+                ConfigIssue::error(
+                    rule_src.origin.clone(),
+                    format!("router `{qn}`: invalid rule `{}`: {e}; the router is dropped", rule_src.value),
+                )
+                .with_hint_opt(e.hint.clone()),
+            );
+            return None;
+        }
+    };
+
+    let entry_points = match &raw.entry_points {
+        None => default_eps.to_vec(),
+        Some(list) if list.is_empty() => default_eps.to_vec(),
+        Some(list) => {
+            let mut eps = Vec::new();
+            for ep in list {
+                if statics.entry_points.contains_key(&ep.value) {
+                    if !eps.contains(&ep.value) {
+                        eps.push(ep.value.clone());
+                    }
+                } else {
+                    issues.push(
+                        ConfigIssue::warning(
+                            ep.origin.clone(),
+                            format!("router `{qn}`: entrypoint `{}` does not exist", ep.value),
+                        )
+                        .with_hint_opt(did_you_mean(
+                            &ep.value,
+                            statics.entry_points.keys().map(String::as_str),
+                        )),
+                    );
+                }
+            }
+            if eps.is_empty() {
+                issues.push(ConfigIssue::error(
+                    raw.origin.clone(),
+                    format!("router `{qn}` has no valid entrypoint left; it is dropped"),
+                ));
+                return None;
+            }
+            eps
+        }
+    };
+
+    let Some(service_ref) = &raw.service else {
+        issues.push(
+            ConfigIssue::error(raw.origin.clone(), format!("router `{qn}` has no service; it is dropped"))
+                .with_hint("add `service: <name>` naming a service under http.services"),
+        );
+        return None;
+    };
+    let service = QualifiedName::resolve(&service_ref.value, provider);
+    if let Some(kind) = unsupported_services.get(&service) {
+        issues.push(ConfigIssue::error(
+            service_ref.origin.clone(),
+            format!("router `{qn}`: service `{service}` is of type `{kind}`, which wharf does not implement yet; the router is dropped"),
+        ));
+        return None;
+    }
+    if !config.services.contains_key(&service) {
+        let names: BTreeSet<&str> = config.services.keys().map(QualifiedName::as_str).collect();
+        issues.push(
+            ConfigIssue::error(
+                service_ref.origin.clone(),
+                format!("router `{qn}`: the service `{service}` does not exist; the router is dropped"),
+            )
+            .with_hint_opt(did_you_mean(service.as_str(), names)),
+        );
+        return None;
+    }
+
+    let mut mws = Vec::new();
+    for m in &raw.middlewares {
+        let mq = QualifiedName::resolve(&m.value, provider);
+        match middlewares.get(&mq) {
+            Some(kind) if is_implemented_middleware(kind) => mws.push(mq),
+            Some(kind) => {
+                issues.push(ConfigIssue::error(
+                    m.origin.clone(),
+                    format!("router `{qn}`: middleware `{mq}` is of type `{kind}`, which wharf does not implement yet; the router is dropped rather than served without it"),
+                ));
+                return None;
+            }
+            None => {
+                issues.push(
+                    ConfigIssue::error(
+                        m.origin.clone(),
+                        format!("router `{qn}`: middleware `{mq}` does not exist; the router is dropped"),
+                    )
+                    .with_hint_opt(did_you_mean(
+                        mq.as_str(),
+                        middlewares.keys().map(QualifiedName::as_str),
+                    )),
+                );
+                return None;
+            }
+        }
+    }
+
+    let priority = match &raw.priority {
+        Some(p) if p.value > MAX_USER_PRIORITY => {
+            issues.push(ConfigIssue::error(
+                p.origin.clone(),
+                format!("router `{qn}`: priority {} is above the maximum {MAX_USER_PRIORITY}; the router is dropped", p.value),
+            ));
+            return None;
+        }
+        Some(p) if p.value != 0 => p.value,
+        _ => wharf_rule::default_priority(&rule_src.value),
+    };
+
+    Some(RouterSpec {
+        name: qn.clone(),
+        provider: provider.clone(),
+        entry_points,
+        rule_source: rule_src.value.clone(),
+        rule,
+        priority,
+        service,
+        middlewares: mws,
+        tls: raw.tls,
+        origin: raw.origin.clone(),
+    })
+}
+
+/// Middleware types the data plane can apply. None yet: a router that needs one is dropped
+/// rather than served without it (an auth middleware silently skipped would be a hole).
+fn is_implemented_middleware(_kind: &str) -> bool {
+    false
+}

@@ -1,0 +1,211 @@
+//! Static configuration: sources, precedence, Traefik's defaults, located errors.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use wharf_config::{load_static, StaticError, StaticInputs, StaticSource};
+
+fn inputs(dir: &tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> StaticInputs {
+    StaticInputs {
+        args: args.iter().map(|s| s.to_string()).collect(),
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        cwd: dir.path().to_path_buf(),
+        home: None,
+        xdg_config_home: None,
+        etc_dir: dir.path().join("etc-traefik"),
+    }
+}
+
+fn errors(err: StaticError) -> Vec<String> {
+    match err {
+        StaticError::Invalid(issues) => issues
+            .iter()
+            .filter(|i| i.is_error())
+            .map(ToString::to_string)
+            .collect(),
+        other => vec![other.to_string()],
+    }
+}
+
+#[test]
+fn flags_in_traefik_dotted_form_case_insensitive() {
+    let dir = tempfile::tempdir().unwrap();
+    let loaded = load_static(&inputs(
+        &dir,
+        &[
+            "--entryPoints.web.address=:8081",
+            "--ENTRYPOINTS.Adm.ADDRESS=127.0.0.1:9000",
+            "--entrypoints.web.forwardedHeaders.trustedIPs=10.0.0.0/8,127.0.0.1",
+            "--providers.file.filename",
+            "/tmp/x.yml",
+            "--api.insecure=true",
+            "--ping",
+            "--log.level=debug",
+        ],
+        &[("TRAEFIK_ENTRYPOINTS_IGNORED_ADDRESS", ":1")],
+    ))
+    .unwrap();
+    assert_eq!(loaded.source, StaticSource::Flags);
+    let c = loaded.config;
+    assert_eq!(
+        c.entry_points.keys().collect::<Vec<_>>(),
+        ["Adm", "traefik", "web"]
+    );
+    assert_eq!(c.entry_points["web"].address.to_string(), "0.0.0.0:8081");
+    assert_eq!(c.entry_points["Adm"].address.to_string(), "127.0.0.1:9000");
+    assert_eq!(c.entry_points["traefik"].address.port(), 8080);
+    assert_eq!(c.entry_points["web"].forwarded_headers.trusted_ips.len(), 2);
+    assert!(c.api.unwrap().insecure);
+    assert_eq!(c.ping.unwrap().entry_point, "traefik");
+    assert_eq!(c.log.level, "DEBUG");
+    assert!(matches!(
+        c.providers.file,
+        Some(wharf_model::FileProviderConfig::File { ref path, watch: true }) if path == &PathBuf::from("/tmp/x.yml")
+    ));
+}
+
+#[test]
+fn env_is_used_only_without_file_and_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let loaded = load_static(&inputs(
+        &dir,
+        &[],
+        &[
+            ("TRAEFIK_ENTRYPOINTS_WEB_ADDRESS", ":8082"),
+            ("TRAEFIK_PING", "true"),
+            ("TRAEFIK_ENTRYPOINTS_WEB_TRANSPORT_LIFECYCLE_GRACETIMEOUT", "3s"),
+        ],
+    ))
+    .unwrap();
+    assert_eq!(loaded.source, StaticSource::Env);
+    assert_eq!(loaded.config.entry_points["web"].address.port(), 8082);
+    assert_eq!(
+        loaded.config.entry_points["web"].grace_timeout,
+        Duration::from_secs(3)
+    );
+    assert!(loaded.config.ping.is_some());
+}
+
+#[test]
+fn a_config_file_in_the_working_directory_wins_over_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("traefik.yml"),
+        "entryPoints:\n  fromfile:\n    address: \":7000\"\n",
+    )
+    .unwrap();
+    let loaded = load_static(&inputs(&dir, &["--entryPoints.web.address=:80"], &[])).unwrap();
+    assert!(matches!(loaded.source, StaticSource::File(_)));
+    assert_eq!(
+        loaded.config.entry_points.keys().collect::<Vec<_>>(),
+        ["fromfile"]
+    );
+}
+
+#[test]
+fn config_file_flag_and_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("static.yaml"),
+        "providers:\n  providersThrottleDuration: 500ms\n  docker:\n    exposedByDefault: false\n",
+    )
+    .unwrap();
+    let loaded = load_static(&inputs(&dir, &["--configfile", "static.yaml"], &[])).unwrap();
+    let c = loaded.config;
+    assert_eq!(c.entry_points.keys().collect::<Vec<_>>(), ["http"]);
+    assert_eq!(c.entry_points["http"].address.port(), 80);
+    assert_eq!(c.providers.throttle, Some(Duration::from_millis(500)));
+    let docker = c.providers.docker.unwrap();
+    assert!(!docker.exposed_by_default);
+    assert_eq!(docker.endpoint, "unix:///var/run/docker.sock");
+    assert_eq!(docker.default_rule, "Host(`{{ normalize .Name }}`)");
+}
+
+#[test]
+fn misspelt_keys_name_the_file_line_and_nearest_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("traefik.yml"),
+        "entryPoints:\n  web:\n    adress: \":80\"\nprovders:\n  file: {}\n",
+    )
+    .unwrap();
+    let errs = errors(load_static(&inputs(&dir, &[], &[])).unwrap_err());
+    let file = dir.path().join("traefik.yml").display().to_string();
+    assert!(
+        errs.iter().any(|e| e.starts_with(&format!("{file}:3:5: error: unknown key `entryPoints.web.adress`"))
+            && e.contains("did you mean `entryPoints.web.address`?")),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.iter().any(|e| e.starts_with(&format!("{file}:4:1: error: unknown key `provders`"))
+            && e.contains("did you mean `providers`?")),
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn unimplemented_sections_warn_once_each() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("traefik.yml"),
+        "certificatesResolvers:\n  le:\n    acme: {}\ntracing: {}\nentryPoints:\n  web:\n    address: \":80\"\n    http2:\n      maxConcurrentStreams: 10\n",
+    )
+    .unwrap();
+    let loaded = load_static(&inputs(&dir, &[], &[])).unwrap();
+    let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 3, "{warnings:#?}");
+    assert!(warnings[0].contains("`certificatesResolvers` is not implemented by wharf yet"));
+}
+
+#[test]
+fn bad_values_are_errors_with_origins() {
+    let dir = tempfile::tempdir().unwrap();
+    let errs = errors(
+        load_static(&inputs(
+            &dir,
+            &[
+                "--entryPoints.web.address=:http",
+                "--entryPoints.b.address=:81",
+                "--entryPoints.b.transport.respondingTimeouts.readTimeout=10parsecs",
+                "--entryPoints.c.address=:82",
+                "--entryPoints.c.http.redirections.entryPoint.to=websecur",
+                "--entryPoints.websecure.address=:443",
+                "--ping.entryPoint=nope",
+            ],
+            &[],
+        ))
+        .unwrap_err(),
+    );
+    let all = errs.join("\n");
+    assert!(all.contains("flag --entryPoints.web.address: error: `entryPoints.web.address`: `http` is not a valid port"), "{all}");
+    assert!(all.contains("unknown unit `parsecs`"), "{all}");
+    assert!(all.contains("names `websecur`, which is neither an entrypoint nor `:port`"), "{all}");
+    assert!(all.contains("did you mean `websecure`?"), "{all}");
+    assert!(all.contains("`ping.entryPoint` names `nope`"), "{all}");
+}
+
+#[test]
+fn redirect_port_comes_from_the_target_entrypoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = load_static(&inputs(
+        &dir,
+        &[
+            "--entryPoints.web.address=:8000",
+            "--entryPoints.web.http.redirections.entryPoint.to=websecure",
+            "--entryPoints.websecure.address=:8443",
+            "--entryPoints.other.address=:8001",
+            "--entryPoints.other.http.redirections.entryPoint.to=:443",
+            "--entryPoints.other.http.redirections.entryPoint.permanent=false",
+        ],
+        &[],
+    ))
+    .unwrap()
+    .config;
+    let r = c.entry_points["web"].redirect.clone().unwrap();
+    assert_eq!((r.port, r.scheme.as_str(), r.permanent), (8443, "https", true));
+    let r = c.entry_points["other"].redirect.clone().unwrap();
+    assert_eq!((r.port, r.permanent), (443, false));
+}

@@ -1,0 +1,55 @@
+//! The validated dynamic configuration: every reference resolved, every rule parsed.
+
+use std::collections::BTreeMap;
+
+use wharf_rule::Expr;
+
+use crate::ids::{ProviderName, QualifiedName};
+use crate::origin::Origin;
+
+#[derive(Debug, Clone, Default)]
+pub struct DynamicConfig {
+    pub routers: BTreeMap<QualifiedName, RouterSpec>,
+    pub services: BTreeMap<QualifiedName, ServiceSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RouterSpec {
+    pub name: QualifiedName,
+    pub provider: ProviderName,
+    /// Filled in: the router's own list, or every default entrypoint.
+    pub entry_points: Vec<String>,
+    pub rule_source: String,
+    pub rule: Expr,
+    pub priority: i64,
+    pub service: QualifiedName,
+    pub middlewares: Vec<QualifiedName>,
+    /// `tls` present on the router: it only serves TLS connections.
+    pub tls: bool,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UpstreamScheme {
+    Http,
+    Https,
+    H2c,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ServerSpec {
+    /// As written, e.g. `http://10.0.0.3:8080` (it names the server in the API and metrics).
+    pub url: String,
+    pub scheme: UpstreamScheme,
+    pub host: String,
+    pub port: u16,
+    pub weight: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceSpec {
+    pub name: QualifiedName,
+    pub servers: Vec<ServerSpec>,
+    pub pass_host_header: bool,
+    pub origin: Origin,
+}

@@ -1,0 +1,144 @@
+//! The validated static configuration (Traefik's `traefik.yml` / flags / `TRAEFIK_*`).
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::origin::Origin;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaticConfig {
+    /// By name. Always at least one (Traefik creates `http` on `:80` when none is defined).
+    pub entry_points: BTreeMap<String, EntryPoint>,
+    pub providers: ProvidersConfig,
+    pub api: Option<ApiConfig>,
+    pub ping: Option<PingConfig>,
+    pub metrics: Option<PrometheusConfig>,
+    pub log: LogConfig,
+    pub access_log: Option<AccessLogConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryPoint {
+    pub name: String,
+    pub address: SocketAddr,
+    pub origin: Origin,
+    pub as_default: bool,
+    pub redirect: Option<EntryPointRedirect>,
+    pub forwarded_headers: ForwardedHeaders,
+    pub read_timeout: Duration,
+    pub write_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub grace_timeout: Duration,
+}
+
+/// `http.redirections.entryPoint`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryPointRedirect {
+    /// The target entrypoint's name, or `:port` as written.
+    pub to: String,
+    /// The port put in `Location` (resolved from the target entrypoint).
+    pub port: u16,
+    pub scheme: String,
+    pub permanent: bool,
+    pub priority: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ForwardedHeaders {
+    /// Trust every peer.
+    pub insecure: bool,
+    /// Peers whose X-Forwarded-* headers are kept.
+    pub trusted_ips: Vec<ipnet::IpNet>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ProvidersConfig {
+    /// An explicit `providersThrottleDuration`; unset, wharf applies a change as soon as its
+    /// burst of events settles (milliseconds) instead of Traefik's 2 s.
+    pub throttle: Option<Duration>,
+    pub file: Option<FileProviderConfig>,
+    pub docker: Option<DockerProviderConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileProviderConfig {
+    File { path: PathBuf, watch: bool },
+    Directory { path: PathBuf, watch: bool },
+}
+
+/// `providers.docker`: validated now, used by the Docker provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DockerProviderConfig {
+    pub endpoint: String,
+    pub exposed_by_default: bool,
+    pub network: Option<String>,
+    pub default_rule: String,
+    pub constraints: Option<String>,
+    pub watch: bool,
+    pub use_bind_port_ip: bool,
+    pub allow_empty_services: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiConfig {
+    pub insecure: bool,
+    pub dashboard: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PingConfig {
+    pub entry_point: String,
+    pub manual_routing: bool,
+    pub terminating_status_code: u16,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrometheusConfig {
+    pub entry_point: String,
+    pub buckets: Vec<f64>,
+    pub add_entry_points_labels: bool,
+    pub add_routers_labels: bool,
+    pub add_services_labels: bool,
+    pub manual_routing: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// TRACE, DEBUG, INFO, WARN, ERROR (FATAL and PANIC map to ERROR).
+    pub level: String,
+    /// `common` or `json`.
+    pub format: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "ERROR".into(),
+            format: "common".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessLogConfig {
+    pub file_path: Option<PathBuf>,
+    /// `common`, `genericCLF` or `json`.
+    pub format: String,
+}
+
+impl ForwardedHeaders {
+    /// Whether X-Forwarded-* headers from this peer are kept.
+    pub fn trusts(&self, peer: Option<IpAddr>) -> bool {
+        if self.insecure {
+            return true;
+        }
+        let Some(ip) = peer else { return false };
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        self.trusted_ips.iter().any(|net| net.contains(&ip))
+    }
+}
