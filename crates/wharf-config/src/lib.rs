@@ -21,7 +21,9 @@ mod validate;
 pub mod yaml;
 
 pub use decode::nearest;
-pub use dynamic::{decode_dynamic, RawDynamicConfig, RawRouter, RawService, Sourced};
+pub use dynamic::{
+    decode_dynamic, RawDynamicConfig, RawMiddleware, RawRouter, RawServer, RawService, Sourced,
+};
 pub use node::{Key, Node, NodeValue};
 pub use sources::{
     env_to_node, flags_to_node, load_static, LoadedStatic, StaticError, StaticInputs,

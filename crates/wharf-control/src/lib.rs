@@ -1,1 +1,7 @@
-//! placeholder
+//! The reconciler, the single writer of routing state: provider updates -> merge -> validate
+//! -> compile -> swap. It keeps each provider's last good configuration, so a provider that
+//! sends something unusable (a file that does not parse) changes nothing.
+
+mod controller;
+
+pub use controller::{ApplyReport, Controller, ProviderEvent};

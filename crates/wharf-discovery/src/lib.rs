@@ -1,1 +1,21 @@
-//! placeholder
+//! Providers: they watch a source of dynamic configuration and send [`ProviderUpdate`]s.
+//!
+//! Only the file provider lives here for now; the Docker provider joins it. A provider never
+//! validates references (that needs every provider's config): it only decodes its own source
+//! into a `RawDynamicConfig` with origins.
+
+mod file;
+
+pub use file::{FileProvider, LoadError};
+
+use wharf_config::RawDynamicConfig;
+use wharf_model::{ConfigIssue, ProviderName};
+
+/// One provider's complete, latest configuration.
+#[derive(Debug, Clone)]
+pub struct ProviderUpdate {
+    pub provider: ProviderName,
+    pub raw: RawDynamicConfig,
+    /// Problems found while decoding (the items they name are already dropped).
+    pub issues: Vec<ConfigIssue>,
+}

@@ -1,1 +1,16 @@
-//! placeholder
+//! The compiled routing state the request path reads: a [`Generation`] per configuration,
+//! published through one `ArcSwap` ([`GenerationWriter`] / [`GenerationReader`]).
+//!
+//! A generation holds, per entrypoint, a [`RouteTable`] ordered by priority whose routes are
+//! indexed by host (exact names, one-label wildcards, and the rest), so a lookup among
+//! thousands of Host routes only evaluates the few that can match.
+
+mod compile;
+mod generation;
+mod publish;
+mod table;
+
+pub use compile::{compile, InternalRoutes};
+pub use generation::{EntryPointRoutes, Generation};
+pub use publish::{GenerationReader, GenerationWriter};
+pub use table::{Route, RouteAction, RouteTable};

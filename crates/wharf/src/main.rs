@@ -1,1 +1,28 @@
-fn main() {}
+//! `wharf`: a drop-in replacement for Traefik v3 at the edge of Docker Compose stacks.
+//!
+//! Started like Traefik (`--configFile`, dotted CLI flags, `TRAEFIK_*` variables), it loads the
+//! static configuration, starts the providers and the reconciler on a control-plane runtime,
+//! publishes the first routing generation, and then hands the process to pingora, one proxy
+//! service per entrypoint.
+
+mod logging;
+mod run;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("version") | Some("--version") => {
+            println!("wharf {} (Traefik v3 compatible)", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        _ => match run::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("wharf: {e:#}");
+                ExitCode::from(1)
+            }
+        },
+    }
+}

@@ -1,0 +1,274 @@
+//! The file provider: one file or a directory of YAML files, watched.
+//!
+//! A change is applied once its burst of events has settled. A file that does not parse, or
+//! cannot be read, rejects the whole update and the last good configuration stays live. A file
+//! that is suddenly empty is taken for a write in progress (an editor truncates, then writes):
+//! it is re-read until it has content, and only accepted as empty after a grace period.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant};
+use wharf_config::{decode_dynamic, yaml, RawDynamicConfig};
+use wharf_model::{ConfigIssue, FileProviderConfig, Origin, ProviderName};
+
+use crate::ProviderUpdate;
+
+/// Why a load was rejected as a whole (the previous configuration stays live).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LoadError {
+    #[error("{}: cannot read: {message}", path.display())]
+    Read { path: PathBuf, message: String },
+    #[error(transparent)]
+    Yaml(#[from] yaml::YamlError),
+    #[error("{}: is empty (a write in progress?)", path.display())]
+    Empty { path: PathBuf },
+}
+
+impl LoadError {
+    pub fn to_issue(&self) -> ConfigIssue {
+        let origin = match self {
+            LoadError::Yaml(e) => e.origin(),
+            LoadError::Read { path, .. } | LoadError::Empty { path } => Origin::File {
+                path: path.display().to_string().into(),
+                line: 0,
+                column: 0,
+            },
+        };
+        let message = match self {
+            LoadError::Yaml(e) => format!("invalid YAML: {}", e.message),
+            other => other.to_string(),
+        };
+        ConfigIssue::error(origin, message)
+            .with_hint("the last valid configuration stays live until this is fixed")
+    }
+}
+
+/// Quiet time after the last file event before the files are read.
+const SETTLE: Duration = Duration::from_millis(30);
+/// How long an emptied file may stay empty before it is believed.
+const EMPTY_GRACE: Duration = Duration::from_secs(3);
+
+#[derive(Debug, Clone)]
+pub struct FileProvider {
+    config: FileProviderConfig,
+    throttle: Option<Duration>,
+}
+
+impl FileProvider {
+    pub fn new(config: FileProviderConfig, throttle: Option<Duration>) -> Self {
+        FileProvider { config, throttle }
+    }
+
+    pub fn provider_name() -> ProviderName {
+        ProviderName::new("file")
+    }
+
+    fn root(&self) -> &Path {
+        match &self.config {
+            FileProviderConfig::File { path, .. } | FileProviderConfig::Directory { path, .. } => {
+                path
+            }
+        }
+    }
+
+    fn watches(&self) -> bool {
+        match &self.config {
+            FileProviderConfig::File { watch, .. } | FileProviderConfig::Directory { watch, .. } => {
+                *watch
+            }
+        }
+    }
+
+    /// The YAML files to read, sorted, and the TOML files skipped (with a warning each).
+    fn files(&self) -> Result<(Vec<PathBuf>, Vec<ConfigIssue>), LoadError> {
+        match &self.config {
+            FileProviderConfig::File { path, .. } => Ok((vec![path.clone()], Vec::new())),
+            FileProviderConfig::Directory { path, .. } => {
+                let mut files = Vec::new();
+                let mut warnings = Vec::new();
+                collect_dir(path, &mut files, &mut warnings)?;
+                files.sort();
+                Ok((files, warnings))
+            }
+        }
+    }
+
+    /// Reads and decodes every file. `allow_empty` accepts empty files as empty configs.
+    pub fn load(&self, allow_empty: bool) -> Result<ProviderUpdate, LoadError> {
+        let (files, mut issues) = self.files()?;
+        let mut merged = RawDynamicConfig::default();
+        for path in files {
+            let text = std::fs::read_to_string(&path).map_err(|e| LoadError::Read {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            if text.trim().is_empty() {
+                if allow_empty {
+                    continue;
+                }
+                return Err(LoadError::Empty { path });
+            }
+            let root = yaml::parse(&text, &path.display().to_string())?;
+            let (raw, file_issues) = decode_dynamic(&root);
+            issues.extend(file_issues);
+            merge(&mut merged, raw, &mut issues);
+        }
+        Ok(ProviderUpdate {
+            provider: Self::provider_name(),
+            raw: merged,
+            issues,
+        })
+    }
+
+    /// Follows changes (if `watch` is on) until `tx` closes; the caller does the first
+    /// [`load`](Self::load). Every outcome is sent: a good load as `Ok`, a rejected one as
+    /// `Err` (the receiver keeps the last good configuration).
+    pub async fn watch(self, tx: mpsc::Sender<Result<ProviderUpdate, LoadError>>) {
+        if !self.watches() {
+            return;
+        }
+        let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<()>();
+        let mut watcher = match notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            if res.is_ok() {
+                // The receiver only needs to know that something changed.
+                let _ignored = ev_tx.send(());
+            }
+        }) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!(error = %e, "file provider: cannot create a file watcher; changes will not be picked up");
+                return;
+            }
+        };
+        // Watch the directory: editors replace files by rename, which breaks a watch on the file.
+        let (watch_path, mode) = match &self.config {
+            FileProviderConfig::File { path, .. } => (
+                path.parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."))
+                    .to_path_buf(),
+                RecursiveMode::NonRecursive,
+            ),
+            FileProviderConfig::Directory { path, .. } => (path.clone(), RecursiveMode::Recursive),
+        };
+        if let Err(e) = watcher.watch(&watch_path, mode) {
+            tracing::error!(path = %watch_path.display(), error = %e, "file provider: cannot watch; changes will not be picked up");
+            return;
+        }
+        tracing::info!(path = %self.root().display(), "file provider: watching");
+
+        let mut empty_since: Option<Instant> = None;
+        let mut last_applied: Option<Instant> = None;
+        loop {
+            // Wait for a change (or for the re-check of an emptied file).
+            let recheck = empty_since.map(|_| Instant::now() + Duration::from_millis(100));
+            tokio::select! {
+                ev = ev_rx.recv() => if ev.is_none() { return },
+                () = async { match recheck { Some(t) => sleep_until(t).await, None => std::future::pending().await } } => {}
+            }
+            // Let the burst settle.
+            loop {
+                tokio::select! {
+                    ev = ev_rx.recv() => if ev.is_none() { return },
+                    () = tokio::time::sleep(SETTLE) => break,
+                }
+            }
+            if let (Some(throttle), Some(last)) = (self.throttle, last_applied) {
+                let next = last + throttle;
+                if Instant::now() < next {
+                    sleep_until(next).await;
+                    while ev_rx.try_recv().is_ok() {}
+                }
+            }
+            let allow_empty = empty_since.is_some_and(|t| t.elapsed() >= EMPTY_GRACE);
+            let result = self.load(allow_empty);
+            match &result {
+                Err(LoadError::Empty { path }) => {
+                    if empty_since.is_none() {
+                        tracing::debug!(path = %path.display(), "file provider: file is empty, waiting for its content");
+                        empty_since = Some(Instant::now());
+                    }
+                    continue;
+                }
+                _ => empty_since = None,
+            }
+            last_applied = Some(Instant::now());
+            if tx.send(result).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn collect_dir(
+    dir: &Path,
+    files: &mut Vec<PathBuf>,
+    warnings: &mut Vec<ConfigIssue>,
+) -> Result<(), LoadError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| LoadError::Read {
+        path: dir.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.starts_with('.') {
+            continue; // editor swap files, hidden files
+        }
+        if path.is_dir() {
+            collect_dir(&path, files, warnings)?;
+            continue;
+        }
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("yml" | "yaml") => files.push(path),
+            Some("toml") => warnings.push(ConfigIssue::warning(
+                Origin::File {
+                    path: path.display().to_string().into(),
+                    line: 0,
+                    column: 0,
+                },
+                "TOML dynamic configuration is not supported yet; this file is ignored (convert it to YAML)",
+            )),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn merge(into: &mut RawDynamicConfig, from: RawDynamicConfig, issues: &mut Vec<ConfigIssue>) {
+    fn dup(kind: &str, name: &str, origin: &Origin) -> ConfigIssue {
+        ConfigIssue::error(
+            origin.clone(),
+            format!("{kind} `{name}` is defined in several files; this definition is ignored"),
+        )
+        .with_hint("give each definition a unique name")
+    }
+    for (k, v) in from.routers {
+        if into.routers.contains_key(&k) {
+            issues.push(dup("router", &k, &v.origin));
+        } else {
+            into.routers.insert(k, v);
+        }
+    }
+    for (k, v) in from.services {
+        if into.services.contains_key(&k) {
+            let origin = match &v {
+                wharf_config::RawService::LoadBalancer { origin, .. }
+                | wharf_config::RawService::Unsupported { origin, .. } => origin.clone(),
+            };
+            issues.push(dup("service", &k, &origin));
+        } else {
+            into.services.insert(k, v);
+        }
+    }
+    for (k, v) in from.middlewares {
+        if into.middlewares.contains_key(&k) {
+            issues.push(dup("middleware", &k, &v.origin));
+        } else {
+            into.middlewares.insert(k, v);
+        }
+    }
+}

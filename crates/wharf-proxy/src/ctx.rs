@@ -1,0 +1,36 @@
+//! Per-request state.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use wharf_router::Generation;
+use wharf_upstream::ServicePool;
+
+/// Counts a request as in flight for as long as it lives (graceful shutdown waits on it).
+#[derive(Debug)]
+pub(crate) struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    pub(crate) fn new(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::AcqRel);
+        InFlight(counter.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Pingora's `CTX`: what one request carries between phases.
+pub struct RequestCtx {
+    pub(crate) _in_flight: InFlight,
+    /// The generation this request was routed with; kept so it sees one config throughout.
+    pub(crate) generation: Option<Arc<Generation>>,
+    pub(crate) pool: Option<Arc<ServicePool>>,
+    /// Index of the chosen server in `pool`.
+    pub(crate) server: Option<usize>,
+    /// Whether the downstream connection is TLS.
+    pub(crate) tls: bool,
+}

@@ -1,0 +1,114 @@
+//! Traefik's forwarded-headers stage and the X-Forwarded-For append at proxy time.
+
+use std::net::IpAddr;
+
+use pingora::http::RequestHeader;
+use pingora::prelude::*;
+
+/// The headers Traefik manages: stripped when they come from an untrusted peer.
+const MANAGED: &[&str] = &[
+    "x-forwarded-proto",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-server",
+    "x-forwarded-uri",
+    "x-forwarded-method",
+    "x-forwarded-prefix",
+    "x-forwarded-tls-client-cert",
+    "x-forwarded-tls-client-cert-info",
+    "x-real-ip",
+];
+
+pub(crate) struct ForwardInfo<'a> {
+    /// Whether the peer's own X-Forwarded-* headers are kept.
+    pub trusted: bool,
+    pub peer_ip: Option<IpAddr>,
+    pub tls: bool,
+    pub websocket: bool,
+    /// The request host as the client sent it, port included.
+    pub raw_host: &'a str,
+    /// This machine's hostname (X-Forwarded-Server).
+    pub hostname: &'a str,
+}
+
+fn has(req: &RequestHeader, name: &str) -> bool {
+    req.headers.contains_key(name)
+}
+
+/// Applies the forwarded-headers rules to the upstream request.
+pub(crate) fn apply(req: &mut RequestHeader, info: &ForwardInfo<'_>) -> Result<()> {
+    if !info.trusted {
+        for name in MANAGED {
+            req.remove_header(*name);
+            let underscored = name.replace('-', "_");
+            req.remove_header(underscored.as_str());
+        }
+    }
+    let peer = info.peer_ip.map(|ip| match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4).to_string(),
+        v4 => v4.to_string(),
+    });
+    if !has(req, "x-real-ip") {
+        if let Some(ip) = &peer {
+            req.insert_header("X-Real-Ip", ip.as_str())?;
+        }
+    }
+    let proto = if !has(req, "x-forwarded-proto") {
+        let proto = match (info.websocket, info.tls) {
+            (true, true) => "wss",
+            (true, false) => "ws",
+            (false, true) => "https",
+            (false, false) => "http",
+        };
+        req.insert_header("X-Forwarded-Proto", proto)?;
+        proto.to_string()
+    } else {
+        req.headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    if !has(req, "x-forwarded-port") {
+        // From the Host header if it has a port, else from the scheme (never the listener).
+        let host_port = info
+            .raw_host
+            .rsplit_once(':')
+            .filter(|(h, p)| !p.is_empty() && !h.ends_with(':') && p.bytes().all(|b| b.is_ascii_digit()))
+            .map(|(_, p)| p.to_string());
+        let port = host_port.unwrap_or_else(|| {
+            if info.tls || proto == "https" || proto == "wss" {
+                "443".into()
+            } else {
+                "80".into()
+            }
+        });
+        req.insert_header("X-Forwarded-Port", port)?;
+    }
+    if !has(req, "x-forwarded-host") && !info.raw_host.is_empty() {
+        req.insert_header("X-Forwarded-Host", info.raw_host)?;
+    }
+    req.insert_header("X-Forwarded-Server", info.hostname)?;
+
+    // Several X-Forwarded-For lines become one, then the peer is appended.
+    let existing: Vec<String> = req
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_string)
+        .collect();
+    let mut xff = existing.join(", ");
+    if let Some(ip) = &peer {
+        if !xff.is_empty() {
+            xff.push_str(", ");
+        }
+        xff.push_str(ip);
+    }
+    req.remove_header("x-forwarded-for");
+    if !xff.is_empty() {
+        req.insert_header("X-Forwarded-For", xff)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,341 @@
+//! [`EntryPointProxy`]: the `ProxyHttp` implementation for one entrypoint.
+
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use http::Version;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::{ErrorSource, ErrorType};
+use wharf_model::{ForwardedHeaders, UpstreamScheme};
+use wharf_router::{GenerationReader, RouteAction};
+use wharf_rule::{normalize_request_host, routing_path, sanitize_path, RequestView};
+use wharf_upstream::ServicePool;
+
+use crate::ctx::{InFlight, RequestCtx};
+use crate::forwarded::{self, ForwardInfo};
+use crate::headers::Headers;
+use crate::responses::{self, respond, status_text, TEXT_PLAIN};
+use crate::shutdown::Lifecycle;
+
+/// What the proxy needs to know about its entrypoint (resolved from static config at start).
+#[derive(Debug, Clone)]
+pub struct EntryPointSettings {
+    pub name: String,
+    /// Position in the generation's entrypoint list.
+    pub index: usize,
+    pub forwarded: ForwardedHeaders,
+    pub read_timeout: Duration,
+    pub idle_timeout: Duration,
+    /// What `/ping` answers once shutdown has begun.
+    pub ping_terminating_status: u16,
+}
+
+pub struct EntryPointProxy {
+    settings: EntryPointSettings,
+    reader: GenerationReader,
+    lifecycle: Lifecycle,
+    hostname: Arc<str>,
+}
+
+impl EntryPointProxy {
+    pub fn new(
+        settings: EntryPointSettings,
+        reader: GenerationReader,
+        lifecycle: Lifecycle,
+        hostname: Arc<str>,
+    ) -> Self {
+        EntryPointProxy {
+            settings,
+            reader,
+            lifecycle,
+            hostname,
+        }
+    }
+}
+
+/// What request_filter decided, computed while the request is borrowed.
+enum Decision {
+    NotFound,
+    BadRequest(&'static [u8]),
+    Ping,
+    Redirect { status: u16, location: String },
+    NoServer,
+    Forward(Arc<ServicePool>),
+}
+
+fn peer_ip(session: &Session) -> Option<IpAddr> {
+    session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip())
+}
+
+/// The host as Go's `req.Host` has it: the absolute-form URI's authority, else `Host`.
+fn raw_host(req: &RequestHeader) -> &str {
+    req.uri
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| req.headers.get("host").and_then(|v| v.to_str().ok()))
+        .unwrap_or("")
+}
+
+fn is_tls(session: &Session) -> bool {
+    session
+        .digest()
+        .is_some_and(|d| d.ssl_digest.is_some())
+}
+
+/// `host:port` -> `host`, `[v6]:port` -> `[v6]`; the case is kept.
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |end| &host[..=end]);
+    }
+    match host.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') && p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
+fn redirect_location(req: &RequestHeader, scheme: &str, port: u16) -> String {
+    let hostname = strip_port(raw_host(req));
+    let default_port = (scheme == "https" && port == 443) || (scheme == "http" && port == 80);
+    let mut loc = format!("{scheme}://{hostname}");
+    if !default_port {
+        loc.push(':');
+        loc.push_str(&port.to_string());
+    }
+    loc.push_str(req.uri.path());
+    if let Some(q) = req.uri.query() {
+        loc.push('?');
+        loc.push_str(q);
+    }
+    loc
+}
+
+impl EntryPointProxy {
+    fn decide(&self, session: &Session, ctx: &mut RequestCtx) -> Decision {
+        let req = session.req_header();
+        let has_host = req.uri.authority().is_some() || req.headers.contains_key("host");
+        if req.version == Version::HTTP_11 && !has_host {
+            return Decision::BadRequest(b"400 Bad Request: missing required Host header");
+        }
+        let host = normalize_request_host(raw_host(req));
+        let sanitized = sanitize_path(req.uri.path());
+        let Ok(path) = routing_path(&sanitized) else {
+            return Decision::BadRequest(b"400 Bad Request");
+        };
+        let headers = Headers(&req.headers);
+        let view = RequestView {
+            host: &host,
+            path: &path,
+            method: req.method.as_str(),
+            query: req.uri.query(),
+            headers: &headers,
+            client_ip: peer_ip(session),
+        };
+        let generation = self.reader.load();
+        let decision = match generation.find(self.settings.index, ctx.tls, &view) {
+            None => Decision::NotFound,
+            Some(route) => match &route.action {
+                RouteAction::Ping => Decision::Ping,
+                RouteAction::Redirect(r) => {
+                    let get = req.method == http::Method::GET;
+                    let status = match (r.permanent, get) {
+                        (true, true) => 301,
+                        (true, false) => 308,
+                        (false, true) => 302,
+                        (false, false) => 307,
+                    };
+                    Decision::Redirect {
+                        status,
+                        location: redirect_location(req, &r.scheme, r.port),
+                    }
+                }
+                RouteAction::Forward(pool) if pool.servers.is_empty() => Decision::NoServer,
+                RouteAction::Forward(pool) => Decision::Forward(pool.clone()),
+            },
+        };
+        ctx.generation = Some(generation);
+        decision
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for EntryPointProxy {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx {
+            _in_flight: InFlight::new(&self.lifecycle.in_flight),
+            generation: None,
+            pool: None,
+            server: None,
+            tls: false,
+        }
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        ctx.tls = is_tls(session);
+        session.set_keepalive(Some(self.settings.idle_timeout.as_secs()));
+        if session.is_upgrade_req() {
+            // Upgraded (WebSocket) tunnels are not subject to the request read timeout.
+            session.set_read_timeout(None);
+        } else {
+            session.set_read_timeout(Some(self.settings.read_timeout));
+        }
+        match self.decide(session, ctx) {
+            Decision::Forward(pool) => {
+                ctx.pool = Some(pool);
+                Ok(false)
+            }
+            Decision::NotFound => responses::not_found(session).await.map(|()| true),
+            Decision::NoServer => responses::no_available_server(session).await.map(|()| true),
+            Decision::BadRequest(body) => responses::bad_request(session, body).await.map(|()| true),
+            Decision::Ping => {
+                let status = if self.lifecycle.terminating.load(Ordering::Acquire) {
+                    self.settings.ping_terminating_status
+                } else {
+                    200
+                };
+                respond(session, status, Some(TEXT_PLAIN), false, &[], status_text(status))
+                    .await
+                    .map(|()| true)
+            }
+            Decision::Redirect { status, location } => respond(
+                session,
+                status,
+                Some(TEXT_PLAIN),
+                false,
+                &[("Location", location)],
+                status_text(status),
+            )
+            .await
+            .map(|()| true),
+        }
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+        let pool = ctx
+            .pool
+            .as_ref()
+            .ok_or_else(|| Error::explain(ErrorType::InternalError, "no route chosen"))?;
+        let server = pool
+            .select()
+            .ok_or_else(|| Error::explain(ErrorType::HTTPStatus(503), "no available server"))?;
+        ctx.server = pool.servers.iter().position(|s| std::ptr::eq(s, server));
+        let addr = match server.addr {
+            Some(addr) => addr,
+            None => tokio::net::lookup_host((server.host.as_str(), server.port))
+                .await
+                .ok()
+                .and_then(|mut addrs| addrs.next())
+                .ok_or_else(|| {
+                    Error::explain(
+                        ErrorType::ConnectNoRoute,
+                        format!("cannot resolve {}", server.host),
+                    )
+                })?,
+        };
+        let tls = server.scheme == UpstreamScheme::Https;
+        let mut peer = HttpPeer::new(addr, tls, server.host.clone());
+        peer.options.connection_timeout = Some(Duration::from_secs(30));
+        match server.scheme {
+            UpstreamScheme::H2c => peer.options.set_http_version(2, 2),
+            UpstreamScheme::Https => peer.options.set_http_version(2, 1),
+            UpstreamScheme::Http => {}
+        }
+        Ok(Box::new(peer))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let req = session.req_header();
+        let host = raw_host(req).to_string();
+        let peer = peer_ip(session);
+        let info = ForwardInfo {
+            trusted: self.settings.forwarded.trusts(peer),
+            peer_ip: peer,
+            tls: ctx.tls,
+            websocket: req
+                .headers
+                .get("upgrade")
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket")),
+            raw_host: &host,
+            hostname: &self.hostname,
+        };
+        forwarded::apply(upstream, &info)?;
+
+        // Origin-form target with the sanitized path, as Traefik forwards it.
+        let sanitized = sanitize_path(req.uri.path());
+        if req.uri.authority().is_some() || !matches!(sanitized, std::borrow::Cow::Borrowed(_)) {
+            let target = match req.uri.query() {
+                Some(q) => format!("{sanitized}?{q}"),
+                None => sanitized.into_owned(),
+            };
+            let uri = target
+                .parse::<http::Uri>()
+                .map_err(|e| Error::because(ErrorType::InvalidHTTPHeader, "bad target", e))?;
+            upstream.set_uri(uri);
+        }
+        let pool = ctx.pool.as_ref().expect("forwarded requests have a pool");
+        if !pool.pass_host_header {
+            if let Some(server) = ctx.server.and_then(|i| pool.servers.get(i)) {
+                upstream.insert_header("Host", server.authority.as_str())?;
+            }
+        } else if !host.is_empty() {
+            upstream.insert_header("Host", host.as_str())?;
+        }
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        _ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if !session.is_http2() {
+            // Traefik always answers HTTP/1.1, whatever the backend spoke.
+            upstream_response.set_version(Version::HTTP_11);
+        }
+        Ok(())
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, _ctx: &mut RequestCtx) -> FailToProxy {
+        let code = match e.etype() {
+            ErrorType::HTTPStatus(code) => *code,
+            ErrorType::ConnectTimedout | ErrorType::ReadTimedout if e.esource() == &ErrorSource::Upstream => 504,
+            _ => match e.esource() {
+                ErrorSource::Upstream => 502,
+                ErrorSource::Downstream => match e.etype() {
+                    ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => 0,
+                    _ => 400,
+                },
+                ErrorSource::Internal | ErrorSource::Unset => 500,
+            },
+        };
+        if code > 0 && session.response_written().is_none() {
+            let written = if code == 503 {
+                responses::no_available_server(session).await
+            } else {
+                respond(session, code, None, false, &[], status_text(code)).await
+            };
+            if let Err(err) = written {
+                tracing::debug!(error = %err, "could not send the error response");
+            }
+        }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Validated config -> [`Generation`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use wharf_model::{DynamicConfig, ProviderName, QualifiedName, StaticConfig};
+use wharf_rule::{parse, HostConstraint};
+use wharf_upstream::PoolRegistry;
+
+use crate::generation::{EntryPointRoutes, Generation};
+use crate::table::{Route, RouteAction, RouteTable};
+
+/// The internal routers derived from the static configuration.
+#[derive(Debug, Clone, Default)]
+pub struct InternalRoutes {
+    /// Entrypoint that serves `/ping` (None if ping is off or manually routed).
+    pub ping_entry_point: Option<String>,
+}
+
+impl InternalRoutes {
+    pub fn from_static(statics: &StaticConfig) -> Self {
+        InternalRoutes {
+            ping_entry_point: statics
+                .ping
+                .as_ref()
+                .filter(|p| !p.manual_routing)
+                .map(|p| p.entry_point.clone()),
+        }
+    }
+}
+
+const INTERNAL_PRIORITY: i64 = i64::MAX - 1;
+
+struct Pending {
+    route: Route,
+    constraint: HostConstraint,
+    provider_rank: u32,
+    tls: bool,
+}
+
+fn internal_route(name: &str, rule: &str, action: RouteAction) -> Pending {
+    let expr = parse(rule).unwrap_or_else(|e| panic!("internal rule {rule}: {e}"));
+    Pending {
+        constraint: expr.host_constraint(),
+        route: Route {
+            name: QualifiedName::new(name, &ProviderName::new("internal")),
+            priority: INTERNAL_PRIORITY,
+            rule: expr.compile(),
+            action,
+        },
+        provider_rank: 0,
+        tls: false,
+    }
+}
+
+/// Compiles a validated configuration. Pools come from the registry, which the caller has
+/// already synced with `config`.
+pub fn compile(
+    id: u64,
+    statics: &StaticConfig,
+    internal: &InternalRoutes,
+    config: &DynamicConfig,
+    pools: &PoolRegistry,
+) -> Arc<Generation> {
+    let mut per_ep: BTreeMap<&str, Vec<Pending>> = statics
+        .entry_points
+        .keys()
+        .map(|k| (k.as_str(), Vec::new()))
+        .collect();
+
+    for router in config.routers.values() {
+        let Some(pool) = pools.get(&router.service) else {
+            continue; // validation guarantees the service; a missing pool is a registry bug
+        };
+        let compiled = router.rule.compile();
+        let constraint = router.rule.host_constraint();
+        for ep in &router.entry_points {
+            if let Some(list) = per_ep.get_mut(ep.as_str()) {
+                list.push(Pending {
+                    route: Route {
+                        name: router.name.clone(),
+                        priority: router.priority,
+                        rule: compiled.clone(),
+                        action: RouteAction::Forward(pool.clone()),
+                    },
+                    constraint: constraint.clone(),
+                    provider_rank: router.provider.precedence_rank(),
+                    tls: router.tls,
+                });
+            }
+        }
+    }
+    for (name, ep) in &statics.entry_points {
+        let list = per_ep.get_mut(name.as_str()).expect("all entrypoints listed");
+        if let Some(redirect) = &ep.redirect {
+            list.push(internal_route(
+                &format!("{name}-to-{}", redirect.to.trim_start_matches(':')),
+                "HostRegexp(`^.+$`)",
+                RouteAction::Redirect(redirect.clone()),
+            ));
+        }
+        if internal.ping_entry_point.as_deref() == Some(name.as_str()) {
+            list.push(internal_route("ping", "PathPrefix(`/ping`)", RouteAction::Ping));
+        }
+    }
+
+    let entry_points = per_ep
+        .into_iter()
+        .map(|(name, mut list)| {
+            // Deterministic precedence: priority, then provider precedence, then name.
+            list.sort_by(|a, b| {
+                b.route
+                    .priority
+                    .cmp(&a.route.priority)
+                    .then(a.provider_rank.cmp(&b.provider_rank))
+                    .then_with(|| a.route.name.cmp(&b.route.name))
+            });
+            let (tls, plain): (Vec<Pending>, Vec<Pending>) = list.into_iter().partition(|p| p.tls);
+            let table = |v: Vec<Pending>| {
+                RouteTable::new(v.into_iter().map(|p| (p.route, p.constraint)).collect())
+            };
+            EntryPointRoutes {
+                name: name.to_string(),
+                plain: table(plain),
+                tls: table(tls),
+            }
+        })
+        .collect();
+    Arc::new(Generation { id, entry_points })
+}

@@ -1,0 +1,147 @@
+//! One service's servers and a lock-free weighted round robin over them.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use wharf_model::{QualifiedName, ServerSpec, ServiceSpec, UpstreamScheme};
+
+/// One upstream server, resolved as far as it can be ahead of time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    pub url: String,
+    pub scheme: UpstreamScheme,
+    pub host: String,
+    pub port: u16,
+    /// Known when the host is an IP literal; otherwise the proxy resolves `host` itself.
+    pub addr: Option<SocketAddr>,
+    /// `host:port` as sent in `Host` when passHostHeader is false.
+    pub authority: String,
+}
+
+impl Server {
+    fn from_spec(s: &ServerSpec) -> Self {
+        let addr = s
+            .host
+            .parse::<IpAddr>()
+            .ok()
+            .map(|ip| SocketAddr::new(ip, s.port));
+        let authority = if s.host.contains(':') {
+            format!("[{}]:{}", s.host, s.port)
+        } else {
+            format!("{}:{}", s.host, s.port)
+        };
+        Server {
+            url: s.url.clone(),
+            scheme: s.scheme,
+            host: s.host.clone(),
+            port: s.port,
+            addr,
+            authority,
+        }
+    }
+}
+
+/// The servers of one service. Selection never locks.
+#[derive(Debug)]
+pub struct ServicePool {
+    pub name: QualifiedName,
+    pub servers: Vec<Server>,
+    pub pass_host_header: bool,
+    /// Server indices in weighted round-robin order, one full cycle.
+    schedule: Vec<u32>,
+    next: AtomicUsize,
+    spec_servers: Vec<ServerSpec>,
+}
+
+impl ServicePool {
+    pub fn new(spec: &ServiceSpec) -> Self {
+        let servers: Vec<Server> = spec.servers.iter().map(Server::from_spec).collect();
+        let weights: Vec<u32> = spec.servers.iter().map(|s| s.weight).collect();
+        ServicePool {
+            name: spec.name.clone(),
+            servers,
+            pass_host_header: spec.pass_host_header,
+            schedule: weighted_schedule(&weights),
+            next: AtomicUsize::new(0),
+            spec_servers: spec.servers.clone(),
+        }
+    }
+
+    /// Whether this pool already serves `spec` exactly (so it can be kept across a swap).
+    pub fn serves(&self, spec: &ServiceSpec) -> bool {
+        self.spec_servers == spec.servers && self.pass_host_header == spec.pass_host_header
+    }
+
+    /// The next server in weighted round-robin order, or None if the service has none.
+    pub fn select(&self) -> Option<&Server> {
+        if self.schedule.is_empty() {
+            return None;
+        }
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let idx = self.schedule[n % self.schedule.len()] as usize;
+        self.servers.get(idx)
+    }
+
+    /// The server after `skip` positions from the current one (connect-failure retries).
+    pub fn select_other(&self, tried: &[usize]) -> Option<(usize, &Server)> {
+        if self.schedule.is_empty() {
+            return None;
+        }
+        for _ in 0..self.schedule.len() {
+            let n = self.next.fetch_add(1, Ordering::Relaxed);
+            let idx = self.schedule[n % self.schedule.len()] as usize;
+            if !tried.contains(&idx) {
+                return self.servers.get(idx).map(|s| (idx, s));
+            }
+        }
+        None
+    }
+
+    /// Index of a server (for recording which ones a request already tried).
+    pub fn index_of(&self, server: &Server) -> Option<usize> {
+        self.servers.iter().position(|s| std::ptr::eq(s, server))
+    }
+}
+
+/// Earliest-deadline-first order over one cycle (sum of weights, capped), like Traefik's wrr:
+/// equal weights alternate strictly, 3:1 interleaves.
+fn weighted_schedule(weights: &[u32]) -> Vec<u32> {
+    let active: Vec<(usize, f64)> = weights
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| **w > 0)
+        .map(|(i, w)| (i, f64::from(*w)))
+        .collect();
+    if active.is_empty() {
+        return Vec::new();
+    }
+    let total: u64 = active.iter().map(|(_, w)| *w as u64).sum();
+    let len = total.min(4096) as usize;
+    let mut deadlines: Vec<f64> = active.iter().map(|(_, w)| 1.0 / w).collect();
+    let mut out = Vec::with_capacity(len);
+    for _ in 0..len {
+        let (pos, _) = deadlines
+            .iter()
+            .enumerate()
+            .min_by(|a, b| a.1.total_cmp(b.1).then(a.0.cmp(&b.0)))
+            .expect("non-empty");
+        out.push(active[pos].0 as u32);
+        deadlines[pos] += 1.0 / active[pos].1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_weights_alternate_and_weights_interleave() {
+        assert_eq!(weighted_schedule(&[1, 1]), vec![0, 1]);
+        let s = weighted_schedule(&[3, 1]);
+        assert_eq!(s.iter().filter(|i| **i == 0).count(), 3);
+        assert_eq!(s.len(), 4);
+        assert_eq!(weighted_schedule(&[0, 2]), vec![1, 1]);
+        assert!(weighted_schedule(&[]).is_empty());
+    }
+}

@@ -1,0 +1,148 @@
+//! Server assembly: static config -> control plane -> pingora services.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use pingora::apps::HttpServerOptions;
+use pingora::proxy::ProxyServiceBuilder;
+use pingora::server::configuration::ServerConf;
+use pingora::server::{RunArgs, Server};
+use tokio::sync::mpsc;
+use wharf_config::{load_static, StaticInputs, StaticSource};
+use wharf_control::Controller;
+use wharf_discovery::FileProvider;
+use wharf_model::{Severity, StaticConfig};
+use wharf_proxy::{EntryPointProxy, EntryPointSettings, Lifecycle};
+use wharf_router::{Generation, GenerationWriter};
+
+fn inputs(args: Vec<String>) -> anyhow::Result<StaticInputs> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| PathBuf::from(v));
+    Ok(StaticInputs {
+        args,
+        cwd: std::env::current_dir().context("cannot read the working directory")?,
+        home: get("HOME"),
+        xdg_config_home: get("XDG_CONFIG_HOME"),
+        etc_dir: get("WHARF_ETC_DIR").unwrap_or_else(|| PathBuf::from("/etc/traefik")),
+        env,
+    })
+}
+
+pub fn run(args: Vec<String>) -> anyhow::Result<()> {
+    pingora::tls::install_default_crypto_provider();
+    let loaded = load_static(&inputs(args)?)?;
+    crate::logging::init(&loaded.config.log);
+    match &loaded.source {
+        StaticSource::File(p) => tracing::info!(file = %p.display(), "static configuration loaded"),
+        StaticSource::Flags => tracing::info!("static configuration from command-line flags"),
+        StaticSource::Env => tracing::info!("static configuration from TRAEFIK_* environment variables"),
+        StaticSource::Defaults => tracing::info!("no static configuration found; using Traefik's defaults"),
+    }
+    for w in &loaded.warnings {
+        match w.severity {
+            Severity::Warning => tracing::warn!("{w}"),
+            Severity::Error => tracing::error!("{w}"),
+        }
+    }
+    let statics = Arc::new(loaded.config);
+    if statics.providers.docker.is_some() {
+        tracing::warn!("providers.docker is validated but the Docker provider is not implemented yet");
+    }
+
+    let names: Vec<String> = statics.entry_points.keys().cloned().collect();
+    let (writer, reader) = GenerationWriter::new(Generation::empty(&names));
+    let control_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("wharf-control")
+        .enable_all()
+        .build()
+        .context("cannot start the control-plane runtime")?;
+    start_control_plane(&control_rt, statics.clone(), writer)?;
+
+    let lifecycle = Lifecycle::new();
+    let grace = statics
+        .entry_points
+        .values()
+        .map(|e| e.grace_timeout)
+        .max()
+        .unwrap_or(Duration::from_secs(10));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut conf = ServerConf {
+        threads,
+        grace_period_seconds: Some(grace.as_secs().max(1)),
+        graceful_shutdown_timeout_seconds: Some(1),
+        ..ServerConf::default()
+    };
+    let tmp = std::env::temp_dir();
+    conf.pid_file = tmp.join(format!("wharf-{}.pid", std::process::id())).display().to_string();
+    conf.upgrade_sock = tmp.join(format!("wharf-{}.sock", std::process::id())).display().to_string();
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+
+    let hostname: Arc<str> = Arc::from(gethostname::gethostname().to_string_lossy().as_ref());
+    let ping_status = statics
+        .ping
+        .as_ref()
+        .map_or(503, |p| p.terminating_status_code);
+    for (index, (name, ep)) in statics.entry_points.iter().enumerate() {
+        check_bindable(ep.address).with_context(|| format!("entrypoint `{name}`"))?;
+        let settings = EntryPointSettings {
+            name: name.clone(),
+            index,
+            forwarded: ep.forwarded_headers.clone(),
+            read_timeout: if ep.read_timeout.is_zero() { Duration::from_secs(3600) } else { ep.read_timeout },
+            idle_timeout: ep.idle_timeout,
+            ping_terminating_status: ping_status,
+        };
+        let proxy = EntryPointProxy::new(settings, reader.clone(), lifecycle.clone(), hostname.clone());
+        let mut options = HttpServerOptions::default();
+        options.h2c = true;
+        let mut service = ProxyServiceBuilder::new(&server.configuration, proxy)
+            .name(format!("entrypoint {name}"))
+            .server_options(options)
+            .build();
+        service.add_tcp(&ep.address.to_string());
+        server.add_service(service);
+        tracing::info!(entrypoint = %name, address = %ep.address, "listening");
+    }
+    server.run(RunArgs {
+        shutdown_signal: lifecycle.signal_watch(grace),
+    });
+    drop(control_rt);
+    Ok(())
+}
+
+/// Fails early, with the address in the message, if a listener cannot be bound.
+fn check_bindable(addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    match std::net::TcpListener::bind(addr) {
+        Ok(_) => Ok(()),
+        Err(e) => bail!("cannot listen on {addr}: {e}"),
+    }
+}
+
+fn start_control_plane(
+    rt: &tokio::runtime::Runtime,
+    statics: Arc<StaticConfig>,
+    writer: GenerationWriter,
+) -> anyhow::Result<()> {
+    let mut controller = Controller::new(statics.clone(), writer);
+    let (tx, rx) = mpsc::channel(16);
+    let file = statics
+        .providers
+        .file
+        .clone()
+        .map(|f| FileProvider::new(f, statics.providers.throttle));
+    rt.block_on(async {
+        // The first configuration is live before any listener accepts a connection.
+        controller.publish_initial();
+        if let Some(provider) = file {
+            let first = provider.load(true);
+            controller.apply(first);
+            tokio::spawn(provider.watch(tx));
+        }
+    });
+    rt.spawn(controller.run(rx));
+    Ok(())
+}
