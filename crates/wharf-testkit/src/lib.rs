@@ -1,1 +1,15 @@
-//! placeholder
+//! Test helpers shared by wharf's integration tests (never shipped):
+//! - [`EchoServer`]: a real HTTP/1.1 + h2c backend on an ephemeral loopback port that answers
+//!   with what it received, as JSON, and records every request;
+//! - [`WharfProcess`]: the real `wharf` binary started on a config, waited on, and stopped;
+//! - [`raw`]: a byte-exact HTTP/1.x client for requests ordinary clients refuse to send;
+//! - [`wait_until`]: waits on a condition, never on a fixed sleep.
+
+mod echo;
+mod process;
+pub mod raw;
+mod wait;
+
+pub use echo::{EchoServer, Received};
+pub use process::{free_port, WharfProcess};
+pub use wait::wait_until;

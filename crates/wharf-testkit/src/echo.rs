@@ -1,0 +1,202 @@
+//! An echo backend: answers every request with a JSON description of it.
+//!
+//! Paths with special meaning: `/status/<code>` answers that status; `/delay/<ms>` answers
+//! after that long. A WebSocket upgrade gets a 101 and then every byte is echoed back.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// One request as the backend saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub method: String,
+    /// Path and query, as sent on the wire.
+    pub target: String,
+    pub version: String,
+    /// Header names lower-case, in arrival order.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn header_all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+pub struct EchoServer {
+    pub name: String,
+    pub addr: SocketAddr,
+    received: Arc<Mutex<Vec<Received>>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl EchoServer {
+    /// Starts a backend on 127.0.0.1 with an ephemeral port.
+    pub fn start(name: &str) -> EchoServer {
+        Self::start_on("127.0.0.1:0".parse().expect("addr"), name)
+    }
+
+    pub fn start_on(bind: SocketAddr, name: &str) -> EchoServer {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("echo runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(bind))
+            .expect("bind echo server");
+        let addr = listener.local_addr().expect("local addr");
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let state = (Arc::<str>::from(name), received.clone());
+        runtime.spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let state = state.clone();
+                        async move { handle(req, state).await }
+                    });
+                    let _closed = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        EchoServer {
+            name: name.to_string(),
+            addr,
+            received,
+            _runtime: runtime,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every request received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().expect("lock").clone()
+    }
+
+    pub fn last(&self) -> Option<Received> {
+        self.received.lock().expect("lock").last().cloned()
+    }
+
+    pub fn count(&self) -> usize {
+        self.received.lock().expect("lock").len()
+    }
+}
+
+type State = (Arc<str>, Arc<Mutex<Vec<Received>>>);
+
+async fn handle(req: Request<Incoming>, (name, log): State) -> Result<Response<Full<Bytes>>, Infallible> {
+    let method = req.method().to_string();
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().to_string(), |p| p.to_string());
+    let version = format!("{:?}", req.version());
+    let mut headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    if req.version() == http::Version::HTTP_2 {
+        if let Some(auth) = req.uri().authority() {
+            headers.insert(0, ("host".into(), auth.to_string()));
+        }
+    }
+    let is_ws = req
+        .headers()
+        .get("upgrade")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    if is_ws {
+        log.lock().expect("lock").push(Received {
+            method,
+            target,
+            version,
+            headers,
+            body: Vec::new(),
+        });
+        tokio::spawn(async move {
+            if let Ok(upgraded) = hyper::upgrade::on(req).await {
+                let mut io = TokioIo::new(upgraded);
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = io.read(&mut buf).await {
+                    if n == 0 || io.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        let resp = Response::builder()
+            .status(101)
+            .header("upgrade", "websocket")
+            .header("connection", "Upgrade")
+            .header("sec-websocket-accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+            .body(Full::new(Bytes::new()))
+            .expect("response");
+        return Ok(resp);
+    }
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .unwrap_or_default();
+    let path = target.split('?').next().unwrap_or("").to_string();
+    let mut status = 200u16;
+    if let Some(code) = path.strip_prefix("/status/") {
+        status = code.parse().unwrap_or(200);
+    }
+    if let Some(ms) = path.strip_prefix("/delay/") {
+        tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
+    }
+    let json = serde_json::json!({
+        "backend": &*name,
+        "method": method,
+        "target": target,
+        "version": version,
+        "headers": headers.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect::<Vec<_>>(),
+        "body": String::from_utf8_lossy(&body),
+    });
+    log.lock().expect("lock").push(Received {
+        method,
+        target,
+        version,
+        headers,
+        body,
+    });
+    let resp = Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("x-backend", &*name)
+        .body(Full::new(Bytes::from(json.to_string())))
+        .expect("response");
+    Ok(resp)
+}

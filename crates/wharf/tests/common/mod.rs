@@ -1,0 +1,59 @@
+//! Shared set-up: a wharf process on ephemeral loopback ports with a dynamic file.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use wharf_testkit::{free_port, WharfProcess};
+
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub fn wharf_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_wharf"))
+}
+
+pub struct Setup {
+    pub proc: WharfProcess,
+    pub web: SocketAddr,
+    pub admin: SocketAddr,
+    pub dynamic: PathBuf,
+}
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Starts wharf with entrypoints `web` and `traefik` (ping on), the dynamic YAML in a watched
+/// file, and `extra` flags.
+pub fn start(dynamic_yaml: &str, extra: &[String]) -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dynamic = dir.path().join("dynamic").join("routes.yml");
+    std::fs::create_dir_all(dynamic.parent().unwrap()).unwrap();
+    std::fs::write(&dynamic, dynamic_yaml).unwrap();
+    let web = addr(free_port());
+    let admin = addr(free_port());
+    let mut args = vec![
+        format!("--entryPoints.web.address={web}"),
+        format!("--entryPoints.traefik.address={admin}"),
+        format!("--providers.file.filename={}", dynamic.display()),
+        "--ping=true".to_string(),
+        "--log.level=DEBUG".to_string(),
+    ];
+    args.extend_from_slice(extra);
+    let proc = WharfProcess::start_in(dir, &wharf_bin(), &args, &[], &[web, admin]);
+    Setup {
+        proc,
+        web,
+        admin,
+        dynamic,
+    }
+}
+
+/// Replaces the dynamic file atomically (write + rename), as config tools do.
+pub fn replace_file(path: &Path, content: &str) {
+    let tmp = path.with_extension("tmp-swap");
+    std::fs::write(&tmp, content).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}

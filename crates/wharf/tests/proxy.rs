@@ -1,0 +1,312 @@
+//! The data plane against real backends on loopback: routing, forwarded headers, Traefik's
+//! own responses, h2c and WebSocket.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::start;
+use wharf_testkit::{raw, EchoServer};
+
+fn routes(b1: &EchoServer, b2: &EchoServer) -> String {
+    format!(
+        r#"
+http:
+  routers:
+    host:
+      rule: "Host(`a.test`)"
+      service: both
+    longer:
+      rule: "Host(`a.test`) && PathPrefix(`/long`)"
+      service: only1
+    explicit:
+      rule: "Host(`prio.test`)"
+      priority: 500
+      service: only2
+    weak:
+      rule: "Host(`prio.test`) && PathPrefix(`/weak`)"
+      service: only1
+    nopass:
+      rule: "Host(`nopass.test`)"
+      service: nopass
+    dead:
+      rule: "Host(`dead.test`)"
+      service: dead
+    empty:
+      rule: "Host(`empty.test`)"
+      service: empty
+    everything:
+      rule: "Host(`*`)"
+      priority: -5
+      service: only2
+  services:
+    both:
+      loadBalancer:
+        servers:
+          - url: "{b1}"
+          - url: "{b2}"
+    only1:
+      loadBalancer:
+        servers: [{{url: "{b1}"}}]
+    only2:
+      loadBalancer:
+        servers: [{{url: "{b2}"}}]
+    nopass:
+      loadBalancer:
+        passHostHeader: false
+        servers: [{{url: "{b1}"}}]
+    dead:
+      loadBalancer:
+        servers: [{{url: "http://127.0.0.1:1"}}]
+    empty:
+      loadBalancer:
+        servers: []
+"#,
+        b1 = b1.url(),
+        b2 = b2.url()
+    )
+}
+
+fn backend(resp: &raw::Response) -> String {
+    resp.header("x-backend").unwrap_or("-").to_string()
+}
+
+#[test]
+fn routes_by_host_priority_and_round_robin() {
+    let (b1, b2) = (EchoServer::start("b1"), EchoServer::start("b2"));
+    let s = start(&routes(&b1, &b2), &[]);
+    let seq: Vec<String> = (0..4)
+        .map(|_| backend(&raw::get(s.web, "a.test", "/", &[]).unwrap()))
+        .collect();
+    assert_eq!(seq, ["b1", "b2", "b1", "b2"]);
+    // The longer rule has the higher default priority.
+    for _ in 0..3 {
+        assert_eq!(backend(&raw::get(s.web, "a.test", "/long/x", &[]).unwrap()), "b1");
+    }
+    // An explicit priority beats a longer rule.
+    assert_eq!(backend(&raw::get(s.web, "prio.test", "/weak", &[]).unwrap()), "b2");
+    // Host matching ignores case, port and a trailing dot.
+    assert_eq!(raw::get(s.web, "A.TEST:9999", "/long", &[]).unwrap().status, 200);
+    assert_eq!(backend(&raw::get(s.web, "a.test.", "/long", &[]).unwrap()), "b1");
+    // Host(`*`) at a negative priority catches the rest.
+    assert_eq!(backend(&raw::get(s.web, "other.test", "/", &[]).unwrap()), "b2");
+}
+
+#[test]
+fn forwarded_headers_from_an_untrusted_peer_are_replaced() {
+    let (b1, b2) = (EchoServer::start("b1"), EchoServer::start("b2"));
+    let s = start(&routes(&b1, &b2), &[]);
+    let resp = raw::get(
+        s.web,
+        "a.test",
+        "/long/p?q=1",
+        &[
+            ("X-Forwarded-For", "1.2.3.4"),
+            ("X-Forwarded-Proto", "https"),
+            ("X-Real-Ip", "9.9.9.9"),
+            ("X-Forwarded-Host", "evil"),
+            ("X_Forwarded_Uri", "/fake"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(resp.status, 200);
+    let got = b1.last().unwrap();
+    assert_eq!(got.target, "/long/p?q=1");
+    assert_eq!(got.header("host"), Some("a.test"));
+    assert_eq!(got.header("x-forwarded-for"), Some("127.0.0.1"));
+    assert_eq!(got.header("x-forwarded-proto"), Some("http"));
+    assert_eq!(got.header("x-forwarded-host"), Some("a.test"));
+    assert_eq!(got.header("x-forwarded-port"), Some("80"));
+    assert_eq!(got.header("x-real-ip"), Some("127.0.0.1"));
+    assert_eq!(got.header("x_forwarded_uri"), None);
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(got.header("x-forwarded-server"), Some(hostname.trim()));
+
+    // The port in Host becomes X-Forwarded-Port; the listening port never does.
+    raw::get(s.web, "a.test:9999", "/long", &[]).unwrap();
+    let got = b1.last().unwrap();
+    assert_eq!(got.header("x-forwarded-port"), Some("9999"));
+    assert_eq!(got.header("x-forwarded-host"), Some("a.test:9999"));
+    assert_eq!(got.header("host"), Some("a.test:9999"));
+}
+
+#[test]
+fn forwarded_headers_from_a_trusted_peer_are_kept() {
+    let (b1, b2) = (EchoServer::start("b1"), EchoServer::start("b2"));
+    let s = start(
+        &routes(&b1, &b2),
+        &["--entryPoints.web.forwardedHeaders.trustedIPs=127.0.0.1/32".to_string()],
+    );
+    raw::send(
+        s.web,
+        b"GET /long HTTP/1.1\r\nHost: a.test\r\nX-Forwarded-For: 1.2.3.4\r\nX-Forwarded-For: 5.6.7.8\r\nX-Forwarded-Proto: https\r\nX-Real-Ip: 9.9.9.9\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let got = b1.last().unwrap();
+    assert_eq!(got.header("x-forwarded-for"), Some("1.2.3.4, 5.6.7.8, 127.0.0.1"));
+    assert_eq!(got.header("x-forwarded-proto"), Some("https"));
+    assert_eq!(got.header("x-real-ip"), Some("9.9.9.9"));
+    assert_eq!(got.header("x-forwarded-port"), Some("443"));
+}
+
+#[test]
+fn traefik_error_responses() {
+    let (b1, b2) = (EchoServer::start("b1"), EchoServer::start("b2"));
+    let s = start(&routes(&b1, &b2), &[]);
+
+    let r = raw::get(s.admin, "nothing.test", "/", &[]).unwrap();
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body_text(), "404 page not found\n");
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+
+    let r = raw::get(s.web, "dead.test", "/", &[]).unwrap();
+    assert_eq!((r.status, r.body_text().as_str()), (502, "Bad Gateway"));
+    assert_eq!(r.header("content-type"), None);
+
+    let r = raw::get(s.web, "empty.test", "/", &[]).unwrap();
+    assert_eq!((r.status, r.body_text().as_str()), (503, "no available server\n"));
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+
+    let r = raw::send(s.web, b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap();
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body_text(), "400 Bad Request: missing required Host header");
+
+    let r = raw::get(s.web, "a.test", "/long/%zz", &[]).unwrap();
+    assert_eq!(r.status, 400);
+
+    // A backend's own status passes through.
+    let r = raw::get(s.web, "a.test", "/long/status/418", &[]).unwrap();
+    assert_eq!(r.status, 200, "/long/status/418 is not a status path for the echo server");
+    let r = raw::get(s.web, "prio.test", "/status/418", &[]).unwrap();
+    assert_eq!(r.status, 418);
+}
+
+#[test]
+fn pass_host_header_false_sends_the_server_address() {
+    let (b1, b2) = (EchoServer::start("b1"), EchoServer::start("b2"));
+    let s = start(&routes(&b1, &b2), &[]);
+    assert_eq!(raw::get(s.web, "nopass.test", "/", &[]).unwrap().status, 200);
+    let got = b1.last().unwrap();
+    assert_eq!(got.header("host"), Some(b1.addr.to_string().as_str()));
+    assert_eq!(got.header("x-forwarded-host"), Some("nopass.test"));
+}
+
+#[test]
+fn paths_are_sanitized_and_absolute_form_uses_the_uri_host() {
+    let (b1, b2) = (EchoServer::start("b1"), EchoServer::start("b2"));
+    let s = start(&routes(&b1, &b2), &[]);
+    assert_eq!(backend(&raw::get(s.web, "a.test", "//long/x/../y", &[]).unwrap()), "b1");
+    assert_eq!(b1.last().unwrap().target, "/long/y");
+    let r = raw::send(
+        s.web,
+        b"GET http://a.test/long/abs HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(backend(&r), "b1");
+    let got = b1.last().unwrap();
+    assert_eq!(got.target, "/long/abs", "forwarded in origin form");
+    assert_eq!(got.header("host"), Some("a.test"));
+    // Deliberate difference: Traefik routes by the URI host when Host disagrees; wharf (its
+    // HTTP/1 parser) rejects the ambiguous request, a request-smuggling hardening.
+    let r = raw::send(
+        s.web,
+        b"GET http://a.test/long/abs HTTP/1.1\r\nHost: other.test\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(r.status, 400);
+}
+
+#[test]
+fn ping_answers_on_its_entrypoint_only() {
+    let (b1, b2) = (EchoServer::start("b1"), EchoServer::start("b2"));
+    let s = start(&routes(&b1, &b2), &[]);
+    let r = raw::get(s.admin, "x", "/ping", &[]).unwrap();
+    assert_eq!((r.status, r.body_text().as_str()), (200, "OK"));
+    let r = raw::request(s.admin, "HEAD", "x", "/ping", &[]).unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-length"), Some("2"));
+    // On `web`, /ping is an ordinary path (here caught by Host(`*`)).
+    assert_eq!(backend(&raw::get(s.web, "x", "/ping", &[]).unwrap()), "b2");
+}
+
+#[test]
+fn entrypoint_redirections() {
+    let (b1, b2) = (EchoServer::start("b1"), EchoServer::start("b2"));
+    let port = wharf_testkit::free_port();
+    let tport = wharf_testkit::free_port();
+    let s = start(
+        &routes(&b1, &b2),
+        &[
+            format!("--entryPoints.redir.address=127.0.0.1:{port}"),
+            "--entryPoints.redir.http.redirections.entryPoint.to=websecure".into(),
+            format!("--entryPoints.websecure.address=127.0.0.1:{tport}"),
+            format!("--entryPoints.temp.address=127.0.0.1:{}", wharf_testkit::free_port()),
+        ],
+    );
+    let redir = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    assert!(wharf_testkit::wait_until(common::WAIT, || TcpStream::connect(redir).is_ok()));
+    let r = raw::get(redir, "plain.test:18080", "/a/b?c=d", &[]).unwrap();
+    assert_eq!(r.status, 301);
+    assert_eq!(
+        r.header("location").unwrap(),
+        format!("https://plain.test:{tport}/a/b?c=d")
+    );
+    assert_eq!(r.body_text(), "Moved Permanently");
+    let r = raw::request(redir, "POST", "plain.test", "/a", &[("Content-Length", "0")]).unwrap();
+    assert_eq!(r.status, 308);
+    drop(s);
+}
+
+#[test]
+fn h2c_with_prior_knowledge() {
+    let (b1, b2) = (EchoServer::start("b1"), EchoServer::start("b2"));
+    let s = start(&routes(&b1, &b2), &[]);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let status = rt.block_on(async {
+        let stream = tokio::net::TcpStream::connect(s.web).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(conn);
+        let req = http::Request::builder()
+            .uri("http://a.test/long/h2")
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap();
+        sender.send_request(req).await.unwrap().status()
+    });
+    assert_eq!(status, 200);
+    let got = b1.last().unwrap();
+    assert_eq!(got.target, "/long/h2");
+    assert_eq!(got.header("host"), Some("a.test"));
+}
+
+#[test]
+fn websocket_upgrade_is_tunnelled() {
+    let (b1, b2) = (EchoServer::start("b1"), EchoServer::start("b2"));
+    let s = start(&routes(&b1, &b2), &[]);
+    let mut stream = TcpStream::connect(s.web).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream
+        .write_all(
+            b"GET /long/ws HTTP/1.1\r\nHost: a.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .unwrap();
+    let resp = raw::read_response(&mut stream, false).unwrap();
+    assert_eq!(resp.status, 101);
+    assert_eq!(b1.last().unwrap().header("x-forwarded-proto"), Some("ws"));
+    let mut echoed = resp.body.clone();
+    stream.write_all(b"hello through the tunnel").unwrap();
+    let mut buf = [0u8; 64];
+    while echoed.len() < 24 {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "tunnel closed");
+        echoed.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(echoed, b"hello through the tunnel");
+}
