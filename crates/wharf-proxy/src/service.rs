@@ -13,13 +13,15 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{ErrorSource, ErrorType};
 use wharf_model::{ForwardedHeaders, UpstreamScheme};
 use wharf_router::{GenerationReader, RouteAction};
-use wharf_rule::{normalize_request_host, routing_path, sanitize_path, RequestView};
+use wharf_rule::{
+    normalize_escapes, normalize_request_host, routing_path, sanitize_path, RequestView,
+};
 use wharf_upstream::ServicePool;
 
 use crate::ctx::{InFlight, RequestCtx};
 use crate::forwarded::{self, ForwardInfo};
 use crate::headers::Headers;
-use crate::responses::{self, respond, status_text, TEXT_PLAIN};
+use crate::responses::{self, respond, status_text};
 use crate::shutdown::Lifecycle;
 
 /// What the proxy needs to know about its entrypoint (resolved from static config at start).
@@ -202,14 +204,14 @@ impl ProxyHttp for EntryPointProxy {
                 } else {
                     200
                 };
-                respond(session, status, Some(TEXT_PLAIN), false, &[], status_text(status))
+                respond(session, status, None, false, &[], status_text(status))
                     .await
                     .map(|()| true)
             }
             Decision::Redirect { status, location } => respond(
                 session,
                 status,
-                Some(TEXT_PLAIN),
+                None,
                 false,
                 &[("Location", location)],
                 status_text(status),
@@ -274,12 +276,14 @@ impl ProxyHttp for EntryPointProxy {
         };
         forwarded::apply(upstream, &info)?;
 
-        // Origin-form target with the sanitized path, as Traefik forwards it.
+        // Origin-form target with the sanitized, re-encoded path, as Traefik forwards it.
         let sanitized = sanitize_path(req.uri.path());
-        if req.uri.authority().is_some() || !matches!(sanitized, std::borrow::Cow::Borrowed(_)) {
+        let path = normalize_escapes(&sanitized)
+            .map_err(|e| Error::because(ErrorType::InvalidHTTPHeader, "bad path", e))?;
+        if req.uri.authority().is_some() || path != req.uri.path() {
             let target = match req.uri.query() {
-                Some(q) => format!("{sanitized}?{q}"),
-                None => sanitized.into_owned(),
+                Some(q) => format!("{path}?{q}"),
+                None => path.into_owned(),
             };
             let uri = target
                 .parse::<http::Uri>()

@@ -19,7 +19,9 @@ pub use ast::{Expr, Matcher};
 pub use compile::CompiledRule;
 pub use host::{normalize_request_host, HostConstraint};
 pub use parser::{parse, RuleError};
-pub use request::{routing_path, sanitize_path, HeaderLookup, PathError, RequestView};
+pub use request::{
+    normalize_escapes, routing_path, sanitize_path, HeaderLookup, PathError, RequestView,
+};
 
 /// Traefik's default priority for a rule: its length in bytes.
 pub fn default_priority(rule: &str) -> i64 {

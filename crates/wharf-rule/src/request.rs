@@ -123,6 +123,37 @@ pub fn routing_path(path: &str) -> Result<Cow<'_, str>, PathError> {
     Ok(Cow::Owned(String::from_utf8_lossy(&out).into_owned()))
 }
 
+/// The path as Traefik forwards it: escapes of unreserved characters (`A-Z a-z 0-9 - . _ ~`)
+/// decoded, every other escape kept with upper-case hex (Go's URL re-encoding).
+pub fn normalize_escapes(path: &str) -> Result<Cow<'_, str>, PathError> {
+    if !path.contains('%') {
+        return Ok(Cow::Borrowed(path));
+    }
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3).ok_or(PathError::BadEscape)?;
+            let value = std::str::from_utf8(hex)
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or(PathError::BadEscape)?;
+            if value.is_ascii_alphanumeric() || matches!(value, b'-' | b'.' | b'_' | b'~') {
+                out.push(char::from(value));
+            } else {
+                out.push_str(&format!("%{value:02X}"));
+            }
+            i += 3;
+        } else {
+            let ch = path[i..].chars().next().unwrap_or('\u{fffd}');
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    Ok(Cow::Owned(out))
+}
+
 fn decode_component(s: &str) -> Cow<'_, str> {
     if !s.contains(['%', '+']) {
         return Cow::Borrowed(s);

@@ -213,3 +213,13 @@ fn host_constraints_for_indexing() {
         HostConstraint::Any
     );
 }
+
+#[test]
+fn forwarded_paths_decode_only_unreserved_escapes() {
+    use wharf_rule::normalize_escapes;
+    assert_eq!(normalize_escapes("/ex%61ct").unwrap(), "/exact");
+    assert_eq!(normalize_escapes("/a%2Fb%2fc").unwrap(), "/a%2Fb%2Fc");
+    assert_eq!(normalize_escapes("/a%20b%7e").unwrap(), "/a%20b~");
+    assert_eq!(normalize_escapes("/plain").unwrap(), "/plain");
+    assert!(normalize_escapes("/bad%g0").is_err());
+}

