@@ -107,7 +107,10 @@ pub fn section_enabled(node: &Node, path: &str, issues: &mut Issues) -> bool {
             }
         },
         NodeValue::Seq(_) => {
-            issues.error(&node.origin, format!("`{path}` must be a map, found a list"));
+            issues.error(
+                &node.origin,
+                format!("`{path}` must be a map, found a list"),
+            );
             false
         }
     }
@@ -142,7 +145,10 @@ pub fn boolean(node: &Node, path: &str, issues: &mut Issues) -> Option<bool> {
     }
     let b = parse_bool(&s);
     if b.is_none() {
-        issues.error(&node.origin, format!("`{path}` must be true or false, found `{s}`"));
+        issues.error(
+            &node.origin,
+            format!("`{path}` must be true or false, found `{s}`"),
+        );
     }
     b
 }
@@ -151,7 +157,10 @@ pub fn integer(node: &Node, path: &str, issues: &mut Issues) -> Option<i64> {
     let s = string(node, path, issues)?;
     let v = s.trim().parse::<i64>().ok();
     if v.is_none() {
-        issues.error(&node.origin, format!("`{path}` must be an integer, found `{s}`"));
+        issues.error(
+            &node.origin,
+            format!("`{path}` must be an integer, found `{s}`"),
+        );
     }
     v
 }
@@ -160,7 +169,10 @@ pub fn float(node: &Node, path: &str, issues: &mut Issues) -> Option<f64> {
     let s = string(node, path, issues)?;
     let v = s.trim().parse::<f64>().ok();
     if v.is_none() {
-        issues.error(&node.origin, format!("`{path}` must be a number, found `{s}`"));
+        issues.error(
+            &node.origin,
+            format!("`{path}` must be a number, found `{s}`"),
+        );
     }
     v
 }
@@ -182,7 +194,10 @@ pub fn list(node: &Node, path: &str, issues: &mut Issues) -> Option<Vec<(String,
         NodeValue::Seq(items) => {
             let mut out = Vec::new();
             for (i, item) in items.iter().enumerate() {
-                out.push((string(item, &format!("{path}[{i}]"), issues)?, item.origin.clone()));
+                out.push((
+                    string(item, &format!("{path}[{i}]"), issues)?,
+                    item.origin.clone(),
+                ));
             }
             Some(out)
         }
@@ -201,11 +216,17 @@ pub fn list(node: &Node, path: &str, issues: &mut Issues) -> Option<Vec<(String,
                 sorted.sort_by_key(|(k, _)| k.name.parse::<usize>().unwrap_or(0));
                 let mut out = Vec::new();
                 for (k, v) in sorted {
-                    out.push((string(v, &format!("{path}[{}]", k.name), issues)?, v.origin.clone()));
+                    out.push((
+                        string(v, &format!("{path}[{}]", k.name), issues)?,
+                        v.origin.clone(),
+                    ));
                 }
                 return Some(out);
             }
-            issues.error(&node.origin, format!("`{path}` must be a list, found a map"));
+            issues.error(
+                &node.origin,
+                format!("`{path}` must be a list, found a map"),
+            );
             None
         }
     }

@@ -44,6 +44,16 @@ pub enum RawService {
     Unsupported { origin: Origin, kind: String },
 }
 
+impl RawService {
+    pub fn origin(&self) -> &Origin {
+        match self {
+            RawService::LoadBalancer { origin, .. } | RawService::Unsupported { origin, .. } => {
+                origin
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawMiddleware {
     pub origin: Origin,
@@ -140,7 +150,10 @@ pub fn decode_dynamic(root: &Node) -> (RawDynamicConfig, Vec<ConfigIssue>) {
                         let what = &section[..section.len() - 1];
                         local.push(ConfigIssue::error(
                             key.origin.clone(),
-                            format!("{what} `{}` is dropped because of the error(s) above", key.name),
+                            format!(
+                                "{what} `{}` is dropped because of the error(s) above",
+                                key.name
+                            ),
                         ));
                     }
                     issues.0.extend(local.0);
@@ -149,7 +162,10 @@ pub fn decode_dynamic(root: &Node) -> (RawDynamicConfig, Vec<ConfigIssue>) {
             NodeValue::Null => {}
             _ => issues.error(
                 &node.origin,
-                format!("`{path}` must be a map of names to definitions, found {}", node.kind()),
+                format!(
+                    "`{path}` must be a map of names to definitions, found {}",
+                    node.kind()
+                ),
             ),
         }
     }
@@ -164,7 +180,12 @@ fn sourced_string(n: &Node, key: &str, path: &str, issues: &mut Issues) -> Optio
     })
 }
 
-fn sourced_list(n: &Node, key: &str, path: &str, issues: &mut Issues) -> Option<Vec<Sourced<String>>> {
+fn sourced_list(
+    n: &Node,
+    key: &str,
+    path: &str,
+    issues: &mut Issues,
+) -> Option<Vec<Sourced<String>>> {
     let v = n.get(key)?;
     list(v, &join(path, key), issues).map(|items| {
         items
@@ -178,7 +199,15 @@ fn router(n: &Node, path: &str, issues: &mut Issues) -> Option<RawRouter> {
     if !check_keys(
         n,
         path,
-        &["rule", "entryPoints", "middlewares", "service", "priority", "tls", "ruleSyntax"],
+        &[
+            "rule",
+            "entryPoints",
+            "middlewares",
+            "service",
+            "priority",
+            "tls",
+            "ruleSyntax",
+        ],
         &["observability"],
         issues,
     ) {
@@ -205,12 +234,21 @@ fn router(n: &Node, path: &str, issues: &mut Issues) -> Option<RawRouter> {
         None => false,
         Some(t) => match &t.value {
             NodeValue::Map(_) | NodeValue::Null => {
-                check_keys(t, &join(path, "tls"), &["options", "certResolver", "domains"], &[], issues);
+                check_keys(
+                    t,
+                    &join(path, "tls"),
+                    &["options", "certResolver", "domains"],
+                    &[],
+                    issues,
+                );
                 true
             }
             NodeValue::Scalar(_) => boolean(t, &join(path, "tls"), issues).unwrap_or(false),
             NodeValue::Seq(_) => {
-                issues.error(&t.origin, format!("`{path}.tls` must be a map, found a list"));
+                issues.error(
+                    &t.origin,
+                    format!("`{path}.tls` must be a map, found a list"),
+                );
                 false
             }
         },
@@ -237,9 +275,14 @@ fn service(n: &Node, path: &str, issues: &mut Issues) -> Option<RawService> {
         issues.push(
             ConfigIssue::error(
                 n.origin.clone(),
-                format!("service `{path}` must have exactly one type, found {}", entries.len()),
+                format!(
+                    "service `{path}` must have exactly one type, found {}",
+                    entries.len()
+                ),
             )
-            .with_hint("define one of: loadBalancer, weighted, mirroring, failover, highestRandomWeight"),
+            .with_hint(
+                "define one of: loadBalancer, weighted, mirroring, failover, highestRandomWeight",
+            ),
         );
         return None;
     }
@@ -268,7 +311,10 @@ fn service(n: &Node, path: &str, issues: &mut Issues) -> Option<RawService> {
         if !s.value.eq_ignore_ascii_case("wrr") {
             issues.push(ConfigIssue::warning(
                 s.origin,
-                format!("`{lp}.strategy: {}` is not implemented yet; wharf uses wrr", s.value),
+                format!(
+                    "`{lp}.strategy: {}` is not implemented yet; wharf uses wrr",
+                    s.value
+                ),
             ));
         }
     }
@@ -295,7 +341,10 @@ fn service(n: &Node, path: &str, issues: &mut Issues) -> Option<RawService> {
                 }
             }
             NodeValue::Null => {}
-            _ => issues.error(&list_node.origin, format!("`{sp}` must be a list of {{url: ...}}")),
+            _ => issues.error(
+                &list_node.origin,
+                format!("`{sp}` must be a list of {{url: ...}}"),
+            ),
         }
     }
     Some(RawService::LoadBalancer {
@@ -314,7 +363,10 @@ fn middleware(n: &Node, path: &str, issues: &mut Issues) -> Option<RawMiddleware
     if entries.len() != 1 {
         issues.error(
             &n.origin,
-            format!("middleware `{path}` must have exactly one type, found {}", entries.len()),
+            format!(
+                "middleware `{path}` must have exactly one type, found {}",
+                entries.len()
+            ),
         );
         return None;
     }

@@ -26,8 +26,7 @@ pub use dynamic::{
 };
 pub use node::{Key, Node, NodeValue};
 pub use sources::{
-    env_to_node, flags_to_node, load_static, LoadedStatic, StaticError, StaticInputs,
-    StaticSource,
+    env_to_node, flags_to_node, load_static, LoadedStatic, StaticError, StaticInputs, StaticSource,
 };
 pub use static_decode::decode_static;
 pub use validate::{validate, ProviderConfig};

@@ -43,7 +43,9 @@ pub enum StaticError {
     },
     #[error("{0}")]
     Yaml(#[from] yaml::YamlError),
-    #[error("{path}: TOML configuration files are not supported yet; convert it to YAML (same keys)")]
+    #[error(
+        "{path}: TOML configuration files are not supported yet; convert it to YAML (same keys)"
+    )]
     Toml { path: PathBuf },
     #[error("the static configuration has {} error(s):\n{}", .0.iter().filter(|i| i.is_error()).count(), render(.0))]
     Invalid(Vec<ConfigIssue>),

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use wharf_model::{
-    AccessLogConfig, ApiConfig, ConfigIssue, DockerProviderConfig, EntryPoint,
-    EntryPointRedirect, FileProviderConfig, ForwardedHeaders, LogConfig, Origin, PingConfig,
-    PrometheusConfig, ProvidersConfig, StaticConfig,
+    AccessLogConfig, ApiConfig, ConfigIssue, DockerProviderConfig, EntryPoint, EntryPointRedirect,
+    FileProviderConfig, ForwardedHeaders, LogConfig, Origin, PingConfig, PrometheusConfig,
+    ProvidersConfig, StaticConfig,
 };
 
 use crate::decode::{
@@ -46,7 +46,13 @@ pub fn decode_static(root: &Node) -> (StaticConfig, Vec<ConfigIssue>) {
     check_keys(root, "", TOP, TOP_LATER, &mut issues);
 
     if let Some(g) = root.get("global") {
-        check_keys(g, "global", &["checkNewVersion", "sendAnonymousUsage"], &[], &mut issues);
+        check_keys(
+            g,
+            "global",
+            &["checkNewVersion", "sendAnonymousUsage"],
+            &[],
+            &mut issues,
+        );
     }
     let mut entry_points = BTreeMap::new();
     if let Some(eps) = root.get("entryPoints") {
@@ -68,10 +74,10 @@ pub fn decode_static(root: &Node) -> (StaticConfig, Vec<ConfigIssue>) {
         .get("ping")
         .filter(|n| section_enabled(n, "ping", &mut issues))
         .map(|n| ping(n, &mut issues));
-    let metrics = root
-        .get("metrics")
-        .and_then(|n| metrics(n, &mut issues));
-    let log = root.get("log").map_or_else(LogConfig::default, |n| log(n, &mut issues));
+    let metrics = root.get("metrics").and_then(|n| metrics(n, &mut issues));
+    let log = root
+        .get("log")
+        .map_or_else(LogConfig::default, |n| log(n, &mut issues));
     let access_log = root
         .get("accessLog")
         .filter(|n| section_enabled(n, "accessLog", &mut issues))
@@ -95,10 +101,12 @@ fn get_string(n: &Node, key: &str, path: &str, issues: &mut Issues) -> Option<St
     n.get(key).and_then(|v| string(v, &join(path, key), issues))
 }
 fn get_bool(n: &Node, key: &str, path: &str, issues: &mut Issues) -> Option<bool> {
-    n.get(key).and_then(|v| boolean(v, &join(path, key), issues))
+    n.get(key)
+        .and_then(|v| boolean(v, &join(path, key), issues))
 }
 fn get_duration(n: &Node, key: &str, path: &str, issues: &mut Issues) -> Option<Duration> {
-    n.get(key).and_then(|v| duration(v, &join(path, key), issues))
+    n.get(key)
+        .and_then(|v| duration(v, &join(path, key), issues))
 }
 
 fn parse_address(addr: &str) -> Result<SocketAddr, String> {
@@ -133,7 +141,13 @@ fn entry_point(name: &str, n: &Node, path: &str, issues: &mut Issues) -> Option<
     check_keys(
         n,
         path,
-        &["address", "asDefault", "http", "forwardedHeaders", "transport"],
+        &[
+            "address",
+            "asDefault",
+            "http",
+            "forwardedHeaders",
+            "transport",
+        ],
         &[
             "http2",
             "http3",
@@ -184,7 +198,13 @@ fn entry_point(name: &str, n: &Node, path: &str, issues: &mut Issues) -> Option<
             check_keys(r, &rp, &["entryPoint"], &[], issues);
             if let Some(e) = r.get("entryPoint") {
                 let ep = join(&rp, "entryPoint");
-                check_keys(e, &ep, &["to", "scheme", "permanent", "priority"], &[], issues);
+                check_keys(
+                    e,
+                    &ep,
+                    &["to", "scheme", "permanent", "priority"],
+                    &[],
+                    issues,
+                );
                 match get_string(e, "to", &ep, issues) {
                     Some(to) if !to.is_empty() => {
                         redirect = Some(EntryPointRedirect {
@@ -250,7 +270,13 @@ fn entry_point(name: &str, n: &Node, path: &str, issues: &mut Issues) -> Option<
         );
         if let Some(r) = t.get("respondingTimeouts") {
             let rp = join(&tp, "respondingTimeouts");
-            check_keys(r, &rp, &["readTimeout", "writeTimeout", "idleTimeout"], &[], issues);
+            check_keys(
+                r,
+                &rp,
+                &["readTimeout", "writeTimeout", "idleTimeout"],
+                &[],
+                issues,
+            );
             if let Some(d) = get_duration(r, "readTimeout", &rp, issues) {
                 ep.read_timeout = d;
             }
@@ -263,7 +289,13 @@ fn entry_point(name: &str, n: &Node, path: &str, issues: &mut Issues) -> Option<
         }
         if let Some(l) = t.get("lifeCycle") {
             let lp = join(&tp, "lifeCycle");
-            check_keys(l, &lp, &["graceTimeOut"], &["requestAcceptGraceTimeout"], issues);
+            check_keys(
+                l,
+                &lp,
+                &["graceTimeOut"],
+                &["requestAcceptGraceTimeout"],
+                issues,
+            );
             if let Some(d) = get_duration(l, "graceTimeOut", &lp, issues) {
                 ep.grace_timeout = d;
             }
@@ -315,7 +347,12 @@ fn providers(n: Option<&Node>, issues: &mut Issues) -> ProvidersConfig {
         check_keys(
             f,
             fp,
-            &["filename", "directory", "watch", "debugLogGeneratedTemplate"],
+            &[
+                "filename",
+                "directory",
+                "watch",
+                "debugLogGeneratedTemplate",
+            ],
             &[],
             issues,
         );
@@ -403,7 +440,14 @@ fn api(n: &Node, issues: &mut Issues) -> ApiConfig {
     check_keys(
         n,
         "api",
-        &["insecure", "dashboard", "debug", "basePath", "disableDashboardAd", "dashboardName"],
+        &[
+            "insecure",
+            "dashboard",
+            "debug",
+            "basePath",
+            "disableDashboardAd",
+            "dashboardName",
+        ],
         &[],
         issues,
     );
@@ -489,7 +533,16 @@ fn log(n: &Node, issues: &mut Issues) -> LogConfig {
     check_keys(
         n,
         "log",
-        &["level", "format", "filePath", "noColor", "maxSize", "maxAge", "maxBackups", "compress"],
+        &[
+            "level",
+            "format",
+            "filePath",
+            "noColor",
+            "maxSize",
+            "maxAge",
+            "maxBackups",
+            "compress",
+        ],
         &[],
         issues,
     );
@@ -512,7 +565,8 @@ fn log(n: &Node, issues: &mut Issues) -> LogConfig {
         match format.as_str() {
             "common" | "json" => out.format = format,
             _ => issues.error(
-                &n.get("format").map_or(Origin::Default, |f| f.origin.clone()),
+                &n.get("format")
+                    .map_or(Origin::Default, |f| f.origin.clone()),
                 format!("`log.format`: unknown format `{format}` (use common or json)"),
             ),
         }
@@ -524,7 +578,14 @@ fn access_log(n: &Node, issues: &mut Issues) -> AccessLogConfig {
     check_keys(
         n,
         "accessLog",
-        &["filePath", "format", "bufferingSize", "filters", "fields", "addInternals"],
+        &[
+            "filePath",
+            "format",
+            "bufferingSize",
+            "filters",
+            "fields",
+            "addInternals",
+        ],
         &[],
         issues,
     );
@@ -532,7 +593,9 @@ fn access_log(n: &Node, issues: &mut Issues) -> AccessLogConfig {
     if !["common", "genericCLF", "json"].contains(&format.as_str()) {
         issues.error(
             &n.origin,
-            format!("`accessLog.format`: unknown format `{format}` (use common, genericCLF or json)"),
+            format!(
+                "`accessLog.format`: unknown format `{format}` (use common, genericCLF or json)"
+            ),
         );
     }
     AccessLogConfig {
@@ -564,12 +627,10 @@ fn apply_defaults(c: &mut StaticConfig, issues: &mut Issues) {
             .insert("http".into(), default_entry_point("http", 80));
     }
     let wants_traefik = c.api.as_ref().is_some_and(|a| a.insecure)
-        || c
-            .ping
+        || c.ping
             .as_ref()
             .is_some_and(|p| p.entry_point == "traefik" && !p.manual_routing)
-        || c
-            .metrics
+        || c.metrics
             .as_ref()
             .is_some_and(|m| m.entry_point == "traefik" && !m.manual_routing);
     if wants_traefik && !c.entry_points.contains_key("traefik") {
@@ -581,12 +642,19 @@ fn apply_defaults(c: &mut StaticConfig, issues: &mut Issues) {
             issues.push(
                 ConfigIssue::error(
                     Origin::Default,
-                    format!("`ping.entryPoint` names `{}`, which is not an entrypoint", p.entry_point),
+                    format!(
+                        "`ping.entryPoint` names `{}`, which is not an entrypoint",
+                        p.entry_point
+                    ),
                 )
                 .with_hint(format!(
                     "define `entryPoints.{}` or pick one of: {}",
                     p.entry_point,
-                    c.entry_points.keys().cloned().collect::<Vec<_>>().join(", ")
+                    c.entry_points
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
             );
         }

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use wharf_model::{
-    ConfigIssue, DynamicConfig, ProviderName, QualifiedName, RouterSpec, ServerSpec,
-    ServiceSpec, StaticConfig, UpstreamScheme,
+    ConfigIssue, DynamicConfig, ProviderName, QualifiedName, RouterSpec, ServerSpec, ServiceSpec,
+    StaticConfig, UpstreamScheme,
 };
 
 use crate::decode::nearest;
@@ -144,7 +144,11 @@ fn parse_server_url(url: &str) -> Result<(UpstreamScheme, String, u16), String> 
         Some("http") => UpstreamScheme::Http,
         Some("https") => UpstreamScheme::Https,
         Some("h2c") => UpstreamScheme::H2c,
-        Some(other) => return Err(format!("has an unsupported scheme `{other}` (use http, https or h2c)")),
+        Some(other) => {
+            return Err(format!(
+                "has an unsupported scheme `{other}` (use http, https or h2c)"
+            ))
+        }
         None => return Err("has no scheme".into()),
     };
     let host = uri
@@ -179,8 +183,11 @@ fn router(
 ) -> Option<RouterSpec> {
     let Some(rule_src) = &raw.rule else {
         issues.push(
-            ConfigIssue::error(raw.origin.clone(), format!("router `{qn}` has no rule; it is dropped"))
-                .with_hint("add e.g. rule: \"Host(`example.com`)\""),
+            ConfigIssue::error(
+                raw.origin.clone(),
+                format!("router `{qn}` has no rule; it is dropped"),
+            )
+            .with_hint("add e.g. rule: \"Host(`example.com`)\""),
         );
         return None;
     };
@@ -190,7 +197,10 @@ fn router(
             issues.push(
                 ConfigIssue::error(
                     rule_src.origin.clone(),
-                    format!("router `{qn}`: invalid rule `{}`: {e}; the router is dropped", rule_src.value),
+                    format!(
+                        "router `{qn}`: invalid rule `{}`: {e}; the router is dropped",
+                        rule_src.value
+                    ),
                 )
                 .with_hint_opt(e.hint.clone()),
             );
@@ -234,8 +244,11 @@ fn router(
 
     let Some(service_ref) = &raw.service else {
         issues.push(
-            ConfigIssue::error(raw.origin.clone(), format!("router `{qn}` has no service; it is dropped"))
-                .with_hint("add `service: <name>` naming a service under http.services"),
+            ConfigIssue::error(
+                raw.origin.clone(),
+                format!("router `{qn}` has no service; it is dropped"),
+            )
+            .with_hint("add `service: <name>` naming a service under http.services"),
         );
         return None;
     };
@@ -252,7 +265,9 @@ fn router(
         issues.push(
             ConfigIssue::error(
                 service_ref.origin.clone(),
-                format!("router `{qn}`: the service `{service}` does not exist; the router is dropped"),
+                format!(
+                    "router `{qn}`: the service `{service}` does not exist; the router is dropped"
+                ),
             )
             .with_hint_opt(did_you_mean(service.as_str(), names)),
         );

@@ -131,13 +131,13 @@ impl Builder {
                             // YAML merge key: copy entries not already set.
                             let merged: Vec<(Key, Node)> = match node.value {
                                 NodeValue::Map(m) => m,
-                                NodeValue::Seq(items) => {
-                                    items.into_iter().flat_map(|n| match n.value {
+                                NodeValue::Seq(items) => items
+                                    .into_iter()
+                                    .flat_map(|n| match n.value {
                                         NodeValue::Map(m) => m,
                                         _ => Vec::new(),
                                     })
-                                    .collect()
-                                }
+                                    .collect(),
                                 _ => Vec::new(),
                             };
                             for (k, v) in merged {
@@ -173,12 +173,12 @@ impl MarkedEventReceiver for Builder {
         match ev {
             Event::Scalar(value, style, anchor, _tag) => {
                 let plain = matches!(style, yaml_rust2::scanner::TScalarStyle::Plain);
-                let node_value = if plain && matches!(value.as_str(), "~" | "null" | "Null" | "NULL" | "")
-                {
-                    NodeValue::Null
-                } else {
-                    NodeValue::Scalar(value)
-                };
+                let node_value =
+                    if plain && matches!(value.as_str(), "~" | "null" | "Null" | "NULL" | "") {
+                        NodeValue::Null
+                    } else {
+                        NodeValue::Scalar(value)
+                    };
                 self.attach(Node::new(origin, node_value), anchor);
             }
             Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq {
@@ -221,7 +221,13 @@ mod tests {
     fn positions_are_kept() {
         let doc = "http:\n  routers:\n    r1:\n      rule: \"Host(`a`)\"\n";
         let root = parse(doc, "d.yml").unwrap();
-        let r1 = root.get("http").unwrap().get("routers").unwrap().get("r1").unwrap();
+        let r1 = root
+            .get("http")
+            .unwrap()
+            .get("routers")
+            .unwrap()
+            .get("r1")
+            .unwrap();
         let rule = r1.get("rule").unwrap();
         assert_eq!(rule.as_scalar(), Some("Host(`a`)"));
         assert_eq!(rule.origin.to_string(), "d.yml:4:13");
@@ -233,7 +239,11 @@ mod tests {
     fn syntax_errors_are_located() {
         let err = parse("http: [broken", "bad.yml").unwrap_err();
         assert_eq!(err.path, "bad.yml");
-        assert!(err.to_string().starts_with(&format!("bad.yml:{}:", err.line)), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("bad.yml:{}:", err.line)),
+            "{err}"
+        );
         let err = parse("a: 1\n  b: [\nc: d\n", "bad2.yml").unwrap_err();
         assert_eq!(err.line, 2, "{err}");
     }

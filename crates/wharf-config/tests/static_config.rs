@@ -76,7 +76,10 @@ fn env_is_used_only_without_file_and_flags() {
         &[
             ("TRAEFIK_ENTRYPOINTS_WEB_ADDRESS", ":8082"),
             ("TRAEFIK_PING", "true"),
-            ("TRAEFIK_ENTRYPOINTS_WEB_TRANSPORT_LIFECYCLE_GRACETIMEOUT", "3s"),
+            (
+                "TRAEFIK_ENTRYPOINTS_WEB_TRANSPORT_LIFECYCLE_GRACETIMEOUT",
+                "3s",
+            ),
         ],
     ))
     .unwrap();
@@ -135,13 +138,16 @@ fn misspelt_keys_name_the_file_line_and_nearest_key() {
     let errs = errors(load_static(&inputs(&dir, &[], &[])).unwrap_err());
     let file = dir.path().join("traefik.yml").display().to_string();
     assert!(
-        errs.iter().any(|e| e.starts_with(&format!("{file}:3:5: error: unknown key `entryPoints.web.adress`"))
-            && e.contains("did you mean `entryPoints.web.address`?")),
+        errs.iter().any(|e| e.starts_with(&format!(
+            "{file}:3:5: error: unknown key `entryPoints.web.adress`"
+        )) && e.contains("did you mean `entryPoints.web.address`?")),
         "{errs:#?}"
     );
     assert!(
-        errs.iter().any(|e| e.starts_with(&format!("{file}:4:1: error: unknown key `provders`"))
-            && e.contains("did you mean `providers`?")),
+        errs.iter().any(
+            |e| e.starts_with(&format!("{file}:4:1: error: unknown key `provders`"))
+                && e.contains("did you mean `providers`?")
+        ),
         "{errs:#?}"
     );
 }
@@ -182,7 +188,10 @@ fn bad_values_are_errors_with_origins() {
     let all = errs.join("\n");
     assert!(all.contains("flag --entryPoints.web.address: error: `entryPoints.web.address`: `http` is not a valid port"), "{all}");
     assert!(all.contains("unknown unit `parsecs`"), "{all}");
-    assert!(all.contains("names `websecur`, which is neither an entrypoint nor `:port`"), "{all}");
+    assert!(
+        all.contains("names `websecur`, which is neither an entrypoint nor `:port`"),
+        "{all}"
+    );
     assert!(all.contains("did you mean `websecure`?"), "{all}");
     assert!(all.contains("`ping.entryPoint` names `nope`"), "{all}");
 }
@@ -205,7 +214,10 @@ fn redirect_port_comes_from_the_target_entrypoint() {
     .unwrap()
     .config;
     let r = c.entry_points["web"].redirect.clone().unwrap();
-    assert_eq!((r.port, r.scheme.as_str(), r.permanent), (8443, "https", true));
+    assert_eq!(
+        (r.port, r.scheme.as_str(), r.permanent),
+        (8443, "https", true)
+    );
     let r = c.entry_points["other"].redirect.clone().unwrap();
     assert_eq!((r.port, r.permanent), (443, false));
 }

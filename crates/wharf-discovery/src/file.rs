@@ -5,13 +5,15 @@
 //! that is suddenly empty is taken for a write in progress (an editor truncates, then writes):
 //! it is re-read until it has content, and only accepted as empty after a grace period.
 
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
-use wharf_config::{decode_dynamic, yaml, RawDynamicConfig};
+use wharf_config::{decode_dynamic, yaml, RawDynamicConfig, RawService};
 use wharf_model::{ConfigIssue, FileProviderConfig, Origin, ProviderName};
 
 use crate::ProviderUpdate;
@@ -76,9 +78,8 @@ impl FileProvider {
 
     fn watches(&self) -> bool {
         match &self.config {
-            FileProviderConfig::File { watch, .. } | FileProviderConfig::Directory { watch, .. } => {
-                *watch
-            }
+            FileProviderConfig::File { watch, .. }
+            | FileProviderConfig::Directory { watch, .. } => *watch,
         }
     }
 
@@ -131,12 +132,14 @@ impl FileProvider {
             return;
         }
         let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<()>();
-        let mut watcher = match notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            if res.is_ok() {
-                // The receiver only needs to know that something changed.
-                let _ignored = ev_tx.send(());
-            }
-        }) {
+        let mut watcher = match notify::recommended_watcher(
+            move |res: notify::Result<notify::Event>| {
+                if res.is_ok() {
+                    // The receiver only needs to know that something changed.
+                    let _ignored = ev_tx.send(());
+                }
+            },
+        ) {
             Ok(w) => w,
             Err(e) => {
                 tracing::error!(error = %e, "file provider: cannot create a file watcher; changes will not be picked up");
@@ -239,36 +242,52 @@ fn collect_dir(
 }
 
 fn merge(into: &mut RawDynamicConfig, from: RawDynamicConfig, issues: &mut Vec<ConfigIssue>) {
-    fn dup(kind: &str, name: &str, origin: &Origin) -> ConfigIssue {
-        ConfigIssue::error(
-            origin.clone(),
-            format!("{kind} `{name}` is defined in several files; this definition is ignored"),
-        )
-        .with_hint("give each definition a unique name")
-    }
-    for (k, v) in from.routers {
-        if into.routers.contains_key(&k) {
-            issues.push(dup("router", &k, &v.origin));
-        } else {
-            into.routers.insert(k, v);
-        }
-    }
-    for (k, v) in from.services {
-        if into.services.contains_key(&k) {
-            let origin = match &v {
-                wharf_config::RawService::LoadBalancer { origin, .. }
-                | wharf_config::RawService::Unsupported { origin, .. } => origin.clone(),
-            };
-            issues.push(dup("service", &k, &origin));
-        } else {
-            into.services.insert(k, v);
-        }
-    }
-    for (k, v) in from.middlewares {
-        if into.middlewares.contains_key(&k) {
-            issues.push(dup("middleware", &k, &v.origin));
-        } else {
-            into.middlewares.insert(k, v);
+    merge_map(
+        &mut into.routers,
+        from.routers,
+        "router",
+        |r| &r.origin,
+        issues,
+    );
+    merge_map(
+        &mut into.services,
+        from.services,
+        "service",
+        RawService::origin,
+        issues,
+    );
+    merge_map(
+        &mut into.middlewares,
+        from.middlewares,
+        "middleware",
+        |m| &m.origin,
+        issues,
+    );
+}
+
+/// Adds `from` to `into`; a name already defined by an earlier file is reported and skipped.
+fn merge_map<T>(
+    into: &mut BTreeMap<String, T>,
+    from: BTreeMap<String, T>,
+    kind: &str,
+    origin: impl Fn(&T) -> &Origin,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    for (name, item) in from {
+        match into.entry(name) {
+            Entry::Vacant(slot) => {
+                slot.insert(item);
+            }
+            Entry::Occupied(slot) => issues.push(
+                ConfigIssue::error(
+                    origin(&item).clone(),
+                    format!(
+                        "{kind} `{}` is defined in several files; this definition is ignored",
+                        slot.key()
+                    ),
+                )
+                .with_hint("give each definition a unique name"),
+            ),
         }
     }
 }

@@ -5,20 +5,20 @@
 //! No I/O, no async, no file formats: the config crate produces these values, the router
 //! compiles them, and nothing on the request path reads them.
 
-mod dynamic;
 mod duration;
+mod dynamic;
 mod ids;
 mod issue;
 mod origin;
 mod static_config;
 
-pub use dynamic::{DynamicConfig, RouterSpec, ServerSpec, ServiceSpec, UpstreamScheme};
 pub use duration::parse_go_duration;
+pub use dynamic::{DynamicConfig, RouterSpec, ServerSpec, ServiceSpec, UpstreamScheme};
 pub use ids::{ProviderName, QualifiedName};
 pub use issue::{ConfigIssue, Severity};
 pub use origin::Origin;
 pub use static_config::{
     AccessLogConfig, ApiConfig, DockerProviderConfig, EntryPoint, EntryPointRedirect,
-    FileProviderConfig, ForwardedHeaders, LogConfig, PingConfig, PrometheusConfig,
-    ProvidersConfig, StaticConfig,
+    FileProviderConfig, ForwardedHeaders, LogConfig, PingConfig, PrometheusConfig, ProvidersConfig,
+    StaticConfig,
 };

@@ -75,7 +75,9 @@ pub(crate) fn apply(req: &mut RequestHeader, info: &ForwardInfo<'_>) -> Result<(
         let host_port = info
             .raw_host
             .rsplit_once(':')
-            .filter(|(h, p)| !p.is_empty() && !h.ends_with(':') && p.bytes().all(|b| b.is_ascii_digit()))
+            .filter(|(h, p)| {
+                !p.is_empty() && !h.ends_with(':') && p.bytes().all(|b| b.is_ascii_digit())
+            })
             .map(|(_, p)| p.to_string());
         let port = host_port.unwrap_or_else(|| {
             if info.tls || proto == "https" || proto == "wss" {

@@ -10,6 +10,6 @@ impl HeaderLookup for Headers<'_> {
         self.0
             .get_all(name)
             .iter()
-            .any(|v| v.to_str().is_ok_and(|s| pred(s)))
+            .any(|v| v.to_str().is_ok_and(&mut *pred))
     }
 }

@@ -40,11 +40,27 @@ pub(crate) async fn respond(
 }
 
 pub(crate) async fn not_found(session: &mut Session) -> Result<()> {
-    respond(session, 404, Some(TEXT_PLAIN), true, &[], b"404 page not found\n").await
+    respond(
+        session,
+        404,
+        Some(TEXT_PLAIN),
+        true,
+        &[],
+        b"404 page not found\n",
+    )
+    .await
 }
 
 pub(crate) async fn no_available_server(session: &mut Session) -> Result<()> {
-    respond(session, 503, Some(TEXT_PLAIN), true, &[], b"no available server\n").await
+    respond(
+        session,
+        503,
+        Some(TEXT_PLAIN),
+        true,
+        &[],
+        b"no available server\n",
+    )
+    .await
 }
 
 pub(crate) async fn bad_request(session: &mut Session, body: &'static [u8]) -> Result<()> {

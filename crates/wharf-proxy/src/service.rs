@@ -87,9 +87,7 @@ fn raw_host(req: &RequestHeader) -> &str {
 }
 
 fn is_tls(session: &Session) -> bool {
-    session
-        .digest()
-        .is_some_and(|d| d.ssl_digest.is_some())
+    session.digest().is_some_and(|d| d.ssl_digest.is_some())
 }
 
 /// `host:port` -> `host`, `[v6]:port` -> `[v6]`; the case is kept.
@@ -197,7 +195,9 @@ impl ProxyHttp for EntryPointProxy {
             }
             Decision::NotFound => responses::not_found(session).await.map(|()| true),
             Decision::NoServer => responses::no_available_server(session).await.map(|()| true),
-            Decision::BadRequest(body) => responses::bad_request(session, body).await.map(|()| true),
+            Decision::BadRequest(body) => {
+                responses::bad_request(session, body).await.map(|()| true)
+            }
             Decision::Ping => {
                 let status = if self.lifecycle.terminating.load(Ordering::Acquire) {
                     self.settings.ping_terminating_status
@@ -221,7 +221,11 @@ impl ProxyHttp for EntryPointProxy {
         }
     }
 
-    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
         let pool = ctx
             .pool
             .as_ref()
@@ -314,10 +318,19 @@ impl ProxyHttp for EntryPointProxy {
         Ok(())
     }
 
-    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, _ctx: &mut RequestCtx) -> FailToProxy {
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        _ctx: &mut RequestCtx,
+    ) -> FailToProxy {
         let code = match e.etype() {
             ErrorType::HTTPStatus(code) => *code,
-            ErrorType::ConnectTimedout | ErrorType::ReadTimedout if e.esource() == &ErrorSource::Upstream => 504,
+            ErrorType::ConnectTimedout | ErrorType::ReadTimedout
+                if e.esource() == &ErrorSource::Upstream =>
+            {
+                504
+            }
             _ => match e.esource() {
                 ErrorSource::Upstream => 502,
                 ErrorSource::Downstream => match e.etype() {

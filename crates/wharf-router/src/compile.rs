@@ -91,7 +91,9 @@ pub fn compile(
         }
     }
     for (name, ep) in &statics.entry_points {
-        let list = per_ep.get_mut(name.as_str()).expect("all entrypoints listed");
+        let list = per_ep
+            .get_mut(name.as_str())
+            .expect("all entrypoints listed");
         if let Some(redirect) = &ep.redirect {
             list.push(internal_route(
                 &format!("{name}-to-{}", redirect.to.trim_start_matches(':')),
@@ -100,7 +102,11 @@ pub fn compile(
             ));
         }
         if internal.ping_entry_point.as_deref() == Some(name.as_str()) {
-            list.push(internal_route("ping", "PathPrefix(`/ping`)", RouteAction::Ping));
+            list.push(internal_route(
+                "ping",
+                "PathPrefix(`/ping`)",
+                RouteAction::Ping,
+            ));
         }
     }
 

@@ -92,7 +92,9 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Spanned>, RuleError> {
                 ))
             }
             c if c.is_ascii_alphabetic() => {
-                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || matches!(bytes[i], b'_' | b'.' | b'-')) {
+                while i < bytes.len()
+                    && (bytes[i].is_ascii_alphanumeric() || matches!(bytes[i], b'_' | b'.' | b'-'))
+                {
                     i += 1;
                 }
                 Token::Ident(src[start..i].to_string())

@@ -104,7 +104,13 @@ impl Parser<'_> {
 
     fn or(&mut self) -> Result<Expr, RuleError> {
         let mut left = self.and()?;
-        while matches!(self.peek(), Some(Spanned { token: Token::Or, .. })) {
+        while matches!(
+            self.peek(),
+            Some(Spanned {
+                token: Token::Or,
+                ..
+            })
+        ) {
             self.pos += 1;
             let right = self.and()?;
             left = Expr::Or(Box::new(left), Box::new(right));
@@ -114,7 +120,13 @@ impl Parser<'_> {
 
     fn and(&mut self) -> Result<Expr, RuleError> {
         let mut left = self.unary()?;
-        while matches!(self.peek(), Some(Spanned { token: Token::And, .. })) {
+        while matches!(
+            self.peek(),
+            Some(Spanned {
+                token: Token::And,
+                ..
+            })
+        ) {
             self.pos += 1;
             let right = self.unary()?;
             left = Expr::And(Box::new(left), Box::new(right));
@@ -139,10 +151,7 @@ impl Parser<'_> {
                 format!("expected a matcher, found {}", describe(other)),
                 None,
             )),
-            None => Err(self.err_here(
-                "the rule ends where a matcher was expected".into(),
-                None,
-            )),
+            None => Err(self.err_here("the rule ends where a matcher was expected".into(), None)),
         }
     }
 
@@ -209,10 +218,9 @@ impl Parser<'_> {
                             break;
                         }
                         None => {
-                            return Err(self.err_here(
-                                format!("missing `)` to close `{name}(`"),
-                                None,
-                            ))
+                            return Err(
+                                self.err_here(format!("missing `)` to close `{name}(`"), None)
+                            )
                         }
                         _ => {
                             return Err(self.err_here(
@@ -288,15 +296,14 @@ fn arity(name: &str, args: &[String], allowed: &[usize]) -> Result<(), BuildErro
         .collect::<Vec<_>>()
         .join(" or ");
     let hint = if name == "Host" && args.len() > 1 {
-        Some("v3 Host takes one host: combine several with `||`, e.g. Host(`a`) || Host(`b`)".into())
+        Some(
+            "v3 Host takes one host: combine several with `||`, e.g. Host(`a`) || Host(`b`)".into(),
+        )
     } else {
         None
     };
     Err((
-        format!(
-            "`{name}` takes {expected} argument(s), got {}",
-            args.len()
-        ),
+        format!("`{name}` takes {expected} argument(s), got {}", args.len()),
         hint,
     ))
 }

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use wharf_rule::{normalize_request_host, parse, routing_path, sanitize_path, HeaderLookup, RequestView};
+use wharf_rule::{
+    normalize_request_host, parse, routing_path, sanitize_path, HeaderLookup, RequestView,
+};
 
 struct Headers(HashMap<String, Vec<String>>);
 
@@ -34,7 +36,9 @@ const fn req(host: &'static str, target: &'static str) -> Req {
 }
 
 fn matches(rule: &str, r: &Req) -> bool {
-    let compiled = parse(rule).unwrap_or_else(|e| panic!("{rule}: {e}")).compile();
+    let compiled = parse(rule)
+        .unwrap_or_else(|e| panic!("{rule}: {e}"))
+        .compile();
     let (raw_path, query) = match r.target.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (r.target, None),
@@ -44,7 +48,9 @@ fn matches(rule: &str, r: &Req) -> bool {
     let host = normalize_request_host(r.host);
     let mut map: HashMap<String, Vec<String>> = HashMap::new();
     for (k, v) in r.headers {
-        map.entry(k.to_ascii_lowercase()).or_default().push(v.to_string());
+        map.entry(k.to_ascii_lowercase())
+            .or_default()
+            .push(v.to_string());
     }
     let headers = Headers(map);
     let view = RequestView {
@@ -101,7 +107,11 @@ fn path_matching() {
         ("PathRegexp(`[0-9]`)", "/abc/7", true),
     ];
     for (rule, target, want) in cases {
-        assert_eq!(matches(rule, &req("h", target)), *want, "{rule} on {target}");
+        assert_eq!(
+            matches(rule, &req("h", target)),
+            *want,
+            "{rule} on {target}"
+        );
     }
 }
 
@@ -131,8 +141,14 @@ fn method_header_query_clientip() {
     assert!(matches("Query(`flag`)", &req("h", "/?flag=")));
     assert!(!matches("Query(`flag`)", &req("h", "/?flag=x")));
     assert!(matches("Query(`a b`, `c d`)", &req("h", "/?a+b=c%20d")));
-    assert!(matches("QueryRegexp(`id`, `^[0-9]+$`)", &req("h", "/?id=42")));
-    assert!(!matches("QueryRegexp(`id`, `^[0-9]+$`)", &req("h", "/?id=x42")));
+    assert!(matches(
+        "QueryRegexp(`id`, `^[0-9]+$`)",
+        &req("h", "/?id=42")
+    ));
+    assert!(!matches(
+        "QueryRegexp(`id`, `^[0-9]+$`)",
+        &req("h", "/?id=x42")
+    ));
     assert!(!matches("Query(`q`)", &req("h", "/")));
 
     assert!(matches("ClientIP(`127.0.0.0/8`)", &req("h", "/")));
@@ -184,7 +200,9 @@ fn sanitize_like_go_path_clean() {
 #[test]
 fn host_constraints_for_indexing() {
     use wharf_rule::HostConstraint;
-    let c = parse("Host(`A.test`) && Path(`/`)").unwrap().host_constraint();
+    let c = parse("Host(`A.test`) && Path(`/`)")
+        .unwrap()
+        .host_constraint();
     assert_eq!(
         c,
         HostConstraint::Hosts {
@@ -192,7 +210,9 @@ fn host_constraints_for_indexing() {
             one_label: vec![]
         }
     );
-    let c = parse("Host(`a`) || Host(`*.b.test`)").unwrap().host_constraint();
+    let c = parse("Host(`a`) || Host(`*.b.test`)")
+        .unwrap()
+        .host_constraint();
     assert_eq!(
         c,
         HostConstraint::Hosts {

@@ -80,9 +80,10 @@ impl EchoServer {
                         let state = state.clone();
                         async move { handle(req, state).await }
                     });
-                    let _closed = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                        .await;
+                    let _closed =
+                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                            .await;
                 });
             }
         });
@@ -114,7 +115,10 @@ impl EchoServer {
 
 type State = (Arc<str>, Arc<Mutex<Vec<Received>>>);
 
-async fn handle(req: Request<Incoming>, (name, log): State) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    req: Request<Incoming>,
+    (name, log): State,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let method = req.method().to_string();
     let target = req
         .uri()
@@ -124,7 +128,12 @@ async fn handle(req: Request<Incoming>, (name, log): State) -> Result<Response<F
     let mut headers: Vec<(String, String)> = req
         .headers()
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     if req.version() == http::Version::HTTP_2 {
         if let Some(auth) = req.uri().authority() {

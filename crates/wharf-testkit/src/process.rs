@@ -1,18 +1,33 @@
 //! The real `wharf` (or `traefik`) binary, started and stopped by a test.
 
+use std::collections::HashSet;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::wait::wait_until;
 
-/// A port that was free a moment ago (bind to :0, read, release).
+/// A free port for a process the test starts. Ports are drawn below Linux's ephemeral range
+/// (32768+), so no `bind(:0)` elsewhere in the test can take them meanwhile, and never handed
+/// out twice by one test binary.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let mut guard = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    let used = guard.get_or_insert_with(HashSet::new);
+    let seed = std::process::id() as usize;
+    for i in 0..12_000usize {
+        let port = 20_000 + ((seed.wrapping_mul(7919) + used.len() * 97 + i) % 12_000) as u16;
+        if used.contains(&port) {
+            continue;
+        }
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            used.insert(port);
+            return port;
+        }
+    }
+    panic!("no free port in 20000..32000");
 }
 
 /// A running proxy process; killed when dropped.
@@ -26,7 +41,12 @@ pub struct WharfProcess {
 impl WharfProcess {
     /// Starts `binary args...` in a fresh temp dir, then waits until every address in
     /// `wait_for` accepts connections.
-    pub fn start(binary: &Path, args: &[String], env: &[(&str, &str)], wait_for: &[SocketAddr]) -> WharfProcess {
+    pub fn start(
+        binary: &Path,
+        args: &[String],
+        env: &[(&str, &str)],
+        wait_for: &[SocketAddr],
+    ) -> WharfProcess {
         let dir = tempfile::tempdir().expect("tempdir");
         Self::start_in(dir, binary, args, env, wait_for)
     }
@@ -53,7 +73,9 @@ impl WharfProcess {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
         let mut p = WharfProcess {
             child: Some(child),
             log,
@@ -61,16 +83,24 @@ impl WharfProcess {
         };
         for addr in wait_for {
             let up = wait_until(Duration::from_secs(20), || {
-                p.exited().is_none() && TcpStream::connect_timeout(addr, Duration::from_millis(200)).is_ok()
+                p.exited().is_none()
+                    && TcpStream::connect_timeout(addr, Duration::from_millis(200)).is_ok()
             });
-            assert!(up, "{} did not listen on {addr}; log:\n{}", binary.display(), p.log());
+            assert!(
+                up,
+                "{} did not listen on {addr}; log:\n{}",
+                binary.display(),
+                p.log()
+            );
         }
         p
     }
 
     /// The exit status, if it has exited.
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
 
     /// Everything the process printed so far.

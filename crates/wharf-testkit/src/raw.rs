@@ -50,7 +50,12 @@ pub fn read_response(stream: &mut TcpStream, head_only: bool) -> std::io::Result
             let headers: Vec<(String, String)> = resp
                 .headers
                 .iter()
-                .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
+                .map(|h| {
+                    (
+                        h.name.to_string(),
+                        String::from_utf8_lossy(h.value).into_owned(),
+                    )
+                })
                 .collect();
             let mut out = Response {
                 status,
@@ -63,7 +68,10 @@ pub fn read_response(stream: &mut TcpStream, head_only: bool) -> std::io::Result
                 out.body = rest;
                 return Ok(out);
             }
-            if let Some(cl) = out.header("content-length").and_then(|v| v.trim().parse::<usize>().ok()) {
+            if let Some(cl) = out
+                .header("content-length")
+                .and_then(|v| v.trim().parse::<usize>().ok())
+            {
                 while rest.len() < cl {
                     let n = stream.read(&mut chunk)?;
                     if n == 0 {
@@ -127,7 +135,12 @@ fn read_chunked(stream: &mut TcpStream, mut data: Vec<u8>) -> std::io::Result<Ve
 }
 
 /// `GET path` with a Host header (and extra header lines), connection closed after.
-pub fn get(addr: SocketAddr, host: &str, path: &str, extra: &[(&str, &str)]) -> std::io::Result<Response> {
+pub fn get(
+    addr: SocketAddr,
+    host: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+) -> std::io::Result<Response> {
     request(addr, "GET", host, path, extra)
 }
 

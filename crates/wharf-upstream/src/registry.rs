@@ -17,7 +17,8 @@ impl PoolRegistry {
     /// or new ones get a fresh pool, removed ones are forgotten (in-flight requests keep theirs
     /// through their `Arc`).
     pub fn sync(&mut self, config: &DynamicConfig) {
-        self.pools.retain(|name, _| config.services.contains_key(name));
+        self.pools
+            .retain(|name, _| config.services.contains_key(name));
         for (name, spec) in &config.services {
             let keep = self.pools.get(name).is_some_and(|p| p.serves(spec));
             if !keep {

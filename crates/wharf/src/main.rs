@@ -5,6 +5,7 @@
 //! publishes the first routing generation, and then hands the process to pingora, one proxy
 //! service per entrypoint.
 
+mod check;
 mod logging;
 mod run;
 
@@ -14,9 +15,19 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("version") | Some("--version") => {
-            println!("wharf {} (Traefik v3 compatible)", env!("CARGO_PKG_VERSION"));
+            println!(
+                "wharf {} (Traefik v3 compatible)",
+                env!("CARGO_PKG_VERSION")
+            );
             ExitCode::SUCCESS
         }
+        Some("check") => match check::check(args[1..].to_vec()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("wharf: {e:#}");
+                ExitCode::from(1)
+            }
+        },
         _ => match run::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -17,9 +17,13 @@ use wharf_model::{Severity, StaticConfig};
 use wharf_proxy::{EntryPointProxy, EntryPointSettings, Lifecycle};
 use wharf_router::{Generation, GenerationWriter};
 
-fn inputs(args: Vec<String>) -> anyhow::Result<StaticInputs> {
+pub(crate) fn inputs(args: Vec<String>) -> anyhow::Result<StaticInputs> {
     let env: Vec<(String, String)> = std::env::vars().collect();
-    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| PathBuf::from(v));
+    let get = |k: &str| {
+        env.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| PathBuf::from(v))
+    };
     Ok(StaticInputs {
         args,
         cwd: std::env::current_dir().context("cannot read the working directory")?,
@@ -37,8 +41,12 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
     match &loaded.source {
         StaticSource::File(p) => tracing::info!(file = %p.display(), "static configuration loaded"),
         StaticSource::Flags => tracing::info!("static configuration from command-line flags"),
-        StaticSource::Env => tracing::info!("static configuration from TRAEFIK_* environment variables"),
-        StaticSource::Defaults => tracing::info!("no static configuration found; using Traefik's defaults"),
+        StaticSource::Env => {
+            tracing::info!("static configuration from TRAEFIK_* environment variables")
+        }
+        StaticSource::Defaults => {
+            tracing::info!("no static configuration found; using Traefik's defaults")
+        }
     }
     for w in &loaded.warnings {
         match w.severity {
@@ -48,7 +56,9 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
     }
     let statics = Arc::new(loaded.config);
     if statics.providers.docker.is_some() {
-        tracing::warn!("providers.docker is validated but the Docker provider is not implemented yet");
+        tracing::warn!(
+            "providers.docker is validated but the Docker provider is not implemented yet"
+        );
     }
 
     let names: Vec<String> = statics.entry_points.keys().cloned().collect();
@@ -76,8 +86,14 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         ..ServerConf::default()
     };
     let tmp = std::env::temp_dir();
-    conf.pid_file = tmp.join(format!("wharf-{}.pid", std::process::id())).display().to_string();
-    conf.upgrade_sock = tmp.join(format!("wharf-{}.sock", std::process::id())).display().to_string();
+    conf.pid_file = tmp
+        .join(format!("wharf-{}.pid", std::process::id()))
+        .display()
+        .to_string();
+    conf.upgrade_sock = tmp
+        .join(format!("wharf-{}.sock", std::process::id()))
+        .display()
+        .to_string();
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
@@ -92,11 +108,20 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
             name: name.clone(),
             index,
             forwarded: ep.forwarded_headers.clone(),
-            read_timeout: if ep.read_timeout.is_zero() { Duration::from_secs(3600) } else { ep.read_timeout },
+            read_timeout: if ep.read_timeout.is_zero() {
+                Duration::from_secs(3600)
+            } else {
+                ep.read_timeout
+            },
             idle_timeout: ep.idle_timeout,
             ping_terminating_status: ping_status,
         };
-        let proxy = EntryPointProxy::new(settings, reader.clone(), lifecycle.clone(), hostname.clone());
+        let proxy = EntryPointProxy::new(
+            settings,
+            reader.clone(),
+            lifecycle.clone(),
+            hostname.clone(),
+        );
         let mut options = HttpServerOptions::default();
         options.h2c = true;
         let mut service = ProxyServiceBuilder::new(&server.configuration, proxy)

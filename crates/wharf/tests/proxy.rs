@@ -83,15 +83,30 @@ fn routes_by_host_priority_and_round_robin() {
     assert_eq!(seq, ["b1", "b2", "b1", "b2"]);
     // The longer rule has the higher default priority.
     for _ in 0..3 {
-        assert_eq!(backend(&raw::get(s.web, "a.test", "/long/x", &[]).unwrap()), "b1");
+        assert_eq!(
+            backend(&raw::get(s.web, "a.test", "/long/x", &[]).unwrap()),
+            "b1"
+        );
     }
     // An explicit priority beats a longer rule.
-    assert_eq!(backend(&raw::get(s.web, "prio.test", "/weak", &[]).unwrap()), "b2");
+    assert_eq!(
+        backend(&raw::get(s.web, "prio.test", "/weak", &[]).unwrap()),
+        "b2"
+    );
     // Host matching ignores case, port and a trailing dot.
-    assert_eq!(raw::get(s.web, "A.TEST:9999", "/long", &[]).unwrap().status, 200);
-    assert_eq!(backend(&raw::get(s.web, "a.test.", "/long", &[]).unwrap()), "b1");
+    assert_eq!(
+        raw::get(s.web, "A.TEST:9999", "/long", &[]).unwrap().status,
+        200
+    );
+    assert_eq!(
+        backend(&raw::get(s.web, "a.test.", "/long", &[]).unwrap()),
+        "b1"
+    );
     // Host(`*`) at a negative priority catches the rest.
-    assert_eq!(backend(&raw::get(s.web, "other.test", "/", &[]).unwrap()), "b2");
+    assert_eq!(
+        backend(&raw::get(s.web, "other.test", "/", &[]).unwrap()),
+        "b2"
+    );
 }
 
 #[test]
@@ -145,7 +160,10 @@ fn forwarded_headers_from_a_trusted_peer_are_kept() {
     )
     .unwrap();
     let got = b1.last().unwrap();
-    assert_eq!(got.header("x-forwarded-for"), Some("1.2.3.4, 5.6.7.8, 127.0.0.1"));
+    assert_eq!(
+        got.header("x-forwarded-for"),
+        Some("1.2.3.4, 5.6.7.8, 127.0.0.1")
+    );
     assert_eq!(got.header("x-forwarded-proto"), Some("https"));
     assert_eq!(got.header("x-real-ip"), Some("9.9.9.9"));
     assert_eq!(got.header("x-forwarded-port"), Some("443"));
@@ -167,19 +185,28 @@ fn traefik_error_responses() {
     assert_eq!(r.header("content-type"), None);
 
     let r = raw::get(s.web, "empty.test", "/", &[]).unwrap();
-    assert_eq!((r.status, r.body_text().as_str()), (503, "no available server\n"));
+    assert_eq!(
+        (r.status, r.body_text().as_str()),
+        (503, "no available server\n")
+    );
     assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
 
     let r = raw::send(s.web, b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap();
     assert_eq!(r.status, 400);
-    assert_eq!(r.body_text(), "400 Bad Request: missing required Host header");
+    assert_eq!(
+        r.body_text(),
+        "400 Bad Request: missing required Host header"
+    );
 
     let r = raw::get(s.web, "a.test", "/long/%zz", &[]).unwrap();
     assert_eq!(r.status, 400);
 
     // A backend's own status passes through.
     let r = raw::get(s.web, "a.test", "/long/status/418", &[]).unwrap();
-    assert_eq!(r.status, 200, "/long/status/418 is not a status path for the echo server");
+    assert_eq!(
+        r.status, 200,
+        "/long/status/418 is not a status path for the echo server"
+    );
     let r = raw::get(s.web, "prio.test", "/status/418", &[]).unwrap();
     assert_eq!(r.status, 418);
 }
@@ -188,7 +215,10 @@ fn traefik_error_responses() {
 fn pass_host_header_false_sends_the_server_address() {
     let (b1, b2) = (EchoServer::start("b1"), EchoServer::start("b2"));
     let s = start(&routes(&b1, &b2), &[]);
-    assert_eq!(raw::get(s.web, "nopass.test", "/", &[]).unwrap().status, 200);
+    assert_eq!(
+        raw::get(s.web, "nopass.test", "/", &[]).unwrap().status,
+        200
+    );
     let got = b1.last().unwrap();
     assert_eq!(got.header("host"), Some(b1.addr.to_string().as_str()));
     assert_eq!(got.header("x-forwarded-host"), Some("nopass.test"));
@@ -198,7 +228,10 @@ fn pass_host_header_false_sends_the_server_address() {
 fn paths_are_sanitized_and_absolute_form_uses_the_uri_host() {
     let (b1, b2) = (EchoServer::start("b1"), EchoServer::start("b2"));
     let s = start(&routes(&b1, &b2), &[]);
-    assert_eq!(backend(&raw::get(s.web, "a.test", "//long/x/../y", &[]).unwrap()), "b1");
+    assert_eq!(
+        backend(&raw::get(s.web, "a.test", "//long/x/../y", &[]).unwrap()),
+        "b1"
+    );
     assert_eq!(b1.last().unwrap().target, "/long/y");
     let r = raw::send(
         s.web,
@@ -243,11 +276,16 @@ fn entrypoint_redirections() {
             format!("--entryPoints.redir.address=127.0.0.1:{port}"),
             "--entryPoints.redir.http.redirections.entryPoint.to=websecure".into(),
             format!("--entryPoints.websecure.address=127.0.0.1:{tport}"),
-            format!("--entryPoints.temp.address=127.0.0.1:{}", wharf_testkit::free_port()),
+            format!(
+                "--entryPoints.temp.address=127.0.0.1:{}",
+                wharf_testkit::free_port()
+            ),
         ],
     );
     let redir = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    assert!(wharf_testkit::wait_until(common::WAIT, || TcpStream::connect(redir).is_ok()));
+    assert!(wharf_testkit::wait_until(common::WAIT, || {
+        TcpStream::connect(redir).is_ok()
+    }));
     let r = raw::get(redir, "plain.test:18080", "/a/b?c=d", &[]).unwrap();
     assert_eq!(r.status, 301);
     assert_eq!(
@@ -255,7 +293,14 @@ fn entrypoint_redirections() {
         format!("https://plain.test:{tport}/a/b?c=d")
     );
     assert_eq!(r.body_text(), "Moved Permanently");
-    let r = raw::request(redir, "POST", "plain.test", "/a", &[("Content-Length", "0")]).unwrap();
+    let r = raw::request(
+        redir,
+        "POST",
+        "plain.test",
+        "/a",
+        &[("Content-Length", "0")],
+    )
+    .unwrap();
     assert_eq!(r.status, 308);
     drop(s);
 }
@@ -264,7 +309,10 @@ fn entrypoint_redirections() {
 fn h2c_with_prior_knowledge() {
     let (b1, b2) = (EchoServer::start("b1"), EchoServer::start("b2"));
     let s = start(&routes(&b1, &b2), &[]);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let status = rt.block_on(async {
         let stream = tokio::net::TcpStream::connect(s.web).await.unwrap();
         let (mut sender, conn) = hyper::client::conn::http2::handshake(
@@ -291,7 +339,9 @@ fn websocket_upgrade_is_tunnelled() {
     let (b1, b2) = (EchoServer::start("b1"), EchoServer::start("b2"));
     let s = start(&routes(&b1, &b2), &[]);
     let mut stream = TcpStream::connect(s.web).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     stream
         .write_all(
             b"GET /long/ws HTTP/1.1\r\nHost: a.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",

@@ -28,7 +28,8 @@ fn a_change_is_live_without_restart_and_open_connections_survive() {
 
     // A keep-alive connection opened before the change.
     let mut conn = TcpStream::connect(s.web).unwrap();
-    conn.write_all(b"GET / HTTP/1.1\r\nHost: old.test\r\n\r\n").unwrap();
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: old.test\r\n\r\n")
+        .unwrap();
     assert_eq!(raw::read_response(&mut conn, false).unwrap().status, 200);
 
     replace_file(&s.dynamic, &one_route("new.test", &b.url()));
@@ -36,7 +37,8 @@ fn a_change_is_live_without_restart_and_open_connections_survive() {
     assert_eq!(status(s.web, "old.test"), 404);
 
     // The same connection still works, and sees the new routes.
-    conn.write_all(b"GET / HTTP/1.1\r\nHost: new.test\r\n\r\n").unwrap();
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: new.test\r\n\r\n")
+        .unwrap();
     assert_eq!(raw::read_response(&mut conn, false).unwrap().status, 200);
 }
 
@@ -47,7 +49,8 @@ fn a_file_that_does_not_parse_keeps_the_last_good_config() {
     std::fs::write(&s.dynamic, "http:\n  routers: [broken\n").unwrap();
     let file = s.dynamic.display().to_string();
     assert!(
-        s.proc.wait_for_log(&format!("{file}:3:1: error: invalid YAML"), WAIT),
+        s.proc
+            .wait_for_log(&format!("{file}:3:1: error: invalid YAML"), WAIT),
         "{}",
         s.proc.log()
     );
@@ -123,7 +126,8 @@ fn truncate_then_write_never_drops_routes() {
     let failures = Arc::new(AtomicUsize::new(0));
     let requests = Arc::new(AtomicUsize::new(0));
     let client = {
-        let (stop, failures, requests, web) = (stop.clone(), failures.clone(), requests.clone(), s.web);
+        let (stop, failures, requests, web) =
+            (stop.clone(), failures.clone(), requests.clone(), s.web);
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 if status(web, "edit.test") != 200 {
@@ -140,24 +144,37 @@ fn truncate_then_write_never_drops_routes() {
             .truncate(true)
             .open(&s.dynamic)
             .unwrap();
-        let seen = format!("file provider: file is empty");
-        let before = s.proc.log().matches(&seen).count();
+        let seen = "file provider: file is empty";
+        let before = s.proc.log().matches(seen).count();
         assert!(
-            wait_until(WAIT, || s.proc.log().matches(&seen).count() > before),
+            wait_until(WAIT, || s.proc.log().matches(seen).count() > before),
             "round {round}: the empty file was never observed\n{}",
             s.proc.log()
         );
         // ...then write the content back.
-        let mut f = std::fs::OpenOptions::new().write(true).open(&s.dynamic).unwrap();
-        f.write_all(one_route("edit.test", &b.url()).as_bytes()).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&s.dynamic)
+            .unwrap();
+        f.write_all(one_route("edit.test", &b.url()).as_bytes())
+            .unwrap();
         drop(f);
         let applied = s.proc.log().matches("configuration applied").count();
-        assert!(wait_until(WAIT, || s.proc.log().matches("configuration applied").count() > applied));
+        assert!(wait_until(WAIT, || s
+            .proc
+            .log()
+            .matches("configuration applied")
+            .count()
+            > applied));
     }
     stop.store(true, Ordering::Relaxed);
     client.join().unwrap();
     assert!(requests.load(Ordering::Relaxed) > 0);
-    assert_eq!(failures.load(Ordering::Relaxed), 0, "some requests were not routed");
+    assert_eq!(
+        failures.load(Ordering::Relaxed),
+        0,
+        "some requests were not routed"
+    );
 }
 
 #[test]
@@ -194,5 +211,9 @@ fn a_directory_of_files_is_merged_and_watched() {
         "http:\n  routers:\n    c:\n      rule: \"Host(`c.test`)\"\n      service: shared\n",
     )
     .unwrap();
-    assert!(wait_until(WAIT, || status(web, "c.test") == 200), "{}", p.log());
+    assert!(
+        wait_until(WAIT, || status(web, "c.test") == 200),
+        "{}",
+        p.log()
+    );
 }

