@@ -14,6 +14,8 @@
 
 mod decode;
 mod dynamic;
+#[doc(hidden)]
+pub mod fuzz_logic;
 mod node;
 mod sources;
 mod static_decode;

@@ -10,6 +10,8 @@
 
 mod ast;
 mod compile;
+#[doc(hidden)]
+pub mod fuzz_logic;
 mod host;
 mod lexer;
 mod parser;

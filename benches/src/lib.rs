@@ -1,0 +1,47 @@
+//! Builders shared by the benches: routing generations of any size, built through the real
+//! decode -> validate -> compile pipeline.
+
+use std::sync::Arc;
+
+use wharf_config::{decode_dynamic, validate, yaml, ProviderConfig};
+use wharf_model::{ProviderName, StaticConfig};
+use wharf_router::{compile, Generation, InternalRoutes};
+use wharf_upstream::PoolRegistry;
+
+/// A static config with one entrypoint, `web`.
+pub fn statics() -> StaticConfig {
+    let root =
+        yaml::parse("entryPoints:\n  web:\n    address: \":80\"\n", "bench.yml").expect("yaml");
+    let (config, issues) = wharf_config::decode_static(&root);
+    assert!(issues.is_empty(), "{issues:?}");
+    config
+}
+
+/// `n` routers `Host(`svc<i>.example.com`) && PathPrefix(`/api`)` plus one catch-all.
+pub fn generation(n: usize) -> Arc<Generation> {
+    let mut doc = String::from("http:\n  routers:\n");
+    for i in 0..n {
+        doc.push_str(&format!(
+            "    r{i}:\n      rule: \"Host(`svc{i}.example.com`) && PathPrefix(`/api`)\"\n      service: s\n"
+        ));
+    }
+    doc.push_str(
+        "    fallback:\n      rule: \"PathPrefix(`/`)\"\n      priority: 1\n      service: s\n",
+    );
+    doc.push_str("  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: \"http://127.0.0.1:9\"\n");
+    let root = yaml::parse(&doc, "bench.yml").expect("yaml");
+    let (raw, issues) = decode_dynamic(&root);
+    assert!(issues.is_empty(), "{issues:?}");
+    let statics = statics();
+    let (config, issues) = validate(
+        &[ProviderConfig {
+            provider: ProviderName::new("file"),
+            raw,
+        }],
+        &statics,
+    );
+    assert!(issues.is_empty(), "{issues:?}");
+    let mut pools = PoolRegistry::default();
+    pools.sync(&config);
+    compile(1, &statics, &InternalRoutes::default(), &config, &pools)
+}
