@@ -83,6 +83,18 @@ pub fn decode_static(root: &Node) -> (StaticConfig, Vec<ConfigIssue>) {
         .filter(|n| section_enabled(n, "accessLog", &mut issues))
         .map(|n| access_log(n, &mut issues));
 
+    for (section, what) in [
+        ("api", "the API and dashboard"),
+        ("metrics", "Prometheus metrics"),
+        ("accessLog", "access logs"),
+    ] {
+        if let Some(node) = root.get(section) {
+            issues.push(ConfigIssue::warning(
+                node.origin.clone(),
+                format!("`{section}` is validated, but {what} are not implemented by wharf yet"),
+            ));
+        }
+    }
     let mut config = StaticConfig {
         entry_points,
         providers,

@@ -314,6 +314,12 @@ fn router(
         _ => wharf_rule::default_priority(&rule_src.value),
     };
 
+    if raw.tls {
+        issues.push(ConfigIssue::warning(
+            raw.origin.clone(),
+            format!("router `{qn}` has `tls`: it only serves HTTPS, which wharf does not terminate yet, so it matches nothing for now"),
+        ));
+    }
     Some(RouterSpec {
         name: qn.clone(),
         provider: provider.clone(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Origin {
-    /// A position in a configuration file (1-based line and column).
+    /// A position in a configuration file (1-based line and column; line 0 for the whole file).
     File {
         path: Arc<str>,
         line: u32,
@@ -36,6 +36,8 @@ impl Origin {
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // Line 0: the file as a whole (it could not be read, or is skipped).
+            Origin::File { path, line: 0, .. } => f.write_str(path),
             Origin::File { path, line, column } => write!(f, "{path}:{line}:{column}"),
             Origin::Flag(name) => write!(f, "flag --{name}"),
             Origin::Env(name) => write!(f, "environment variable {name}"),

@@ -33,6 +33,8 @@ pub struct EntryPointSettings {
     pub forwarded: ForwardedHeaders,
     pub read_timeout: Duration,
     pub idle_timeout: Duration,
+    /// Zero: no limit.
+    pub write_timeout: Duration,
     /// What `/ping` answers once shutdown has begun.
     pub ping_terminating_status: u16,
 }
@@ -187,6 +189,9 @@ impl ProxyHttp for EntryPointProxy {
             session.set_read_timeout(None);
         } else {
             session.set_read_timeout(Some(self.settings.read_timeout));
+            if !self.settings.write_timeout.is_zero() {
+                session.set_write_timeout(Some(self.settings.write_timeout));
+            }
         }
         match self.decide(session, ctx) {
             Decision::Forward(pool) => {

@@ -114,6 +114,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
                 ep.read_timeout
             },
             idle_timeout: ep.idle_timeout,
+            write_timeout: ep.write_timeout,
             ping_terminating_status: ping_status,
         };
         let proxy = EntryPointProxy::new(

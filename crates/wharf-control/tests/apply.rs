@@ -1,0 +1,59 @@
+//! The reconciler keeps each provider's last good configuration.
+
+use std::sync::Arc;
+
+use wharf_config::{decode_static, flags_to_node};
+use wharf_control::Controller;
+use wharf_discovery::FileProvider;
+use wharf_model::FileProviderConfig;
+use wharf_router::{Generation, GenerationWriter};
+
+#[test]
+fn a_rejected_update_changes_nothing_and_a_good_one_publishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("d.yml");
+    std::fs::write(
+        &file,
+        "http:\n  routers:\n    r: {rule: \"Host(`a`)\", service: s}\n  services:\n    s: {loadBalancer: {servers: [{url: \"http://127.0.0.1:1\"}]}}\n",
+    )
+    .unwrap();
+    let (statics, _) = decode_static(&flags_to_node(&[
+        "--entryPoints.web.address=:80".to_string()
+    ]));
+    let (writer, reader) = GenerationWriter::new(Generation::empty(&["web".to_string()]));
+    let mut controller = Controller::new(Arc::new(statics), writer);
+    let provider = FileProvider::new(
+        FileProviderConfig::File {
+            path: file.clone(),
+            watch: false,
+        },
+        None,
+    );
+
+    let report = controller.apply(provider.load(false));
+    assert!(report.published);
+    assert_eq!(reader.load().entry_points[0].plain.len(), 1);
+    let good = reader.load().id;
+
+    std::fs::write(&file, "http: [").unwrap();
+    let report = controller.apply(provider.load(false));
+    assert!(!report.published);
+    assert_eq!(
+        reader.load().id,
+        good,
+        "a broken file must not replace the live generation"
+    );
+    assert!(report
+        .issues
+        .iter()
+        .any(|i| i.to_string().contains("invalid YAML")));
+
+    std::fs::write(&file, "").unwrap();
+    let report = controller.apply(provider.load(false));
+    assert!(!report.published, "an empty read is a write in progress");
+
+    std::fs::write(&file, "http: {}\n").unwrap();
+    let report = controller.apply(provider.load(false));
+    assert!(report.published);
+    assert_eq!(reader.load().entry_points[0].plain.len(), 0);
+}
