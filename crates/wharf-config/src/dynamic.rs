@@ -127,14 +127,14 @@ pub fn decode_dynamic(root: &Node) -> (RawDynamicConfig, Vec<ConfigIssue>) {
                     let mut local = Issues::default();
                     match section {
                         "routers" => {
-                            if let Some(r) = router(item, &item_path, &mut local) {
+                            if let Some(r) = router(item, &key.origin, &item_path, &mut local) {
                                 if !local.has_errors() {
                                     out.routers.insert(key.name.clone(), r);
                                 }
                             }
                         }
                         "services" => {
-                            if let Some(s) = service(item, &item_path, &mut local) {
+                            if let Some(s) = service(item, &key.origin, &item_path, &mut local) {
                                 if !local.has_errors() {
                                     out.services.insert(key.name.clone(), s);
                                 }
@@ -195,7 +195,7 @@ fn sourced_list(
     })
 }
 
-fn router(n: &Node, path: &str, issues: &mut Issues) -> Option<RawRouter> {
+fn router(n: &Node, origin: &Origin, path: &str, issues: &mut Issues) -> Option<RawRouter> {
     if !check_keys(
         n,
         path,
@@ -254,7 +254,7 @@ fn router(n: &Node, path: &str, issues: &mut Issues) -> Option<RawRouter> {
         },
     };
     Some(RawRouter {
-        origin: n.origin.clone(),
+        origin: origin.clone(),
         rule: sourced_string(n, "rule", path, issues),
         entry_points: sourced_list(n, "entryPoints", path, issues),
         middlewares: sourced_list(n, "middlewares", path, issues).unwrap_or_default(),
@@ -264,7 +264,7 @@ fn router(n: &Node, path: &str, issues: &mut Issues) -> Option<RawRouter> {
     })
 }
 
-fn service(n: &Node, path: &str, issues: &mut Issues) -> Option<RawService> {
+fn service(n: &Node, origin: &Origin, path: &str, issues: &mut Issues) -> Option<RawService> {
     let mut kinds = vec!["loadBalancer"];
     kinds.extend(SERVICE_KINDS_LATER);
     if !check_keys(n, path, &kinds, &[], issues) {
@@ -348,7 +348,7 @@ fn service(n: &Node, path: &str, issues: &mut Issues) -> Option<RawService> {
         }
     }
     Some(RawService::LoadBalancer {
-        origin: n.origin.clone(),
+        origin: origin.clone(),
         servers,
         pass_host_header: body
             .get("passHostHeader")

@@ -59,7 +59,7 @@ pub fn decode_static(root: &Node) -> (StaticConfig, Vec<ConfigIssue>) {
         if check_keys(eps, "entryPoints", &[], &[], &mut Issues::default()) {
             for (key, node) in eps.entries() {
                 let path = join("entryPoints", &key.name);
-                if let Some(ep) = entry_point(&key.name, node, &path, &mut issues) {
+                if let Some(ep) = entry_point(&key.name, &key.origin, node, &path, &mut issues) {
                     entry_points.insert(key.name.clone(), ep);
                 }
             }
@@ -149,7 +149,13 @@ fn parse_address(addr: &str) -> Result<SocketAddr, String> {
     Ok(SocketAddr::new(ip, port))
 }
 
-fn entry_point(name: &str, n: &Node, path: &str, issues: &mut Issues) -> Option<EntryPoint> {
+fn entry_point(
+    name: &str,
+    key_origin: &Origin,
+    n: &Node,
+    path: &str,
+    issues: &mut Issues,
+) -> Option<EntryPoint> {
     check_keys(
         n,
         path,
@@ -173,7 +179,7 @@ fn entry_point(name: &str, n: &Node, path: &str, issues: &mut Issues) -> Option<
     );
     let Some(addr_node) = n.get("address") else {
         issues.push(
-            ConfigIssue::error(n.origin.clone(), format!("`{path}` has no address"))
+            ConfigIssue::error(key_origin.clone(), format!("`{path}` has no address"))
                 .with_hint(format!("add `{path}.address: \":8000\"`")),
         );
         return None;
@@ -262,7 +268,7 @@ fn entry_point(name: &str, n: &Node, path: &str, issues: &mut Issues) -> Option<
     let mut ep = EntryPoint {
         name: name.to_string(),
         address,
-        origin: n.origin.clone(),
+        origin: key_origin.clone(),
         as_default: get_bool(n, "asDefault", path, issues).unwrap_or(false),
         redirect,
         forwarded_headers,

@@ -20,6 +20,21 @@ const MANAGED: &[&str] = &[
     "x-real-ip",
 ];
 
+/// The same names with underscores (`X_Forwarded_For`), which some servers treat as equal.
+const MANAGED_UNDERSCORED: &[&str] = &[
+    "x_forwarded_proto",
+    "x_forwarded_for",
+    "x_forwarded_host",
+    "x_forwarded_port",
+    "x_forwarded_server",
+    "x_forwarded_uri",
+    "x_forwarded_method",
+    "x_forwarded_prefix",
+    "x_forwarded_tls_client_cert",
+    "x_forwarded_tls_client_cert_info",
+    "x_real_ip",
+];
+
 pub(crate) struct ForwardInfo<'a> {
     /// Whether the peer's own X-Forwarded-* headers are kept.
     pub trusted: bool,
@@ -39,10 +54,8 @@ fn has(req: &RequestHeader, name: &str) -> bool {
 /// Applies the forwarded-headers rules to the upstream request.
 pub(crate) fn apply(req: &mut RequestHeader, info: &ForwardInfo<'_>) -> Result<()> {
     if !info.trusted {
-        for name in MANAGED {
+        for name in MANAGED.iter().chain(MANAGED_UNDERSCORED) {
             req.remove_header(*name);
-            let underscored = name.replace('-', "_");
-            req.remove_header(underscored.as_str());
         }
     }
     let peer = info.peer_ip.map(|ip| match ip {

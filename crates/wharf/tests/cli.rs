@@ -1,0 +1,94 @@
+//! The binary's command line: `check`, start-up refusal on static errors, `version`.
+
+mod common;
+
+use std::process::Command;
+
+use common::wharf_bin;
+
+fn run(args: &[&str], dir: &std::path::Path) -> (bool, String) {
+    let out = Command::new(wharf_bin())
+        .args(args)
+        .current_dir(dir)
+        .env("WHARF_ETC_DIR", dir.join("etc"))
+        .env("HOME", dir)
+        .output()
+        .expect("run wharf");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn check_accepts_the_shipped_demo() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let (ok, out) = run(&["check", "--configFile=config/traefik.yml"], &root);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("1 router(s), 1 service(s); 0 error(s)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_reports_every_problem_with_its_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("traefik.yml"),
+        "entryPoints:\n  web:\n    address: \":8000\"\nproviders:\n  file:\n    filename: dyn.yml\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("dyn.yml"),
+        "http:\n  routers:\n    r:\n      rule: \"Host(`a`) &&\"\n      service: s\n    r2:\n      rule: \"Host(`b`)\"\n      service: s\n      entryPoints: [webb]\n  services:\n    s:\n      loadBalancer:\n        servers: [{url: \"http://127.0.0.1:1\"}]\n",
+    )
+    .unwrap();
+    let (ok, out) = run(&["check"], dir.path());
+    assert!(!ok, "{out}");
+    let file = "dyn.yml"; // as written in providers.file.filename
+    assert!(out.contains(&format!("{file}:4:13: error: router `r@file`: invalid rule `Host(`a`) &&`: the rule ends where a matcher was expected at column 13")), "{out}");
+    assert!(out.contains(&format!("{file}:9:21: warning: router `r2@file`: entrypoint `webb` does not exist (hint: did you mean `web`?)")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "{file}:6:5: error: router `r2@file` has no valid entrypoint left; it is dropped"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("the configuration has 2 error(s)"), "{out}");
+}
+
+#[test]
+fn a_static_error_stops_start_up_with_its_location() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("traefik.yml"),
+        "entryPoints:\n  web:\n    adress: \":8000\"\n",
+    )
+    .unwrap();
+    let (ok, out) = run(&[], dir.path());
+    assert!(!ok);
+    let file = dir.path().join("traefik.yml").display().to_string();
+    assert!(out.contains(&format!("{file}:3:5: error: unknown key `entryPoints.web.adress` (hint: did you mean `entryPoints.web.address`?)")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "{file}:2:3: error: `entryPoints.web` has no address"
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let (ok, out) = run(&[&format!("--entryPoints.web.address={addr}")], dir.path());
+    assert!(!ok);
+    assert!(
+        out.contains(&format!("entrypoint `web`: cannot listen on {addr}")),
+        "{out}"
+    );
+}
