@@ -70,7 +70,10 @@ start_proxy() { # name -> pid, port
   esac
 }
 
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+# CPU ticks and RSS of a proxy and its children (nginx works in its worker process).
+family() { echo "$1" $(pgrep -P "$1" || true); }
+cpu_ticks() { for p in $(family "$1"); do awk '{print $14+$15}' "/proc/$p/stat"; done | awk '{s+=$1} END {print s}'; }
+rss_kib() { for p in $(family "$1"); do awk '/VmRSS/ {print $2}' "/proc/$p/status"; done | awk '{s+=$1} END {print s}'; }
 
 results="$work/results.tsv"
 for round in $(seq 1 "$ROUNDS"); do
@@ -85,7 +88,7 @@ for round in $(seq 1 "$ROUNDS"); do
     before=$(cpu_ticks "$pid")
     out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -H 'Host: bench.local' "http://127.0.0.1:$port/")
     after=$(cpu_ticks "$pid")
-    rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+    rss=$(rss_kib "$pid")
     kill "$pid"; wait "$pid" 2>/dev/null || true
     echo "$out" | python3 -c '
 import re, sys

@@ -1,7 +1,6 @@
 //! [`EntryPointProxy`]: the `ProxyHttp` implementation for one entrypoint.
 
 use std::net::IpAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -204,7 +203,7 @@ impl ProxyHttp for EntryPointProxy {
                 responses::bad_request(session, body).await.map(|()| true)
             }
             Decision::Ping => {
-                let status = if self.lifecycle.terminating.load(Ordering::Acquire) {
+                let status = if self.lifecycle.is_terminating() {
                     self.settings.ping_terminating_status
                 } else {
                     200
@@ -235,10 +234,10 @@ impl ProxyHttp for EntryPointProxy {
             .pool
             .as_ref()
             .ok_or_else(|| Error::explain(ErrorType::InternalError, "no route chosen"))?;
-        let server = pool
+        let (index, server) = pool
             .select()
             .ok_or_else(|| Error::explain(ErrorType::HTTPStatus(503), "no available server"))?;
-        ctx.server = pool.servers.iter().position(|s| std::ptr::eq(s, server));
+        ctx.server = Some(index);
         let addr = match server.addr {
             Some(addr) => addr,
             None => tokio::net::lookup_host((server.host.as_str(), server.port))

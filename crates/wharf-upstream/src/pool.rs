@@ -72,34 +72,15 @@ impl ServicePool {
         self.spec_servers == spec.servers && self.pass_host_header == spec.pass_host_header
     }
 
-    /// The next server in weighted round-robin order, or None if the service has none.
-    pub fn select(&self) -> Option<&Server> {
+    /// The next server in weighted round-robin order, with its index, or None if the service
+    /// has no server.
+    pub fn select(&self) -> Option<(usize, &Server)> {
         if self.schedule.is_empty() {
             return None;
         }
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let idx = self.schedule[n % self.schedule.len()] as usize;
-        self.servers.get(idx)
-    }
-
-    /// The server after `skip` positions from the current one (connect-failure retries).
-    pub fn select_other(&self, tried: &[usize]) -> Option<(usize, &Server)> {
-        if self.schedule.is_empty() {
-            return None;
-        }
-        for _ in 0..self.schedule.len() {
-            let n = self.next.fetch_add(1, Ordering::Relaxed);
-            let idx = self.schedule[n % self.schedule.len()] as usize;
-            if !tried.contains(&idx) {
-                return self.servers.get(idx).map(|s| (idx, s));
-            }
-        }
-        None
-    }
-
-    /// Index of a server (for recording which ones a request already tried).
-    pub fn index_of(&self, server: &Server) -> Option<usize> {
-        self.servers.iter().position(|s| std::ptr::eq(s, server))
+        self.servers.get(idx).map(|s| (idx, s))
     }
 }
 
