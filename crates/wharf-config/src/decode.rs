@@ -154,24 +154,25 @@ pub fn boolean(node: &Node, path: &str, issues: &mut Issues) -> Option<bool> {
 }
 
 pub fn integer(node: &Node, path: &str, issues: &mut Issues) -> Option<i64> {
-    let s = string(node, path, issues)?;
-    let v = s.trim().parse::<i64>().ok();
-    if v.is_none() {
-        issues.error(
-            &node.origin,
-            format!("`{path}` must be an integer, found `{s}`"),
-        );
-    }
-    v
+    parsed(node, path, "an integer", issues)
 }
 
 pub fn float(node: &Node, path: &str, issues: &mut Issues) -> Option<f64> {
+    parsed(node, path, "a number", issues)
+}
+
+fn parsed<T: std::str::FromStr>(
+    node: &Node,
+    path: &str,
+    what: &str,
+    issues: &mut Issues,
+) -> Option<T> {
     let s = string(node, path, issues)?;
-    let v = s.trim().parse::<f64>().ok();
+    let v = s.trim().parse::<T>().ok();
     if v.is_none() {
         issues.error(
             &node.origin,
-            format!("`{path}` must be a number, found `{s}`"),
+            format!("`{path}` must be {what}, found `{s}`"),
         );
     }
     v

@@ -93,9 +93,29 @@ fn is_reserved(b: u8) -> bool {
     )
 }
 
-/// Decodes every `%XX` except reserved characters, which stay encoded (so `%2F` is not a
-/// slash). A malformed escape is an error (Traefik answers 400).
+/// Decodes every `%XX` except reserved characters, which stay encoded as written (so `%2F` is
+/// not a slash). A malformed escape is an error (Traefik answers 400).
 pub fn routing_path(path: &str) -> Result<Cow<'_, str>, PathError> {
+    rewrite_escapes(path, |b| !is_reserved(b), false)
+}
+
+/// The path as Traefik forwards it: escapes of unreserved characters (`A-Z a-z 0-9 - . _ ~`)
+/// decoded, every other escape kept with upper-case hex (Go's URL re-encoding).
+pub fn normalize_escapes(path: &str) -> Result<Cow<'_, str>, PathError> {
+    rewrite_escapes(
+        path,
+        |b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'),
+        true,
+    )
+}
+
+/// Rewrites each `%XX` of `path`: the byte itself where `decode` says so, otherwise the escape
+/// (as written, or with upper-case hex). Borrowed when the path has no escape.
+fn rewrite_escapes(
+    path: &str,
+    decode: impl Fn(u8) -> bool,
+    upper_hex: bool,
+) -> Result<Cow<'_, str>, PathError> {
     if !path.contains('%') {
         return Ok(Cow::Borrowed(path));
     }
@@ -103,55 +123,26 @@ pub fn routing_path(path: &str) -> Result<Cow<'_, str>, PathError> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).ok_or(PathError::BadEscape)?;
-            let value = std::str::from_utf8(hex)
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or(PathError::BadEscape)?;
-            if is_reserved(value) {
-                out.extend_from_slice(&bytes[i..i + 3]);
-            } else {
-                out.push(value);
-            }
-            i += 3;
-        } else {
+        if bytes[i] != b'%' {
             out.push(bytes[i]);
             i += 1;
+            continue;
         }
+        let hex = bytes.get(i + 1..i + 3).ok_or(PathError::BadEscape)?;
+        let value = std::str::from_utf8(hex)
+            .ok()
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+            .ok_or(PathError::BadEscape)?;
+        if decode(value) {
+            out.push(value);
+        } else if upper_hex {
+            out.extend_from_slice(format!("%{value:02X}").as_bytes());
+        } else {
+            out.extend_from_slice(&bytes[i..i + 3]);
+        }
+        i += 3;
     }
     Ok(Cow::Owned(String::from_utf8_lossy(&out).into_owned()))
-}
-
-/// The path as Traefik forwards it: escapes of unreserved characters (`A-Z a-z 0-9 - . _ ~`)
-/// decoded, every other escape kept with upper-case hex (Go's URL re-encoding).
-pub fn normalize_escapes(path: &str) -> Result<Cow<'_, str>, PathError> {
-    if !path.contains('%') {
-        return Ok(Cow::Borrowed(path));
-    }
-    let bytes = path.as_bytes();
-    let mut out = String::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).ok_or(PathError::BadEscape)?;
-            let value = std::str::from_utf8(hex)
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or(PathError::BadEscape)?;
-            if value.is_ascii_alphanumeric() || matches!(value, b'-' | b'.' | b'_' | b'~') {
-                out.push(char::from(value));
-            } else {
-                out.push_str(&format!("%{value:02X}"));
-            }
-            i += 3;
-        } else {
-            let ch = path[i..].chars().next().unwrap_or('\u{fffd}');
-            out.push(ch);
-            i += ch.len_utf8();
-        }
-    }
-    Ok(Cow::Owned(out))
 }
 
 fn decode_component(s: &str) -> Cow<'_, str> {
