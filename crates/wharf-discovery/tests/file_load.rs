@@ -36,7 +36,7 @@ fn a_directory_is_merged_recursively_and_duplicates_are_reported() {
     assert!(
         issues
             .iter()
-            .any(|i| i.contains("b.yaml:3:8: error: router `r` is defined in several files")),
+            .any(|i| i.contains("b.yaml:3:5: error: router `r` is defined in several files")),
         "{issues:#?}"
     );
     assert!(issues.iter().any(|i| i.ends_with("c.toml: warning: TOML dynamic configuration is not supported yet; this file is ignored (convert it to YAML)")), "{issues:#?}");
