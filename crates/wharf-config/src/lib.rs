@@ -13,6 +13,7 @@
 //! [`Origin`]: wharf_model::Origin
 
 mod decode;
+pub mod docker;
 mod dynamic;
 #[doc(hidden)]
 pub mod fuzz_logic;

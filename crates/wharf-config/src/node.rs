@@ -34,6 +34,71 @@ impl Node {
         Node::new(origin, NodeValue::Map(Vec::new()))
     }
 
+    pub fn scalar(origin: Origin, value: impl Into<String>) -> Self {
+        Node::new(origin, NodeValue::Scalar(value.into()))
+    }
+
+    /// Equal content, wherever it came from (origins ignored; map order ignored).
+    pub fn same_content(&self, other: &Node) -> bool {
+        match (&self.value, &other.value) {
+            (NodeValue::Scalar(a), NodeValue::Scalar(b)) => a == b,
+            (NodeValue::Null, NodeValue::Null) => true,
+            (NodeValue::Seq(a), NodeValue::Seq(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_content(y))
+            }
+            (NodeValue::Map(a), NodeValue::Map(b)) => {
+                a.len() == b.len()
+                    && a.iter()
+                        .all(|(k, v)| other.get(&k.name).is_some_and(|w| v.same_content(w)))
+            }
+            _ => false,
+        }
+    }
+
+    /// The child under `name` (case-insensitive), if this is a map.
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Node> {
+        match &mut self.value {
+            NodeValue::Map(entries) => entries
+                .iter_mut()
+                .find(|(k, _)| k.name.eq_ignore_ascii_case(name))
+                .map(|(_, n)| n),
+            _ => None,
+        }
+    }
+
+    /// Removes and returns the child under `name` (case-insensitive).
+    pub fn remove(&mut self, name: &str) -> Option<Node> {
+        match &mut self.value {
+            NodeValue::Map(entries) => {
+                let idx = entries
+                    .iter()
+                    .position(|(k, _)| k.name.eq_ignore_ascii_case(name))?;
+                Some(entries.remove(idx).1)
+            }
+            _ => None,
+        }
+    }
+
+    /// Sets `name` to `value`, replacing an existing child (case-insensitive).
+    pub fn set(&mut self, name: &str, value: Node) {
+        if !matches!(self.value, NodeValue::Map(_)) {
+            self.value = NodeValue::Map(Vec::new());
+        }
+        if let Some(existing) = self.get_mut(name) {
+            *existing = value;
+            return;
+        }
+        if let NodeValue::Map(entries) = &mut self.value {
+            entries.push((
+                Key {
+                    name: name.to_string(),
+                    origin: value.origin.clone(),
+                },
+                value,
+            ));
+        }
+    }
+
     pub fn entries(&self) -> &[(Key, Node)] {
         match &self.value {
             NodeValue::Map(m) => m,

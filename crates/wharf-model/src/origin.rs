@@ -41,6 +41,10 @@ impl fmt::Display for Origin {
             Origin::File { path, line, column } => write!(f, "{path}:{line}:{column}"),
             Origin::Flag(name) => write!(f, "flag --{name}"),
             Origin::Env(name) => write!(f, "environment variable {name}"),
+            // No key: generated for the container as a whole (default router or service).
+            Origin::Label { container, key } if key.is_empty() => {
+                write!(f, "container {container}")
+            }
             Origin::Label { container, key } => write!(f, "container {container}, label {key}"),
             Origin::Default => f.write_str("default"),
             Origin::Internal => f.write_str("internal"),

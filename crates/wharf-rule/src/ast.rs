@@ -19,13 +19,28 @@ pub enum Matcher {
     ClientIP(String),
 }
 
-/// A boolean combination of matchers.
+/// A boolean combination of leaves (rule matchers, or provider constraints).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Expr {
-    Matcher(Matcher),
-    Not(Box<Expr>),
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
+pub enum BoolExpr<L> {
+    Leaf(L),
+    Not(Box<BoolExpr<L>>),
+    And(Box<BoolExpr<L>>, Box<BoolExpr<L>>),
+    Or(Box<BoolExpr<L>>, Box<BoolExpr<L>>),
+}
+
+/// A routing rule.
+pub type Expr = BoolExpr<Matcher>;
+
+impl<L> BoolExpr<L> {
+    /// Evaluates the expression with `leaf` deciding each leaf.
+    pub fn eval(&self, leaf: &mut impl FnMut(&L) -> bool) -> bool {
+        match self {
+            BoolExpr::Leaf(l) => leaf(l),
+            BoolExpr::Not(e) => !e.eval(leaf),
+            BoolExpr::And(a, b) => a.eval(leaf) && b.eval(leaf),
+            BoolExpr::Or(a, b) => a.eval(leaf) || b.eval(leaf),
+        }
+    }
 }
 
 impl Matcher {
@@ -74,13 +89,13 @@ impl fmt::Display for Matcher {
     }
 }
 
-impl fmt::Display for Expr {
+impl<L: fmt::Display> fmt::Display for BoolExpr<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Expr::Matcher(m) => m.fmt(f),
-            Expr::Not(e) => write!(f, "!({e})"),
-            Expr::And(a, b) => write!(f, "({a} && {b})"),
-            Expr::Or(a, b) => write!(f, "({a} || {b})"),
+            BoolExpr::Leaf(m) => m.fmt(f),
+            BoolExpr::Not(e) => write!(f, "!({e})"),
+            BoolExpr::And(a, b) => write!(f, "({a} && {b})"),
+            BoolExpr::Or(a, b) => write!(f, "({a} || {b})"),
         }
     }
 }

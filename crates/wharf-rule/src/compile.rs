@@ -64,7 +64,7 @@ fn compile_node(e: &Expr) -> Node {
         Expr::Not(inner) => Node::Not(Box::new(compile_node(inner))),
         Expr::And(a, b) => Node::And(Box::new(compile_node(a)), Box::new(compile_node(b))),
         Expr::Or(a, b) => Node::Or(Box::new(compile_node(a)), Box::new(compile_node(b))),
-        Expr::Matcher(m) => match m {
+        Expr::Leaf(m) => match m {
             Matcher::Host(h) => {
                 let h = normalize_rule_host(h);
                 Node::Host(if h == "*" {

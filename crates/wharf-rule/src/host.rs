@@ -43,7 +43,7 @@ impl Expr {
     /// The hosts this rule is limited to, if it is limited by `Host` matchers at all.
     pub fn host_constraint(&self) -> HostConstraint {
         match self {
-            Expr::Matcher(Matcher::Host(h)) => {
+            Expr::Leaf(Matcher::Host(h)) => {
                 let h = normalize_rule_host(h);
                 if h == "*" {
                     HostConstraint::Any
@@ -59,7 +59,7 @@ impl Expr {
                     }
                 }
             }
-            Expr::Matcher(_) | Expr::Not(_) => HostConstraint::Any,
+            Expr::Leaf(_) | Expr::Not(_) => HostConstraint::Any,
             Expr::And(a, b) => match a.host_constraint() {
                 HostConstraint::Any => b.host_constraint(),
                 limited => limited,

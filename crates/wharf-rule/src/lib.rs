@@ -1,4 +1,4 @@
-//! The Traefik v3 rule language.
+//! The Traefik v3 rule language, and the constraints language of providers.
 //!
 //! A rule such as ``Host(`a.test`) && PathPrefix(`/api`)`` is [`parse`]d into an [`Expr`] (every
 //! error carries the column it points at), then [`Expr::compile`]d into a [`CompiledRule`] whose
@@ -10,6 +10,7 @@
 
 mod ast;
 mod compile;
+mod constraints;
 #[doc(hidden)]
 pub mod fuzz_logic;
 mod host;
@@ -17,8 +18,9 @@ mod lexer;
 mod parser;
 mod request;
 
-pub use ast::{Expr, Matcher};
+pub use ast::{BoolExpr, Expr, Matcher};
 pub use compile::CompiledRule;
+pub use constraints::{parse_constraints, Constraint, ConstraintExpr};
 pub use host::{normalize_request_host, HostConstraint};
 pub use parser::{parse, RuleError};
 pub use request::{

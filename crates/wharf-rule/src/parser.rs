@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use crate::ast::{Expr, Matcher};
+use crate::ast::{BoolExpr, Expr, Matcher};
 use crate::lexer::{tokenize, Spanned, Token};
 
 /// A rule that cannot be used, with the 1-based column it points at.
@@ -42,6 +42,19 @@ const MATCHERS: &[&str] = &[
 
 /// Parses a v3 rule.
 pub fn parse(src: &str) -> Result<Expr, RuleError> {
+    parse_with(src, MATCHERS, "matcher", build_matcher)
+}
+
+/// How a language turns a call `Name(args...)` into a leaf; `name` is one of its names.
+pub(crate) type LeafBuilder<L> = fn(&str, Vec<String>) -> Result<L, BuildError>;
+
+/// Parses `src` in the boolean language whose leaves are calls to `names`.
+pub(crate) fn parse_with<L>(
+    src: &str,
+    names: &'static [&'static str],
+    what: &'static str,
+    build: LeafBuilder<L>,
+) -> Result<BoolExpr<L>, RuleError> {
     let tokens = tokenize(src)?;
     if tokens.is_empty() {
         return Err(RuleError::at(
@@ -55,6 +68,9 @@ pub fn parse(src: &str) -> Result<Expr, RuleError> {
         src,
         tokens,
         pos: 0,
+        names,
+        what,
+        build,
     };
     let expr = p.or()?;
     if let Some(t) = p.peek() {
@@ -69,10 +85,13 @@ pub fn parse(src: &str) -> Result<Expr, RuleError> {
     Ok(expr)
 }
 
-struct Parser<'a> {
+struct Parser<'a, L> {
     src: &'a str,
     tokens: Vec<Spanned>,
     pos: usize,
+    names: &'static [&'static str],
+    what: &'static str,
+    build: LeafBuilder<L>,
 }
 
 fn describe(t: &Token) -> String {
@@ -88,7 +107,7 @@ fn describe(t: &Token) -> String {
     }
 }
 
-impl Parser<'_> {
+impl<L> Parser<'_, L> {
     fn peek(&self) -> Option<&Spanned> {
         self.tokens.get(self.pos)
     }
@@ -102,7 +121,7 @@ impl Parser<'_> {
         RuleError::at(self.src, offset, message, hint)
     }
 
-    fn or(&mut self) -> Result<Expr, RuleError> {
+    fn or(&mut self) -> Result<BoolExpr<L>, RuleError> {
         let mut left = self.and()?;
         while matches!(
             self.peek(),
@@ -113,12 +132,12 @@ impl Parser<'_> {
         ) {
             self.pos += 1;
             let right = self.and()?;
-            left = Expr::Or(Box::new(left), Box::new(right));
+            left = BoolExpr::Or(Box::new(left), Box::new(right));
         }
         Ok(left)
     }
 
-    fn and(&mut self) -> Result<Expr, RuleError> {
+    fn and(&mut self) -> Result<BoolExpr<L>, RuleError> {
         let mut left = self.unary()?;
         while matches!(
             self.peek(),
@@ -129,16 +148,16 @@ impl Parser<'_> {
         ) {
             self.pos += 1;
             let right = self.unary()?;
-            left = Expr::And(Box::new(left), Box::new(right));
+            left = BoolExpr::And(Box::new(left), Box::new(right));
         }
         Ok(left)
     }
 
-    fn unary(&mut self) -> Result<Expr, RuleError> {
+    fn unary(&mut self) -> Result<BoolExpr<L>, RuleError> {
         match self.peek().map(|t| &t.token) {
             Some(Token::Not) => {
                 self.pos += 1;
-                Ok(Expr::Not(Box::new(self.unary()?)))
+                Ok(BoolExpr::Not(Box::new(self.unary()?)))
             }
             Some(Token::LParen) => {
                 self.pos += 1;
@@ -172,7 +191,7 @@ impl Parser<'_> {
         }
     }
 
-    fn matcher(&mut self) -> Result<Expr, RuleError> {
+    fn matcher(&mut self) -> Result<BoolExpr<L>, RuleError> {
         let Some(Spanned {
             token: Token::Ident(name),
             offset,
@@ -181,13 +200,13 @@ impl Parser<'_> {
             unreachable!("matcher() is called on an identifier");
         };
         self.pos += 1;
-        if !MATCHERS.contains(&name.as_str()) {
-            let hint = nearest_matcher(&name).map(|m| format!("did you mean `{m}`?"));
+        if !self.names.contains(&name.as_str()) {
+            let hint = nearest_name(&name, self.names).map(|m| format!("did you mean `{m}`?"));
             return Err(RuleError::at(
                 self.src,
                 offset,
-                format!("unknown matcher `{name}`"),
-                hint.or_else(|| Some(format!("known matchers: {}", MATCHERS.join(", ")))),
+                format!("unknown {} `{name}`", self.what),
+                hint.or_else(|| Some(format!("known: {}", self.names.join(", ")))),
             ));
         }
         match self.peek() {
@@ -254,15 +273,15 @@ impl Parser<'_> {
                 }
             }
         }
-        build_matcher(&name, args)
-            .map(Expr::Matcher)
+        (self.build)(&name, args)
+            .map(BoolExpr::Leaf)
             .map_err(|(message, hint)| RuleError::at(self.src, offset, message, hint))
     }
 }
 
-fn nearest_matcher(name: &str) -> Option<&'static str> {
+fn nearest_name(name: &str, names: &'static [&'static str]) -> Option<&'static str> {
     let lower = name.to_ascii_lowercase();
-    MATCHERS
+    names
         .iter()
         .map(|m| (m, levenshtein(&lower, &m.to_ascii_lowercase())))
         .filter(|(_, d)| *d <= 3)
@@ -284,9 +303,9 @@ fn levenshtein(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-type BuildError = (String, Option<String>);
+pub(crate) type BuildError = (String, Option<String>);
 
-fn arity(name: &str, args: &[String], allowed: &[usize]) -> Result<(), BuildError> {
+pub(crate) fn arity(name: &str, args: &[String], allowed: &[usize]) -> Result<(), BuildError> {
     if allowed.contains(&args.len()) {
         return Ok(());
     }
@@ -308,7 +327,7 @@ fn arity(name: &str, args: &[String], allowed: &[usize]) -> Result<(), BuildErro
     ))
 }
 
-fn check_regex(name: &str, re: &str) -> Result<(), BuildError> {
+pub(crate) fn check_regex(name: &str, re: &str) -> Result<(), BuildError> {
     regex::Regex::new(re).map(|_| ()).map_err(|e| {
         let detail = e.to_string();
         let last = detail.lines().last().unwrap_or("").trim().to_string();

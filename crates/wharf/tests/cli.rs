@@ -49,7 +49,7 @@ fn check_reports_every_problem_with_its_origin() {
     let (ok, out) = run(&["check"], dir.path());
     assert!(!ok, "{out}");
     let file = "dyn.yml"; // as written in providers.file.filename
-    assert!(out.contains(&format!("{file}:4:13: error: router `r@file`: invalid rule `Host(`a`) &&`: the rule ends where a matcher was expected at column 13")), "{out}");
+    assert!(out.contains(&format!("{file}:4:13: error: router `r@file`: invalid rule `Host(`a`) &&`: the expression ends where a matcher was expected at column 13")), "{out}");
     assert!(out.contains(&format!("{file}:9:21: warning: router `r2@file`: entrypoint `webb` does not exist (hint: did you mean `web`?)")), "{out}");
     assert!(
         out.contains(&format!(

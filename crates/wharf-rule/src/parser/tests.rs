@@ -40,7 +40,7 @@ fn errors_point_at_the_column() {
         ("Host(`ü.test`)", "not ASCII", 1),
         ("Host(a.test)", "is not quoted", 6),
         ("(Host(`a`)", "missing `)`", 11),
-        ("Host(`a`) &&", "ends where a matcher", 13),
+        ("Host(`a`) &&", "ends where a matcher was expected", 13),
         ("Header(`X`)", "takes 2 argument(s), got 1", 1),
     ];
     for (rule, msg, col) in cases {
