@@ -436,6 +436,21 @@ fn providers(n: Option<&Node>, issues: &mut Issues) -> ProvidersConfig {
         if let Some(t) = d.get("httpClientTimeout") {
             duration(t, "providers.docker.httpClientTimeout", issues);
         }
+        if let Some(c) = d.get("constraints") {
+            if let Some(Err(e)) = c.as_scalar().filter(|s| !s.is_empty()).map(wharf_rule::parse_constraints) {
+                issues.push(
+                    ConfigIssue::error(c.origin.clone(), format!("`providers.docker.constraints`: {e}"))
+                        .with_hint_opt(e.hint),
+                );
+            }
+        }
+        if let Some(r) = d.get("defaultRule") {
+            let template = r.as_scalar().unwrap_or("");
+            let sample = crate::docker::ContainerInfo::default();
+            if let Err(e) = crate::docker::render_default_rule(template, "name", &sample) {
+                issues.error(&r.origin, format!("`providers.docker.defaultRule`: {e}"));
+            }
+        }
         out.docker = Some(DockerProviderConfig {
             endpoint: get_string(d, "endpoint", dp, issues)
                 .filter(|s| !s.is_empty())

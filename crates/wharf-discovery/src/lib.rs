@@ -1,11 +1,13 @@
 //! Providers: they watch a source of dynamic configuration and send [`ProviderUpdate`]s.
 //!
-//! Only the file provider lives here for now; the Docker provider joins it. A provider never
+//! The file provider watches YAML files; the Docker provider follows the engine. A provider never
 //! validates references (that needs every provider's config): it only decodes its own source
 //! into a `RawDynamicConfig` with origins.
 
+pub mod docker;
 mod file;
 
+pub use docker::DockerProvider;
 pub use file::{FileProvider, LoadError};
 
 use wharf_config::RawDynamicConfig;

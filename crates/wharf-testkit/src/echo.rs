@@ -1,10 +1,13 @@
 //! An echo backend: answers every request with a JSON description of it.
 //!
 //! Paths with special meaning: `/status/<code>` answers that status; `/delay/<ms>` answers
-//! after that long. A WebSocket upgrade gets a 101 and then every byte is echoed back.
+//! after that long; `/health` answers 200 or 503, switched by `/health/fail` and `/health/ok`.
+//! A WebSocket upgrade gets a 101 and then every byte is echoed back. The JSON includes the
+//! local address the request arrived on (which network a proxy used).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -68,17 +71,23 @@ impl EchoServer {
             .expect("bind echo server");
         let addr = listener.local_addr().expect("local addr");
         let received = Arc::new(Mutex::new(Vec::new()));
-        let state = (Arc::<str>::from(name), received.clone());
+        let state = State {
+            name: Arc::from(name),
+            log: received.clone(),
+            healthy: Arc::new(AtomicBool::new(true)),
+        };
         runtime.spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
+                let local = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
                 let state = state.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| {
                         let state = state.clone();
-                        async move { handle(req, state).await }
+                        let local = local.clone();
+                        async move { handle(req, state, local).await }
                     });
                     let _closed =
                         hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
@@ -113,12 +122,19 @@ impl EchoServer {
     }
 }
 
-type State = (Arc<str>, Arc<Mutex<Vec<Received>>>);
+#[derive(Clone)]
+struct State {
+    name: Arc<str>,
+    log: Arc<Mutex<Vec<Received>>>,
+    healthy: Arc<AtomicBool>,
+}
 
 async fn handle(
     req: Request<Incoming>,
-    (name, log): State,
+    state: State,
+    local: String,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let State { name, log, healthy } = state;
     let method = req.method().to_string();
     let target = req
         .uri()
@@ -183,11 +199,18 @@ async fn handle(
     if let Some(code) = path.strip_prefix("/status/") {
         status = code.parse().unwrap_or(200);
     }
+    match path.as_str() {
+        "/health/fail" => healthy.store(false, Ordering::SeqCst),
+        "/health/ok" => healthy.store(true, Ordering::SeqCst),
+        "/health" if !healthy.load(Ordering::SeqCst) => status = 503,
+        _ => {}
+    }
     if let Some(ms) = path.strip_prefix("/delay/") {
         tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
     }
     let json = serde_json::json!({
         "backend": &*name,
+        "local": local,
         "method": method,
         "target": target,
         "version": version,

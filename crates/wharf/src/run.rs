@@ -12,7 +12,7 @@ use pingora::server::{RunArgs, Server};
 use tokio::sync::mpsc;
 use wharf_config::{load_static, StaticInputs, StaticSource};
 use wharf_control::Controller;
-use wharf_discovery::FileProvider;
+use wharf_discovery::{DockerProvider, FileProvider};
 use wharf_model::{Severity, StaticConfig};
 use wharf_proxy::{EntryPointProxy, EntryPointSettings, Lifecycle};
 use wharf_router::{Generation, GenerationWriter};
@@ -55,11 +55,6 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         }
     }
     let statics = Arc::new(loaded.config);
-    if statics.providers.docker.is_some() {
-        tracing::warn!(
-            "providers.docker is validated but the Docker provider is not implemented yet"
-        );
-    }
 
     let names: Vec<String> = statics.entry_points.keys().cloned().collect();
     let (writer, reader) = GenerationWriter::new(Generation::empty(&names));
@@ -160,12 +155,29 @@ fn start_control_plane(
         .file
         .clone()
         .map(|f| FileProvider::new(f, statics.providers.throttle));
+    let docker = statics
+        .providers
+        .docker
+        .clone()
+        .map(|d| DockerProvider::new(d, statics.providers.throttle));
     rt.block_on(async {
         // The first configuration is live before any listener accepts a connection.
         controller.publish_initial();
         if let Some(provider) = file {
             let first = provider.load(true);
             controller.apply(first);
+            tokio::spawn(provider.watch(tx.clone()));
+        }
+        if let Some(provider) = docker {
+            // Wait briefly for the engine so containers are routable from the first request;
+            // an unreachable engine only delays the Docker routes, never start-up.
+            match tokio::time::timeout(Duration::from_secs(5), provider.load()).await {
+                Ok(Ok(update)) => {
+                    controller.apply(Ok(update));
+                }
+                Ok(Err(e)) => tracing::error!(error = %e, "docker provider: not available yet; retrying in the background"),
+                Err(_) => tracing::error!("docker provider: no answer within 5 s; retrying in the background"),
+            }
             tokio::spawn(provider.watch(tx));
         }
     });

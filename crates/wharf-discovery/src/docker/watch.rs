@@ -1,0 +1,251 @@
+//! Connection, initial sync, event following, reconnection.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use bollard::query_parameters::{EventsOptionsBuilder, ListContainersOptionsBuilder};
+use bollard::{Docker, API_DEFAULT_VERSION};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use wharf_config::docker::{containers_to_config, ContainerInfo};
+use wharf_model::{DockerProviderConfig, ProviderName};
+
+use super::inspect::container_from_inspect;
+use crate::{LoadError, ProviderUpdate};
+
+/// Per-request deadline for list and inspect calls (the event stream has none).
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Quiet time after an event before the configuration is rebuilt (bursts coalesce).
+const SETTLE: Duration = Duration::from_millis(5);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+/// Container events that can change routing.
+const EVENTS: &[&str] = &[
+    "start",
+    "die",
+    "stop",
+    "destroy",
+    "pause",
+    "unpause",
+    "health_status",
+    "rename",
+];
+
+#[derive(Debug, Clone)]
+pub struct DockerProvider {
+    config: DockerProviderConfig,
+    throttle: Option<Duration>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error("cannot connect to the Docker engine at {endpoint}: {source}")]
+    Connect {
+        endpoint: String,
+        source: bollard::errors::Error,
+    },
+    #[error("Docker engine at {endpoint}: {source}")]
+    Api {
+        endpoint: String,
+        source: bollard::errors::Error,
+    },
+    #[error("Docker engine at {endpoint} did not answer within {CALL_TIMEOUT:?}")]
+    Timeout { endpoint: String },
+    #[error("unsupported Docker endpoint `{0}` (use unix://, tcp:// or http://)")]
+    Endpoint(String),
+}
+
+impl DockerProvider {
+    pub fn new(config: DockerProviderConfig, throttle: Option<Duration>) -> Self {
+        DockerProvider { config, throttle }
+    }
+
+    pub fn provider_name() -> ProviderName {
+        ProviderName::new("docker")
+    }
+
+    fn endpoint(&self) -> &str {
+        &self.config.endpoint
+    }
+
+    async fn connect(&self) -> Result<Docker, DockerError> {
+        let ep = self.endpoint();
+        let connect_err = |source| DockerError::Connect {
+            endpoint: ep.to_string(),
+            source,
+        };
+        let timeout = CALL_TIMEOUT.as_secs();
+        let docker = if ep.starts_with("unix://") || ep.starts_with('/') {
+            Docker::connect_with_unix(ep, timeout, API_DEFAULT_VERSION).map_err(connect_err)?
+        } else if let Some(rest) = ep.strip_prefix("tcp://") {
+            Docker::connect_with_http(&format!("http://{rest}"), timeout, API_DEFAULT_VERSION)
+                .map_err(connect_err)?
+        } else if ep.starts_with("http://") {
+            Docker::connect_with_http(ep, timeout, API_DEFAULT_VERSION).map_err(connect_err)?
+        } else {
+            return Err(DockerError::Endpoint(ep.to_string()));
+        };
+        self.call(docker.negotiate_version()).await
+    }
+
+    async fn call<T>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, bollard::errors::Error>>,
+    ) -> Result<T, DockerError> {
+        match tokio::time::timeout(CALL_TIMEOUT, fut).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(source)) => Err(DockerError::Api {
+                endpoint: self.endpoint().to_string(),
+                source,
+            }),
+            Err(_) => Err(DockerError::Timeout {
+                endpoint: self.endpoint().to_string(),
+            }),
+        }
+    }
+
+    /// Inspects one container; Ok(None) if it no longer exists.
+    async fn inspect(&self, docker: &Docker, id: &str) -> Result<Option<ContainerInfo>, DockerError> {
+        match self.call(docker.inspect_container(id, None)).await {
+            Ok(r) => Ok(container_from_inspect(&r)),
+            Err(DockerError::Api {
+                source: bollard::errors::Error::DockerResponseServerError { status_code: 404, .. },
+                ..
+            }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Lists and inspects every container.
+    async fn sync_all(&self, docker: &Docker) -> Result<HashMap<String, ContainerInfo>, DockerError> {
+        let list = self
+            .call(docker.list_containers(Some(ListContainersOptionsBuilder::new().all(true).build())))
+            .await?;
+        let mut out = HashMap::new();
+        for summary in list {
+            let Some(id) = summary.id else { continue };
+            if let Some(info) = self.inspect(docker, &id).await? {
+                out.insert(id, info);
+            }
+        }
+        Ok(out)
+    }
+
+    fn update(&self, containers: &HashMap<String, ContainerInfo>) -> ProviderUpdate {
+        let list: Vec<ContainerInfo> = containers.values().cloned().collect();
+        let (raw, issues) = containers_to_config(&list, &self.config);
+        ProviderUpdate {
+            provider: Self::provider_name(),
+            raw,
+            issues,
+        }
+    }
+
+    /// One connection and full sync: the first configuration, for start-up.
+    pub async fn load(&self) -> Result<ProviderUpdate, DockerError> {
+        let docker = self.connect().await?;
+        let containers = self.sync_all(&docker).await?;
+        Ok(self.update(&containers))
+    }
+
+    /// Follows the engine until `tx` closes: full sync on every (re)connection, then one
+    /// inspect per event. Errors are logged and retried with backoff; nothing is sent while
+    /// the engine is unreachable, so the last configuration stays live.
+    pub async fn watch(self, tx: mpsc::Sender<Result<ProviderUpdate, LoadError>>) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.session(&tx).await {
+                Ok(()) => return, // the receiver is gone
+                Err(e) => {
+                    tracing::error!(error = %e, retry_in = ?backoff, "docker provider: connection lost; keeping the last configuration");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    if tx.is_closed() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One connected session. Returns Ok(()) only when the receiver is gone.
+    async fn session(&self, tx: &mpsc::Sender<Result<ProviderUpdate, LoadError>>) -> Result<(), DockerError> {
+        let docker = self.connect().await?;
+        let mut filters: HashMap<&str, Vec<&str>> = HashMap::new();
+        filters.insert("type", vec!["container"]);
+        filters.insert("event", EVENTS.to_vec());
+        // Subscribe before listing, so nothing that happens in between is missed.
+        let mut events = docker.events(Some(EventsOptionsBuilder::new().filters(&filters).build()));
+        let mut containers = self.sync_all(&docker).await?;
+        tracing::info!(containers = containers.len(), endpoint = self.endpoint(), "docker provider: synchronized");
+        if tx.send(Ok(self.update(&containers))).await.is_err() {
+            return Ok(());
+        }
+        if !self.config.watch {
+            return Ok(());
+        }
+        let mut last_sent = tokio::time::Instant::now();
+        loop {
+            let mut changed: BTreeMap<String, String> = BTreeMap::new();
+            match events.next().await {
+                None => {
+                    return Err(DockerError::Api {
+                        endpoint: self.endpoint().to_string(),
+                        source: bollard::errors::Error::IOError {
+                            err: std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "event stream ended"),
+                        },
+                    })
+                }
+                Some(Err(source)) => {
+                    return Err(DockerError::Api {
+                        endpoint: self.endpoint().to_string(),
+                        source,
+                    })
+                }
+                Some(Ok(ev)) => {
+                    if let Some(id) = ev.actor.and_then(|a| a.id) {
+                        changed.insert(id, ev.action.unwrap_or_default());
+                    }
+                }
+            }
+            // Coalesce a burst of events.
+            loop {
+                tokio::select! {
+                    next = events.next() => match next {
+                        Some(Ok(ev)) => {
+                            if let Some(id) = ev.actor.and_then(|a| a.id) {
+                                changed.insert(id, ev.action.unwrap_or_default());
+                            }
+                        }
+                        Some(Err(source)) => return Err(DockerError::Api { endpoint: self.endpoint().to_string(), source }),
+                        None => break,
+                    },
+                    () = tokio::time::sleep(SETTLE) => break,
+                }
+            }
+            for (id, action) in changed {
+                tracing::debug!(container = %id, action = %action, "docker provider: event");
+                if action == "destroy" {
+                    containers.remove(&id);
+                    continue;
+                }
+                match self.inspect(&docker, &id).await? {
+                    Some(info) => {
+                        containers.insert(id, info);
+                    }
+                    None => {
+                        containers.remove(&id);
+                    }
+                }
+            }
+            if let Some(throttle) = self.throttle {
+                let next = last_sent + throttle;
+                tokio::time::sleep_until(next).await;
+            }
+            last_sent = tokio::time::Instant::now();
+            if tx.send(Ok(self.update(&containers))).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+}
