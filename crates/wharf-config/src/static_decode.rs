@@ -437,10 +437,17 @@ fn providers(n: Option<&Node>, issues: &mut Issues) -> ProvidersConfig {
             duration(t, "providers.docker.httpClientTimeout", issues);
         }
         if let Some(c) = d.get("constraints") {
-            if let Some(Err(e)) = c.as_scalar().filter(|s| !s.is_empty()).map(wharf_rule::parse_constraints) {
+            if let Some(Err(e)) = c
+                .as_scalar()
+                .filter(|s| !s.is_empty())
+                .map(wharf_rule::parse_constraints)
+            {
                 issues.push(
-                    ConfigIssue::error(c.origin.clone(), format!("`providers.docker.constraints`: {e}"))
-                        .with_hint_opt(e.hint),
+                    ConfigIssue::error(
+                        c.origin.clone(),
+                        format!("`providers.docker.constraints`: {e}"),
+                    )
+                    .with_hint_opt(e.hint),
                 );
             }
         }

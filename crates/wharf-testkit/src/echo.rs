@@ -81,7 +81,10 @@ impl EchoServer {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
-                let local = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+                let local = stream
+                    .local_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default();
                 let state = state.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| {

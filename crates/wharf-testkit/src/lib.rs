@@ -3,11 +3,15 @@
 //!   with what it received, as JSON, and records every request;
 //! - [`WharfProcess`]: the real `wharf` binary started on a config, waited on, and stopped;
 //! - [`raw`]: a byte-exact HTTP/1.x client for requests ordinary clients refuse to send;
+//! - [`docker`]: the echo image built locally, test networks and labelled containers;
+//! - [`socket_proxy`]: a recording, cuttable proxy in front of the Docker socket;
 //! - [`wait_until`]: waits on a condition, never on a fixed sleep.
 
+pub mod docker;
 mod echo;
 mod process;
 pub mod raw;
+pub mod socket_proxy;
 mod wait;
 
 pub use echo::{EchoServer, Received};

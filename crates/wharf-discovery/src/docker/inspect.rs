@@ -27,7 +27,8 @@ pub fn container_from_inspect(r: &ContainerInspectResponse) -> Option<ContainerI
         .map(|l| l.into_iter().collect())
         .unwrap_or_default();
     let state = r.state.as_ref();
-    let running = state.and_then(|s| s.running).unwrap_or(false) && !state.and_then(|s| s.paused).unwrap_or(false);
+    let running = state.and_then(|s| s.running).unwrap_or(false)
+        && !state.and_then(|s| s.paused).unwrap_or(false);
     let health = state
         .and_then(|s| s.health.as_ref())
         .and_then(|h| h.status)
@@ -68,7 +69,9 @@ pub fn container_from_inspect(r: &ContainerInspectResponse) -> Option<ContainerI
     let mut bindings = Vec::new();
     if let Some(map) = settings.and_then(|s| s.ports.as_ref()) {
         for (spec, binds) in map {
-            let Some(container_port) = port_number(spec) else { continue };
+            let Some(container_port) = port_number(spec) else {
+                continue;
+            };
             ports.push(container_port);
             for b in binds.iter().flatten() {
                 if let Some(host_port) = b.host_port.as_deref().and_then(|p| p.parse().ok()) {

@@ -19,7 +19,8 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 const SETTLE: Duration = Duration::from_millis(5);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
-/// Container events that can change routing.
+/// Events that can change routing: container lifecycle and health, and (unlike Traefik) a
+/// container joining or leaving a network, which changes its address.
 const EVENTS: &[&str] = &[
     "start",
     "die",
@@ -29,7 +30,23 @@ const EVENTS: &[&str] = &[
     "unpause",
     "health_status",
     "rename",
+    "connect",
+    "disconnect",
 ];
+
+/// The container an event is about: the actor of a container event, the `container`
+/// attribute of a network event.
+fn container_of(ev: bollard::models::EventMessage) -> Option<(String, String)> {
+    let action = ev.action.unwrap_or_default();
+    let actor = ev.actor?;
+    let is_network = matches!(ev.typ, Some(bollard::models::EventMessageTypeEnum::NETWORK));
+    let id = if is_network {
+        actor.attributes?.get("container")?.clone()
+    } else {
+        actor.id?
+    };
+    Some((id, action))
+}
 
 #[derive(Debug, Clone)]
 pub struct DockerProvider {
@@ -105,11 +122,18 @@ impl DockerProvider {
     }
 
     /// Inspects one container; Ok(None) if it no longer exists.
-    async fn inspect(&self, docker: &Docker, id: &str) -> Result<Option<ContainerInfo>, DockerError> {
+    async fn inspect(
+        &self,
+        docker: &Docker,
+        id: &str,
+    ) -> Result<Option<ContainerInfo>, DockerError> {
         match self.call(docker.inspect_container(id, None)).await {
             Ok(r) => Ok(container_from_inspect(&r)),
             Err(DockerError::Api {
-                source: bollard::errors::Error::DockerResponseServerError { status_code: 404, .. },
+                source:
+                    bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404, ..
+                    },
                 ..
             }) => Ok(None),
             Err(e) => Err(e),
@@ -117,9 +141,14 @@ impl DockerProvider {
     }
 
     /// Lists and inspects every container.
-    async fn sync_all(&self, docker: &Docker) -> Result<HashMap<String, ContainerInfo>, DockerError> {
+    async fn sync_all(
+        &self,
+        docker: &Docker,
+    ) -> Result<HashMap<String, ContainerInfo>, DockerError> {
         let list = self
-            .call(docker.list_containers(Some(ListContainersOptionsBuilder::new().all(true).build())))
+            .call(
+                docker.list_containers(Some(ListContainersOptionsBuilder::new().all(true).build())),
+            )
             .await?;
         let mut out = HashMap::new();
         for summary in list {
@@ -169,15 +198,22 @@ impl DockerProvider {
     }
 
     /// One connected session. Returns Ok(()) only when the receiver is gone.
-    async fn session(&self, tx: &mpsc::Sender<Result<ProviderUpdate, LoadError>>) -> Result<(), DockerError> {
+    async fn session(
+        &self,
+        tx: &mpsc::Sender<Result<ProviderUpdate, LoadError>>,
+    ) -> Result<(), DockerError> {
         let docker = self.connect().await?;
         let mut filters: HashMap<&str, Vec<&str>> = HashMap::new();
-        filters.insert("type", vec!["container"]);
+        filters.insert("type", vec!["container", "network"]);
         filters.insert("event", EVENTS.to_vec());
         // Subscribe before listing, so nothing that happens in between is missed.
         let mut events = docker.events(Some(EventsOptionsBuilder::new().filters(&filters).build()));
         let mut containers = self.sync_all(&docker).await?;
-        tracing::info!(containers = containers.len(), endpoint = self.endpoint(), "docker provider: synchronized");
+        tracing::info!(
+            containers = containers.len(),
+            endpoint = self.endpoint(),
+            "docker provider: synchronized"
+        );
         if tx.send(Ok(self.update(&containers))).await.is_err() {
             return Ok(());
         }
@@ -192,7 +228,10 @@ impl DockerProvider {
                     return Err(DockerError::Api {
                         endpoint: self.endpoint().to_string(),
                         source: bollard::errors::Error::IOError {
-                            err: std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "event stream ended"),
+                            err: std::io::Error::new(
+                                std::io::ErrorKind::UnexpectedEof,
+                                "event stream ended",
+                            ),
                         },
                     })
                 }
@@ -203,8 +242,8 @@ impl DockerProvider {
                     })
                 }
                 Some(Ok(ev)) => {
-                    if let Some(id) = ev.actor.and_then(|a| a.id) {
-                        changed.insert(id, ev.action.unwrap_or_default());
+                    if let Some((id, action)) = container_of(ev) {
+                        changed.insert(id, action);
                     }
                 }
             }
@@ -213,8 +252,8 @@ impl DockerProvider {
                 tokio::select! {
                     next = events.next() => match next {
                         Some(Ok(ev)) => {
-                            if let Some(id) = ev.actor.and_then(|a| a.id) {
-                                changed.insert(id, ev.action.unwrap_or_default());
+                            if let Some((id, action)) = container_of(ev) {
+                                changed.insert(id, action);
                             }
                         }
                         Some(Err(source)) => return Err(DockerError::Api { endpoint: self.endpoint().to_string(), source }),

@@ -10,8 +10,12 @@ use std::time::Duration;
 
 fn probe(url: &str) -> i32 {
     let rest = url.trim_start_matches("http://");
-    let (authority, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(a, p)| (a, format!("/{p}")));
-    let Ok(mut s) = TcpStream::connect(authority) else { return 1 };
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_string()), |(a, p)| (a, format!("/{p}")));
+    let Ok(mut s) = TcpStream::connect(authority) else {
+        return 1;
+    };
     let _timeout = s.set_read_timeout(Some(Duration::from_secs(2)));
     let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
     if s.write_all(request.as_bytes()).is_err() {
@@ -34,11 +38,15 @@ fn main() {
             .unwrap_or_default();
     }
     if args.first().map(String::as_str) == Some("probe") {
-        std::process::exit(probe(args.get(1).map_or("http://127.0.0.1:80/health", String::as_str)));
+        std::process::exit(probe(
+            args.get(1)
+                .map_or("http://127.0.0.1:80/health", String::as_str),
+        ));
     }
     let port: u16 = args.first().and_then(|p| p.parse().ok()).unwrap_or(80);
     let name = std::env::var("ECHO_NAME").unwrap_or_else(|_| {
-        std::fs::read_to_string("/etc/hostname").map_or_else(|_| "echo".into(), |h| h.trim().to_string())
+        std::fs::read_to_string("/etc/hostname")
+            .map_or_else(|_| "echo".into(), |h| h.trim().to_string())
     });
     let server = wharf_testkit::EchoServer::start_on(SocketAddr::from(([0, 0, 0, 0], port)), &name);
     eprintln!("wharf-echo {name} listening on {}", server.addr);
