@@ -36,3 +36,58 @@ pub fn static_flags(data: &[u8]) {
     let args: Vec<String> = text.lines().map(str::to_string).collect();
     let _decoded = decode_static(&flags_to_node(&args));
 }
+
+/// Container labels (one `key=value` per line; a line `---` starts another container) must
+/// lower, merge and decode without panicking, whatever they say.
+pub fn docker_labels(data: &[u8]) {
+    use crate::docker::{containers_to_config, ContainerInfo, HealthState, NetworkInfo};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let containers: Vec<ContainerInfo> = text
+        .split("---\n")
+        .enumerate()
+        .map(|(i, block)| ContainerInfo {
+            id: format!("id{i}"),
+            name: format!("c{i}"),
+            labels: block
+                .lines()
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            running: i % 5 != 4,
+            health: [
+                None,
+                Some(HealthState::Starting),
+                Some(HealthState::Healthy),
+            ][i % 3],
+            networks: vec![NetworkInfo {
+                name: "net".into(),
+                ipv4: Some(std::net::IpAddr::from([10, 0, 0, (i % 250) as u8 + 2])),
+                ipv6: None,
+            }],
+            ports: vec![80],
+            bindings: Vec::new(),
+            network_mode: "net".into(),
+        })
+        .collect();
+    let config = wharf_model::DockerProviderConfig {
+        endpoint: String::new(),
+        exposed_by_default: true,
+        network: None,
+        default_rule: "Host(`{{ normalize .Name }}`)".into(),
+        constraints: None,
+        watch: true,
+        use_bind_port_ip: false,
+        allow_empty_services: None,
+    };
+    let (raw, _issues) = containers_to_config(&containers, &config);
+    let statics = decode_static(&yaml::parse("", "s.yml").expect("empty")).0;
+    let _validated = validate(
+        &[ProviderConfig {
+            provider: ProviderName::new("docker"),
+            raw,
+        }],
+        &statics,
+    );
+}

