@@ -254,6 +254,9 @@ impl ProxyHttp for EntryPointProxy {
         let tls = server.scheme == UpstreamScheme::Https;
         let mut peer = HttpPeer::new(addr, tls, server.host.clone());
         peer.options.connection_timeout = Some(Duration::from_secs(30));
+        // Traefik's idleConnTimeout; and connections are never shared across pool instances.
+        peer.options.idle_timeout = Some(Duration::from_secs(90));
+        peer.group_key = pool.instance;
         match server.scheme {
             UpstreamScheme::H2c => peer.options.set_http_version(2, 2),
             UpstreamScheme::Https => peer.options.set_http_version(2, 1),

@@ -1,7 +1,7 @@
 //! One service's servers and a lock-free weighted round robin over them.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use wharf_model::{QualifiedName, ServerSpec, ServiceSpec, UpstreamScheme};
 
@@ -44,6 +44,10 @@ impl Server {
 /// The servers of one service. Selection never locks.
 #[derive(Debug)]
 pub struct ServicePool {
+    /// Unique per pool instance: upstream connections are pooled per instance, so a service
+    /// whose servers changed (a container replaced by one that took over its IP) never
+    /// reuses a connection made to the old one.
+    pub instance: u64,
     pub name: QualifiedName,
     pub servers: Vec<Server>,
     pub pass_host_header: bool,
@@ -57,7 +61,9 @@ impl ServicePool {
     pub fn new(spec: &ServiceSpec) -> Self {
         let servers: Vec<Server> = spec.servers.iter().map(Server::from_spec).collect();
         let weights: Vec<u32> = spec.servers.iter().map(|s| s.weight).collect();
+        static INSTANCES: AtomicU64 = AtomicU64::new(1);
         ServicePool {
+            instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
             name: spec.name.clone(),
             servers,
             pass_host_header: spec.pass_host_header,
