@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use wharf_model::{ConfigIssue, Origin};
 
 use crate::decode::{boolean, check_keys, integer, join, list, string, Issues};
+use crate::middlewares::{check_options, KINDS};
 use crate::node::{Node, NodeValue};
 
 /// A value and where it was written.
@@ -68,33 +69,6 @@ pub struct RawDynamicConfig {
 }
 
 const SERVICE_KINDS_LATER: &[&str] = &["weighted", "mirroring", "failover", "highestRandomWeight"];
-const MIDDLEWARE_KINDS: &[&str] = &[
-    "addPrefix",
-    "basicAuth",
-    "buffering",
-    "chain",
-    "circuitBreaker",
-    "compress",
-    "contentType",
-    "digestAuth",
-    "errors",
-    "forwardAuth",
-    "grpcWeb",
-    "headers",
-    "ipAllowList",
-    "ipWhiteList",
-    "inFlightReq",
-    "passTLSClientCert",
-    "plugin",
-    "rateLimit",
-    "redirectRegex",
-    "redirectScheme",
-    "replacePath",
-    "replacePathRegex",
-    "retry",
-    "stripPrefix",
-    "stripPrefixRegex",
-];
 
 /// Decodes one provider's tree (a file's YAML, or labels lowered into the same shape).
 pub fn decode_dynamic(root: &Node) -> (RawDynamicConfig, Vec<ConfigIssue>) {
@@ -142,7 +116,9 @@ pub fn decode_dynamic(root: &Node) -> (RawDynamicConfig, Vec<ConfigIssue>) {
                         }
                         _ => {
                             if let Some(m) = middleware(item, &item_path, &mut local) {
-                                out.middlewares.insert(key.name.clone(), m);
+                                if !local.has_errors() {
+                                    out.middlewares.insert(key.name.clone(), m);
+                                }
                             }
                         }
                     }
@@ -358,7 +334,7 @@ fn service(n: &Node, origin: &Origin, path: &str, issues: &mut Issues) -> Option
 }
 
 fn middleware(n: &Node, path: &str, issues: &mut Issues) -> Option<RawMiddleware> {
-    check_keys(n, path, MIDDLEWARE_KINDS, &[], issues);
+    check_keys(n, path, KINDS, &[], issues);
     let entries = n.entries();
     if entries.len() != 1 {
         issues.error(
@@ -370,10 +346,9 @@ fn middleware(n: &Node, path: &str, issues: &mut Issues) -> Option<RawMiddleware
         );
         return None;
     }
-    let (key, _) = &entries[0];
-    let kind = MIDDLEWARE_KINDS
-        .iter()
-        .find(|k| k.eq_ignore_ascii_case(&key.name))?;
+    let (key, body) = &entries[0];
+    let kind = KINDS.iter().find(|k| k.eq_ignore_ascii_case(&key.name))?;
+    check_options(kind, body, path, issues);
     Some(RawMiddleware {
         origin: key.origin.clone(),
         kind: (*kind).to_string(),

@@ -17,6 +17,7 @@ pub mod docker;
 mod dynamic;
 #[doc(hidden)]
 pub mod fuzz_logic;
+mod middlewares;
 mod node;
 mod sources;
 mod static_decode;

@@ -98,7 +98,7 @@ fn labels_define_routers_services_and_replicas_merge() {
     let a = container("myapp-api-1", "172.20.0.5", &labels);
     let b = container("myapp-api-2", "172.20.0.6", &labels);
     let (raw, issues) = containers_to_config(&[b, a], &provider());
-    assert!(issues.is_empty(), "{issues:?}");
+    assert!(issues.iter().all(|i| !i.is_error()), "{issues:?}");
     let r = &raw.routers["admin-api"];
     assert_eq!(
         r.entry_points
@@ -280,4 +280,19 @@ fn several_services_need_an_explicit_link() {
         "{issues:?}"
     );
     assert_eq!(urls(&raw, "two"), ["http://10.0.0.2:81"]);
+}
+
+#[test]
+fn a_port_the_container_does_not_expose_is_a_warning() {
+    let c = container(
+        "p-1",
+        "10.0.0.2",
+        &[("traefik.http.services.s.loadbalancer.server.port", "3000")],
+    );
+    let (raw, issues) = containers_to_config(&[c], &provider());
+    assert_eq!(urls(&raw, "s"), ["http://10.0.0.2:3000"]);
+    assert_eq!(
+        issues[0].to_string(),
+        "container p-1, label traefik.http.services.s.loadbalancer.server.port: warning: the container does not expose port 3000 (it exposes 80, 8080) (hint: check the port the application listens on; wharf uses the label's port as written)"
+    );
 }

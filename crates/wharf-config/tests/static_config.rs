@@ -221,3 +221,22 @@ fn redirect_port_comes_from_the_target_entrypoint() {
     let r = c.entry_points["other"].redirect.clone().unwrap();
     assert_eq!((r.port, r.permanent), (443, false));
 }
+
+#[test]
+fn middleware_options_are_checked_where_they_are_written() {
+    let root = wharf_config::yaml::parse(
+        "http:\n  middlewares:\n    sec:\n      headers:\n        frameDeny: true\n        stsSecond: 10\n    fa:\n      forwardAuth:\n        address: http://auth\n        tls:\n          insecureSkipVerfy: true\n    ok:\n      stripPrefix:\n        prefixes: [/api]\n    rl:\n      rateLimit:\n        sourceCriterion:\n          ipStrategy:\n            dept: 1\n",
+        "mw.yml",
+    )
+    .unwrap();
+    let (raw, issues) = wharf_config::decode_dynamic(&root);
+    let text: Vec<String> = issues.iter().map(ToString::to_string).collect();
+    assert!(text.iter().any(|t| t.starts_with("mw.yml:6:9: error: unknown key `http.middlewares.sec.headers.stsSecond` (hint: did you mean `http.middlewares.sec.headers.stsSeconds`?)")), "{text:#?}");
+    assert!(text.iter().any(|t| t.starts_with("mw.yml:11:11: error: unknown key `http.middlewares.fa.forwardAuth.tls.insecureSkipVerfy`")), "{text:#?}");
+    assert!(text.iter().any(|t| t.starts_with("mw.yml:19:13: error: unknown key `http.middlewares.rl.rateLimit.sourceCriterion.ipStrategy.dept`")), "{text:#?}");
+    assert_eq!(
+        raw.middlewares.keys().collect::<Vec<_>>(),
+        ["ok"],
+        "invalid middlewares are dropped"
+    );
+}

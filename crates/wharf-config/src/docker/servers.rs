@@ -67,6 +67,23 @@ pub(super) fn lower_services(
         }
         issues.0.extend(local.0);
         let server = lb.remove("server");
+        if let Some(port) = server.as_ref().and_then(|s| s.get("port")) {
+            let value = port.as_scalar().unwrap_or("").trim();
+            if let Ok(p) = value.parse::<u16>() {
+                if !c.ports.is_empty() && !c.ports.contains(&p) && c.network_mode != "host" {
+                    let mut ports = c.ports.clone();
+                    ports.sort_unstable();
+                    let exposed: Vec<String> = ports.iter().map(u16::to_string).collect();
+                    issues.push(
+                        ConfigIssue::warning(
+                            port.origin.clone(),
+                            format!("the container does not expose port {p} (it exposes {})", exposed.join(", ")),
+                        )
+                        .with_hint("check the port the application listens on; wharf uses the label's port as written"),
+                    );
+                }
+            }
+        }
         match server_url(server.as_ref(), c, all, config) {
             Ok((url, origin)) => {
                 let mut entry = Node::empty_map(origin.clone());
