@@ -43,5 +43,12 @@ pub fn generation(n: usize) -> Arc<Generation> {
     assert!(issues.is_empty(), "{issues:?}");
     let mut pools = PoolRegistry::default();
     pools.sync(&config);
-    compile(1, &statics, &InternalRoutes::default(), &config, &pools)
+    compile(
+        1,
+        &statics,
+        &InternalRoutes::default(),
+        &config,
+        &pools,
+        Default::default(),
+    )
 }

@@ -97,7 +97,8 @@ impl Controller {
         self.pools.sync(&config);
         let id = self.next_id;
         self.next_id += 1;
-        let generation = compile(id, &self.statics, &self.internal, &config, &self.pools);
+        let api = crate::api::render(&config);
+        let generation = compile(id, &self.statics, &self.internal, &config, &self.pools, api);
         self.writer.publish(generation);
         self.log_new(&issues);
         tracing::info!(

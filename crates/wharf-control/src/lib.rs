@@ -2,6 +2,7 @@
 //! -> compile -> swap. It keeps each provider's last good configuration, so a provider that
 //! sends something unusable (a file that does not parse) changes nothing.
 
+pub mod api;
 mod controller;
 
 pub use controller::{ApplyReport, Controller, ProviderEvent};

@@ -14,7 +14,7 @@ pub(crate) async fn respond(
     content_type: Option<&str>,
     nosniff: bool,
     extra: &[(&'static str, String)],
-    body: &'static [u8],
+    body: Bytes,
 ) -> Result<()> {
     let mut resp = ResponseHeader::build(status, Some(4 + extra.len()))?;
     if let Some(ct) = content_type {
@@ -32,9 +32,7 @@ pub(crate) async fn respond(
         .write_response_header(Box::new(resp), head_only || body.is_empty())
         .await?;
     if !head_only && !body.is_empty() {
-        session
-            .write_response_body(Some(Bytes::from_static(body)), true)
-            .await?;
+        session.write_response_body(Some(body), true).await?;
     }
     Ok(())
 }
@@ -46,7 +44,7 @@ pub(crate) async fn not_found(session: &mut Session) -> Result<()> {
         Some(TEXT_PLAIN),
         true,
         &[],
-        b"404 page not found\n",
+        Bytes::from_static(b"404 page not found\n"),
     )
     .await
 }
@@ -58,18 +56,26 @@ pub(crate) async fn no_available_server(session: &mut Session) -> Result<()> {
         Some(TEXT_PLAIN),
         true,
         &[],
-        b"no available server\n",
+        Bytes::from_static(b"no available server\n"),
     )
     .await
 }
 
 pub(crate) async fn bad_request(session: &mut Session, body: &'static [u8]) -> Result<()> {
-    respond(session, 400, Some(TEXT_PLAIN), false, &[], body).await
+    respond(
+        session,
+        400,
+        Some(TEXT_PLAIN),
+        false,
+        &[],
+        Bytes::from_static(body),
+    )
+    .await
 }
 
 /// The body Go's `http.StatusText` gives for the codes wharf produces.
-pub(crate) fn status_text(code: u16) -> &'static [u8] {
-    match code {
+pub(crate) fn status_text(code: u16) -> Bytes {
+    Bytes::from_static(match code {
         200 => b"OK",
         301 => b"Moved Permanently",
         302 => b"Found",
@@ -81,5 +87,10 @@ pub(crate) fn status_text(code: u16) -> &'static [u8] {
         503 => b"Service Unavailable",
         504 => b"Gateway Timeout",
         _ => b"",
-    }
+    })
+}
+
+/// A rendered API document.
+pub(crate) async fn json(session: &mut Session, body: Bytes) -> Result<()> {
+    respond(session, 200, Some("application/json"), false, &[], body).await
 }

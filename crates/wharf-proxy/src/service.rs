@@ -66,6 +66,7 @@ enum Decision {
     NotFound,
     BadRequest(&'static [u8]),
     Ping,
+    Api(Option<bytes::Bytes>),
     Redirect { status: u16, location: String },
     NoServer,
     Forward(Arc<ServicePool>),
@@ -144,6 +145,9 @@ impl EntryPointProxy {
             None => Decision::NotFound,
             Some(route) => match &route.action {
                 RouteAction::Ping => Decision::Ping,
+                RouteAction::Api => {
+                    Decision::Api(generation.api.documents.get(req.uri.path()).cloned())
+                }
                 RouteAction::Redirect(r) => {
                     let get = req.method == http::Method::GET;
                     let status = match (r.permanent, get) {
@@ -212,6 +216,8 @@ impl ProxyHttp for EntryPointProxy {
                     .await
                     .map(|()| true)
             }
+            Decision::Api(Some(body)) => responses::json(session, body).await.map(|()| true),
+            Decision::Api(None) => responses::not_found(session).await.map(|()| true),
             Decision::Redirect { status, location } => respond(
                 session,
                 status,

@@ -7,7 +7,7 @@ use wharf_model::{DynamicConfig, ProviderName, QualifiedName, StaticConfig};
 use wharf_rule::{parse, HostConstraint};
 use wharf_upstream::PoolRegistry;
 
-use crate::generation::{EntryPointRoutes, Generation};
+use crate::generation::{ApiView, EntryPointRoutes, Generation};
 use crate::table::{Route, RouteAction, RouteTable};
 
 /// The internal routers derived from the static configuration.
@@ -15,6 +15,8 @@ use crate::table::{Route, RouteAction, RouteTable};
 pub struct InternalRoutes {
     /// Entrypoint that serves `/ping` (None if ping is off or manually routed).
     pub ping_entry_point: Option<String>,
+    /// Entrypoint that serves `/api` (`api.insecure`: always `traefik`).
+    pub api_entry_point: Option<String>,
 }
 
 impl InternalRoutes {
@@ -25,6 +27,11 @@ impl InternalRoutes {
                 .as_ref()
                 .filter(|p| !p.manual_routing)
                 .map(|p| p.entry_point.clone()),
+            api_entry_point: statics
+                .api
+                .as_ref()
+                .filter(|a| a.insecure)
+                .map(|_| "traefik".to_string()),
         }
     }
 }
@@ -61,6 +68,7 @@ pub fn compile(
     internal: &InternalRoutes,
     config: &DynamicConfig,
     pools: &PoolRegistry,
+    api: Arc<ApiView>,
 ) -> Arc<Generation> {
     let mut per_ep: BTreeMap<&str, Vec<Pending>> = statics
         .entry_points
@@ -108,6 +116,13 @@ pub fn compile(
                 RouteAction::Ping,
             ));
         }
+        if internal.api_entry_point.as_deref() == Some(name.as_str()) {
+            list.push(internal_route(
+                "api",
+                "PathPrefix(`/api`)",
+                RouteAction::Api,
+            ));
+        }
     }
 
     let entry_points = per_ep
@@ -132,5 +147,9 @@ pub fn compile(
             }
         })
         .collect();
-    Arc::new(Generation { id, entry_points })
+    Arc::new(Generation {
+        id,
+        entry_points,
+        api,
+    })
 }

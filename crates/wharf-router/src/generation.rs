@@ -15,12 +15,20 @@ pub struct EntryPointRoutes {
     pub tls: RouteTable,
 }
 
+/// The API's documents for this generation, rendered by the control plane (path -> JSON),
+/// so serving them is a lookup.
+#[derive(Debug, Default)]
+pub struct ApiView {
+    pub documents: std::collections::HashMap<String, bytes::Bytes>,
+}
+
 #[derive(Debug, Default)]
 pub struct Generation {
     /// Increases by one per published configuration.
     pub id: u64,
     /// Indexed like the static entrypoints (sorted by name); see [`Generation::entry_point_index`].
     pub entry_points: Vec<EntryPointRoutes>,
+    pub api: Arc<ApiView>,
 }
 
 impl Generation {
@@ -34,6 +42,7 @@ impl Generation {
                     ..Default::default()
                 })
                 .collect(),
+            api: Arc::default(),
         })
     }
 

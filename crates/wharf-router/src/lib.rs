@@ -11,6 +11,6 @@ mod publish;
 mod table;
 
 pub use compile::{compile, InternalRoutes};
-pub use generation::{EntryPointRoutes, Generation};
+pub use generation::{ApiView, EntryPointRoutes, Generation};
 pub use publish::{GenerationReader, GenerationWriter};
 pub use table::{Route, RouteAction, RouteTable};

@@ -16,6 +16,8 @@ pub enum RouteAction {
     Redirect(EntryPointRedirect),
     /// `ping@internal`.
     Ping,
+    /// `api@internal`: the documents of the generation's [`crate::ApiView`].
+    Api,
 }
 
 #[derive(Debug)]

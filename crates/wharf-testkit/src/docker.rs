@@ -118,6 +118,8 @@ pub struct ContainerSpec {
     pub networks: Vec<String>,
     /// A healthcheck probing `/health` every second.
     pub healthcheck: bool,
+    /// A healthcheck that never passes (it probes a port nothing listens on).
+    pub failing_healthcheck: bool,
 }
 
 impl ContainerSpec {
@@ -133,6 +135,11 @@ impl ContainerSpec {
 
     pub fn healthcheck(mut self) -> Self {
         self.healthcheck = true;
+        self
+    }
+
+    pub fn failing_healthcheck(mut self) -> Self {
+        self.failing_healthcheck = true;
         self
     }
 }
@@ -156,10 +163,11 @@ impl TestContainer {
         if let Some(first) = spec.networks.first() {
             args.extend(["--network".into(), first.clone()]);
         }
-        if spec.healthcheck {
+        if spec.healthcheck || spec.failing_healthcheck {
+            let port = if spec.failing_healthcheck { 81 } else { 80 };
             args.extend([
                 "--health-cmd".into(),
-                "/wharf-echo probe http://127.0.0.1:80/health".into(),
+                format!("/wharf-echo probe http://127.0.0.1:{port}/health"),
                 "--health-interval".into(),
                 "1s".into(),
                 "--health-retries".into(),

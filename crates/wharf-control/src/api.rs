@@ -1,0 +1,87 @@
+//! The API's documents, rendered once per configuration in Traefik's shapes
+//! (`/api/http/routers`, `/api/http/services`, `/api/version`). The full API (pagination,
+//! single items, overview, entrypoints, middlewares) belongs to the API issue.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+use wharf_model::DynamicConfig;
+use wharf_router::ApiView;
+
+fn doc(value: &Value) -> Bytes {
+    Bytes::from(serde_json::to_vec(value).unwrap_or_default())
+}
+
+/// Renders the documents for `config`.
+pub fn render(config: &DynamicConfig) -> Arc<ApiView> {
+    let mut used_by: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let routers: Vec<Value> = config
+        .routers
+        .values()
+        .map(|r| {
+            used_by
+                .entry(r.service.as_str())
+                .or_default()
+                .push(r.name.as_str());
+            let mut v = json!({
+                "entryPoints": r.entry_points,
+                "service": if r.service.provider() == r.provider.as_str() { r.service.name() } else { r.service.as_str() },
+                "rule": r.rule_source,
+                "priority": r.priority,
+                "priorityStr": r.priority.to_string(),
+                "status": "enabled",
+                "using": r.entry_points,
+                "name": r.name.as_str(),
+                "provider": r.provider.as_str(),
+            });
+            if !r.middlewares.is_empty() {
+                v["middlewares"] = json!(r.middlewares.iter().map(|m| m.as_str()).collect::<Vec<_>>());
+            }
+            if r.tls {
+                v["tls"] = json!({});
+            }
+            v
+        })
+        .collect();
+    let services: Vec<Value> = config
+        .services
+        .values()
+        .map(|s| {
+            let servers: Vec<Value> = s
+                .servers
+                .iter()
+                .map(|srv| {
+                    if srv.weight == 1 {
+                        json!({ "url": srv.url })
+                    } else {
+                        json!({ "url": srv.url, "weight": srv.weight })
+                    }
+                })
+                .collect();
+            let status: HashMap<&str, &str> = s
+                .servers
+                .iter()
+                .map(|srv| (srv.url.as_str(), "UP"))
+                .collect();
+            json!({
+                "loadBalancer": { "servers": servers, "passHostHeader": s.pass_host_header },
+                "status": "enabled",
+                "usedBy": used_by.get(s.name.as_str()).cloned().unwrap_or_default(),
+                "serverStatus": status,
+                "name": s.name.as_str(),
+                "provider": s.name.provider(),
+                "type": "loadbalancer",
+            })
+        })
+        .collect();
+    let mut documents = HashMap::new();
+    documents.insert("/api/http/routers".to_string(), doc(&json!(routers)));
+    documents.insert("/api/http/services".to_string(), doc(&json!(services)));
+    documents.insert(
+        "/api/version".to_string(),
+        doc(&json!({ "Version": env!("CARGO_PKG_VERSION"), "Codename": "wharf" })),
+    );
+    Arc::new(ApiView { documents })
+}
