@@ -200,6 +200,25 @@ impl TestContainer {
         docker(&["inspect", "-f", "{{.State.Health.Status}}", &self.name])
     }
 
+    /// What the container printed (the echo program logs each request).
+    pub fn logs(&self) -> String {
+        let out = Command::new("docker")
+            .args(["logs", &self.name])
+            .output()
+            .expect("docker logs");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+
+    /// `docker stop` with a grace period of `seconds` (the echo program ignores SIGTERM, as a
+    /// PID 1 without a handler does, so this always takes that long).
+    pub fn stop_with_grace(&self, seconds: u32) {
+        docker(&["stop", "-t", &seconds.to_string(), &self.name]);
+    }
+
     pub fn stop(&self) {
         docker(&["stop", "-t", "1", &self.name]);
     }

@@ -315,3 +315,37 @@ fn only_read_only_calls_and_survives_losing_the_engine() {
         );
     }
 }
+
+#[test]
+fn in_flight_requests_to_a_stopping_container_complete() {
+    let e = edge();
+    let host = format!("{}.test", e.run);
+    let c = TestContainer::run(
+        "slow",
+        &e.spec()
+            .label("traefik.http.routers.slow.rule", format!("Host(`{host}`)")),
+    );
+    assert!(e.wait_status(&host, 200), "{}", e.proc.log());
+    let web = e.web;
+    let slow_host = host.clone();
+    let slow =
+        std::thread::spawn(move || raw::get(web, &slow_host, "/delay/1500", &[]).map(|r| r.status));
+    assert!(
+        wait_until(WAIT, || c.logs().contains("request GET /delay/1500")),
+        "{}",
+        c.logs()
+    );
+    std::thread::scope(|s| {
+        s.spawn(|| c.stop_with_grace(4));
+        assert_eq!(
+            slow.join().unwrap().unwrap(),
+            200,
+            "the in-flight request was cut"
+        );
+    });
+    assert!(
+        e.wait_status(&host, 404),
+        "a dead container is still routed\n{}",
+        e.proc.log()
+    );
+}

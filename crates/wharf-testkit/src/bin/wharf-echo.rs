@@ -50,7 +50,14 @@ fn main() {
     });
     let server = wharf_testkit::EchoServer::start_on(SocketAddr::from(([0, 0, 0, 0], port)), &name);
     eprintln!("wharf-echo {name} listening on {}", server.addr);
+    // Each request on stderr (`docker logs`), so tests can wait until one has arrived.
+    let mut seen = 0;
     loop {
-        std::thread::park();
+        let received = server.received();
+        for r in &received[seen..] {
+            eprintln!("request {} {}", r.method, r.target);
+        }
+        seen = received.len();
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
