@@ -167,10 +167,13 @@ impl<L> Parser<'_, L> {
             }
             Some(Token::Ident(_)) => self.matcher(),
             Some(other) => Err(self.err_here(
-                format!("expected a matcher, found {}", describe(other)),
+                format!("expected a {}, found {}", self.what, describe(other)),
                 None,
             )),
-            None => Err(self.err_here("the rule ends where a matcher was expected".into(), None)),
+            None => Err(self.err_here(
+                format!("the expression ends where a {} was expected", self.what),
+                None,
+            )),
         }
     }
 
