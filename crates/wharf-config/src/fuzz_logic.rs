@@ -71,16 +71,7 @@ pub fn docker_labels(data: &[u8]) {
             network_mode: "net".into(),
         })
         .collect();
-    let config = wharf_model::DockerProviderConfig {
-        endpoint: String::new(),
-        exposed_by_default: true,
-        network: None,
-        default_rule: "Host(`{{ normalize .Name }}`)".into(),
-        constraints: None,
-        watch: true,
-        use_bind_port_ip: false,
-        allow_empty_services: None,
-    };
+    let config = wharf_model::DockerProviderConfig::default();
     let (raw, _issues) = containers_to_config(&containers, &config);
     let statics = decode_static(&yaml::parse("", "s.yml").expect("empty")).0;
     let _validated = validate(

@@ -458,18 +458,20 @@ fn providers(n: Option<&Node>, issues: &mut Issues) -> ProvidersConfig {
                 issues.error(&r.origin, format!("`providers.docker.defaultRule`: {e}"));
             }
         }
+        let defaults = DockerProviderConfig::default();
+        let text = |key: &str, issues: &mut Issues| {
+            get_string(d, key, dp, issues).filter(|s| !s.is_empty())
+        };
         out.docker = Some(DockerProviderConfig {
-            endpoint: get_string(d, "endpoint", dp, issues)
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| "unix:///var/run/docker.sock".into()),
-            exposed_by_default: get_bool(d, "exposedByDefault", dp, issues).unwrap_or(true),
-            network: get_string(d, "network", dp, issues).filter(|s| !s.is_empty()),
-            default_rule: get_string(d, "defaultRule", dp, issues)
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| "Host(`{{ normalize .Name }}`)".into()),
-            constraints: get_string(d, "constraints", dp, issues).filter(|s| !s.is_empty()),
-            watch: get_bool(d, "watch", dp, issues).unwrap_or(true),
-            use_bind_port_ip: get_bool(d, "useBindPortIP", dp, issues).unwrap_or(false),
+            endpoint: text("endpoint", issues).unwrap_or(defaults.endpoint),
+            exposed_by_default: get_bool(d, "exposedByDefault", dp, issues)
+                .unwrap_or(defaults.exposed_by_default),
+            network: text("network", issues),
+            default_rule: text("defaultRule", issues).unwrap_or(defaults.default_rule),
+            constraints: text("constraints", issues),
+            watch: get_bool(d, "watch", dp, issues).unwrap_or(defaults.watch),
+            use_bind_port_ip: get_bool(d, "useBindPortIP", dp, issues)
+                .unwrap_or(defaults.use_bind_port_ip),
             allow_empty_services: get_bool(d, "allowEmptyServices", dp, issues),
         });
     }

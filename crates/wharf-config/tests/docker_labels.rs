@@ -8,16 +8,7 @@ use wharf_config::RawService;
 use wharf_model::DockerProviderConfig;
 
 fn provider() -> DockerProviderConfig {
-    DockerProviderConfig {
-        endpoint: "unix:///var/run/docker.sock".into(),
-        exposed_by_default: true,
-        network: None,
-        default_rule: "Host(`{{ normalize .Name }}`)".into(),
-        constraints: None,
-        watch: true,
-        use_bind_port_ip: false,
-        allow_empty_services: None,
-    }
+    DockerProviderConfig::default()
 }
 
 fn container(name: &str, ip: &str, labels: &[(&str, &str)]) -> ContainerInfo {

@@ -71,16 +71,7 @@ fn render(raw: &RawDynamicConfig, issues: &[ConfigIssue]) -> String {
 fn docker_inspect_fixtures() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/docker");
     let bless = std::env::var_os("WHARF_BLESS").is_some();
-    let config = DockerProviderConfig {
-        endpoint: "unix:///var/run/docker.sock".into(),
-        exposed_by_default: true,
-        network: None,
-        default_rule: "Host(`{{ normalize .Name }}`)".into(),
-        constraints: None,
-        watch: true,
-        use_bind_port_ip: false,
-        allow_empty_services: None,
-    };
+    let config = DockerProviderConfig::default();
     let mut cases = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let case = entry.unwrap().path();

@@ -81,6 +81,22 @@ pub struct DockerProviderConfig {
     pub allow_empty_services: Option<bool>,
 }
 
+impl Default for DockerProviderConfig {
+    /// Traefik's defaults.
+    fn default() -> Self {
+        DockerProviderConfig {
+            endpoint: "unix:///var/run/docker.sock".into(),
+            exposed_by_default: true,
+            network: None,
+            default_rule: "Host(`{{ normalize .Name }}`)".into(),
+            constraints: None,
+            watch: true,
+            use_bind_port_ip: false,
+            allow_empty_services: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiConfig {
     pub insecure: bool,
