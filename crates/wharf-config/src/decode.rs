@@ -22,6 +22,13 @@ impl Issues {
     pub fn has_errors(&self) -> bool {
         self.0.iter().any(ConfigIssue::is_error)
     }
+
+    /// Whether an error was reported after the first `len` issues.
+    pub fn has_errors_since(&self, len: usize) -> bool {
+        self.0[len.min(self.0.len())..]
+            .iter()
+            .any(ConfigIssue::is_error)
+    }
 }
 
 /// The closest candidate to `word`, if it is close enough to be a typo.

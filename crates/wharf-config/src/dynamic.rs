@@ -55,13 +55,15 @@ impl RawService {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RawMiddleware {
     pub origin: Origin,
     pub kind: String,
+    /// The type's options, decoded when providers are merged.
+    pub body: Node,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RawDynamicConfig {
     pub routers: BTreeMap<String, RawRouter>,
     pub services: BTreeMap<String, RawService>,
@@ -352,5 +354,6 @@ fn middleware(n: &Node, path: &str, issues: &mut Issues) -> Option<RawMiddleware
     Some(RawMiddleware {
         origin: key.origin.clone(),
         kind: (*kind).to_string(),
+        body: body.clone(),
     })
 }

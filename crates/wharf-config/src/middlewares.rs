@@ -170,3 +170,214 @@ pub fn check_options(kind: &str, body: &Node, path: &str, issues: &mut Issues) {
         }
     }
 }
+
+/// Decodes the options of an implemented middleware type into its validated form; None if
+/// the type is not implemented yet or its options are invalid (reported).
+pub fn decode_spec(
+    kind: &str,
+    body: &Node,
+    path: &str,
+    provider: &wharf_model::ProviderName,
+    issues: &mut Issues,
+) -> Option<wharf_model::MiddlewareKind> {
+    use wharf_model::MiddlewareKind as K;
+    let p = join(path, kind);
+    let before = issues.0.len();
+    let out = match kind {
+        "headers" => K::Headers(Box::new(headers(body, &p, issues)?)),
+        "stripPrefix" => K::StripPrefix {
+            prefixes: strings(body, "prefixes", &p, issues),
+        },
+        "stripPrefixRegex" => {
+            let regexes = strings(body, "regex", &p, issues);
+            for (i, re) in regexes.iter().enumerate() {
+                check_regex(body, "regex", &format!("{p}.regex[{i}]"), re, issues);
+            }
+            K::StripPrefixRegex { regexes }
+        }
+        "addPrefix" => K::AddPrefix {
+            prefix: required(body, "prefix", &p, issues)?,
+        },
+        "replacePath" => K::ReplacePath {
+            path: required(body, "path", &p, issues)?,
+        },
+        "replacePathRegex" => {
+            let regex = required(body, "regex", &p, issues)?;
+            check_regex(body, "regex", &p, &regex, issues);
+            K::ReplacePathRegex {
+                regex,
+                replacement: text(body, "replacement", &p, issues).unwrap_or_default(),
+            }
+        }
+        "redirectScheme" => K::RedirectScheme {
+            scheme: required(body, "scheme", &p, issues)?,
+            port: text(body, "port", &p, issues).filter(|s| !s.is_empty()),
+            permanent: flag(body, "permanent", &p, issues),
+        },
+        "redirectRegex" => {
+            let regex = required(body, "regex", &p, issues)?;
+            check_regex(body, "regex", &p, &regex, issues);
+            K::RedirectRegex {
+                regex,
+                replacement: required(body, "replacement", &p, issues)?,
+                permanent: flag(body, "permanent", &p, issues),
+            }
+        }
+        "chain" => K::Chain {
+            middlewares: strings(body, "middlewares", &p, issues)
+                .iter()
+                .map(|m| wharf_model::QualifiedName::resolve(m, provider))
+                .collect(),
+        },
+        _ => return None,
+    };
+    (!issues.has_errors_since(before)).then_some(out)
+}
+
+fn text(n: &Node, key: &str, path: &str, issues: &mut Issues) -> Option<String> {
+    n.get(key)
+        .and_then(|v| crate::decode::string(v, &join(path, key), issues))
+}
+
+fn required(n: &Node, key: &str, path: &str, issues: &mut Issues) -> Option<String> {
+    let v = text(n, key, path, issues).filter(|s| !s.is_empty());
+    if v.is_none() {
+        issues.push(
+            wharf_model::ConfigIssue::error(
+                n.origin.clone(),
+                format!("`{path}.{key}` is required"),
+            )
+            .with_hint(format!("set {path}.{key}")),
+        );
+    }
+    v
+}
+
+fn flag(n: &Node, key: &str, path: &str, issues: &mut Issues) -> bool {
+    n.get(key)
+        .and_then(|v| crate::decode::boolean(v, &join(path, key), issues))
+        .unwrap_or(false)
+}
+
+pub(crate) fn strings(n: &Node, key: &str, path: &str, issues: &mut Issues) -> Vec<String> {
+    n.get(key)
+        .and_then(|v| crate::decode::list(v, &join(path, key), issues))
+        .map(|items| items.into_iter().map(|(s, _)| s).collect())
+        .unwrap_or_default()
+}
+
+fn check_regex(n: &Node, key: &str, path: &str, re: &str, issues: &mut Issues) {
+    if let Err(e) = regex::Regex::new(re) {
+        let origin = n
+            .get(key)
+            .map_or_else(|| n.origin.clone(), |v| v.origin.clone());
+        let detail = e.to_string();
+        let last = detail.lines().last().unwrap_or("").trim().to_string();
+        issues.push(wharf_model::ConfigIssue::error(
+            origin,
+            format!("`{path}`: invalid regular expression `{re}`: {last}"),
+        ));
+    }
+}
+
+/// Header names and values must be sendable: no CR, LF or NUL (header injection).
+fn header_map(n: &Node, key: &str, path: &str, issues: &mut Issues) -> Vec<(String, String)> {
+    let Some(map) = n.get(key) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (k, v) in map.entries() {
+        let p = join(&join(path, key), &k.name);
+        let Some(value) = crate::decode::string(v, &p, issues) else {
+            continue;
+        };
+        let bad = |s: &str| s.contains(['\r', '\n', '\0']);
+        if bad(&k.name) || bad(&value) || http::HeaderName::from_bytes(k.name.as_bytes()).is_err() {
+            issues.push(
+                wharf_model::ConfigIssue::error(
+                    v.origin.clone(),
+                    format!(
+                        "`{p}`: a header name or value cannot contain CR, LF, NUL or separators"
+                    ),
+                )
+                .with_hint("remove the control characters; one header per entry"),
+            );
+            continue;
+        }
+        out.push((k.name.clone(), value));
+    }
+    out
+}
+
+fn headers(n: &Node, p: &str, issues: &mut Issues) -> Option<wharf_model::HeadersSpec> {
+    use wharf_model::{CorsSpec, HeadersSpec};
+    let opt = |key: &str, issues: &mut Issues| text(n, key, p, issues).filter(|s| !s.is_empty());
+    let mut h = HeadersSpec {
+        custom_request_headers: header_map(n, "customRequestHeaders", p, issues),
+        custom_response_headers: header_map(n, "customResponseHeaders", p, issues),
+        frame_deny: flag(n, "frameDeny", p, issues),
+        custom_frame_options_value: opt("customFrameOptionsValue", issues),
+        content_type_nosniff: flag(n, "contentTypeNosniff", p, issues),
+        browser_xss_filter: flag(n, "browserXssFilter", p, issues),
+        custom_browser_xss_value: opt("customBrowserXSSValue", issues),
+        sts_seconds: n
+            .get("stsSeconds")
+            .and_then(|v| crate::decode::integer(v, &join(p, "stsSeconds"), issues))
+            .unwrap_or(0),
+        sts_include_subdomains: flag(n, "stsIncludeSubdomains", p, issues),
+        sts_preload: flag(n, "stsPreload", p, issues),
+        force_sts_header: flag(n, "forceSTSHeader", p, issues),
+        content_security_policy: opt("contentSecurityPolicy", issues),
+        content_security_policy_report_only: opt("contentSecurityPolicyReportOnly", issues),
+        referrer_policy: opt("referrerPolicy", issues),
+        permissions_policy: opt("permissionsPolicy", issues),
+        public_key: opt("publicKey", issues),
+        allowed_hosts: strings(n, "allowedHosts", p, issues),
+        hosts_proxy_headers: strings(n, "hostsProxyHeaders", p, issues),
+        ssl_proxy_headers: header_map(n, "sslProxyHeaders", p, issues),
+        is_development: flag(n, "isDevelopment", p, issues),
+        cors: None,
+    };
+    const CORS: &[&str] = &[
+        "accessControlAllowCredentials",
+        "accessControlAllowHeaders",
+        "accessControlAllowMethods",
+        "accessControlAllowOriginList",
+        "accessControlAllowOriginListRegex",
+        "accessControlExposeHeaders",
+        "accessControlMaxAge",
+        "addVaryHeader",
+    ];
+    if CORS.iter().any(|k| n.get(k).is_some()) {
+        let regexes = strings(n, "accessControlAllowOriginListRegex", p, issues);
+        for re in &regexes {
+            check_regex(
+                n,
+                "accessControlAllowOriginListRegex",
+                &join(p, "accessControlAllowOriginListRegex"),
+                re,
+                issues,
+            );
+        }
+        h.cors = Some(CorsSpec {
+            allow_credentials: flag(n, "accessControlAllowCredentials", p, issues),
+            allow_headers: strings(n, "accessControlAllowHeaders", p, issues),
+            allow_methods: strings(n, "accessControlAllowMethods", p, issues),
+            allow_origin_list: strings(n, "accessControlAllowOriginList", p, issues),
+            allow_origin_list_regex: regexes,
+            expose_headers: strings(n, "accessControlExposeHeaders", p, issues),
+            max_age: n
+                .get("accessControlMaxAge")
+                .and_then(|v| crate::decode::integer(v, &join(p, "accessControlMaxAge"), issues)),
+            add_vary_header: flag(n, "addVaryHeader", p, issues),
+        });
+    }
+    if n.entries().is_empty() {
+        issues.push(
+            wharf_model::ConfigIssue::error(n.origin.clone(), format!("`{p}` sets no option"))
+                .with_hint("a headers middleware needs at least one option"),
+        );
+        return None;
+    }
+    Some(h)
+}

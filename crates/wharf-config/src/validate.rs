@@ -3,9 +3,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::middlewares::decode_spec;
 use wharf_model::{
-    ConfigIssue, DynamicConfig, ProviderName, QualifiedName, RouterSpec, ServerSpec, ServiceSpec,
-    StaticConfig, UpstreamScheme,
+    ConfigIssue, DynamicConfig, MiddlewareKind, MiddlewareSpec, ProviderName, QualifiedName,
+    RouterSpec, ServerSpec, ServiceSpec, StaticConfig, UpstreamScheme,
 };
 
 use crate::decode::nearest;
@@ -29,7 +30,7 @@ pub fn validate(
     let mut issues = Vec::new();
     let mut out = DynamicConfig::default();
     let mut unsupported_services: BTreeMap<QualifiedName, String> = BTreeMap::new();
-    let mut middlewares: BTreeMap<QualifiedName, String> = BTreeMap::new();
+    let mut middlewares: BTreeMap<QualifiedName, MiddlewareStatus> = BTreeMap::new();
 
     for p in providers {
         for (name, raw) in &p.raw.services {
@@ -86,13 +87,34 @@ pub fn validate(
         }
         for (name, m) in &p.raw.middlewares {
             let qn = QualifiedName::new(name, &p.provider);
-            issues.push(ConfigIssue::warning(
-                m.origin.clone(),
-                format!("middleware `{qn}`: the `{}` middleware is not implemented by wharf yet; routers using it are dropped", m.kind),
-            ));
-            middlewares.insert(qn, m.kind.clone());
+            let path = format!("http.middlewares.{name}");
+            let mut local = crate::decode::Issues::default();
+            let status = match decode_spec(&m.kind, &m.body, &path, &p.provider, &mut local) {
+                Some(kind) => {
+                    out.middlewares.insert(
+                        qn.clone(),
+                        MiddlewareSpec {
+                            name: qn.clone(),
+                            kind,
+                            origin: m.origin.clone(),
+                        },
+                    );
+                    MiddlewareStatus::Valid
+                }
+                None if local.has_errors() => MiddlewareStatus::Invalid,
+                None => {
+                    issues.push(ConfigIssue::warning(
+                        m.origin.clone(),
+                        format!("middleware `{qn}`: the `{}` middleware is not implemented by wharf yet; routers using it are dropped", m.kind),
+                    ));
+                    MiddlewareStatus::Unimplemented(m.kind.clone())
+                }
+            };
+            issues.extend(local.0);
+            middlewares.insert(qn, status);
         }
     }
+    check_chains(&mut out, &mut middlewares, &mut issues);
 
     let default_eps = default_entry_points(statics);
     for p in providers {
@@ -178,7 +200,7 @@ fn router(
     default_eps: &[String],
     config: &DynamicConfig,
     unsupported_services: &BTreeMap<QualifiedName, String>,
-    middlewares: &BTreeMap<QualifiedName, String>,
+    middlewares: &BTreeMap<QualifiedName, MiddlewareStatus>,
     issues: &mut Vec<ConfigIssue>,
 ) -> Option<RouterSpec> {
     let Some(rule_src) = &raw.rule else {
@@ -278,8 +300,15 @@ fn router(
     for m in &raw.middlewares {
         let mq = QualifiedName::resolve(&m.value, provider);
         match middlewares.get(&mq) {
-            Some(kind) if is_implemented_middleware(kind) => mws.push(mq),
-            Some(kind) => {
+            Some(MiddlewareStatus::Valid) => mws.push(mq),
+            Some(MiddlewareStatus::Invalid) => {
+                issues.push(ConfigIssue::error(
+                    m.origin.clone(),
+                    format!("router `{qn}`: middleware `{mq}` is invalid (see its error); the router is dropped rather than served without it"),
+                ));
+                return None;
+            }
+            Some(MiddlewareStatus::Unimplemented(kind)) => {
                 issues.push(ConfigIssue::error(
                     m.origin.clone(),
                     format!("router `{qn}`: middleware `{mq}` is of type `{kind}`, which wharf does not implement yet; the router is dropped rather than served without it"),
@@ -334,8 +363,63 @@ fn router(
     })
 }
 
-/// Middleware types the data plane can apply. None yet: a router that needs one is dropped
-/// rather than served without it (an auth middleware silently skipped would be a hole).
-fn is_implemented_middleware(_kind: &str) -> bool {
-    false
+/// What became of a defined middleware. A router that needs an invalid or unimplemented one
+/// is dropped rather than served without it (an auth middleware silently skipped is a hole).
+#[derive(Debug, Clone, PartialEq)]
+enum MiddlewareStatus {
+    Valid,
+    Invalid,
+    Unimplemented(String),
+}
+
+/// A chain is valid only if every member is, and no chain contains itself.
+fn check_chains(
+    out: &mut DynamicConfig,
+    status: &mut BTreeMap<QualifiedName, MiddlewareStatus>,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    fn reaches(
+        config: &DynamicConfig,
+        from: &QualifiedName,
+        target: &QualifiedName,
+        depth: usize,
+    ) -> bool {
+        let Some(MiddlewareKind::Chain { middlewares }) =
+            config.middlewares.get(from).map(|m| &m.kind)
+        else {
+            return false;
+        };
+        depth < 64
+            && middlewares
+                .iter()
+                .any(|m| m == target || reaches(config, m, target, depth + 1))
+    }
+    let chains: Vec<(QualifiedName, Vec<QualifiedName>, wharf_model::Origin)> = out
+        .middlewares
+        .values()
+        .filter_map(|m| match &m.kind {
+            MiddlewareKind::Chain { middlewares } => {
+                Some((m.name.clone(), middlewares.clone(), m.origin.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    for (name, members, origin) in chains {
+        let problem = members.iter().find_map(|m| match status.get(m) {
+            Some(MiddlewareStatus::Valid) if reaches(out, m, &name, 0) || *m == name => {
+                Some(format!("contains itself through `{m}`"))
+            }
+            Some(MiddlewareStatus::Valid) => None,
+            Some(_) => Some(format!("uses `{m}`, which is invalid or not implemented")),
+            None => Some(format!("uses `{m}`, which does not exist")),
+        });
+        if let Some(problem) = problem {
+            issues.push(ConfigIssue::error(
+                origin,
+                format!("chain `{name}` {problem}; it is dropped"),
+            ));
+            out.middlewares.remove(&name);
+            status.insert(name, MiddlewareStatus::Invalid);
+        }
+    }
 }

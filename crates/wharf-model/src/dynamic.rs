@@ -11,6 +11,7 @@ use crate::origin::Origin;
 pub struct DynamicConfig {
     pub routers: BTreeMap<QualifiedName, RouterSpec>,
     pub services: BTreeMap<QualifiedName, ServiceSpec>,
+    pub middlewares: BTreeMap<QualifiedName, crate::MiddlewareSpec>,
 }
 
 #[derive(Debug, Clone)]

@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use wharf_middleware::Chain;
 use wharf_router::Generation;
 use wharf_upstream::ServicePool;
 
@@ -29,6 +30,8 @@ pub struct RequestCtx {
     /// The generation this request was routed with; kept so it sees one config throughout.
     pub(crate) generation: Option<Arc<Generation>>,
     pub(crate) pool: Option<Arc<ServicePool>>,
+    /// The route's middlewares (response decoration needs them too).
+    pub(crate) chain: Option<Arc<Chain>>,
     /// Index of the chosen server in `pool`.
     pub(crate) server: Option<usize>,
     /// Whether the downstream connection is TLS.

@@ -51,8 +51,10 @@ fn has(req: &RequestHeader, name: &str) -> bool {
     req.headers.contains_key(name)
 }
 
-/// Applies the forwarded-headers rules to the upstream request.
-pub(crate) fn apply(req: &mut RequestHeader, info: &ForwardInfo<'_>) -> Result<()> {
+/// The entrypoint's forwarded-headers stage, before any middleware: untrusted X-headers
+/// removed, X-Real-Ip, X-Forwarded-Proto/-Port/-Host set if absent, X-Forwarded-Server set,
+/// several X-Forwarded-For lines joined.
+pub(crate) fn entrypoint_stage(req: &mut RequestHeader, info: &ForwardInfo<'_>) -> Result<()> {
     if !info.trusted {
         for name in MANAGED.iter().chain(MANAGED_UNDERSCORED) {
             req.remove_header(*name);
@@ -105,25 +107,35 @@ pub(crate) fn apply(req: &mut RequestHeader, info: &ForwardInfo<'_>) -> Result<(
         req.insert_header("X-Forwarded-Host", info.raw_host)?;
     }
     req.insert_header("X-Forwarded-Server", info.hostname)?;
+    if req.headers.get_all("x-forwarded-for").iter().count() > 1 {
+        let joined = req
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(", ");
+        req.insert_header("X-Forwarded-For", joined)?;
+    }
+    Ok(())
+}
 
-    // Several X-Forwarded-For lines become one, then the peer is appended.
-    let existing: Vec<String> = req
+/// At proxy time: the peer is appended to X-Forwarded-For.
+pub(crate) fn append_forwarded_for(req: &mut RequestHeader, peer: Option<IpAddr>) -> Result<()> {
+    let Some(ip) = peer.map(|ip| match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }) else {
+        return Ok(());
+    };
+    let value = match req
         .headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(str::to_string)
-        .collect();
-    let mut xff = existing.join(", ");
-    if let Some(ip) = &peer {
-        if !xff.is_empty() {
-            xff.push_str(", ");
-        }
-        xff.push_str(ip);
-    }
-    req.remove_header("x-forwarded-for");
-    if !xff.is_empty() {
-        req.insert_header("X-Forwarded-For", xff)?;
-    }
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(existing) if !existing.is_empty() => format!("{existing}, {ip}"),
+        _ => ip.to_string(),
+    };
+    req.insert_header("X-Forwarded-For", value)?;
     Ok(())
 }

@@ -16,6 +16,18 @@ pub(crate) async fn respond(
     extra: &[(&'static str, String)],
     body: Bytes,
 ) -> Result<()> {
+    let resp = header(status, content_type, nosniff, extra, body.len())?;
+    send(session, resp, body).await
+}
+
+/// The head of a response wharf writes itself.
+pub(crate) fn header(
+    status: u16,
+    content_type: Option<&str>,
+    nosniff: bool,
+    extra: &[(&'static str, String)],
+    body_len: usize,
+) -> Result<ResponseHeader> {
     let mut resp = ResponseHeader::build(status, Some(4 + extra.len()))?;
     if let Some(ct) = content_type {
         resp.insert_header("Content-Type", ct)?;
@@ -26,7 +38,12 @@ pub(crate) async fn respond(
     for (name, value) in extra {
         resp.insert_header(*name, value.as_str())?;
     }
-    resp.insert_header("Content-Length", body.len().to_string())?;
+    resp.insert_header("Content-Length", body_len.to_string())?;
+    Ok(resp)
+}
+
+/// Writes a head and its body.
+pub(crate) async fn send(session: &mut Session, resp: ResponseHeader, body: Bytes) -> Result<()> {
     let head_only = session.req_header().method == http::Method::HEAD;
     session
         .write_response_header(Box::new(resp), head_only || body.is_empty())
@@ -45,18 +62,6 @@ pub(crate) async fn not_found(session: &mut Session) -> Result<()> {
         true,
         &[],
         Bytes::from_static(b"404 page not found\n"),
-    )
-    .await
-}
-
-pub(crate) async fn no_available_server(session: &mut Session) -> Result<()> {
-    respond(
-        session,
-        503,
-        Some(TEXT_PLAIN),
-        true,
-        &[],
-        Bytes::from_static(b"no available server\n"),
     )
     .await
 }

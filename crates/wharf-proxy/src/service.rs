@@ -10,6 +10,7 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{ErrorSource, ErrorType};
+use wharf_middleware::{Chain, RequestContext};
 use wharf_model::{ForwardedHeaders, UpstreamScheme};
 use wharf_router::{GenerationReader, RouteAction};
 use wharf_rule::{
@@ -67,9 +68,14 @@ enum Decision {
     BadRequest(&'static [u8]),
     Ping,
     Api(Option<bytes::Bytes>),
-    Redirect { status: u16, location: String },
-    NoServer,
-    Forward(Arc<ServicePool>),
+    Redirect {
+        status: u16,
+        location: String,
+    },
+    Forward {
+        pool: Arc<ServicePool>,
+        chain: Arc<Chain>,
+    },
 }
 
 fn peer_ip(session: &Session) -> Option<IpAddr> {
@@ -120,6 +126,74 @@ fn redirect_location(req: &RequestHeader, scheme: &str, port: u16) -> String {
 }
 
 impl EntryPointProxy {
+    /// A routed request: the entrypoint's forwarded-headers stage, then the router's
+    /// middlewares (which may answer), then the service. Ok(true) when answered here.
+    async fn forward(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        pool: Arc<ServicePool>,
+        chain: Arc<Chain>,
+    ) -> Result<bool> {
+        let host = raw_host(session.req_header()).to_string();
+        let peer = peer_ip(session);
+        let info = ForwardInfo {
+            trusted: self.settings.forwarded.trusts(peer),
+            peer_ip: peer,
+            tls: ctx.tls,
+            websocket: session
+                .req_header()
+                .headers
+                .get("upgrade")
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket")),
+            raw_host: &host,
+            hostname: &self.hostname,
+        };
+        forwarded::entrypoint_stage(session.req_header_mut(), &info)?;
+        let cx = RequestContext { tls: ctx.tls };
+        let answered = chain.request(session.req_header_mut(), &cx);
+        ctx.chain = Some(chain.clone());
+        if let Some((reply, upto)) = answered {
+            let mut resp = responses::header(reply.status, None, false, &[], reply.body.len())?;
+            for (name, value) in reply.headers {
+                resp.insert_header(name, value)?;
+            }
+            chain.response(&mut resp, session.req_header(), &cx, Some(upto));
+            responses::send(session, resp, reply.body).await?;
+            return Ok(true);
+        }
+        if pool.servers.is_empty() {
+            self.decorated(session, ctx, 503).await?;
+            return Ok(true);
+        }
+        ctx.pool = Some(pool);
+        Ok(false)
+    }
+
+    /// One of wharf's own error answers, decorated by the route's middlewares, as Traefik's
+    /// are (a 502 carries the secure headers).
+    async fn decorated(&self, session: &mut Session, ctx: &RequestCtx, code: u16) -> Result<()> {
+        let (content_type, nosniff, body) = if code == 503 {
+            (
+                Some(responses::TEXT_PLAIN),
+                true,
+                bytes::Bytes::from_static(b"no available server\n"),
+            )
+        } else {
+            (None, false, status_text(code))
+        };
+        let mut resp = responses::header(code, content_type, nosniff, &[], body.len())?;
+        if let Some(chain) = &ctx.chain {
+            chain.response(
+                &mut resp,
+                session.req_header(),
+                &RequestContext { tls: ctx.tls },
+                None,
+            );
+        }
+        responses::send(session, resp, body).await
+    }
+
     fn decide(&self, session: &Session, ctx: &mut RequestCtx) -> Decision {
         let req = session.req_header();
         let has_host = req.uri.authority().is_some() || req.headers.contains_key("host");
@@ -161,8 +235,10 @@ impl EntryPointProxy {
                         location: redirect_location(req, &r.scheme, r.port),
                     }
                 }
-                RouteAction::Forward(pool) if pool.servers.is_empty() => Decision::NoServer,
-                RouteAction::Forward(pool) => Decision::Forward(pool.clone()),
+                RouteAction::Forward { pool, chain } => Decision::Forward {
+                    pool: pool.clone(),
+                    chain: chain.clone(),
+                },
             },
         };
         ctx.generation = Some(generation);
@@ -179,6 +255,7 @@ impl ProxyHttp for EntryPointProxy {
             _in_flight: InFlight::new(&self.lifecycle.in_flight),
             generation: None,
             pool: None,
+            chain: None,
             server: None,
             tls: false,
         }
@@ -197,12 +274,8 @@ impl ProxyHttp for EntryPointProxy {
             }
         }
         match self.decide(session, ctx) {
-            Decision::Forward(pool) => {
-                ctx.pool = Some(pool);
-                Ok(false)
-            }
+            Decision::Forward { pool, chain } => self.forward(session, ctx, pool, chain).await,
             Decision::NotFound => responses::not_found(session).await.map(|()| true),
-            Decision::NoServer => responses::no_available_server(session).await.map(|()| true),
             Decision::BadRequest(body) => {
                 responses::bad_request(session, body).await.map(|()| true)
             }
@@ -279,19 +352,13 @@ impl ProxyHttp for EntryPointProxy {
     ) -> Result<()> {
         let req = session.req_header();
         let host = raw_host(req).to_string();
-        let peer = peer_ip(session);
-        let info = ForwardInfo {
-            trusted: self.settings.forwarded.trusts(peer),
-            peer_ip: peer,
-            tls: ctx.tls,
-            websocket: req
-                .headers
-                .get("upgrade")
-                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket")),
-            raw_host: &host,
-            hostname: &self.hostname,
-        };
-        forwarded::apply(upstream, &info)?;
+        if !ctx
+            .chain
+            .as_ref()
+            .is_some_and(|c| c.removes_forwarded_for())
+        {
+            forwarded::append_forwarded_for(upstream, peer_ip(session))?;
+        }
 
         // Origin-form target with the sanitized, re-encoded path, as Traefik forwards it.
         let sanitized = sanitize_path(req.uri.path());
@@ -322,8 +389,16 @@ impl ProxyHttp for EntryPointProxy {
         &self,
         session: &mut Session,
         upstream_response: &mut ResponseHeader,
-        _ctx: &mut RequestCtx,
+        ctx: &mut RequestCtx,
     ) -> Result<()> {
+        if let Some(chain) = &ctx.chain {
+            chain.response(
+                upstream_response,
+                session.req_header(),
+                &RequestContext { tls: ctx.tls },
+                None,
+            );
+        }
         if !session.is_http2() {
             // Traefik always answers HTTP/1.1, whatever the backend spoke.
             upstream_response.set_version(Version::HTTP_11);
@@ -335,7 +410,7 @@ impl ProxyHttp for EntryPointProxy {
         &self,
         session: &mut Session,
         e: &Error,
-        _ctx: &mut RequestCtx,
+        ctx: &mut RequestCtx,
     ) -> FailToProxy {
         let code = match e.etype() {
             ErrorType::HTTPStatus(code) => *code,
@@ -354,12 +429,7 @@ impl ProxyHttp for EntryPointProxy {
             },
         };
         if code > 0 && session.response_written().is_none() {
-            let written = if code == 503 {
-                responses::no_available_server(session).await
-            } else {
-                respond(session, code, None, false, &[], status_text(code)).await
-            };
-            if let Err(err) = written {
+            if let Err(err) = self.decorated(session, ctx, code).await {
                 tracing::debug!(error = %err, "could not send the error response");
             }
         }

@@ -1,9 +1,10 @@
 //! Validated config -> [`Generation`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use wharf_model::{DynamicConfig, ProviderName, QualifiedName, StaticConfig};
+use wharf_middleware::{Chain, Middleware};
+use wharf_model::{DynamicConfig, MiddlewareKind, ProviderName, QualifiedName, StaticConfig};
 use wharf_rule::{parse, HostConstraint};
 use wharf_upstream::PoolRegistry;
 
@@ -76,9 +77,14 @@ pub fn compile(
         .map(|k| (k.as_str(), Vec::new()))
         .collect();
 
+    let mut built = Middlewares::new(config);
     for router in config.routers.values() {
         let Some(pool) = pools.get(&router.service) else {
             continue; // validation guarantees the service; a missing pool is a registry bug
+        };
+        let Some(chain) = built.chain(&router.middlewares) else {
+            tracing::error!(router = %router.name, "a middleware could not be built; the router is not served");
+            continue;
         };
         let compiled = router.rule.compile();
         let constraint = router.rule.host_constraint();
@@ -89,7 +95,10 @@ pub fn compile(
                         name: router.name.clone(),
                         priority: router.priority,
                         rule: compiled.clone(),
-                        action: RouteAction::Forward(pool.clone()),
+                        action: RouteAction::Forward {
+                            pool: pool.clone(),
+                            chain: chain.clone(),
+                        },
                     },
                     constraint: constraint.clone(),
                     provider_rank: router.provider.precedence_rank(),
@@ -152,4 +161,52 @@ pub fn compile(
         entry_points,
         api,
     })
+}
+
+/// Middlewares built once per generation and shared by every router that uses them.
+struct Middlewares<'a> {
+    config: &'a DynamicConfig,
+    built: HashMap<QualifiedName, Arc<dyn Middleware>>,
+}
+
+impl<'a> Middlewares<'a> {
+    fn new(config: &'a DynamicConfig) -> Self {
+        Middlewares {
+            config,
+            built: HashMap::new(),
+        }
+    }
+
+    /// The flattened chain for a router's middleware list (chains expanded in place).
+    fn chain(&mut self, names: &[QualifiedName]) -> Option<Arc<Chain>> {
+        let mut items = Vec::new();
+        self.flatten(names, &mut items, 0)?;
+        Some(Arc::new(Chain::new(items)))
+    }
+
+    fn flatten(
+        &mut self,
+        names: &[QualifiedName],
+        out: &mut Vec<Arc<dyn Middleware>>,
+        depth: usize,
+    ) -> Option<()> {
+        if depth > 32 {
+            return None; // validation rejects cycles; this only bounds a bug
+        }
+        for name in names {
+            let spec = self.config.middlewares.get(name)?;
+            if let MiddlewareKind::Chain { middlewares } = &spec.kind {
+                self.flatten(middlewares, out, depth + 1)?;
+                continue;
+            }
+            if let Some(m) = self.built.get(name) {
+                out.push(m.clone());
+                continue;
+            }
+            let m = wharf_middleware::build(&spec.kind).ok()?;
+            self.built.insert(name.clone(), m.clone());
+            out.push(m);
+        }
+        Some(())
+    }
 }

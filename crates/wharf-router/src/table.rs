@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use wharf_middleware::Chain;
 use wharf_model::{EntryPointRedirect, QualifiedName};
 use wharf_rule::{CompiledRule, HostConstraint, RequestView};
 use wharf_upstream::ServicePool;
@@ -10,8 +11,11 @@ use wharf_upstream::ServicePool;
 /// What a matched route does.
 #[derive(Debug, Clone)]
 pub enum RouteAction {
-    /// Proxy to a service's servers.
-    Forward(Arc<ServicePool>),
+    /// Run the router's middlewares, then proxy to a service's servers.
+    Forward {
+        pool: Arc<ServicePool>,
+        chain: Arc<Chain>,
+    },
     /// The entrypoint redirection (`<ep>-to-<target>@internal`).
     Redirect(EntryPointRedirect),
     /// `ping@internal`.

@@ -1,0 +1,59 @@
+//! A router's middlewares, in order.
+
+use std::sync::Arc;
+
+use pingora::http::{RequestHeader, ResponseHeader};
+
+use crate::{Flow, Middleware, Reply, RequestContext};
+
+/// Middlewares in router order (entrypoint middlewares first). Each one wraps the next, so
+/// responses are decorated innermost first.
+#[derive(Debug, Default, Clone)]
+pub struct Chain {
+    items: Vec<Arc<dyn Middleware>>,
+    removes_forwarded_for: bool,
+}
+
+impl Chain {
+    pub fn new(items: Vec<Arc<dyn Middleware>>) -> Self {
+        let removes_forwarded_for = items.iter().any(|m| m.removes_forwarded_for());
+        Chain {
+            items,
+            removes_forwarded_for,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Runs the request side. If a middleware answers, the middlewares before it (which wrap
+    /// it) decorate the answer; the ones after it never run.
+    pub fn request(&self, req: &mut RequestHeader, cx: &RequestContext) -> Option<(Reply, usize)> {
+        for (i, m) in self.items.iter().enumerate() {
+            if let Flow::Respond(reply) = m.request(req, cx) {
+                return Some((reply, i));
+            }
+        }
+        None
+    }
+
+    /// Decorates a response with the middlewares `..upto` (all when None), innermost first.
+    pub fn response(
+        &self,
+        resp: &mut ResponseHeader,
+        req: &RequestHeader,
+        cx: &RequestContext,
+        upto: Option<usize>,
+    ) {
+        let end = upto.unwrap_or(self.items.len()).min(self.items.len());
+        for m in self.items[..end].iter().rev() {
+            m.response(resp, req, cx);
+        }
+    }
+
+    /// Whether a middleware removes X-Forwarded-For (the proxy then appends nothing).
+    pub fn removes_forwarded_for(&self) -> bool {
+        self.removes_forwarded_for
+    }
+}

@@ -1,0 +1,144 @@
+//! Traefik's HTTP middlewares, built once per configuration generation (regexes compiled,
+//! header names parsed) into [`Chain`]s the request path runs without allocating regexes or
+//! reading configuration.
+//!
+//! A middleware acts in two places: on the request, where it may rewrite it or answer it
+//! itself ([`Flow::Respond`]); and on the response, where it decorates headers. Like Traefik,
+//! response decoration also applies to answers wharf writes itself (404s, 502s, redirects).
+
+mod chain;
+mod headers;
+mod paths;
+mod redirects;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
+use pingora::http::{RequestHeader, ResponseHeader};
+use wharf_model::MiddlewareKind;
+
+pub use chain::Chain;
+
+/// A complete answer written by a middleware instead of proxying.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub body: Bytes,
+}
+
+/// What a middleware decides about a request.
+#[derive(Debug)]
+pub enum Flow {
+    Continue,
+    Respond(Reply),
+}
+
+/// What a middleware may look at besides the request itself.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestContext {
+    /// The downstream connection is TLS.
+    pub tls: bool,
+}
+
+/// One compiled middleware.
+pub trait Middleware: Send + Sync + std::fmt::Debug {
+    /// Rewrites the request, or answers it.
+    fn request(&self, _req: &mut RequestHeader, _cx: &RequestContext) -> Flow {
+        Flow::Continue
+    }
+
+    /// Decorates a response (the backend's, or one wharf wrote).
+    fn response(&self, _resp: &mut ResponseHeader, _req: &RequestHeader, _cx: &RequestContext) {}
+
+    /// Whether this middleware removes X-Forwarded-For, so the proxy must not append it.
+    fn removes_forwarded_for(&self) -> bool {
+        false
+    }
+}
+
+/// A middleware that could not be built (validation should have caught it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildError(pub String);
+
+/// Builds one middleware (chains are flattened by the caller).
+pub fn build(kind: &MiddlewareKind) -> Result<Arc<dyn Middleware>, BuildError> {
+    Ok(match kind {
+        MiddlewareKind::Headers(spec) => Arc::new(headers::Headers::new(spec)?),
+        MiddlewareKind::StripPrefix { prefixes } => Arc::new(paths::StripPrefix::new(prefixes)),
+        MiddlewareKind::StripPrefixRegex { regexes } => {
+            Arc::new(paths::StripPrefixRegex::new(regexes)?)
+        }
+        MiddlewareKind::AddPrefix { prefix } => Arc::new(paths::AddPrefix::new(prefix)),
+        MiddlewareKind::ReplacePath { path } => Arc::new(paths::ReplacePath::new(path)),
+        MiddlewareKind::ReplacePathRegex { regex, replacement } => {
+            Arc::new(paths::ReplacePathRegex::new(regex, replacement)?)
+        }
+        MiddlewareKind::RedirectScheme {
+            scheme,
+            port,
+            permanent,
+        } => Arc::new(redirects::RedirectScheme::new(
+            scheme,
+            port.as_deref(),
+            *permanent,
+        )),
+        MiddlewareKind::RedirectRegex {
+            regex,
+            replacement,
+            permanent,
+        } => Arc::new(redirects::RedirectRegex::new(
+            regex,
+            replacement,
+            *permanent,
+        )?),
+        MiddlewareKind::Chain { .. } => {
+            return Err(BuildError("chains are flattened, not built".into()))
+        }
+    })
+}
+
+pub(crate) fn regex(re: &str) -> Result<regex::Regex, BuildError> {
+    regex::Regex::new(re).map_err(|e| BuildError(format!("invalid regex {re:?}: {e}")))
+}
+
+pub(crate) fn header_name(name: &str) -> Result<HeaderName, BuildError> {
+    HeaderName::from_bytes(name.as_bytes()).map_err(|e| BuildError(format!("header {name:?}: {e}")))
+}
+
+pub(crate) fn header_value(value: &str) -> Result<HeaderValue, BuildError> {
+    HeaderValue::from_str(value).map_err(|e| BuildError(format!("header value {value:?}: {e}")))
+}
+
+/// The request host as Go's `req.Host` has it: the absolute-form authority, else `Host`.
+pub(crate) fn request_host(req: &RequestHeader) -> &str {
+    req.uri
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| req.headers.get("host").and_then(|v| v.to_str().ok()))
+        .unwrap_or("")
+}
+
+/// Replaces the request path, keeping the query.
+pub(crate) fn set_path(req: &mut RequestHeader, path: &str) {
+    let target = match req.uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_string(),
+    };
+    if let Ok(uri) = target.parse::<http::Uri>() {
+        req.set_uri(uri);
+    }
+}
+
+/// Go's `http.StatusText` for the codes middlewares produce.
+pub(crate) fn status_text(code: u16) -> &'static str {
+    match code {
+        301 => "Moved Permanently",
+        302 => "Found",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        500 => "Internal Server Error",
+        _ => "",
+    }
+}

@@ -1,0 +1,86 @@
+//! Validated middleware definitions, with Traefik's defaults applied.
+
+use crate::ids::QualifiedName;
+use crate::origin::Origin;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MiddlewareSpec {
+    pub name: QualifiedName,
+    pub kind: MiddlewareKind,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MiddlewareKind {
+    Headers(Box<HeadersSpec>),
+    StripPrefix {
+        prefixes: Vec<String>,
+    },
+    StripPrefixRegex {
+        regexes: Vec<String>,
+    },
+    AddPrefix {
+        prefix: String,
+    },
+    ReplacePath {
+        path: String,
+    },
+    ReplacePathRegex {
+        regex: String,
+        replacement: String,
+    },
+    RedirectScheme {
+        scheme: String,
+        port: Option<String>,
+        permanent: bool,
+    },
+    RedirectRegex {
+        regex: String,
+        replacement: String,
+        permanent: bool,
+    },
+    /// Flattened when routes are compiled.
+    Chain {
+        middlewares: Vec<QualifiedName>,
+    },
+}
+
+/// `headers`: security headers, custom headers, and CORS.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HeadersSpec {
+    /// Empty value: remove the header.
+    pub custom_request_headers: Vec<(String, String)>,
+    pub custom_response_headers: Vec<(String, String)>,
+    pub frame_deny: bool,
+    pub custom_frame_options_value: Option<String>,
+    pub content_type_nosniff: bool,
+    pub browser_xss_filter: bool,
+    pub custom_browser_xss_value: Option<String>,
+    pub sts_seconds: i64,
+    pub sts_include_subdomains: bool,
+    pub sts_preload: bool,
+    pub force_sts_header: bool,
+    pub content_security_policy: Option<String>,
+    pub content_security_policy_report_only: Option<String>,
+    pub referrer_policy: Option<String>,
+    pub permissions_policy: Option<String>,
+    pub public_key: Option<String>,
+    pub allowed_hosts: Vec<String>,
+    pub hosts_proxy_headers: Vec<String>,
+    pub ssl_proxy_headers: Vec<(String, String)>,
+    pub is_development: bool,
+    /// Present when any CORS option is set.
+    pub cors: Option<CorsSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CorsSpec {
+    pub allow_credentials: bool,
+    pub allow_headers: Vec<String>,
+    pub allow_methods: Vec<String>,
+    pub allow_origin_list: Vec<String>,
+    pub allow_origin_list_regex: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub max_age: Option<i64>,
+    pub add_vary_header: bool,
+}
