@@ -7,6 +7,8 @@
 //!   none: an artefact of Go's HTTP client, not a routing behaviour;
 //! - `Date`, `Connection` and `Server` response headers: transport details; likewise
 //!   `Content-Length` where Go's server ends a 400 by closing the connection instead;
+//! - a response whose `Content-Type` a middleware removes: Go's server then sniffs one from the
+//!   body; wharf sends none (so that case is not among the requests);
 //! - which server a fresh round robin starts with: Traefik's pick among equal deadlines is an
 //!   implementation detail, so the round-robin cases compare the alternation, not the names.
 
@@ -51,6 +53,68 @@ http:
     empty:   {rule: "Host(`empty.test`)", service: empty}
     quotes:  {rule: "Host('bad.test')", service: host}
     nosvc:   {rule: "Host(`nosvc.test`)", service: nowhere}
+    sec:     {rule: "Host(`sec.test`)", service: host, middlewares: [secure-headers]}
+    cors:    {rule: "Host(`cors.test`)", service: host, middlewares: [cors]}
+    both:    {rule: "Host(`both.test`)", service: host, middlewares: [secure-headers, cors]}
+    custom:  {rule: "Host(`custom.test`)", service: host, middlewares: [custom]}
+    strip:   {rule: "Host(`strip.test`)", service: host, middlewares: [strip]}
+    stripre: {rule: "Host(`stripre.test`)", service: host, middlewares: [stripre]}
+    add:     {rule: "Host(`add.test`)", service: host, middlewares: [add]}
+    repl:    {rule: "Host(`repl.test`)", service: host, middlewares: [repl]}
+    replre:  {rule: "Host(`replre.test`)", service: host, middlewares: [replre]}
+    rscheme: {rule: "Host(`rscheme.test`)", service: host, middlewares: [rscheme]}
+    rschemep: {rule: "Host(`rschemep.test`)", service: host, middlewares: [rschemep]}
+    rregex:  {rule: "Host(`rregex.test`)", service: host, middlewares: [rregex]}
+    chained: {rule: "Host(`chain.test`)", service: host, middlewares: [chained]}
+    allowed: {rule: "Host(`hostsmw.test`)", service: host, middlewares: [allowed]}
+    deadsec: {rule: "Host(`deadsec.test`)", service: dead, middlewares: [secure-headers]}
+    wildcors: {rule: "Host(`wildcors.test`)", service: host, middlewares: [wildcors]}
+  middlewares:
+    # secure-headers and cors exactly as in the Compose design's middleware.yml
+    secure-headers:
+      headers:
+        accessControlAllowMethods: [GET, OPTIONS, PUT, POST, DELETE]
+        accessControlAllowOriginList: ["https://admin.motovaultpro.com", "https://motovaultpro.com"]
+        accessControlMaxAge: 100
+        addVaryHeader: true
+        browserXssFilter: true
+        contentTypeNosniff: true
+        forceSTSHeader: true
+        frameDeny: true
+        stsIncludeSubdomains: true
+        stsPreload: true
+        stsSeconds: 31536000
+    cors:
+      headers:
+        accessControlAllowCredentials: true
+        accessControlAllowHeaders: ["Authorization", "Content-Type", "X-Requested-With"]
+        accessControlAllowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
+        accessControlAllowOriginList: ["https://admin.motovaultpro.com", "https://motovaultpro.com"]
+        accessControlMaxAge: 100
+    custom:
+      headers:
+        customRequestHeaders: {X-Added-Req: "yes", User-Agent: ""}
+        customResponseHeaders: {X-Added-Resp: "yes", X-Backend: ""}
+        contentSecurityPolicy: "default-src 'self'"
+        referrerPolicy: same-origin
+        permissionsPolicy: camera=()
+        stsSeconds: 60
+    wildcors:
+      headers:
+        accessControlAllowOriginList: ["*"]
+        accessControlAllowMethods: ["*"]
+        accessControlAllowHeaders: ["*"]
+        accessControlExposeHeaders: [X-Exposed]
+    strip: {stripPrefix: {prefixes: [/api]}}
+    stripre: {stripPrefixRegex: {regex: ["/users/[0-9]+"]}}
+    add: {addPrefix: {prefix: /added}}
+    repl: {replacePath: {path: /replaced}}
+    replre: {replacePathRegex: {regex: "^/old/(.*)", replacement: "/new/$1"}}
+    rscheme: {redirectScheme: {scheme: https}}
+    rschemep: {redirectScheme: {scheme: https, port: "8443", permanent: true}}
+    rregex: {redirectRegex: {regex: "^http://rregex.test/(.*)", replacement: "http://other.test/$1"}}
+    chained: {chain: {middlewares: [strip, add]}}
+    allowed: {headers: {allowedHosts: [good.test]}}
 "#;
 
 fn traefik_bin() -> PathBuf {
@@ -84,6 +148,7 @@ fn start_proxy(binary: &Path) -> Proxy {
     let mut backends: Vec<EchoServer> = SERVICES.iter().map(|s| EchoServer::start(s)).collect();
     backends.push(EchoServer::start("rr1"));
     backends.push(EchoServer::start("rr2"));
+    // The routers and middlewares first; the services section is appended after them.
     let mut yaml = String::from(ROUTERS);
     yaml.push_str("  services:\n");
     for b in &backends[..SERVICES.len()] {
@@ -354,6 +419,228 @@ fn cases() -> Vec<Case> {
         case("ping head", "traefik", "HEAD", "x", "/ping", &[]),
         case("ping not on web", "web", "GET", "x", "/ping", &[]),
         case("bad percent escape", "web", "GET", "a.test", "/a%zz", &[]),
+        case("secure headers", "web", "GET", "sec.test", "/", &[]),
+        case(
+            "secure headers on a 502",
+            "web",
+            "GET",
+            "deadsec.test",
+            "/",
+            &[],
+        ),
+        case(
+            "secure headers preflight",
+            "web",
+            "OPTIONS",
+            "sec.test",
+            "/",
+            &[
+                "Origin: https://motovaultpro.com",
+                "Access-Control-Request-Method: PUT",
+            ],
+        ),
+        case(
+            "cors preflight allowed",
+            "web",
+            "OPTIONS",
+            "cors.test",
+            "/",
+            &[
+                "Origin: https://admin.motovaultpro.com",
+                "Access-Control-Request-Method: PUT",
+                "Access-Control-Request-Headers: Authorization",
+            ],
+        ),
+        case(
+            "cors preflight disallowed",
+            "web",
+            "OPTIONS",
+            "cors.test",
+            "/",
+            &[
+                "Origin: https://evil.example",
+                "Access-Control-Request-Method: PUT",
+            ],
+        ),
+        case(
+            "cors options without request method",
+            "web",
+            "OPTIONS",
+            "cors.test",
+            "/",
+            &["Origin: https://admin.motovaultpro.com"],
+        ),
+        case(
+            "cors get allowed",
+            "web",
+            "GET",
+            "cors.test",
+            "/",
+            &["Origin: https://motovaultpro.com"],
+        ),
+        case(
+            "cors get disallowed",
+            "web",
+            "GET",
+            "cors.test",
+            "/",
+            &["Origin: https://evil.example"],
+        ),
+        case(
+            "cors get without origin",
+            "web",
+            "GET",
+            "cors.test",
+            "/",
+            &[],
+        ),
+        case(
+            "secure and cors",
+            "web",
+            "GET",
+            "both.test",
+            "/",
+            &["Origin: https://motovaultpro.com"],
+        ),
+        case(
+            "secure and cors preflight",
+            "web",
+            "OPTIONS",
+            "both.test",
+            "/",
+            &[
+                "Origin: https://motovaultpro.com",
+                "Access-Control-Request-Method: DELETE",
+            ],
+        ),
+        case(
+            "wildcard cors preflight",
+            "web",
+            "OPTIONS",
+            "wildcors.test",
+            "/",
+            &[
+                "Origin: https://x.example",
+                "Access-Control-Request-Method: PATCH",
+                "Access-Control-Request-Headers: X-Foo",
+            ],
+        ),
+        case(
+            "wildcard cors without origin",
+            "web",
+            "GET",
+            "wildcors.test",
+            "/",
+            &[],
+        ),
+        case("custom headers", "web", "GET", "custom.test", "/", &[]),
+        case(
+            "strip prefix",
+            "web",
+            "GET",
+            "strip.test",
+            "/api/users?x=1",
+            &[],
+        ),
+        case(
+            "strip prefix to root",
+            "web",
+            "GET",
+            "strip.test",
+            "/api",
+            &[],
+        ),
+        case(
+            "strip prefix is not segment aware",
+            "web",
+            "GET",
+            "strip.test",
+            "/apifoo",
+            &[],
+        ),
+        case(
+            "strip prefix regex",
+            "web",
+            "GET",
+            "stripre.test",
+            "/users/42/profile",
+            &[],
+        ),
+        case("add prefix", "web", "GET", "add.test", "/x?y=1", &[]),
+        case(
+            "replace path",
+            "web",
+            "GET",
+            "repl.test",
+            "/orig/p?y=1",
+            &[],
+        ),
+        case(
+            "replace path regex",
+            "web",
+            "GET",
+            "replre.test",
+            "/old/a/b",
+            &[],
+        ),
+        case(
+            "replace path regex no match",
+            "web",
+            "GET",
+            "replre.test",
+            "/other",
+            &[],
+        ),
+        case(
+            "redirect scheme",
+            "web",
+            "GET",
+            "rscheme.test:18080",
+            "/a?b=1",
+            &[],
+        ),
+        case(
+            "redirect scheme post",
+            "web",
+            "POST",
+            "rscheme.test",
+            "/a",
+            &["Content-Length: 0"],
+        ),
+        case(
+            "redirect scheme trusted https",
+            "trusted",
+            "GET",
+            "rscheme.test",
+            "/a",
+            &["X-Forwarded-Proto: https"],
+        ),
+        case(
+            "redirect scheme port permanent",
+            "web",
+            "GET",
+            "rschemep.test",
+            "/a?b=1",
+            &[],
+        ),
+        case(
+            "redirect regex",
+            "web",
+            "GET",
+            "rregex.test",
+            "/foo/bar?x=1",
+            &[],
+        ),
+        case(
+            "redirect regex no match",
+            "web",
+            "GET",
+            "rregex.test:81",
+            "/foo",
+            &[],
+        ),
+        case("chain", "web", "GET", "chain.test", "/api/z", &[]),
+        case("allowed hosts", "web", "GET", "hostsmw.test", "/", &[]),
         case("encoded space kept", "web", "GET", "a.test", "/a%20b", &[]),
         case(
             "encoded slash kept",
@@ -385,6 +672,20 @@ const COMPARED_RESPONSE_HEADERS: &[&str] = &[
     "x-content-type-options",
     "location",
     "x-backend",
+    "x-frame-options",
+    "x-xss-protection",
+    "strict-transport-security",
+    "content-security-policy",
+    "referrer-policy",
+    "permissions-policy",
+    "access-control-allow-origin",
+    "access-control-allow-credentials",
+    "access-control-allow-methods",
+    "access-control-allow-headers",
+    "access-control-expose-headers",
+    "access-control-max-age",
+    "vary",
+    "x-added-resp",
 ];
 const COMPARED_UPSTREAM_HEADERS: &[&str] = &[
     "host",
@@ -396,6 +697,9 @@ const COMPARED_UPSTREAM_HEADERS: &[&str] = &[
     "x-real-ip",
     "user-agent",
     "x-env",
+    "x-forwarded-prefix",
+    "x-replaced-path",
+    "x-added-req",
 ];
 
 fn observe(p: &Proxy, c: &Case) -> BTreeMap<String, String> {
@@ -476,9 +780,11 @@ fn wharf_and_traefik_agree() {
     assert!(cases.len() >= 30);
     let mut diffs = Vec::new();
     let mut aliases: [BTreeMap<String, String>; 2] = Default::default();
+    let mut seen: BTreeMap<&str, BTreeMap<String, String>> = BTreeMap::new();
     for c in &cases {
         let mut w = observe(&wharf_proxy, c);
         let mut t = observe(&traefik_proxy, c);
+        seen.insert(c.name, w.clone());
         if c.name == "round robin" {
             for (obs, alias) in [(&mut w, 0), (&mut t, 1)] {
                 let table = &mut aliases[alias];
@@ -513,4 +819,31 @@ fn wharf_and_traefik_agree() {
         cases.len(),
         diffs.join("\n")
     );
+    // Agreement alone could hide both doing nothing: a few absolute checks.
+    let get = |case: &str, key: &str| seen[case].get(key).cloned().unwrap_or_default();
+    assert_eq!(get("strip prefix", "upstream target"), "/users?x=1");
+    assert_eq!(get("strip prefix", "upstream x-forwarded-prefix"), "/api");
+    assert_eq!(get("chain", "upstream target"), "/added/z");
+    assert_eq!(
+        get("secure headers", "response strict-transport-security"),
+        "max-age=31536000; includeSubDomains; preload"
+    );
+    assert_eq!(
+        get("secure headers on a 502", "response x-frame-options"),
+        "DENY"
+    );
+    assert_eq!(get("cors preflight allowed", "status"), "200");
+    assert_eq!(get("cors preflight allowed", "backend"), "");
+    assert_eq!(
+        get(
+            "cors preflight allowed",
+            "response access-control-allow-origin"
+        ),
+        "https://admin.motovaultpro.com"
+    );
+    assert_eq!(
+        get("redirect scheme", "response location"),
+        "https://rscheme.test/a?b=1"
+    );
+    assert_eq!(get("allowed hosts", "status"), "500");
 }
