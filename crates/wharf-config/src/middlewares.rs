@@ -223,6 +223,7 @@ pub fn decode_spec(
                 permanent: flag(body, "permanent", &p, issues),
             }
         }
+        "forwardAuth" => K::ForwardAuth(Box::new(forward_auth(body, &p, issues)?)),
         "chain" => K::Chain {
             middlewares: strings(body, "middlewares", &p, issues)
                 .iter()
@@ -380,4 +381,60 @@ fn headers(n: &Node, p: &str, issues: &mut Issues) -> Option<wharf_model::Header
         return None;
     }
     Some(h)
+}
+
+fn forward_auth(n: &Node, p: &str, issues: &mut Issues) -> Option<wharf_model::ForwardAuthSpec> {
+    let address = required(n, "address", p, issues)?;
+    match address.parse::<http::Uri>() {
+        Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() => {}
+        _ => {
+            let origin = n
+                .get("address")
+                .map_or_else(|| n.origin.clone(), |v| v.origin.clone());
+            issues.push(
+                wharf_model::ConfigIssue::error(
+                    origin,
+                    format!("`{p}.address`: `{address}` is not an http(s) URL"),
+                )
+                .with_hint("write e.g. http://auth:9000/verify"),
+            );
+            return None;
+        }
+    }
+    if flag(n, "forwardBody", p, issues) {
+        let origin = n
+            .get("forwardBody")
+            .map_or_else(|| n.origin.clone(), |v| v.origin.clone());
+        issues.push(wharf_model::ConfigIssue::error(
+            origin,
+            format!("`{p}.forwardBody` is not implemented by wharf yet"),
+        ));
+        return None;
+    }
+    let regex = text(n, "authResponseHeadersRegex", p, issues).filter(|s| !s.is_empty());
+    if let Some(re) = &regex {
+        check_regex(
+            n,
+            "authResponseHeadersRegex",
+            &join(p, "authResponseHeadersRegex"),
+            re,
+            issues,
+        );
+    }
+    let tls = n.get("tls");
+    Some(wharf_model::ForwardAuthSpec {
+        address,
+        trust_forward_header: n
+            .get("trustForwardHeader")
+            .and_then(|v| crate::decode::boolean(v, &join(p, "trustForwardHeader"), issues)),
+        auth_response_headers: strings(n, "authResponseHeaders", p, issues),
+        auth_response_headers_regex: regex,
+        auth_request_headers: strings(n, "authRequestHeaders", p, issues),
+        add_auth_cookies_to_response: strings(n, "addAuthCookiesToResponse", p, issues),
+        preserve_location_header: flag(n, "preserveLocationHeader", p, issues),
+        preserve_request_method: flag(n, "preserveRequestMethod", p, issues),
+        header_field: text(n, "headerField", p, issues).filter(|s| !s.is_empty()),
+        insecure_skip_verify: tls
+            .is_some_and(|t| flag(t, "insecureSkipVerify", &join(p, "tls"), issues)),
+    })
 }

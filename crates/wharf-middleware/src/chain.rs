@@ -29,9 +29,20 @@ impl Chain {
 
     /// Runs the request side. If a middleware answers, the middlewares before it (which wrap
     /// it) decorate the answer; the ones after it never run.
-    pub fn request(&self, req: &mut RequestHeader, cx: &RequestContext) -> Option<(Reply, usize)> {
+    pub async fn request(
+        &self,
+        req: &mut RequestHeader,
+        cx: &mut RequestContext,
+    ) -> Option<(Reply, usize)> {
         for (i, m) in self.items.iter().enumerate() {
-            if let Flow::Respond(reply) = m.request(req, cx) {
+            let flow = match m.forward_auth() {
+                Some(auth) => match auth.check(req, cx).await {
+                    Ok(()) => Flow::Continue,
+                    Err(reply) => Flow::Respond(reply),
+                },
+                None => m.request(req, cx),
+            };
+            if let Flow::Respond(reply) = flow {
                 return Some((reply, i));
             }
         }

@@ -7,6 +7,7 @@
 //! response decoration also applies to answers wharf writes itself (404s, 502s, redirects).
 
 mod chain;
+mod forward_auth;
 mod headers;
 mod paths;
 mod redirects;
@@ -35,11 +36,16 @@ pub enum Flow {
     Respond(Reply),
 }
 
-/// What a middleware may look at besides the request itself.
-#[derive(Debug, Clone, Copy)]
+/// What a middleware may look at besides the request itself, and what it leaves for the
+/// response.
+#[derive(Debug, Clone, Default)]
 pub struct RequestContext {
     /// The downstream connection is TLS.
     pub tls: bool,
+    /// The TCP peer.
+    pub peer: Option<std::net::IpAddr>,
+    /// Cookies a forwardAuth server asked to add to the final response, by name.
+    pub auth_cookies: Vec<(String, HeaderValue)>,
 }
 
 /// One compiled middleware.
@@ -55,6 +61,21 @@ pub trait Middleware: Send + Sync + std::fmt::Debug {
     /// Whether this middleware removes X-Forwarded-For, so the proxy must not append it.
     fn removes_forwarded_for(&self) -> bool {
         false
+    }
+
+    /// The asynchronous forwardAuth check, for the one middleware that needs it.
+    fn forward_auth(&self) -> Option<&forward_auth::ForwardAuth> {
+        None
+    }
+}
+
+impl Middleware for forward_auth::ForwardAuth {
+    fn response(&self, resp: &mut ResponseHeader, _req: &RequestHeader, cx: &RequestContext) {
+        forward_auth::add_cookies(resp, &cx.auth_cookies);
+    }
+
+    fn forward_auth(&self) -> Option<&forward_auth::ForwardAuth> {
+        Some(self)
     }
 }
 
@@ -93,6 +114,7 @@ pub fn build(kind: &MiddlewareKind) -> Result<Arc<dyn Middleware>, BuildError> {
             replacement,
             *permanent,
         )?),
+        MiddlewareKind::ForwardAuth(spec) => Arc::new(forward_auth::ForwardAuth::new(spec)?),
         MiddlewareKind::Chain { .. } => {
             return Err(BuildError("chains are flattened, not built".into()))
         }

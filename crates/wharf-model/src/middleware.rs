@@ -39,10 +39,29 @@ pub enum MiddlewareKind {
         replacement: String,
         permanent: bool,
     },
+    ForwardAuth(Box<ForwardAuthSpec>),
     /// Flattened when routes are compiled.
     Chain {
         middlewares: Vec<QualifiedName>,
     },
+}
+
+/// `forwardAuth`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ForwardAuthSpec {
+    /// Used as-is (its path and query are kept).
+    pub address: String,
+    /// Tri-state, as in Traefik: unset, false and true build the auth request differently.
+    pub trust_forward_header: Option<bool>,
+    pub auth_response_headers: Vec<String>,
+    pub auth_response_headers_regex: Option<String>,
+    /// Empty: send every client header.
+    pub auth_request_headers: Vec<String>,
+    pub add_auth_cookies_to_response: Vec<String>,
+    pub preserve_location_header: bool,
+    pub preserve_request_method: bool,
+    pub header_field: Option<String>,
+    pub insecure_skip_verify: bool,
 }
 
 /// `headers`: security headers, custom headers, and CORS.

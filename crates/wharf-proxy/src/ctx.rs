@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use wharf_middleware::Chain;
+use wharf_middleware::{Chain, RequestContext};
 use wharf_router::Generation;
 use wharf_upstream::ServicePool;
 
@@ -32,6 +32,8 @@ pub struct RequestCtx {
     pub(crate) pool: Option<Arc<ServicePool>>,
     /// The route's middlewares (response decoration needs them too).
     pub(crate) chain: Option<Arc<Chain>>,
+    /// What the middlewares see of the connection, and what they leave for the response.
+    pub(crate) cx: RequestContext,
     /// Index of the chosen server in `pool`.
     pub(crate) server: Option<usize>,
     /// Whether the downstream connection is TLS.

@@ -150,15 +150,19 @@ impl EntryPointProxy {
             hostname: &self.hostname,
         };
         forwarded::entrypoint_stage(session.req_header_mut(), &info)?;
-        let cx = RequestContext { tls: ctx.tls };
-        let answered = chain.request(session.req_header_mut(), &cx);
+        ctx.cx = RequestContext {
+            tls: ctx.tls,
+            peer,
+            auth_cookies: Vec::new(),
+        };
+        let answered = chain.request(session.req_header_mut(), &mut ctx.cx).await;
         ctx.chain = Some(chain.clone());
         if let Some((reply, upto)) = answered {
             let mut resp = responses::header(reply.status, None, false, &[], reply.body.len())?;
             for (name, value) in reply.headers {
-                resp.insert_header(name, value)?;
+                resp.append_header(name, value)?;
             }
-            chain.response(&mut resp, session.req_header(), &cx, Some(upto));
+            chain.response(&mut resp, session.req_header(), &ctx.cx, Some(upto));
             responses::send(session, resp, reply.body).await?;
             return Ok(true);
         }
@@ -184,12 +188,7 @@ impl EntryPointProxy {
         };
         let mut resp = responses::header(code, content_type, nosniff, &[], body.len())?;
         if let Some(chain) = &ctx.chain {
-            chain.response(
-                &mut resp,
-                session.req_header(),
-                &RequestContext { tls: ctx.tls },
-                None,
-            );
+            chain.response(&mut resp, session.req_header(), &ctx.cx, None);
         }
         responses::send(session, resp, body).await
     }
@@ -256,6 +255,7 @@ impl ProxyHttp for EntryPointProxy {
             generation: None,
             pool: None,
             chain: None,
+            cx: RequestContext::default(),
             server: None,
             tls: false,
         }
@@ -392,12 +392,7 @@ impl ProxyHttp for EntryPointProxy {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         if let Some(chain) = &ctx.chain {
-            chain.response(
-                upstream_response,
-                session.req_header(),
-                &RequestContext { tls: ctx.tls },
-                None,
-            );
+            chain.response(upstream_response, session.req_header(), &ctx.cx, None);
         }
         if !session.is_http2() {
             // Traefik always answers HTTP/1.1, whatever the backend spoke.

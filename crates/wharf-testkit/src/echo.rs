@@ -1,7 +1,9 @@
 //! An echo backend: answers every request with a JSON description of it.
 //!
 //! Paths with special meaning: `/status/<code>` answers that status; `/delay/<ms>` answers
-//! after that long; `/health` answers 200 or 503, switched by `/health/fail` and `/health/ok`.
+//! after that long; `/health` answers 200 or 503, switched by `/health/fail` and `/health/ok`;
+//! `/auth/<code>` answers like an auth server (that status, `X-Auth-User`, cookies, and a
+//! relative `Location` for redirects).
 //! A WebSocket upgrade gets a 101 and then every byte is echoed back. The JSON includes the
 //! local address the request arrived on (which network a proxy used).
 
@@ -227,10 +229,36 @@ async fn handle(
         headers,
         body,
     });
+    // `/auth/<code>`: an auth server's answer, with identity headers and a cookie.
+    if let Some(code) = path
+        .strip_prefix("/auth/")
+        .and_then(|c| c.parse::<u16>().ok())
+    {
+        let mut b = Response::builder()
+            .status(code)
+            .header("x-auth-user", "alice")
+            .header("x-secret-zone", "z1")
+            .header("set-cookie", "authck=1; Path=/")
+            .header("set-cookie", "other=2");
+        if (300..400).contains(&code) {
+            b = b.header("location", "/login?x=1");
+        }
+        if code == 401 {
+            b = b.header("www-authenticate", "Basic realm=\"auth\"");
+        }
+        let body = if (200..300).contains(&code) {
+            String::new()
+        } else {
+            format!("denied {code}")
+        };
+        return Ok(b.body(Full::new(Bytes::from(body))).expect("response"));
+    }
     let resp = Response::builder()
         .status(status)
         .header("content-type", "application/json")
         .header("x-backend", &*name)
+        .header("set-cookie", "authck=backend")
+        .header("set-cookie", "backendck=1")
         .body(Full::new(Bytes::from(json.to_string())))
         .expect("response");
     Ok(resp)

@@ -69,6 +69,16 @@ http:
     allowed: {rule: "Host(`hostsmw.test`)", service: host, middlewares: [allowed]}
     deadsec: {rule: "Host(`deadsec.test`)", service: dead, middlewares: [secure-headers]}
     wildcors: {rule: "Host(`wildcors.test`)", service: host, middlewares: [wildcors]}
+    fa:      {rule: "Host(`fa.test`)", service: host, middlewares: [api-auth]}
+    fa401:   {rule: "Host(`fa401.test`)", service: host, middlewares: [fa-401]}
+    fa302:   {rule: "Host(`fa302.test`)", service: host, middlewares: [fa-302]}
+    fa302p:  {rule: "Host(`fa302p.test`)", service: host, middlewares: [fa-302p]}
+    fa500:   {rule: "Host(`fa500.test`)", service: host, middlewares: [fa-500]}
+    fadown:  {rule: "Host(`fadown.test`)", service: host, middlewares: [secure-headers, fa-down]}
+    fafilter: {rule: "Host(`fafilter.test`)", service: host, middlewares: [fa-filter]}
+    fatrue:  {rule: "Host(`fatrue.test`)", service: host, middlewares: [fa-true]}
+    fafalse: {rule: "Host(`fafalse.test`)", service: host, middlewares: [fa-false]}
+    faregex: {rule: "Host(`faregex.test`)", service: host, middlewares: [fa-regex]}
   middlewares:
     # secure-headers and cors exactly as in the Compose design's middleware.yml
     secure-headers:
@@ -137,7 +147,33 @@ struct Proxy {
     _proc: WharfProcess,
     eps: BTreeMap<&'static str, SocketAddr>,
     backends: Vec<EchoServer>,
+    /// The forwardAuth server (not a backend: what it receives is compared separately).
+    auth: EchoServer,
     websecure_port: u16,
+}
+
+/// forwardAuth middlewares pointing at this proxy's auth server (`api-auth` as in the
+/// Compose design, with its address replaced).
+fn auth_middlewares(auth: &EchoServer) -> String {
+    let a = auth.url();
+    let dead = free_port();
+    format!(
+        r#"    api-auth:
+      forwardAuth:
+        address: "{a}/auth/200"
+        authResponseHeaders: ["X-Auth-User", "X-Auth-Roles"]
+        addAuthCookiesToResponse: [authck]
+    fa-401: {{forwardAuth: {{address: "{a}/auth/401"}}}}
+    fa-302: {{forwardAuth: {{address: "{a}/auth/302?x=1"}}}}
+    fa-302p: {{forwardAuth: {{address: "{a}/auth/302", preserveLocationHeader: true}}}}
+    fa-500: {{forwardAuth: {{address: "{a}/auth/500"}}}}
+    fa-down: {{forwardAuth: {{address: "http://127.0.0.1:{dead}/auth"}}}}
+    fa-filter: {{forwardAuth: {{address: "{a}/auth/200", authRequestHeaders: [Authorization, X-Keep]}}}}
+    fa-true: {{forwardAuth: {{address: "{a}/auth/200", trustForwardHeader: true}}}}
+    fa-false: {{forwardAuth: {{address: "{a}/auth/200", trustForwardHeader: false}}}}
+    fa-regex: {{forwardAuth: {{address: "{a}/auth/200", authResponseHeadersRegex: "^X-Secret"}}}}
+"#
+    )
 }
 
 fn loopback() -> SocketAddr {
@@ -149,7 +185,9 @@ fn start_proxy(binary: &Path) -> Proxy {
     backends.push(EchoServer::start("rr1"));
     backends.push(EchoServer::start("rr2"));
     // The routers and middlewares first; the services section is appended after them.
+    let auth = EchoServer::start("auth");
     let mut yaml = String::from(ROUTERS);
+    yaml.push_str(&auth_middlewares(&auth));
     yaml.push_str("  services:\n");
     for b in &backends[..SERVICES.len()] {
         let extra = if b.name == "nopass" {
@@ -225,6 +263,7 @@ fn start_proxy(binary: &Path) -> Proxy {
         _proc: proc,
         eps,
         backends,
+        auth,
         websecure_port,
     }
 }
@@ -641,6 +680,75 @@ fn cases() -> Vec<Case> {
         ),
         case("chain", "web", "GET", "chain.test", "/api/z", &[]),
         case("allowed hosts", "web", "GET", "hostsmw.test", "/", &[]),
+        case(
+            "forward auth ok",
+            "web",
+            "POST",
+            "fa.test",
+            "/orig/path?x=1&y=2",
+            &[
+                "Content-Length: 4",
+                "X-Auth-User: spoofed",
+                "Authorization: Bearer t",
+                "X-Forwarded-Uri: /fake",
+            ],
+        ),
+        case("forward auth 401", "web", "GET", "fa401.test", "/p", &[]),
+        case("forward auth 302", "web", "GET", "fa302.test", "/p", &[]),
+        case(
+            "forward auth 302 preserved",
+            "web",
+            "GET",
+            "fa302p.test",
+            "/p",
+            &[],
+        ),
+        case("forward auth 500", "web", "GET", "fa500.test", "/p", &[]),
+        case("forward auth down", "web", "GET", "fadown.test", "/p", &[]),
+        case(
+            "forward auth request filter",
+            "web",
+            "POST",
+            "fafilter.test",
+            "/orig/path?x=1",
+            &[
+                "Content-Length: 0",
+                "Authorization: Basic x",
+                "X-Keep: k",
+                "X-Drop: d",
+            ],
+        ),
+        case(
+            "forward auth trusted true",
+            "trusted",
+            "PATCH",
+            "fatrue.test",
+            "/t",
+            &[
+                "Content-Length: 0",
+                "X-Forwarded-For: 1.2.3.4",
+                "X-Forwarded-Method: PATCH",
+                "X-Forwarded-Uri: /fake",
+                "X-Forwarded-Host: orig.example",
+                "X-Forwarded-Proto: https",
+            ],
+        ),
+        case(
+            "forward auth trusted false",
+            "trusted",
+            "GET",
+            "fafalse.test",
+            "/f",
+            &["X-Forwarded-For: 1.2.3.4", "X-Forwarded-Uri: /fake"],
+        ),
+        case(
+            "forward auth regex",
+            "web",
+            "GET",
+            "faregex.test",
+            "/r",
+            &["X-Secret-Zone: spoofed"],
+        ),
         case("encoded space kept", "web", "GET", "a.test", "/a%20b", &[]),
         case(
             "encoded slash kept",
@@ -686,6 +794,7 @@ const COMPARED_RESPONSE_HEADERS: &[&str] = &[
     "access-control-max-age",
     "vary",
     "x-added-resp",
+    "www-authenticate",
 ];
 const COMPARED_UPSTREAM_HEADERS: &[&str] = &[
     "host",
@@ -700,10 +809,32 @@ const COMPARED_UPSTREAM_HEADERS: &[&str] = &[
     "x-forwarded-prefix",
     "x-replaced-path",
     "x-added-req",
+    "x-auth-user",
+    "x-secret-zone",
+    "authorization",
+];
+
+/// What the forwardAuth server is compared on (not User-Agent or Accept-Encoding, which Go's
+/// client sets on Traefik's side).
+const COMPARED_AUTH_HEADERS: &[&str] = &[
+    "host",
+    "authorization",
+    "x-keep",
+    "x-drop",
+    "x-auth-user",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-method",
+    "x-forwarded-port",
+    "x-forwarded-proto",
+    "x-forwarded-server",
+    "x-forwarded-uri",
+    "x-real-ip",
 ];
 
 fn observe(p: &Proxy, c: &Case) -> BTreeMap<String, String> {
     let before: Vec<usize> = p.backends.iter().map(EchoServer::count).collect();
+    let auth_before = p.auth.count();
     let mut req = c.head.clone();
     if c.head.contains("Content-Length: 4") {
         req.push_str("Connection: close\r\n\r\nbody");
@@ -713,9 +844,36 @@ fn observe(p: &Proxy, c: &Case) -> BTreeMap<String, String> {
     let resp = raw::send(p.eps[c.ep], req.as_bytes()).expect("response");
     let mut obs = BTreeMap::new();
     obs.insert("status".to_string(), resp.status.to_string());
+    let cookies: Vec<&str> = resp
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    obs.insert("response set-cookie".into(), cookies.join(" | "));
+    if p.auth.count() > auth_before {
+        let got = p.auth.last().expect("auth request");
+        obs.insert("auth method".into(), got.method.clone());
+        obs.insert("auth target".into(), got.target.clone());
+        obs.insert(
+            "auth body".into(),
+            String::from_utf8_lossy(&got.body).into_owned(),
+        );
+        for h in COMPARED_AUTH_HEADERS {
+            let vals = got.header_all(h);
+            if !vals.is_empty() {
+                let v = vals
+                    .join(" | ")
+                    .replace(&p.auth.addr.port().to_string(), "<auth-port>");
+                obs.insert(format!("auth {h}"), v);
+            }
+        }
+    }
     for h in COMPARED_RESPONSE_HEADERS {
         if let Some(v) = resp.header(h) {
-            let v = v.replace(&p.websecure_port.to_string(), "<websecure-port>");
+            let v = v
+                .replace(&p.websecure_port.to_string(), "<websecure-port>")
+                .replace(&p.auth.addr.port().to_string(), "<auth-port>");
             obs.insert(format!("response {h}"), v);
         }
     }
@@ -846,4 +1004,21 @@ fn wharf_and_traefik_agree() {
         "https://rscheme.test/a?b=1"
     );
     assert_eq!(get("allowed hosts", "status"), "500");
+    assert_eq!(get("forward auth ok", "upstream x-auth-user"), "alice");
+    assert_eq!(get("forward auth ok", "upstream method"), "POST");
+    assert_eq!(get("forward auth ok", "auth method"), "GET");
+    assert_eq!(get("forward auth ok", "auth x-forwarded-uri"), "/orig/path?x=1&y=2");
+    assert_eq!(
+        get("forward auth ok", "response set-cookie"),
+        "backendck=1 | authck=1; Path=/"
+    );
+    assert_eq!(get("forward auth 401", "status"), "401");
+    assert_eq!(get("forward auth 401", "response body"), "denied 401");
+    assert_eq!(get("forward auth 401", "backend"), "");
+    assert_eq!(
+        get("forward auth 302", "response location"),
+        "http://127.0.0.1:<auth-port>/login?x=1"
+    );
+    assert_eq!(get("forward auth down", "status"), "500");
+    assert_eq!(get("forward auth down", "response x-frame-options"), "DENY");
 }

@@ -1,0 +1,390 @@
+//! `forwardAuth`: ask an auth server before proxying. A 2xx lets the request through (with
+//! the auth server's identity headers replacing any the client sent); any other answer goes
+//! back to the client as the auth server gave it; an unreachable auth server fails closed.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Method};
+use pingora::connectors::http::Connector;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::upstreams::peer::HttpPeer;
+use regex::Regex;
+use wharf_model::ForwardAuthSpec;
+
+use crate::{header_name, regex, request_host, BuildError, Reply, RequestContext};
+
+/// Traefik's auth client timeout.
+const TIMEOUT: Duration = Duration::from_secs(30);
+const IDLE: Duration = Duration::from_secs(90);
+
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+const MANAGED: &[&str] = &[
+    "x-forwarded-proto",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-server",
+    "x-forwarded-uri",
+    "x-forwarded-method",
+    "x-forwarded-prefix",
+    "x-forwarded-tls-client-cert",
+    "x-forwarded-tls-client-cert-info",
+    "x-real-ip",
+];
+
+pub struct ForwardAuth {
+    https: bool,
+    host: String,
+    port: u16,
+    /// `host:port` as written in the address (the auth request's Host).
+    authority: String,
+    /// Path and query of the address, used as-is.
+    target: String,
+    /// `scheme://authority`, to resolve a relative Location against.
+    base: String,
+    trust: Option<bool>,
+    response_headers: Vec<HeaderName>,
+    response_regex: Option<Regex>,
+    request_headers: Vec<HeaderName>,
+    cookies: Vec<String>,
+    preserve_location: bool,
+    preserve_method: bool,
+    insecure: bool,
+    connector: Connector,
+}
+
+impl std::fmt::Debug for ForwardAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForwardAuth")
+            .field("address", &format!("{}{}", self.base, self.target))
+            .finish()
+    }
+}
+
+impl ForwardAuth {
+    pub(crate) fn new(spec: &ForwardAuthSpec) -> Result<Self, BuildError> {
+        let uri: http::Uri = spec
+            .address
+            .parse()
+            .map_err(|e| BuildError(format!("forwardAuth address {:?}: {e}", spec.address)))?;
+        let https = uri.scheme_str() == Some("https");
+        let host = uri
+            .host()
+            .unwrap_or("")
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let authority = uri
+            .authority()
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_default();
+        Ok(ForwardAuth {
+            https,
+            base: format!("{}://{authority}", if https { "https" } else { "http" }),
+            target: uri
+                .path_and_query()
+                .map_or_else(|| "/".to_string(), |p| p.to_string()),
+            host,
+            port,
+            authority,
+            trust: spec.trust_forward_header,
+            response_headers: spec
+                .auth_response_headers
+                .iter()
+                .map(|h| header_name(h))
+                .collect::<Result<_, _>>()?,
+            response_regex: spec
+                .auth_response_headers_regex
+                .as_deref()
+                .map(regex)
+                .transpose()?,
+            request_headers: spec
+                .auth_request_headers
+                .iter()
+                .map(|h| header_name(h))
+                .collect::<Result<_, _>>()?,
+            cookies: spec.add_auth_cookies_to_response.clone(),
+            preserve_location: spec.preserve_location_header,
+            preserve_method: spec.preserve_request_method,
+            insecure: spec.insecure_skip_verify,
+            connector: Connector::new(None),
+        })
+    }
+
+    fn auth_request(
+        &self,
+        req: &RequestHeader,
+        cx: &RequestContext,
+    ) -> pingora::Result<RequestHeader> {
+        let method = if self.preserve_method {
+            req.method.clone()
+        } else {
+            Method::GET
+        };
+        let mut auth = RequestHeader::build(method, self.target.as_bytes(), None)?;
+        for (name, value) in req.headers.iter() {
+            let n = name.as_str();
+            if HOP_BY_HOP.contains(&n) || n == "content-length" || n == "host" {
+                continue;
+            }
+            let listed =
+                self.request_headers.is_empty() || self.request_headers.iter().any(|h| h == name);
+            if listed {
+                auth.append_header(name.clone(), value.clone())?;
+            }
+        }
+        auth.insert_header("Host", self.authority.as_str())?;
+        let peer = cx.peer.map(|ip| match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4).to_string(),
+            v4 => v4.to_string(),
+        });
+        let proto = if cx.tls { "https" } else { "http" };
+        let host = request_host(req).to_string();
+        let uri = req
+            .uri
+            .path_and_query()
+            .map_or_else(|| req.uri.path().to_string(), |p| p.to_string());
+        let method = req.method.as_str().to_string();
+        match self.trust {
+            None => {
+                if let Some(ip) = &peer {
+                    auth.insert_header("X-Forwarded-For", ip.as_str())?;
+                }
+                auth.insert_header("X-Forwarded-Proto", proto)?;
+                auth.insert_header("X-Forwarded-Method", method)?;
+                auth.insert_header("X-Forwarded-Host", host)?;
+                auth.insert_header("X-Forwarded-Uri", uri)?;
+            }
+            Some(trust) => {
+                if !trust {
+                    for h in MANAGED {
+                        auth.remove_header(*h);
+                    }
+                }
+                let absent =
+                    |auth: &RequestHeader, h: &str| !trust || !auth.headers.contains_key(h);
+                if let Some(ip) = &peer {
+                    let xff = match auth
+                        .headers
+                        .get("x-forwarded-for")
+                        .and_then(|v| v.to_str().ok())
+                    {
+                        Some(existing) if trust && !existing.is_empty() => {
+                            format!("{existing}, {ip}")
+                        }
+                        _ => ip.clone(),
+                    };
+                    auth.insert_header("X-Forwarded-For", xff)?;
+                }
+                if absent(&auth, "x-forwarded-method") {
+                    auth.insert_header("X-Forwarded-Method", method)?;
+                }
+                if absent(&auth, "x-forwarded-proto") {
+                    auth.insert_header("X-Forwarded-Proto", proto)?;
+                }
+                if absent(&auth, "x-forwarded-port") {
+                    let xfp = auth
+                        .headers
+                        .get("x-forwarded-proto")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or(proto)
+                        .to_string();
+                    let port = host
+                        .rsplit_once(':')
+                        .filter(|(h, p)| !h.contains(':') && p.bytes().all(|b| b.is_ascii_digit()))
+                        .map(|(_, p)| p.to_string())
+                        .unwrap_or_else(|| {
+                            if xfp == "https" || xfp == "wss" {
+                                "443".into()
+                            } else {
+                                "80".into()
+                            }
+                        });
+                    auth.insert_header("X-Forwarded-Port", port)?;
+                }
+                if absent(&auth, "x-forwarded-host") {
+                    auth.insert_header("X-Forwarded-Host", host)?;
+                }
+                if absent(&auth, "x-forwarded-uri") {
+                    auth.insert_header("X-Forwarded-Uri", uri)?;
+                }
+            }
+        }
+        Ok(auth)
+    }
+
+    async fn call(&self, auth: RequestHeader) -> pingora::Result<(ResponseHeader, Bytes)> {
+        let addr = tokio::net::lookup_host((self.host.as_str(), self.port))
+            .await
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| {
+                pingora::Error::explain(
+                    pingora::ErrorType::ConnectNoRoute,
+                    "cannot resolve the auth server",
+                )
+            })?;
+        let mut peer = HttpPeer::new(addr, self.https, self.host.clone());
+        peer.options.idle_timeout = Some(IDLE);
+        if self.insecure {
+            peer.options.verify_cert = false;
+            peer.options.verify_hostname = false;
+        }
+        let (mut session, _reused) = self.connector.get_http_session(&peer).await?;
+        session.write_request_header(Box::new(auth)).await?;
+        session.finish_request_body().await?;
+        session.read_response_header().await?;
+        let head = session.response_header().cloned().ok_or_else(|| {
+            pingora::Error::explain(pingora::ErrorType::InvalidHTTPHeader, "no response")
+        })?;
+        let mut body = Vec::new();
+        while let Some(chunk) = session.read_response_body().await? {
+            body.extend_from_slice(&chunk);
+        }
+        self.connector
+            .release_http_session(session, &peer, Some(IDLE))
+            .await;
+        Ok((head, Bytes::from(body)))
+    }
+
+    /// Asks the auth server. Err(reply) answers the client; Ok lets the request through
+    /// (with the auth server's identity headers applied, and its cookies kept for the response).
+    pub(crate) async fn check(
+        &self,
+        req: &mut RequestHeader,
+        cx: &mut RequestContext,
+    ) -> Result<(), Reply> {
+        let fail = || Reply {
+            status: 500,
+            headers: Vec::new(),
+            body: Bytes::new(),
+        };
+        let auth = self.auth_request(req, cx).map_err(|_| fail())?;
+        let (head, body) = match tokio::time::timeout(TIMEOUT, self.call(auth)).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, auth = ?self, "forwardAuth: the auth server failed");
+                return Err(fail());
+            }
+            Err(_) => return Err(fail()),
+        };
+        let status = head.status.as_u16();
+        if !(200..300).contains(&status) {
+            let mut headers = Vec::new();
+            for (name, value) in head.headers.iter() {
+                let n = name.as_str();
+                if HOP_BY_HOP.contains(&n) || n == "content-length" {
+                    continue;
+                }
+                let mut value = value.clone();
+                if n == "location" && !self.preserve_location {
+                    if let Ok(loc) = value.to_str() {
+                        if loc.starts_with('/') && !loc.starts_with("//") {
+                            if let Ok(v) = HeaderValue::from_str(&format!("{}{loc}", self.base)) {
+                                value = v;
+                            }
+                        }
+                    }
+                }
+                headers.push((name.clone(), value));
+            }
+            return Err(Reply {
+                status,
+                headers,
+                body,
+            });
+        }
+        for name in &self.response_headers {
+            req.remove_header(name);
+            for value in head.headers.get_all(name) {
+                let _ignored = req.append_header(name.clone(), value.clone());
+            }
+        }
+        if let Some(re) = &self.response_regex {
+            // Go matches the canonical spelling (`X-Secret-Zone`), not the lower-case one.
+            let matches = |name: &HeaderName| re.is_match(&canonical(name.as_str()));
+            let stale: Vec<HeaderName> =
+                req.headers.keys().filter(|k| matches(k)).cloned().collect();
+            for k in stale {
+                req.remove_header(&k);
+            }
+            for (name, value) in head.headers.iter() {
+                if matches(name) {
+                    let _ignored = req.append_header(name.clone(), value.clone());
+                }
+            }
+        }
+        if !self.cookies.is_empty() {
+            for value in head.headers.get_all("set-cookie") {
+                let name = value
+                    .to_str()
+                    .ok()
+                    .and_then(|v| v.split('=').next())
+                    .unwrap_or("")
+                    .trim();
+                if self.cookies.iter().any(|c| c == name) {
+                    cx.auth_cookies.push((name.to_string(), value.clone()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Go's canonical header spelling: `x-secret-zone` -> `X-Secret-Zone`.
+fn canonical(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for ch in name.chars() {
+        out.push(if upper {
+            ch.to_ascii_uppercase()
+        } else {
+            ch.to_ascii_lowercase()
+        });
+        upper = ch == '-';
+    }
+    out
+}
+
+/// The auth server's cookies, replacing the backend's of the same names.
+pub(crate) fn add_cookies(resp: &mut ResponseHeader, cookies: &[(String, HeaderValue)]) {
+    if cookies.is_empty() {
+        return;
+    }
+    let kept: Vec<HeaderValue> = resp
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter(|v| {
+            let name = v
+                .to_str()
+                .ok()
+                .and_then(|v| v.split('=').next())
+                .unwrap_or("")
+                .trim();
+            !cookies.iter().any(|(c, _)| c == name)
+        })
+        .cloned()
+        .collect();
+    resp.remove_header("set-cookie");
+    for v in kept
+        .into_iter()
+        .chain(cookies.iter().map(|(_, v)| v.clone()))
+    {
+        let _ignored = resp.append_header("Set-Cookie", v);
+    }
+}
