@@ -224,6 +224,97 @@ pub fn decode_spec(
             }
         }
         "forwardAuth" => K::ForwardAuth(Box::new(forward_auth(body, &p, issues)?)),
+        "ipAllowList" | "ipWhiteList" => {
+            let source_range = strings(body, "sourceRange", &p, issues);
+            if source_range.is_empty() {
+                issues.push(
+                    wharf_model::ConfigIssue::error(
+                        body.origin.clone(),
+                        format!("`{p}.sourceRange` is required"),
+                    )
+                    .with_hint("list the allowed IPs or CIDR ranges, e.g. [10.0.0.0/8]"),
+                );
+                return None;
+            }
+            for ip in &source_range {
+                if ip.parse::<ipnet::IpNet>().is_err() && ip.parse::<std::net::IpAddr>().is_err() {
+                    let origin = body
+                        .get("sourceRange")
+                        .map_or_else(|| body.origin.clone(), |v| v.origin.clone());
+                    issues.push(wharf_model::ConfigIssue::error(
+                        origin,
+                        format!("`{p}.sourceRange`: `{ip}` is neither an IP nor a CIDR range"),
+                    ));
+                }
+            }
+            let strategy = body.get("ipStrategy");
+            let sp = join(&p, "ipStrategy");
+            K::IpAllowList {
+                source_range,
+                depth: strategy
+                    .and_then(|s| s.get("depth"))
+                    .and_then(|d| crate::decode::integer(d, &join(&sp, "depth"), issues))
+                    .unwrap_or(0),
+                excluded_ips: strategy
+                    .map(|s| strings(s, "excludedIPs", &sp, issues))
+                    .unwrap_or_default(),
+                reject_status: body
+                    .get("rejectStatusCode")
+                    .and_then(|c| crate::decode::integer(c, &join(&p, "rejectStatusCode"), issues))
+                    .and_then(|c| u16::try_from(c).ok())
+                    .filter(|c| (100..600).contains(c))
+                    .unwrap_or(403),
+            }
+        }
+        "basicAuth" => {
+            let mut users = strings(body, "users", &p, issues);
+            if let Some(file) = text(body, "usersFile", &p, issues).filter(|f| !f.is_empty()) {
+                match std::fs::read_to_string(&file) {
+                    Ok(content) => users.extend(
+                        content
+                            .lines()
+                            .map(str::trim)
+                            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                            .map(str::to_string),
+                    ),
+                    Err(e) => {
+                        let origin = body
+                            .get("usersFile")
+                            .map_or_else(|| body.origin.clone(), |v| v.origin.clone());
+                        issues.push(wharf_model::ConfigIssue::error(
+                            origin,
+                            format!("`{p}.usersFile`: cannot read `{file}`: {e}"),
+                        ));
+                        return None;
+                    }
+                }
+            }
+            if users.is_empty() {
+                issues.push(
+                    wharf_model::ConfigIssue::error(
+                        body.origin.clone(),
+                        format!("`{p}` has no users"),
+                    )
+                    .with_hint("set users: [\"name:hash\"] or usersFile (htpasswd format)"),
+                );
+                return None;
+            }
+            if let Some(bad) = users.iter().find(|u| !u.contains(':')) {
+                issues.push(wharf_model::ConfigIssue::error(
+                    body.origin.clone(),
+                    format!("`{p}.users`: `{bad}` is not `name:hash`"),
+                ));
+                return None;
+            }
+            K::BasicAuth {
+                users,
+                realm: text(body, "realm", &p, issues)
+                    .filter(|r| !r.is_empty())
+                    .unwrap_or_else(|| "traefik".into()),
+                remove_header: flag(body, "removeHeader", &p, issues),
+                header_field: text(body, "headerField", &p, issues).filter(|h| !h.is_empty()),
+            }
+        }
         "chain" => K::Chain {
             middlewares: strings(body, "middlewares", &p, issues)
                 .iter()

@@ -6,6 +6,7 @@
 //! itself ([`Flow::Respond`]); and on the response, where it decorates headers. Like Traefik,
 //! response decoration also applies to answers wharf writes itself (404s, 502s, redirects).
 
+mod access;
 mod chain;
 mod forward_auth;
 mod headers;
@@ -115,6 +116,28 @@ pub fn build(kind: &MiddlewareKind) -> Result<Arc<dyn Middleware>, BuildError> {
             *permanent,
         )?),
         MiddlewareKind::ForwardAuth(spec) => Arc::new(forward_auth::ForwardAuth::new(spec)?),
+        MiddlewareKind::IpAllowList {
+            source_range,
+            depth,
+            excluded_ips,
+            reject_status,
+        } => Arc::new(access::IpAllowList::new(
+            source_range,
+            *depth,
+            excluded_ips,
+            *reject_status,
+        )?),
+        MiddlewareKind::BasicAuth {
+            users,
+            realm,
+            remove_header,
+            header_field,
+        } => Arc::new(access::BasicAuth::new(
+            users,
+            realm,
+            *remove_header,
+            header_field.as_deref(),
+        )?),
         MiddlewareKind::Chain { .. } => {
             return Err(BuildError("chains are flattened, not built".into()))
         }

@@ -40,6 +40,22 @@ pub enum MiddlewareKind {
         permanent: bool,
     },
     ForwardAuth(Box<ForwardAuthSpec>),
+    IpAllowList {
+        /// IPs and CIDR ranges, validated.
+        source_range: Vec<String>,
+        /// `ipStrategy.depth`: take the n-th X-Forwarded-For entry from the right.
+        depth: i64,
+        /// `ipStrategy.excludedIPs`: skip these X-Forwarded-For entries, from the right.
+        excluded_ips: Vec<String>,
+        reject_status: u16,
+    },
+    BasicAuth {
+        /// `name:hash` lines, from `users` and `usersFile`.
+        users: Vec<String>,
+        realm: String,
+        remove_header: bool,
+        header_field: Option<String>,
+    },
     /// Flattened when routes are compiled.
     Chain {
         middlewares: Vec<QualifiedName>,

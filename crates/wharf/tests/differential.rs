@@ -79,6 +79,12 @@ http:
     fatrue:  {rule: "Host(`fatrue.test`)", service: host, middlewares: [fa-true]}
     fafalse: {rule: "Host(`fafalse.test`)", service: host, middlewares: [fa-false]}
     faregex: {rule: "Host(`faregex.test`)", service: host, middlewares: [fa-regex]}
+    ipallow: {rule: "Host(`ipallow.test`)", service: host, middlewares: [ipallow]}
+    ipdeny:  {rule: "Host(`ipdeny.test`)", service: host, middlewares: [ipdeny]}
+    ipdeny404: {rule: "Host(`ipdeny404.test`)", service: host, middlewares: [ipdeny404]}
+    ipdepth: {rule: "Host(`ipdepth.test`)", service: host, middlewares: [ipdepth]}
+    basic:   {rule: "Host(`basic.test`)", service: host, middlewares: [basic]}
+    basicrealm: {rule: "Host(`basicrealm.test`)", service: host, middlewares: [basicrealm]}
   middlewares:
     # secure-headers and cors exactly as in the Compose design's middleware.yml
     secure-headers:
@@ -125,6 +131,12 @@ http:
     rregex: {redirectRegex: {regex: "^http://rregex.test/(.*)", replacement: "http://other.test/$1"}}
     chained: {chain: {middlewares: [strip, add]}}
     allowed: {headers: {allowedHosts: [good.test]}}
+    ipallow: {ipAllowList: {sourceRange: [10.0.0.0/8, 127.0.0.1/32]}}
+    ipdeny: {ipAllowList: {sourceRange: [10.0.0.0/8]}}
+    ipdeny404: {ipAllowList: {sourceRange: [10.0.0.0/8], rejectStatusCode: 404}}
+    ipdepth: {ipAllowList: {sourceRange: [10.0.0.0/8], ipStrategy: {depth: 1}}}
+    basic: {basicAuth: {users: ["test:$apr1$abcdefgh$h9FWgUz3n9YxylKLlR5SQ/", "sha:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ="]}}
+    basicrealm: {basicAuth: {users: ["test:$apr1$abcdefgh$h9FWgUz3n9YxylKLlR5SQ/"], realm: MyRealm, removeHeader: true, headerField: X-WebAuth-User}}
 "#;
 
 fn traefik_bin() -> PathBuf {
@@ -812,6 +824,7 @@ const COMPARED_UPSTREAM_HEADERS: &[&str] = &[
     "x-auth-user",
     "x-secret-zone",
     "authorization",
+    "x-webauth-user",
 ];
 
 /// What the forwardAuth server is compared on (not User-Agent or Accept-Encoding, which Go's
@@ -1007,7 +1020,10 @@ fn wharf_and_traefik_agree() {
     assert_eq!(get("forward auth ok", "upstream x-auth-user"), "alice");
     assert_eq!(get("forward auth ok", "upstream method"), "POST");
     assert_eq!(get("forward auth ok", "auth method"), "GET");
-    assert_eq!(get("forward auth ok", "auth x-forwarded-uri"), "/orig/path?x=1&y=2");
+    assert_eq!(
+        get("forward auth ok", "auth x-forwarded-uri"),
+        "/orig/path?x=1&y=2"
+    );
     assert_eq!(
         get("forward auth ok", "response set-cookie"),
         "backendck=1 | authck=1; Path=/"
@@ -1021,4 +1037,13 @@ fn wharf_and_traefik_agree() {
     );
     assert_eq!(get("forward auth down", "status"), "500");
     assert_eq!(get("forward auth down", "response x-frame-options"), "DENY");
+    assert_eq!(get("ip allowed", "status"), "200");
+    assert_eq!(get("ip denied", "status"), "403");
+    assert_eq!(get("ip depth from trusted xff", "status"), "200");
+    assert_eq!(get("basic auth missing", "status"), "401");
+    assert_eq!(get("basic auth apr1", "status"), "200");
+    assert_eq!(get("basic auth sha1", "status"), "200");
+    assert_eq!(get("basic auth wrong password", "status"), "401");
+    assert_eq!(get("basic auth realm and header field", "upstream x-webauth-user"), "test");
+    assert_eq!(get("basic auth realm and header field", "upstream authorization"), "");
 }
