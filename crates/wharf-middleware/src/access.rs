@@ -17,10 +17,7 @@ fn status_reply(status: u16) -> Reply {
         .unwrap_or("");
     Reply {
         status,
-        headers: vec![(
-            HeaderName::from_static("content-type"),
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        )],
+        headers: Vec::new(),
         body: Bytes::from(text.to_string()),
     }
 }

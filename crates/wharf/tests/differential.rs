@@ -771,6 +771,75 @@ fn cases() -> Vec<Case> {
             &[],
         ),
     ];
+    v.extend([
+        case("ip allowed", "web", "GET", "ipallow.test", "/", &[]),
+        case("ip denied", "web", "GET", "ipdeny.test", "/", &[]),
+        case(
+            "ip denied custom status",
+            "web",
+            "GET",
+            "ipdeny404.test",
+            "/",
+            &[],
+        ),
+        case(
+            "ip denied despite trusted xff",
+            "trusted",
+            "GET",
+            "ipdeny.test",
+            "/",
+            &["X-Forwarded-For: 10.1.1.1"],
+        ),
+        case(
+            "ip depth from trusted xff",
+            "trusted",
+            "GET",
+            "ipdepth.test",
+            "/",
+            &["X-Forwarded-For: 10.1.1.1"],
+        ),
+        case("basic auth missing", "web", "GET", "basic.test", "/", &[]),
+        case(
+            "basic auth apr1",
+            "web",
+            "GET",
+            "basic.test",
+            "/",
+            &["Authorization: Basic dGVzdDpzZWNyZXQ="],
+        ),
+        case(
+            "basic auth sha1",
+            "web",
+            "GET",
+            "basic.test",
+            "/",
+            &["Authorization: Basic c2hhOnNlY3JldA=="],
+        ),
+        case(
+            "basic auth wrong password",
+            "web",
+            "GET",
+            "basic.test",
+            "/",
+            &["Authorization: Basic dGVzdDp3cm9uZw=="],
+        ),
+        case(
+            "basic auth realm and header field",
+            "web",
+            "GET",
+            "basicrealm.test",
+            "/",
+            &["Authorization: Basic dGVzdDpzZWNyZXQ="],
+        ),
+        case(
+            "basic auth realm challenge",
+            "web",
+            "GET",
+            "basicrealm.test",
+            "/",
+            &[],
+        ),
+    ]);
     for _ in 0..4 {
         v.push(case("round robin", "web", "GET", "rr.test", "/", &[]));
     }
@@ -991,7 +1060,13 @@ fn wharf_and_traefik_agree() {
         diffs.join("\n")
     );
     // Agreement alone could hide both doing nothing: a few absolute checks.
-    let get = |case: &str, key: &str| seen[case].get(key).cloned().unwrap_or_default();
+    let get = |case: &str, key: &str| {
+        seen.get(case)
+            .unwrap_or_else(|| panic!("no case {case:?}"))
+            .get(key)
+            .cloned()
+            .unwrap_or_default()
+    };
     assert_eq!(get("strip prefix", "upstream target"), "/users?x=1");
     assert_eq!(get("strip prefix", "upstream x-forwarded-prefix"), "/api");
     assert_eq!(get("chain", "upstream target"), "/added/z");
@@ -1044,6 +1119,18 @@ fn wharf_and_traefik_agree() {
     assert_eq!(get("basic auth apr1", "status"), "200");
     assert_eq!(get("basic auth sha1", "status"), "200");
     assert_eq!(get("basic auth wrong password", "status"), "401");
-    assert_eq!(get("basic auth realm and header field", "upstream x-webauth-user"), "test");
-    assert_eq!(get("basic auth realm and header field", "upstream authorization"), "");
+    assert_eq!(
+        get(
+            "basic auth realm and header field",
+            "upstream x-webauth-user"
+        ),
+        "test"
+    );
+    assert_eq!(
+        get(
+            "basic auth realm and header field",
+            "upstream authorization"
+        ),
+        ""
+    );
 }
