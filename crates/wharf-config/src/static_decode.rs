@@ -194,14 +194,29 @@ fn entry_point(
         None => return None,
     };
     let mut redirect = None;
+    let mut middlewares = Vec::new();
     if let Some(http) = n.get("http") {
         let hp = join(path, "http");
+        if let Some(m) = http.get("middlewares") {
+            for (name, origin) in list(m, &join(&hp, "middlewares"), issues).unwrap_or_default() {
+                if !name.contains('@') {
+                    issues.push(
+                        ConfigIssue::error(
+                            origin,
+                            format!("`{hp}.middlewares`: `{name}` needs its provider"),
+                        )
+                        .with_hint(format!("write `{name}@file` (or @docker)")),
+                    );
+                } else {
+                    middlewares.push(name);
+                }
+            }
+        }
         check_keys(
             http,
             &hp,
-            &["redirections"],
+            &["redirections", "middlewares"],
             &[
-                "middlewares",
                 "tls",
                 "encodedCharacters",
                 "encodeQuerySemicolons",
@@ -271,6 +286,7 @@ fn entry_point(
         origin: key_origin.clone(),
         as_default: get_bool(n, "asDefault", path, issues).unwrap_or(false),
         redirect,
+        middlewares,
         forwarded_headers,
         read_timeout: Duration::from_secs(60),
         write_timeout: Duration::ZERO,
@@ -655,6 +671,7 @@ fn default_entry_point(name: &str, port: u16) -> EntryPoint {
         origin: Origin::Default,
         as_default: false,
         redirect: None,
+        middlewares: Vec::new(),
         forwarded_headers: ForwardedHeaders::default(),
         read_timeout: Duration::from_secs(60),
         write_timeout: Duration::ZERO,

@@ -296,6 +296,22 @@ fn router(
         return None;
     }
 
+    for ep in &entry_points {
+        for m in &statics.entry_points[ep].middlewares {
+            let mq = QualifiedName::resolve(m, provider);
+            if middlewares.get(&mq) != Some(&MiddlewareStatus::Valid) {
+                issues.push(
+                    ConfigIssue::error(
+                        statics.entry_points[ep].origin.clone(),
+                        format!("router `{qn}`: entrypoint `{ep}` applies middleware `{mq}`, which does not exist or is not usable; the router is dropped"),
+                    )
+                    .with_hint("define it in the file provider, or fix the entrypoint's http.middlewares"),
+                );
+                return None;
+            }
+        }
+    }
+
     let mut mws = Vec::new();
     for m in &raw.middlewares {
         let mq = QualifiedName::resolve(&m.value, provider);

@@ -26,6 +26,8 @@ pub struct EntryPoint {
     pub origin: Origin,
     pub as_default: bool,
     pub redirect: Option<EntryPointRedirect>,
+    /// `http.middlewares`: qualified names, prepended to every router on this entrypoint.
+    pub middlewares: Vec<String>,
     pub forwarded_headers: ForwardedHeaders,
     pub read_timeout: Duration,
     pub write_timeout: Duration,

@@ -82,13 +82,29 @@ pub fn compile(
         let Some(pool) = pools.get(&router.service) else {
             continue; // validation guarantees the service; a missing pool is a registry bug
         };
-        let Some(chain) = built.chain(&router.middlewares) else {
-            tracing::error!(router = %router.name, "a middleware could not be built; the router is not served");
-            continue;
-        };
+
         let compiled = router.rule.compile();
         let constraint = router.rule.host_constraint();
         for ep in &router.entry_points {
+            // The entrypoint's middlewares run first, then the router's.
+            let names: Vec<QualifiedName> = statics
+                .entry_points
+                .get(ep)
+                .map(|e| {
+                    e.middlewares
+                        .iter()
+                        .map(|m| QualifiedName::resolve(m, &router.provider))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let names: Vec<QualifiedName> = names
+                .into_iter()
+                .chain(router.middlewares.iter().cloned())
+                .collect();
+            let Some(chain) = built.chain(&names) else {
+                tracing::error!(router = %router.name, "a middleware could not be built; the router is not served");
+                continue;
+            };
             if let Some(list) = per_ep.get_mut(ep.as_str()) {
                 list.push(Pending {
                     route: Route {

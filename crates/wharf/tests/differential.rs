@@ -235,6 +235,7 @@ fn start_proxy(binary: &Path) -> Proxy {
         "redirtmp",
         "websecure",
         "traefik",
+        "mwep",
     ]
     .into_iter()
     .map(|n| (n, loopback()))
@@ -245,6 +246,7 @@ fn start_proxy(binary: &Path) -> Proxy {
         .collect();
     args.extend([
         "--entryPoints.trusted.forwardedHeaders.trustedIPs=127.0.0.1/32".to_string(),
+        "--entryPoints.mwep.http.middlewares=custom@file".to_string(),
         "--entryPoints.redir.http.redirections.entryPoint.to=websecure".to_string(),
         "--entryPoints.redirtmp.http.redirections.entryPoint.to=:443".to_string(),
         "--entryPoints.redirtmp.http.redirections.entryPoint.permanent=false".to_string(),
@@ -772,6 +774,15 @@ fn cases() -> Vec<Case> {
         ),
     ];
     v.extend([
+        case("entrypoint middlewares", "mwep", "GET", "a.test", "/", &[]),
+        case(
+            "entrypoint and router middlewares",
+            "mwep",
+            "GET",
+            "strip.test",
+            "/api/x",
+            &[],
+        ),
         case("ip allowed", "web", "GET", "ipallow.test", "/", &[]),
         case("ip denied", "web", "GET", "ipdeny.test", "/", &[]),
         case(
@@ -1112,6 +1123,11 @@ fn wharf_and_traefik_agree() {
     );
     assert_eq!(get("forward auth down", "status"), "500");
     assert_eq!(get("forward auth down", "response x-frame-options"), "DENY");
+    assert_eq!(get("entrypoint middlewares", "upstream x-added-req"), "yes");
+    assert_eq!(
+        get("entrypoint and router middlewares", "upstream target"),
+        "/x"
+    );
     assert_eq!(get("ip allowed", "status"), "200");
     assert_eq!(get("ip denied", "status"), "403");
     assert_eq!(get("ip depth from trusted xff", "status"), "200");
