@@ -49,6 +49,7 @@ pub fn generation(n: usize) -> Arc<Generation> {
         &InternalRoutes::default(),
         &config,
         &pools,
+        &mut Default::default(),
         Default::default(),
     )
 }

@@ -266,6 +266,61 @@ pub fn decode_spec(
                     .unwrap_or(403),
             }
         }
+        "rateLimit" => {
+            let int = |key: &str, issues: &mut Issues| {
+                body.get(key)
+                    .and_then(|v| crate::decode::integer(v, &join(&p, key), issues))
+            };
+            let average = int("average", issues).unwrap_or(0);
+            let burst = int("burst", issues).unwrap_or(1);
+            let period = body
+                .get("period")
+                .and_then(|v| crate::decode::duration(v, &join(&p, "period"), issues))
+                .unwrap_or(std::time::Duration::from_secs(1));
+            if average < 0 || burst < 0 || period.is_zero() {
+                issues.push(
+                    wharf_model::ConfigIssue::error(
+                        body.origin.clone(),
+                        format!(
+                            "`{p}`: average and burst cannot be negative, period must be positive"
+                        ),
+                    )
+                    .with_hint("e.g. average: 100, period: 1s, burst: 50"),
+                );
+                return None;
+            }
+            K::RateLimit {
+                average,
+                period_ms: u64::try_from(period.as_millis()).unwrap_or(u64::MAX),
+                burst,
+                source: source_criterion(
+                    body,
+                    &p,
+                    wharf_model::SourceCriterion::ClientIp {
+                        depth: 0,
+                        excluded: Vec::new(),
+                    },
+                    issues,
+                ),
+            }
+        }
+        "inFlightReq" => {
+            let amount = body
+                .get("amount")
+                .and_then(|v| crate::decode::integer(v, &join(&p, "amount"), issues))
+                .unwrap_or(0);
+            if amount < 0 {
+                issues.push(wharf_model::ConfigIssue::error(
+                    body.origin.clone(),
+                    format!("`{p}.amount` cannot be negative"),
+                ));
+                return None;
+            }
+            K::InFlightReq {
+                amount,
+                source: source_criterion(body, &p, wharf_model::SourceCriterion::Host, issues),
+            }
+        }
         "basicAuth" => {
             let mut users = strings(body, "users", &p, issues);
             if let Some(file) = text(body, "usersFile", &p, issues).filter(|f| !f.is_empty()) {
@@ -528,4 +583,33 @@ fn forward_auth(n: &Node, p: &str, issues: &mut Issues) -> Option<wharf_model::F
         insecure_skip_verify: tls
             .is_some_and(|t| flag(t, "insecureSkipVerify", &join(p, "tls"), issues)),
     })
+}
+
+fn source_criterion(
+    n: &Node,
+    p: &str,
+    default: wharf_model::SourceCriterion,
+    issues: &mut Issues,
+) -> wharf_model::SourceCriterion {
+    let Some(sc) = n.get("sourceCriterion") else {
+        return default;
+    };
+    let sp = join(p, "sourceCriterion");
+    if let Some(h) = text(sc, "requestHeaderName", &sp, issues).filter(|h| !h.is_empty()) {
+        return wharf_model::SourceCriterion::Header(h);
+    }
+    if flag(sc, "requestHost", &sp, issues) {
+        return wharf_model::SourceCriterion::Host;
+    }
+    if let Some(ip) = sc.get("ipStrategy") {
+        let ipp = join(&sp, "ipStrategy");
+        return wharf_model::SourceCriterion::ClientIp {
+            depth: ip
+                .get("depth")
+                .and_then(|d| crate::decode::integer(d, &join(&ipp, "depth"), issues))
+                .unwrap_or(0),
+            excluded: strings(ip, "excludedIPs", &ipp, issues),
+        };
+    }
+    default
 }

@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 use wharf_config::{validate, ProviderConfig, RawDynamicConfig};
 use wharf_discovery::{LoadError, ProviderUpdate};
 use wharf_model::{ConfigIssue, ProviderName, Severity, StaticConfig};
-use wharf_router::{compile, GenerationWriter, InternalRoutes};
+use wharf_router::{compile, GenerationWriter, InternalRoutes, MiddlewareCache};
 use wharf_upstream::PoolRegistry;
 
 /// What a provider reports: a complete configuration, or why its latest one was rejected.
@@ -29,6 +29,7 @@ pub struct Controller {
     internal: InternalRoutes,
     writer: GenerationWriter,
     pools: PoolRegistry,
+    middlewares: MiddlewareCache,
     providers: BTreeMap<ProviderName, (RawDynamicConfig, Vec<ConfigIssue>)>,
     next_id: u64,
     logged: HashSet<ConfigIssue>,
@@ -42,6 +43,7 @@ impl Controller {
             statics,
             writer,
             pools: PoolRegistry::default(),
+            middlewares: MiddlewareCache::default(),
             providers: BTreeMap::new(),
             next_id,
             logged: HashSet::new(),
@@ -98,7 +100,15 @@ impl Controller {
         let id = self.next_id;
         self.next_id += 1;
         let api = crate::api::render(&config);
-        let generation = compile(id, &self.statics, &self.internal, &config, &self.pools, api);
+        let generation = compile(
+            id,
+            &self.statics,
+            &self.internal,
+            &config,
+            &self.pools,
+            &mut self.middlewares,
+            api,
+        );
         self.writer.publish(generation);
         self.log_new(&issues);
         tracing::info!(

@@ -25,9 +25,16 @@ fn status_reply(status: u16) -> Reply {
 #[derive(Debug)]
 pub(crate) struct IpAllowList {
     ranges: Vec<IpNet>,
+    client: ClientIp,
+    reject: u16,
+}
+
+/// Traefik's ipStrategy: the peer by default; else from X-Forwarded-For, the `depth`-th entry
+/// from the right, or the first from the right that is not excluded.
+#[derive(Debug)]
+pub(crate) struct ClientIp {
     depth: usize,
     excluded: Vec<IpNet>,
-    reject: u16,
 }
 
 fn net(s: &str) -> Result<IpNet, BuildError> {
@@ -52,15 +59,22 @@ impl IpAllowList {
     ) -> Result<Self, BuildError> {
         Ok(IpAllowList {
             ranges: ranges.iter().map(|r| net(r)).collect::<Result<_, _>>()?,
-            depth: usize::try_from(depth.max(0)).unwrap_or(0),
-            excluded: excluded.iter().map(|r| net(r)).collect::<Result<_, _>>()?,
+            client: ClientIp::new(depth, excluded)?,
             reject,
         })
     }
+}
 
-    /// The client IP under Traefik's strategies: the peer by default, else taken from
-    /// X-Forwarded-For (depth from the right, or the first not excluded from the right).
-    fn client_ip(&self, req: &RequestHeader, cx: &RequestContext) -> Option<IpAddr> {
+impl ClientIp {
+    pub(crate) fn new(depth: i64, excluded: &[String]) -> Result<Self, BuildError> {
+        Ok(ClientIp {
+            depth: usize::try_from(depth.max(0)).unwrap_or(0),
+            excluded: excluded.iter().map(|r| net(r)).collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// The client IP for this request.
+    pub(crate) fn get(&self, req: &RequestHeader, cx: &RequestContext) -> Option<IpAddr> {
         if self.depth == 0 && self.excluded.is_empty() {
             return cx.peer.map(canonical);
         }
@@ -92,7 +106,7 @@ impl IpAllowList {
 
 impl Middleware for IpAllowList {
     fn request(&self, req: &mut RequestHeader, cx: &RequestContext) -> Flow {
-        match self.client_ip(req, cx) {
+        match self.client.get(req, cx) {
             Some(ip) if self.ranges.iter().any(|n| n.contains(&ip)) => Flow::Continue,
             _ => Flow::Respond(status_reply(self.reject)),
         }

@@ -40,7 +40,10 @@ impl Chain {
                     Ok(()) => Flow::Continue,
                     Err(reply) => Flow::Respond(reply),
                 },
-                None => m.request(req, cx),
+                None => match m.in_flight() {
+                    Some(limit) => limit.acquire(req, cx),
+                    None => m.request(req, cx),
+                },
             };
             if let Flow::Respond(reply) = flow {
                 return Some((reply, i));

@@ -12,6 +12,7 @@ mod forward_auth;
 mod headers;
 mod paths;
 mod redirects;
+mod traffic;
 
 use std::sync::Arc;
 
@@ -39,7 +40,7 @@ pub enum Flow {
 
 /// What a middleware may look at besides the request itself, and what it leaves for the
 /// response.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct RequestContext {
     /// The downstream connection is TLS.
     pub tls: bool,
@@ -47,6 +48,8 @@ pub struct RequestContext {
     pub peer: Option<std::net::IpAddr>,
     /// Cookies a forwardAuth server asked to add to the final response, by name.
     pub auth_cookies: Vec<(String, HeaderValue)>,
+    /// inFlightReq slots held until the request ends.
+    pub in_flight: Vec<traffic::InFlightGuard>,
 }
 
 /// One compiled middleware.
@@ -68,7 +71,18 @@ pub trait Middleware: Send + Sync + std::fmt::Debug {
     fn forward_auth(&self) -> Option<&forward_auth::ForwardAuth> {
         None
     }
+
+    /// inFlightReq, which holds a slot in the request's context until the request ends.
+    fn in_flight(&self) -> Option<&traffic::InFlightReq> {
+        None
+    }
 }
+
+/// A middleware that does nothing (a limit of 0 means no limit).
+#[derive(Debug)]
+struct Unlimited;
+
+impl Middleware for Unlimited {}
 
 impl Middleware for forward_auth::ForwardAuth {
     fn response(&self, resp: &mut ResponseHeader, _req: &RequestHeader, cx: &RequestContext) {
@@ -127,6 +141,21 @@ pub fn build(kind: &MiddlewareKind) -> Result<Arc<dyn Middleware>, BuildError> {
             excluded_ips,
             *reject_status,
         )?),
+        MiddlewareKind::RateLimit {
+            average,
+            period_ms,
+            burst,
+            source,
+        } => match traffic::RateLimit::new(*average, *period_ms, *burst, source)? {
+            Some(m) => Arc::new(m),
+            None => Arc::new(Unlimited),
+        },
+        MiddlewareKind::InFlightReq { amount, source } => {
+            match traffic::InFlightReq::new(*amount, source)? {
+                Some(m) => Arc::new(m),
+                None => Arc::new(Unlimited),
+            }
+        }
         MiddlewareKind::BasicAuth {
             users,
             realm,

@@ -17,7 +17,9 @@ pub use duration::parse_go_duration;
 pub use dynamic::{DynamicConfig, RouterSpec, ServerSpec, ServiceSpec, UpstreamScheme};
 pub use ids::{ProviderName, QualifiedName};
 pub use issue::{ConfigIssue, Severity};
-pub use middleware::{CorsSpec, ForwardAuthSpec, HeadersSpec, MiddlewareKind, MiddlewareSpec};
+pub use middleware::{
+    CorsSpec, ForwardAuthSpec, HeadersSpec, MiddlewareKind, MiddlewareSpec, SourceCriterion,
+};
 pub use origin::Origin;
 pub use static_config::{
     AccessLogConfig, ApiConfig, DockerProviderConfig, EntryPoint, EntryPointRedirect,

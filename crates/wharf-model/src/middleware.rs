@@ -49,6 +49,16 @@ pub enum MiddlewareKind {
         excluded_ips: Vec<String>,
         reject_status: u16,
     },
+    RateLimit {
+        average: i64,
+        period_ms: u64,
+        burst: i64,
+        source: SourceCriterion,
+    },
+    InFlightReq {
+        amount: i64,
+        source: SourceCriterion,
+    },
     BasicAuth {
         /// `name:hash` lines, from `users` and `usersFile`.
         users: Vec<String>,
@@ -118,4 +128,15 @@ pub struct CorsSpec {
     pub expose_headers: Vec<String>,
     pub max_age: Option<i64>,
     pub add_vary_header: bool,
+}
+
+/// What rateLimit and inFlightReq count requests by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceCriterion {
+    /// The client IP: the peer, or from X-Forwarded-For with `depth` / `excluded` IPs.
+    ClientIp { depth: i64, excluded: Vec<String> },
+    /// The value of a request header.
+    Header(String),
+    /// The request host.
+    Host,
 }

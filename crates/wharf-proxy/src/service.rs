@@ -154,6 +154,7 @@ impl EntryPointProxy {
             tls: ctx.tls,
             peer,
             auth_cookies: Vec::new(),
+            in_flight: Vec::new(),
         };
         let answered = chain.request(session.req_header_mut(), &mut ctx.cx).await;
         ctx.chain = Some(chain.clone());

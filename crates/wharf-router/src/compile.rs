@@ -69,6 +69,7 @@ pub fn compile(
     internal: &InternalRoutes,
     config: &DynamicConfig,
     pools: &PoolRegistry,
+    middlewares: &mut MiddlewareCache,
     api: Arc<ApiView>,
 ) -> Arc<Generation> {
     let mut per_ep: BTreeMap<&str, Vec<Pending>> = statics
@@ -77,7 +78,11 @@ pub fn compile(
         .map(|k| (k.as_str(), Vec::new()))
         .collect();
 
-    let mut built = Middlewares::new(config);
+    middlewares.retain(config);
+    let mut built = Middlewares {
+        config,
+        cache: middlewares,
+    };
     for router in config.routers.values() {
         let Some(pool) = pools.get(&router.service) else {
             continue; // validation guarantees the service; a missing pool is a registry bug
@@ -179,20 +184,32 @@ pub fn compile(
     })
 }
 
-/// Middlewares built once per generation and shared by every router that uses them.
-struct Middlewares<'a> {
-    config: &'a DynamicConfig,
-    built: HashMap<QualifiedName, Arc<dyn Middleware>>,
+/// Built middlewares, kept across generations while their definition is unchanged: their
+/// state (rate-limit buckets, in-flight counts, auth connections) survives a configuration
+/// change, as pools do. Owned by the control plane.
+#[derive(Default)]
+pub struct MiddlewareCache {
+    built: HashMap<QualifiedName, (MiddlewareKind, Arc<dyn Middleware>)>,
 }
 
-impl<'a> Middlewares<'a> {
-    fn new(config: &'a DynamicConfig) -> Self {
-        Middlewares {
-            config,
-            built: HashMap::new(),
-        }
+impl MiddlewareCache {
+    /// Forgets middlewares that are gone or changed.
+    fn retain(&mut self, config: &DynamicConfig) {
+        self.built.retain(|name, (kind, _)| {
+            config
+                .middlewares
+                .get(name)
+                .is_some_and(|m| &m.kind == kind)
+        });
     }
+}
 
+struct Middlewares<'a> {
+    config: &'a DynamicConfig,
+    cache: &'a mut MiddlewareCache,
+}
+
+impl Middlewares<'_> {
     /// The flattened chain for a router's middleware list (chains expanded in place).
     fn chain(&mut self, names: &[QualifiedName]) -> Option<Arc<Chain>> {
         let mut items = Vec::new();
@@ -215,12 +232,14 @@ impl<'a> Middlewares<'a> {
                 self.flatten(middlewares, out, depth + 1)?;
                 continue;
             }
-            if let Some(m) = self.built.get(name) {
+            if let Some((_, m)) = self.cache.built.get(name) {
                 out.push(m.clone());
                 continue;
             }
             let m = wharf_middleware::build(&spec.kind).ok()?;
-            self.built.insert(name.clone(), m.clone());
+            self.cache
+                .built
+                .insert(name.clone(), (spec.kind.clone(), m.clone()));
             out.push(m);
         }
         Some(())

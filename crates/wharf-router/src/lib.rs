@@ -10,7 +10,7 @@ mod generation;
 mod publish;
 mod table;
 
-pub use compile::{compile, InternalRoutes};
+pub use compile::{compile, InternalRoutes, MiddlewareCache};
 pub use generation::{ApiView, EntryPointRoutes, Generation};
 pub use publish::{GenerationReader, GenerationWriter};
 pub use table::{Route, RouteAction, RouteTable};

@@ -36,6 +36,7 @@ fn build(flags: &[&str], providers: &[(&str, &str)]) -> std::sync::Arc<Generatio
         &InternalRoutes::from_static(&statics),
         &config,
         &pools,
+        &mut Default::default(),
         Default::default(),
     )
 }

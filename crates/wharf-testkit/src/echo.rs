@@ -210,9 +210,6 @@ async fn handle(
         "/health" if !healthy.load(Ordering::SeqCst) => status = 503,
         _ => {}
     }
-    if let Some(ms) = path.strip_prefix("/delay/") {
-        tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
-    }
     let json = serde_json::json!({
         "backend": &*name,
         "local": local,
@@ -229,6 +226,10 @@ async fn handle(
         headers,
         body,
     });
+    // Recorded first, so a test can see a slow request arrive while it is still in flight.
+    if let Some(ms) = path.strip_prefix("/delay/") {
+        tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
+    }
     // `/auth/<code>`: an auth server's answer, with identity headers and a cookie.
     if let Some(code) = path
         .strip_prefix("/auth/")

@@ -84,6 +84,7 @@ http:
     ipdeny404: {rule: "Host(`ipdeny404.test`)", service: host, middlewares: [ipdeny404]}
     ipdepth: {rule: "Host(`ipdepth.test`)", service: host, middlewares: [ipdepth]}
     basic:   {rule: "Host(`basic.test`)", service: host, middlewares: [basic]}
+    rl:      {rule: "Host(`rl.test`)", service: host, middlewares: [rl]}
     basicrealm: {rule: "Host(`basicrealm.test`)", service: host, middlewares: [basicrealm]}
   middlewares:
     # secure-headers and cors exactly as in the Compose design's middleware.yml
@@ -132,6 +133,7 @@ http:
     chained: {chain: {middlewares: [strip, add]}}
     allowed: {headers: {allowedHosts: [good.test]}}
     ipallow: {ipAllowList: {sourceRange: [10.0.0.0/8, 127.0.0.1/32]}}
+    rl: {rateLimit: {average: 1, burst: 2}}
     ipdeny: {ipAllowList: {sourceRange: [10.0.0.0/8]}}
     ipdeny404: {ipAllowList: {sourceRange: [10.0.0.0/8], rejectStatusCode: 404}}
     ipdepth: {ipAllowList: {sourceRange: [10.0.0.0/8], ipStrategy: {depth: 1}}}
@@ -851,6 +853,9 @@ fn cases() -> Vec<Case> {
             &[],
         ),
     ]);
+    for _ in 0..5 {
+        v.push(case("rate limit burst", "web", "GET", "rl.test", "/", &[]));
+    }
     for _ in 0..4 {
         v.push(case("round robin", "web", "GET", "rr.test", "/", &[]));
     }
@@ -1127,6 +1132,15 @@ fn wharf_and_traefik_agree() {
     assert_eq!(
         get("entrypoint and router middlewares", "upstream target"),
         "/x"
+    );
+    assert_eq!(
+        get("rate limit burst", "status"),
+        "429",
+        "the last of five quick requests"
+    );
+    assert_eq!(
+        get("rate limit burst", "response body"),
+        "Too Many Requests"
     );
     assert_eq!(get("ip allowed", "status"), "200");
     assert_eq!(get("ip denied", "status"), "403");

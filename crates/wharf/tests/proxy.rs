@@ -37,10 +37,18 @@ http:
     empty:
       rule: "Host(`empty.test`)"
       service: empty
+    limited:
+      rule: "Host(`limited.test`)"
+      service: only1
+      middlewares: [one-at-a-time]
     everything:
       rule: "Host(`*`)"
       priority: -5
       service: only2
+  middlewares:
+    one-at-a-time:
+      inFlightReq:
+        amount: 1
   services:
     both:
       loadBalancer:
@@ -359,4 +367,26 @@ fn websocket_upgrade_is_tunnelled() {
         echoed.extend_from_slice(&buf[..n]);
     }
     assert_eq!(echoed, b"hello through the tunnel");
+}
+
+#[test]
+fn in_flight_requests_are_limited_per_source() {
+    let (b1, b2) = (EchoServer::start("b1"), EchoServer::start("b2"));
+    let s = start(&routes(&b1, &b2), &[]);
+    let web = s.web;
+    let slow = std::thread::spawn(move || {
+        raw::get(web, "limited.test", "/delay/800", &[]).map(|r| r.status)
+    });
+    assert!(wharf_testkit::wait_until(common::WAIT, || b1.count() == 1));
+    let r = raw::get(s.web, "limited.test", "/", &[]).unwrap();
+    assert_eq!(
+        (r.status, r.body_text().as_str()),
+        (429, "max connections reached: 1")
+    );
+    assert_eq!(slow.join().unwrap().unwrap(), 200);
+    assert_eq!(
+        raw::get(s.web, "limited.test", "/", &[]).unwrap().status,
+        200,
+        "the slot is released"
+    );
 }
