@@ -321,6 +321,30 @@ pub fn decode_spec(
                 source: source_criterion(body, &p, wharf_model::SourceCriterion::Host, issues),
             }
         }
+        "retry" => {
+            let attempts = body
+                .get("attempts")
+                .and_then(|v| crate::decode::integer(v, &join(&p, "attempts"), issues))
+                .unwrap_or(0);
+            if attempts <= 0 {
+                issues.push(
+                    wharf_model::ConfigIssue::error(
+                        body.origin.clone(),
+                        format!("`{p}.attempts` must be at least 1"),
+                    )
+                    .with_hint("e.g. attempts: 3"),
+                );
+                return None;
+            }
+            let interval = body
+                .get("initialInterval")
+                .and_then(|v| crate::decode::duration(v, &join(&p, "initialInterval"), issues))
+                .unwrap_or_default();
+            K::Retry {
+                attempts,
+                initial_interval_ms: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
+            }
+        }
         "basicAuth" => {
             let mut users = strings(body, "users", &p, issues);
             if let Some(file) = text(body, "usersFile", &p, issues).filter(|f| !f.is_empty()) {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use pingora::http::{RequestHeader, ResponseHeader};
 
-use crate::{Flow, Middleware, Reply, RequestContext};
+use crate::{Flow, Middleware, Reply, RequestContext, RetryPolicy};
 
 /// Middlewares in router order (entrypoint middlewares first). Each one wraps the next, so
 /// responses are decorated innermost first.
@@ -12,14 +12,17 @@ use crate::{Flow, Middleware, Reply, RequestContext};
 pub struct Chain {
     items: Vec<Arc<dyn Middleware>>,
     removes_forwarded_for: bool,
+    retry: Option<RetryPolicy>,
 }
 
 impl Chain {
     pub fn new(items: Vec<Arc<dyn Middleware>>) -> Self {
         let removes_forwarded_for = items.iter().any(|m| m.removes_forwarded_for());
+        let retry = items.iter().find_map(|m| m.retry());
         Chain {
             items,
             removes_forwarded_for,
+            retry,
         }
     }
 
@@ -64,6 +67,11 @@ impl Chain {
         for m in self.items[..end].iter().rev() {
             m.response(resp, req, cx);
         }
+    }
+
+    /// The retry policy, if the chain has a `retry` middleware.
+    pub fn retry(&self) -> Option<RetryPolicy> {
+        self.retry
     }
 
     /// Whether a middleware removes X-Forwarded-For (the proxy then appends nothing).

@@ -76,6 +76,25 @@ pub trait Middleware: Send + Sync + std::fmt::Debug {
     fn in_flight(&self) -> Option<&traffic::InFlightReq> {
         None
     }
+
+    /// retry: how often the proxy may try another server when connecting fails.
+    fn retry(&self) -> Option<RetryPolicy> {
+        None
+    }
+}
+
+/// The `retry` middleware's policy, applied by the proxy: attempts (the first included), and
+/// the first backoff, doubled each time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub initial_interval: std::time::Duration,
+}
+
+impl Middleware for RetryPolicy {
+    fn retry(&self) -> Option<RetryPolicy> {
+        Some(*self)
+    }
 }
 
 /// A middleware that does nothing (a limit of 0 means no limit).
@@ -156,6 +175,13 @@ pub fn build(kind: &MiddlewareKind) -> Result<Arc<dyn Middleware>, BuildError> {
                 None => Arc::new(Unlimited),
             }
         }
+        MiddlewareKind::Retry {
+            attempts,
+            initial_interval_ms,
+        } => Arc::new(RetryPolicy {
+            attempts: u32::try_from(*attempts).unwrap_or(u32::MAX).max(1),
+            initial_interval: std::time::Duration::from_millis(*initial_interval_ms),
+        }),
         MiddlewareKind::BasicAuth {
             users,
             realm,

@@ -59,6 +59,11 @@ pub enum MiddlewareKind {
         amount: i64,
         source: SourceCriterion,
     },
+    Retry {
+        /// Total attempts, the first included.
+        attempts: i64,
+        initial_interval_ms: u64,
+    },
     BasicAuth {
         /// `name:hash` lines, from `users` and `usersFile`.
         users: Vec<String>,

@@ -36,6 +36,8 @@ pub struct RequestCtx {
     pub(crate) cx: RequestContext,
     /// Index of the chosen server in `pool`.
     pub(crate) server: Option<usize>,
+    /// Connection attempts retried so far (the `retry` middleware).
+    pub(crate) retries: u32,
     /// Whether the downstream connection is TLS.
     pub(crate) tls: bool,
 }

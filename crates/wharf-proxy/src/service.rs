@@ -258,6 +258,7 @@ impl ProxyHttp for EntryPointProxy {
             chain: None,
             cx: RequestContext::default(),
             server: None,
+            retries: 0,
             tls: false,
         }
     }
@@ -314,6 +315,16 @@ impl ProxyHttp for EntryPointProxy {
             .pool
             .as_ref()
             .ok_or_else(|| Error::explain(ErrorType::InternalError, "no route chosen"))?;
+        if ctx.retries > 0 {
+            if let Some(policy) = ctx.chain.as_ref().and_then(|c| c.retry()) {
+                // Exponential backoff from initialInterval, as Traefik.
+                let factor = 1u32 << (ctx.retries - 1).min(16);
+                let wait = policy.initial_interval.saturating_mul(factor);
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
         let (index, server) = pool
             .select()
             .ok_or_else(|| Error::explain(ErrorType::HTTPStatus(503), "no available server"))?;
@@ -400,6 +411,27 @@ impl ProxyHttp for EntryPointProxy {
             upstream_response.set_version(Version::HTTP_11);
         }
         Ok(())
+    }
+
+    fn fail_to_connect(
+        &self,
+        session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        let Some(policy) = ctx.chain.as_ref().and_then(|c| c.retry()) else {
+            return e;
+        };
+        // Nothing was sent yet, but Traefik still never resends POST, PATCH or LOCK.
+        let method = &session.req_header().method;
+        let resendable = !matches!(method.as_str(), "POST" | "PATCH" | "LOCK");
+        if resendable && ctx.retries + 1 < policy.attempts {
+            ctx.retries += 1;
+            tracing::debug!(attempt = ctx.retries + 1, "retry: new attempt");
+            e.set_retry(true);
+        }
+        e
     }
 
     async fn fail_to_proxy(

@@ -85,6 +85,7 @@ http:
     ipdepth: {rule: "Host(`ipdepth.test`)", service: host, middlewares: [ipdepth]}
     basic:   {rule: "Host(`basic.test`)", service: host, middlewares: [basic]}
     rl:      {rule: "Host(`rl.test`)", service: host, middlewares: [rl]}
+    retry:   {rule: "Host(`retry.test`)", service: halfdead, middlewares: [retry3]}
     basicrealm: {rule: "Host(`basicrealm.test`)", service: host, middlewares: [basicrealm]}
   middlewares:
     # secure-headers and cors exactly as in the Compose design's middleware.yml
@@ -134,6 +135,7 @@ http:
     allowed: {headers: {allowedHosts: [good.test]}}
     ipallow: {ipAllowList: {sourceRange: [10.0.0.0/8, 127.0.0.1/32]}}
     rl: {rateLimit: {average: 1, burst: 2}}
+    retry3: {retry: {attempts: 3, initialInterval: 10ms}}
     ipdeny: {ipAllowList: {sourceRange: [10.0.0.0/8]}}
     ipdeny404: {ipAllowList: {sourceRange: [10.0.0.0/8], rejectStatusCode: 404}}
     ipdepth: {ipAllowList: {sourceRange: [10.0.0.0/8], ipStrategy: {depth: 1}}}
@@ -226,6 +228,16 @@ fn start_proxy(binary: &Path) -> Proxy {
         free_port()
     ));
     yaml.push_str("    empty: {loadBalancer: {servers: []}}\n");
+    // One dead and one live server: only retries make every request succeed.
+    let live = backends
+        .iter()
+        .find(|b| b.name == "host")
+        .expect("host backend")
+        .url();
+    yaml.push_str(&format!(
+        "    halfdead: {{loadBalancer: {{servers: [{{url: \"http://127.0.0.1:{}\"}}, {{url: \"{live}\"}}]}}}}\n",
+        free_port()
+    ));
 
     let dir = tempfile::tempdir().unwrap();
     let dynamic = dir.path().join("dynamic.yml");
@@ -857,6 +869,16 @@ fn cases() -> Vec<Case> {
         v.push(case("rate limit burst", "web", "GET", "rl.test", "/", &[]));
     }
     for _ in 0..4 {
+        v.push(case(
+            "retry reaches the live server",
+            "web",
+            "GET",
+            "retry.test",
+            "/",
+            &[],
+        ));
+    }
+    for _ in 0..4 {
         v.push(case("round robin", "web", "GET", "rr.test", "/", &[]));
     }
     v.push(Case {
@@ -1142,6 +1164,7 @@ fn wharf_and_traefik_agree() {
         get("rate limit burst", "response body"),
         "Too Many Requests"
     );
+    assert_eq!(get("retry reaches the live server", "status"), "200");
     assert_eq!(get("ip allowed", "status"), "200");
     assert_eq!(get("ip denied", "status"), "403");
     assert_eq!(get("ip depth from trusted xff", "status"), "200");

@@ -41,6 +41,13 @@ http:
       rule: "Host(`limited.test`)"
       service: only1
       middlewares: [one-at-a-time]
+    flaky:
+      rule: "Host(`flaky.test`)"
+      service: halfdead
+    retried:
+      rule: "Host(`retried.test`)"
+      service: halfdead
+      middlewares: [three-tries]
     everything:
       rule: "Host(`*`)"
       priority: -5
@@ -49,6 +56,9 @@ http:
     one-at-a-time:
       inFlightReq:
         amount: 1
+    three-tries:
+      retry:
+        attempts: 3
   services:
     both:
       loadBalancer:
@@ -71,6 +81,9 @@ http:
     empty:
       loadBalancer:
         servers: []
+    halfdead:
+      loadBalancer:
+        servers: [{{url: "http://127.0.0.1:1"}}, {{url: "{b1}"}}]
 "#,
         b1 = b1.url(),
         b2 = b2.url()
@@ -388,5 +401,29 @@ fn in_flight_requests_are_limited_per_source() {
         raw::get(s.web, "limited.test", "/", &[]).unwrap().status,
         200,
         "the slot is released"
+    );
+}
+
+#[test]
+fn retry_tries_another_server_when_connecting_fails() {
+    let (b1, b2) = (EchoServer::start("b1"), EchoServer::start("b2"));
+    let s = start(&routes(&b1, &b2), &[]);
+    let statuses = |host: &str, method: &str| -> Vec<u16> {
+        (0..4)
+            .map(|_| {
+                raw::request(s.web, method, host, "/", &[("Content-Length", "0")])
+                    .unwrap()
+                    .status
+            })
+            .collect()
+    };
+    assert!(
+        statuses("flaky.test", "GET").contains(&502),
+        "without retry, the dead server answers 502"
+    );
+    assert_eq!(statuses("retried.test", "GET"), [200, 200, 200, 200]);
+    assert!(
+        statuses("retried.test", "POST").contains(&502),
+        "POST is never resent"
     );
 }
