@@ -31,20 +31,6 @@ const HOP_BY_HOP: &[&str] = &[
     "upgrade",
 ];
 
-const MANAGED: &[&str] = &[
-    "x-forwarded-proto",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-port",
-    "x-forwarded-server",
-    "x-forwarded-uri",
-    "x-forwarded-method",
-    "x-forwarded-prefix",
-    "x-forwarded-tls-client-cert",
-    "x-forwarded-tls-client-cert-info",
-    "x-real-ip",
-];
-
 pub struct ForwardAuth {
     https: bool,
     host: String,
@@ -171,7 +157,7 @@ impl ForwardAuth {
             }
             Some(trust) => {
                 if !trust {
-                    for h in MANAGED {
+                    for h in crate::FORWARDED_HEADERS {
                         auth.remove_header(*h);
                     }
                 }

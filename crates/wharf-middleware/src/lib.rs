@@ -23,6 +23,21 @@ use wharf_model::MiddlewareKind;
 
 pub use chain::Chain;
 
+/// The X-Forwarded headers Traefik manages (and strips from untrusted peers).
+pub const FORWARDED_HEADERS: &[&str] = &[
+    "x-forwarded-proto",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-server",
+    "x-forwarded-uri",
+    "x-forwarded-method",
+    "x-forwarded-prefix",
+    "x-forwarded-tls-client-cert",
+    "x-forwarded-tls-client-cert-info",
+    "x-real-ip",
+];
+
 /// A complete answer written by a middleware instead of proxying.
 #[derive(Debug, Clone)]
 pub struct Reply {

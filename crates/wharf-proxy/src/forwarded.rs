@@ -4,21 +4,7 @@ use std::net::IpAddr;
 
 use pingora::http::RequestHeader;
 use pingora::prelude::*;
-
-/// The headers Traefik manages: stripped when they come from an untrusted peer.
-const MANAGED: &[&str] = &[
-    "x-forwarded-proto",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-port",
-    "x-forwarded-server",
-    "x-forwarded-uri",
-    "x-forwarded-method",
-    "x-forwarded-prefix",
-    "x-forwarded-tls-client-cert",
-    "x-forwarded-tls-client-cert-info",
-    "x-real-ip",
-];
+use wharf_middleware::FORWARDED_HEADERS;
 
 /// The same names with underscores (`X_Forwarded_For`), which some servers treat as equal.
 const MANAGED_UNDERSCORED: &[&str] = &[
@@ -56,7 +42,7 @@ fn has(req: &RequestHeader, name: &str) -> bool {
 /// several X-Forwarded-For lines joined.
 pub(crate) fn entrypoint_stage(req: &mut RequestHeader, info: &ForwardInfo<'_>) -> Result<()> {
     if !info.trusted {
-        for name in MANAGED.iter().chain(MANAGED_UNDERSCORED) {
+        for name in FORWARDED_HEADERS.iter().chain(MANAGED_UNDERSCORED) {
             req.remove_header(*name);
         }
     }

@@ -1,0 +1,172 @@
+//! `ipAllowList`, `rateLimit`, `inFlightReq`, `retry`, and their source criterion.
+
+use super::{error_at, flag, strings, text};
+use crate::decode::{join, Issues};
+use crate::node::Node;
+
+pub(super) fn source_criterion(
+    n: &Node,
+    p: &str,
+    default: wharf_model::SourceCriterion,
+    issues: &mut Issues,
+) -> wharf_model::SourceCriterion {
+    let Some(sc) = n.get("sourceCriterion") else {
+        return default;
+    };
+    let sp = join(p, "sourceCriterion");
+    if let Some(h) = text(sc, "requestHeaderName", &sp, issues).filter(|h| !h.is_empty()) {
+        return wharf_model::SourceCriterion::Header(h);
+    }
+    if flag(sc, "requestHost", &sp, issues) {
+        return wharf_model::SourceCriterion::Host;
+    }
+    if let Some(ip) = sc.get("ipStrategy") {
+        let ipp = join(&sp, "ipStrategy");
+        return wharf_model::SourceCriterion::ClientIp {
+            depth: ip
+                .get("depth")
+                .and_then(|d| crate::decode::integer(d, &join(&ipp, "depth"), issues))
+                .unwrap_or(0),
+            excluded: strings(ip, "excludedIPs", &ipp, issues),
+        };
+    }
+    default
+}
+
+pub(super) fn ip_allow_list(
+    body: &Node,
+    p: &str,
+    issues: &mut Issues,
+) -> Option<wharf_model::MiddlewareKind> {
+    use wharf_model::MiddlewareKind as K;
+    let source_range = strings(body, "sourceRange", p, issues);
+    if source_range.is_empty() {
+        issues.push(
+            wharf_model::ConfigIssue::error(
+                body.origin.clone(),
+                format!("`{p}.sourceRange` is required"),
+            )
+            .with_hint("list the allowed IPs or CIDR ranges, e.g. [10.0.0.0/8]"),
+        );
+        return None;
+    }
+    for ip in &source_range {
+        if ip.parse::<ipnet::IpNet>().is_err() && ip.parse::<std::net::IpAddr>().is_err() {
+            let message = format!("`{p}.sourceRange`: `{ip}` is neither an IP nor a CIDR range");
+            error_at(body, "sourceRange", issues, message, None);
+        }
+    }
+    let strategy = body.get("ipStrategy");
+    let sp = join(p, "ipStrategy");
+    Some(K::IpAllowList {
+        source_range,
+        depth: strategy
+            .and_then(|s| s.get("depth"))
+            .and_then(|d| crate::decode::integer(d, &join(&sp, "depth"), issues))
+            .unwrap_or(0),
+        excluded_ips: strategy
+            .map(|s| strings(s, "excludedIPs", &sp, issues))
+            .unwrap_or_default(),
+        reject_status: body
+            .get("rejectStatusCode")
+            .and_then(|c| crate::decode::integer(c, &join(p, "rejectStatusCode"), issues))
+            .and_then(|c| u16::try_from(c).ok())
+            .filter(|c| (100..600).contains(c))
+            .unwrap_or(403),
+    })
+}
+
+pub(super) fn rate_limit(
+    body: &Node,
+    p: &str,
+    issues: &mut Issues,
+) -> Option<wharf_model::MiddlewareKind> {
+    use wharf_model::MiddlewareKind as K;
+    let int = |key: &str, issues: &mut Issues| {
+        body.get(key)
+            .and_then(|v| crate::decode::integer(v, &join(p, key), issues))
+    };
+    let average = int("average", issues).unwrap_or(0);
+    let burst = int("burst", issues).unwrap_or(1);
+    let period = body
+        .get("period")
+        .and_then(|v| crate::decode::duration(v, &join(p, "period"), issues))
+        .unwrap_or(std::time::Duration::from_secs(1));
+    if average < 0 || burst < 0 || period.is_zero() {
+        issues.push(
+            wharf_model::ConfigIssue::error(
+                body.origin.clone(),
+                format!("`{p}`: average and burst cannot be negative, period must be positive"),
+            )
+            .with_hint("e.g. average: 100, period: 1s, burst: 50"),
+        );
+        return None;
+    }
+    Some(K::RateLimit {
+        average,
+        period_ms: u64::try_from(period.as_millis()).unwrap_or(u64::MAX),
+        burst,
+        source: source_criterion(
+            body,
+            p,
+            wharf_model::SourceCriterion::ClientIp {
+                depth: 0,
+                excluded: Vec::new(),
+            },
+            issues,
+        ),
+    })
+}
+
+pub(super) fn in_flight_req(
+    body: &Node,
+    p: &str,
+    issues: &mut Issues,
+) -> Option<wharf_model::MiddlewareKind> {
+    use wharf_model::MiddlewareKind as K;
+    let amount = body
+        .get("amount")
+        .and_then(|v| crate::decode::integer(v, &join(p, "amount"), issues))
+        .unwrap_or(0);
+    if amount < 0 {
+        issues.push(wharf_model::ConfigIssue::error(
+            body.origin.clone(),
+            format!("`{p}.amount` cannot be negative"),
+        ));
+        return None;
+    }
+    Some(K::InFlightReq {
+        amount,
+        source: source_criterion(body, p, wharf_model::SourceCriterion::Host, issues),
+    })
+}
+
+pub(super) fn retry(
+    body: &Node,
+    p: &str,
+    issues: &mut Issues,
+) -> Option<wharf_model::MiddlewareKind> {
+    use wharf_model::MiddlewareKind as K;
+    let attempts = body
+        .get("attempts")
+        .and_then(|v| crate::decode::integer(v, &join(p, "attempts"), issues))
+        .unwrap_or(0);
+    if attempts <= 0 {
+        issues.push(
+            wharf_model::ConfigIssue::error(
+                body.origin.clone(),
+                format!("`{p}.attempts` must be at least 1"),
+            )
+            .with_hint("e.g. attempts: 3"),
+        );
+        return None;
+    }
+    let interval = body
+        .get("initialInterval")
+        .and_then(|v| crate::decode::duration(v, &join(p, "initialInterval"), issues))
+        .unwrap_or_default();
+    Some(K::Retry {
+        attempts,
+        initial_interval_ms: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
+    })
+}

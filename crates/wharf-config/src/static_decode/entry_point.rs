@@ -1,0 +1,233 @@
+//! `entryPoints.<name>`.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use wharf_model::{ConfigIssue, EntryPoint, EntryPointRedirect, ForwardedHeaders, Origin};
+
+use super::{get_bool, get_duration, get_string};
+use crate::decode::{check_keys, integer, join, list, string, Issues};
+use crate::node::Node;
+
+fn parse_address(addr: &str) -> Result<SocketAddr, String> {
+    let (hostport, proto) = match addr.rsplit_once('/') {
+        Some((hp, p)) => (hp, p.to_ascii_lowercase()),
+        None => (addr, "tcp".to_string()),
+    };
+    if proto == "udp" {
+        return Err("UDP entrypoints are not supported by wharf".into());
+    }
+    if proto != "tcp" {
+        return Err(format!("unknown protocol `/{proto}` (use /tcp)"));
+    }
+    let (host, port) = hostport
+        .rsplit_once(':')
+        .ok_or_else(|| format!("`{addr}` has no port (write e.g. `:80`)"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("`{port}` is not a valid port"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let ip = match host {
+        "" => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        h => h
+            .parse()
+            .map_err(|_| format!("`{h}` is not an IP address (entrypoints bind to IPs)"))?,
+    };
+    Ok(SocketAddr::new(ip, port))
+}
+
+pub(super) fn entry_point(
+    name: &str,
+    key_origin: &Origin,
+    n: &Node,
+    path: &str,
+    issues: &mut Issues,
+) -> Option<EntryPoint> {
+    check_keys(
+        n,
+        path,
+        &[
+            "address",
+            "asDefault",
+            "http",
+            "forwardedHeaders",
+            "transport",
+        ],
+        &[
+            "http2",
+            "http3",
+            "proxyProtocol",
+            "observability",
+            "reusePort",
+            "allowACMEByPass",
+            "udp",
+        ],
+        issues,
+    );
+    let Some(addr_node) = n.get("address") else {
+        issues.push(
+            ConfigIssue::error(key_origin.clone(), format!("`{path}` has no address"))
+                .with_hint(format!("add `{path}.address: \":8000\"`")),
+        );
+        return None;
+    };
+    let address = match string(addr_node, &join(path, "address"), issues).map(|a| parse_address(&a))
+    {
+        Some(Ok(a)) => a,
+        Some(Err(e)) => {
+            issues.error(&addr_node.origin, format!("`{path}.address`: {e}"));
+            return None;
+        }
+        None => return None,
+    };
+    let mut redirect = None;
+    let mut middlewares = Vec::new();
+    if let Some(http) = n.get("http") {
+        let hp = join(path, "http");
+        if let Some(m) = http.get("middlewares") {
+            for (name, origin) in list(m, &join(&hp, "middlewares"), issues).unwrap_or_default() {
+                if !name.contains('@') {
+                    issues.push(
+                        ConfigIssue::error(
+                            origin,
+                            format!("`{hp}.middlewares`: `{name}` needs its provider"),
+                        )
+                        .with_hint(format!("write `{name}@file` (or @docker)")),
+                    );
+                } else {
+                    middlewares.push(name);
+                }
+            }
+        }
+        check_keys(
+            http,
+            &hp,
+            &["redirections", "middlewares"],
+            &[
+                "tls",
+                "encodedCharacters",
+                "encodeQuerySemicolons",
+                "sanitizePath",
+                "maxHeaderBytes",
+                "underscoreHeadersStrategy",
+            ],
+            issues,
+        );
+        if let Some(r) = http.get("redirections") {
+            let rp = join(&hp, "redirections");
+            check_keys(r, &rp, &["entryPoint"], &[], issues);
+            if let Some(e) = r.get("entryPoint") {
+                let ep = join(&rp, "entryPoint");
+                check_keys(
+                    e,
+                    &ep,
+                    &["to", "scheme", "permanent", "priority"],
+                    &[],
+                    issues,
+                );
+                match get_string(e, "to", &ep, issues) {
+                    Some(to) if !to.is_empty() => {
+                        redirect = Some(EntryPointRedirect {
+                            to,
+                            port: 0,
+                            scheme: get_string(e, "scheme", &ep, issues)
+                                .unwrap_or_else(|| "https".into()),
+                            permanent: get_bool(e, "permanent", &ep, issues).unwrap_or(true),
+                            priority: e
+                                .get("priority")
+                                .and_then(|p| integer(p, &join(&ep, "priority"), issues))
+                                .unwrap_or(i64::MAX - 1),
+                        })
+                    }
+                    _ => issues.error(&e.origin, format!("`{ep}.to` is required")),
+                }
+            }
+        }
+    }
+    let mut forwarded_headers = ForwardedHeaders::default();
+    if let Some(f) = n.get("forwardedHeaders") {
+        let fp = join(path, "forwardedHeaders");
+        check_keys(
+            f,
+            &fp,
+            &["trustedIPs", "insecure"],
+            &["connection", "notAppendXForwardedFor"],
+            issues,
+        );
+        forwarded_headers.insecure = get_bool(f, "insecure", &fp, issues).unwrap_or(false);
+        if let Some(ips) = f.get("trustedIPs") {
+            for (ip, origin) in list(ips, &join(&fp, "trustedIPs"), issues).unwrap_or_default() {
+                match parse_net(&ip) {
+                    Some(net) => forwarded_headers.trusted_ips.push(net),
+                    None => issues.error(
+                        &origin,
+                        format!("`{fp}.trustedIPs`: `{ip}` is neither an IP nor a CIDR range"),
+                    ),
+                }
+            }
+        }
+    }
+    let mut ep = EntryPoint {
+        name: name.to_string(),
+        address,
+        origin: key_origin.clone(),
+        as_default: get_bool(n, "asDefault", path, issues).unwrap_or(false),
+        redirect,
+        middlewares,
+        forwarded_headers,
+        read_timeout: Duration::from_secs(60),
+        write_timeout: Duration::ZERO,
+        idle_timeout: Duration::from_secs(180),
+        grace_timeout: Duration::from_secs(10),
+    };
+    if let Some(t) = n.get("transport") {
+        let tp = join(path, "transport");
+        check_keys(
+            t,
+            &tp,
+            &["respondingTimeouts", "lifeCycle"],
+            &["keepAliveMaxRequests", "keepAliveMaxTime"],
+            issues,
+        );
+        if let Some(r) = t.get("respondingTimeouts") {
+            let rp = join(&tp, "respondingTimeouts");
+            check_keys(
+                r,
+                &rp,
+                &["readTimeout", "writeTimeout", "idleTimeout"],
+                &[],
+                issues,
+            );
+            if let Some(d) = get_duration(r, "readTimeout", &rp, issues) {
+                ep.read_timeout = d;
+            }
+            if let Some(d) = get_duration(r, "writeTimeout", &rp, issues) {
+                ep.write_timeout = d;
+            }
+            if let Some(d) = get_duration(r, "idleTimeout", &rp, issues) {
+                ep.idle_timeout = d;
+            }
+        }
+        if let Some(l) = t.get("lifeCycle") {
+            let lp = join(&tp, "lifeCycle");
+            check_keys(
+                l,
+                &lp,
+                &["graceTimeOut"],
+                &["requestAcceptGraceTimeout"],
+                issues,
+            );
+            if let Some(d) = get_duration(l, "graceTimeOut", &lp, issues) {
+                ep.grace_timeout = d;
+            }
+        }
+    }
+    Some(ep)
+}
+
+fn parse_net(s: &str) -> Option<ipnet::IpNet> {
+    s.parse::<ipnet::IpNet>()
+        .ok()
+        .or_else(|| s.parse::<IpAddr>().ok().map(ipnet::IpNet::from))
+}

@@ -1,0 +1,394 @@
+//! Node tree -> validated [`StaticConfig`], with Traefik's defaults. Entrypoints are decoded in
+//! `entry_point.rs`, providers in `providers.rs`.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use wharf_model::{
+    AccessLogConfig, ApiConfig, ConfigIssue, EntryPoint, ForwardedHeaders, LogConfig, Origin,
+    PingConfig, PrometheusConfig, StaticConfig,
+};
+
+use crate::decode::{
+    boolean, check_keys, duration, float, integer, join, list, section_enabled, string, Issues,
+};
+use crate::node::Node;
+
+mod entry_point;
+mod providers;
+
+use entry_point::entry_point;
+use providers::providers;
+
+const TOP: &[&str] = &[
+    "entryPoints",
+    "providers",
+    "api",
+    "ping",
+    "metrics",
+    "log",
+    "accessLog",
+    "global",
+];
+const TOP_LATER: &[&str] = &[
+    "serversTransport",
+    "tcpServersTransport",
+    "certificatesResolvers",
+    "tracing",
+    "experimental",
+    "hostResolver",
+    "core",
+    "spiffe",
+    "ocsp",
+    "hub",
+];
+
+/// Decodes a static configuration tree. Errors are in the returned issues; the config is
+/// usable only if none of them is an error.
+pub fn decode_static(root: &Node) -> (StaticConfig, Vec<ConfigIssue>) {
+    let mut issues = Issues::default();
+    check_keys(root, "", TOP, TOP_LATER, &mut issues);
+
+    if let Some(g) = root.get("global") {
+        check_keys(
+            g,
+            "global",
+            &["checkNewVersion", "sendAnonymousUsage"],
+            &[],
+            &mut issues,
+        );
+    }
+    let mut entry_points = BTreeMap::new();
+    if let Some(eps) = root.get("entryPoints") {
+        if check_keys(eps, "entryPoints", &[], &[], &mut Issues::default()) {
+            for (key, node) in eps.entries() {
+                let path = join("entryPoints", &key.name);
+                if let Some(ep) = entry_point(&key.name, &key.origin, node, &path, &mut issues) {
+                    entry_points.insert(key.name.clone(), ep);
+                }
+            }
+        }
+    }
+    let providers = providers(root.get("providers"), &mut issues);
+    let api = root
+        .get("api")
+        .filter(|n| section_enabled(n, "api", &mut issues))
+        .map(|n| api(n, &mut issues));
+    let ping = root
+        .get("ping")
+        .filter(|n| section_enabled(n, "ping", &mut issues))
+        .map(|n| ping(n, &mut issues));
+    let metrics = root.get("metrics").and_then(|n| metrics(n, &mut issues));
+    let log = root
+        .get("log")
+        .map_or_else(LogConfig::default, |n| log(n, &mut issues));
+    let access_log = root
+        .get("accessLog")
+        .filter(|n| section_enabled(n, "accessLog", &mut issues))
+        .map(|n| access_log(n, &mut issues));
+
+    for (section, what) in [
+        ("api", "the API and dashboard"),
+        ("metrics", "Prometheus metrics"),
+        ("accessLog", "access logs"),
+    ] {
+        if let Some(node) = root.get(section) {
+            issues.push(ConfigIssue::warning(
+                node.origin.clone(),
+                format!("`{section}` is validated, but {what} are not implemented by wharf yet"),
+            ));
+        }
+    }
+    let mut config = StaticConfig {
+        entry_points,
+        providers,
+        api,
+        ping,
+        metrics,
+        log,
+        access_log,
+    };
+    apply_defaults(&mut config, &mut issues);
+    resolve_redirects(&mut config, &mut issues);
+    (config, issues.0)
+}
+
+pub(super) fn get_string(n: &Node, key: &str, path: &str, issues: &mut Issues) -> Option<String> {
+    n.get(key).and_then(|v| string(v, &join(path, key), issues))
+}
+pub(super) fn get_bool(n: &Node, key: &str, path: &str, issues: &mut Issues) -> Option<bool> {
+    n.get(key)
+        .and_then(|v| boolean(v, &join(path, key), issues))
+}
+pub(super) fn get_duration(
+    n: &Node,
+    key: &str,
+    path: &str,
+    issues: &mut Issues,
+) -> Option<Duration> {
+    n.get(key)
+        .and_then(|v| duration(v, &join(path, key), issues))
+}
+
+fn api(n: &Node, issues: &mut Issues) -> ApiConfig {
+    check_keys(
+        n,
+        "api",
+        &[
+            "insecure",
+            "dashboard",
+            "debug",
+            "basePath",
+            "disableDashboardAd",
+            "dashboardName",
+        ],
+        &[],
+        issues,
+    );
+    ApiConfig {
+        insecure: get_bool(n, "insecure", "api", issues).unwrap_or(false),
+        dashboard: get_bool(n, "dashboard", "api", issues).unwrap_or(true),
+    }
+}
+
+fn ping(n: &Node, issues: &mut Issues) -> PingConfig {
+    check_keys(
+        n,
+        "ping",
+        &["entryPoint", "manualRouting", "terminatingStatusCode"],
+        &[],
+        issues,
+    );
+    PingConfig {
+        entry_point: get_string(n, "entryPoint", "ping", issues)
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "traefik".into()),
+        manual_routing: get_bool(n, "manualRouting", "ping", issues).unwrap_or(false),
+        terminating_status_code: n
+            .get("terminatingStatusCode")
+            .and_then(|c| integer(c, "ping.terminatingStatusCode", issues))
+            .and_then(|c| u16::try_from(c).ok())
+            .unwrap_or(503),
+    }
+}
+
+fn metrics(n: &Node, issues: &mut Issues) -> Option<PrometheusConfig> {
+    check_keys(
+        n,
+        "metrics",
+        &["prometheus", "addInternals"],
+        &["datadog", "statsD", "influxDB2", "otlp"],
+        issues,
+    );
+    let p = n
+        .get("prometheus")
+        .filter(|p| section_enabled(p, "metrics.prometheus", issues))?;
+    let pp = "metrics.prometheus";
+    check_keys(
+        p,
+        pp,
+        &[
+            "buckets",
+            "addEntryPointsLabels",
+            "addRoutersLabels",
+            "addServicesLabels",
+            "entryPoint",
+            "manualRouting",
+            "headerLabels",
+        ],
+        &[],
+        issues,
+    );
+    let mut buckets = vec![0.1, 0.3, 1.2, 5.0];
+    if let Some(b) = p.get("buckets") {
+        if let Some(items) = list(b, "metrics.prometheus.buckets", issues) {
+            buckets = items
+                .iter()
+                .filter_map(|(v, origin)| {
+                    let node = Node::new(origin.clone(), crate::node::NodeValue::Scalar(v.clone()));
+                    float(&node, "metrics.prometheus.buckets", issues)
+                })
+                .collect();
+        }
+    }
+    Some(PrometheusConfig {
+        entry_point: get_string(p, "entryPoint", pp, issues)
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "traefik".into()),
+        buckets,
+        add_entry_points_labels: get_bool(p, "addEntryPointsLabels", pp, issues).unwrap_or(true),
+        add_routers_labels: get_bool(p, "addRoutersLabels", pp, issues).unwrap_or(false),
+        add_services_labels: get_bool(p, "addServicesLabels", pp, issues).unwrap_or(true),
+        manual_routing: get_bool(p, "manualRouting", pp, issues).unwrap_or(false),
+    })
+}
+
+fn log(n: &Node, issues: &mut Issues) -> LogConfig {
+    check_keys(
+        n,
+        "log",
+        &[
+            "level",
+            "format",
+            "filePath",
+            "noColor",
+            "maxSize",
+            "maxAge",
+            "maxBackups",
+            "compress",
+        ],
+        &[],
+        issues,
+    );
+    let mut out = LogConfig::default();
+    if let Some(level) = get_string(n, "level", "log", issues) {
+        let upper = level.to_ascii_uppercase();
+        match upper.as_str() {
+            "TRACE" | "DEBUG" | "INFO" | "WARN" | "ERROR" => out.level = upper,
+            "FATAL" | "PANIC" => out.level = "ERROR".into(),
+            _ => issues.push(
+                ConfigIssue::error(
+                    n.get("level").map_or(Origin::Default, |l| l.origin.clone()),
+                    format!("`log.level`: unknown level `{level}`"),
+                )
+                .with_hint("use TRACE, DEBUG, INFO, WARN, ERROR, FATAL or PANIC"),
+            ),
+        }
+    }
+    if let Some(format) = get_string(n, "format", "log", issues) {
+        match format.as_str() {
+            "common" | "json" => out.format = format,
+            _ => issues.error(
+                &n.get("format")
+                    .map_or(Origin::Default, |f| f.origin.clone()),
+                format!("`log.format`: unknown format `{format}` (use common or json)"),
+            ),
+        }
+    }
+    out
+}
+
+fn access_log(n: &Node, issues: &mut Issues) -> AccessLogConfig {
+    check_keys(
+        n,
+        "accessLog",
+        &[
+            "filePath",
+            "format",
+            "bufferingSize",
+            "filters",
+            "fields",
+            "addInternals",
+        ],
+        &[],
+        issues,
+    );
+    let format = get_string(n, "format", "accessLog", issues).unwrap_or_else(|| "common".into());
+    if !["common", "genericCLF", "json"].contains(&format.as_str()) {
+        issues.error(
+            &n.origin,
+            format!(
+                "`accessLog.format`: unknown format `{format}` (use common, genericCLF or json)"
+            ),
+        );
+    }
+    AccessLogConfig {
+        file_path: get_string(n, "filePath", "accessLog", issues)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from),
+        format,
+    }
+}
+
+fn default_entry_point(name: &str, port: u16) -> EntryPoint {
+    EntryPoint {
+        name: name.into(),
+        address: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
+        origin: Origin::Default,
+        as_default: false,
+        redirect: None,
+        middlewares: Vec::new(),
+        forwarded_headers: ForwardedHeaders::default(),
+        read_timeout: Duration::from_secs(60),
+        write_timeout: Duration::ZERO,
+        idle_timeout: Duration::from_secs(180),
+        grace_timeout: Duration::from_secs(10),
+    }
+}
+
+fn apply_defaults(c: &mut StaticConfig, issues: &mut Issues) {
+    if c.entry_points.is_empty() {
+        c.entry_points
+            .insert("http".into(), default_entry_point("http", 80));
+    }
+    let wants_traefik = c.api.as_ref().is_some_and(|a| a.insecure)
+        || c.ping
+            .as_ref()
+            .is_some_and(|p| p.entry_point == "traefik" && !p.manual_routing)
+        || c.metrics
+            .as_ref()
+            .is_some_and(|m| m.entry_point == "traefik" && !m.manual_routing);
+    if wants_traefik && !c.entry_points.contains_key("traefik") {
+        c.entry_points
+            .insert("traefik".into(), default_entry_point("traefik", 8080));
+    }
+    if let Some(p) = &c.ping {
+        if !p.manual_routing && !c.entry_points.contains_key(&p.entry_point) {
+            issues.push(
+                ConfigIssue::error(
+                    Origin::Default,
+                    format!(
+                        "`ping.entryPoint` names `{}`, which is not an entrypoint",
+                        p.entry_point
+                    ),
+                )
+                .with_hint(format!(
+                    "define `entryPoints.{}` or pick one of: {}",
+                    p.entry_point,
+                    c.entry_points
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            );
+        }
+    }
+}
+
+fn resolve_redirects(c: &mut StaticConfig, issues: &mut Issues) {
+    let ports: BTreeMap<String, u16> = c
+        .entry_points
+        .iter()
+        .map(|(k, v)| (k.clone(), v.address.port()))
+        .collect();
+    for ep in c.entry_points.values_mut() {
+        let Some(r) = &mut ep.redirect else { continue };
+        let port = if let Some(p) = r.to.strip_prefix(':') {
+            p.parse::<u16>().ok()
+        } else {
+            ports.get(&r.to).copied()
+        };
+        match port {
+            Some(p) => r.port = p,
+            None => {
+                issues.push(
+                    ConfigIssue::error(
+                        ep.origin.clone(),
+                        format!(
+                            "`entryPoints.{}.http.redirections.entryPoint.to` names `{}`, which is neither an entrypoint nor `:port`",
+                            ep.name, r.to
+                        ),
+                    )
+                    .with_hint_opt(
+                        crate::decode::nearest(&r.to, ports.keys().map(String::as_str))
+                            .map(|n| format!("did you mean `{n}`?")),
+                    ),
+                );
+                ep.redirect = None;
+            }
+        }
+    }
+}
