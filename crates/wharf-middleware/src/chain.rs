@@ -13,16 +13,19 @@ pub struct Chain {
     items: Vec<Arc<dyn Middleware>>,
     removes_forwarded_for: bool,
     retry: Option<RetryPolicy>,
+    max_request_body: Option<u64>,
 }
 
 impl Chain {
     pub fn new(items: Vec<Arc<dyn Middleware>>) -> Self {
         let removes_forwarded_for = items.iter().any(|m| m.removes_forwarded_for());
         let retry = items.iter().find_map(|m| m.retry());
+        let max_request_body = items.iter().filter_map(|m| m.max_request_body()).min();
         Chain {
             items,
             removes_forwarded_for,
             retry,
+            max_request_body,
         }
     }
 
@@ -67,6 +70,11 @@ impl Chain {
         for m in self.items[..end].iter().rev() {
             m.response(resp, req, cx);
         }
+    }
+
+    /// The largest request body any `buffering` middleware of the chain allows.
+    pub fn max_request_body(&self) -> Option<u64> {
+        self.max_request_body
     }
 
     /// The retry policy, if the chain has a `retry` middleware.

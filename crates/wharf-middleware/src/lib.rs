@@ -96,6 +96,22 @@ pub trait Middleware: Send + Sync + std::fmt::Debug {
     fn retry(&self) -> Option<RetryPolicy> {
         None
     }
+
+    /// buffering: the largest request body allowed (413 above it).
+    fn max_request_body(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// `buffering` with `maxRequestBodyBytes`: enforced by the proxy on Content-Length and on the
+/// bytes actually received.
+#[derive(Debug)]
+struct BodyLimit(u64);
+
+impl Middleware for BodyLimit {
+    fn max_request_body(&self) -> Option<u64> {
+        Some(self.0)
+    }
 }
 
 /// The `retry` middleware's policy, applied by the proxy: attempts (the first included), and
@@ -197,6 +213,12 @@ pub fn build(kind: &MiddlewareKind) -> Result<Arc<dyn Middleware>, BuildError> {
             attempts: u32::try_from(*attempts).unwrap_or(u32::MAX).max(1),
             initial_interval: std::time::Duration::from_millis(*initial_interval_ms),
         }),
+        MiddlewareKind::Buffering {
+            max_request_body_bytes,
+        } => match u64::try_from(*max_request_body_bytes) {
+            Ok(max) if max > 0 => Arc::new(BodyLimit(max)),
+            _ => Arc::new(Unlimited),
+        },
         MiddlewareKind::BasicAuth {
             users,
             realm,

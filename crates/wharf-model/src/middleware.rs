@@ -59,6 +59,10 @@ pub enum MiddlewareKind {
         amount: i64,
         source: SourceCriterion,
     },
+    /// `buffering.maxRequestBodyBytes` (the other buffering options are accepted).
+    Buffering {
+        max_request_body_bytes: i64,
+    },
     Retry {
         /// Total attempts, the first included.
         attempts: i64,

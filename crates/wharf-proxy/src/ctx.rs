@@ -38,6 +38,8 @@ pub struct RequestCtx {
     pub(crate) server: Option<usize>,
     /// Connection attempts retried so far (the `retry` middleware).
     pub(crate) retries: u32,
+    /// Request body bytes received so far (checked against `buffering`).
+    pub(crate) body_bytes: u64,
     /// Whether the downstream connection is TLS.
     pub(crate) tls: bool,
 }

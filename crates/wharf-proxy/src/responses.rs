@@ -88,6 +88,7 @@ pub(crate) fn status_text(code: u16) -> Bytes {
         308 => b"Permanent Redirect",
         400 => b"Bad Request",
         500 => b"Internal Server Error",
+        413 => b"Request Entity Too Large",
         502 => b"Bad Gateway",
         503 => b"Service Unavailable",
         504 => b"Gateway Timeout",

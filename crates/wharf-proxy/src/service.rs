@@ -167,6 +167,18 @@ impl EntryPointProxy {
             responses::send(session, resp, reply.body).await?;
             return Ok(true);
         }
+        if let Some(max) = chain.max_request_body() {
+            let declared = session
+                .req_header()
+                .headers
+                .get("content-length")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            if declared.is_some_and(|len| len > max) {
+                self.decorated(session, ctx, 413).await?;
+                return Ok(true);
+            }
+        }
         if pool.servers.is_empty() {
             self.decorated(session, ctx, 503).await?;
             return Ok(true);
@@ -259,6 +271,7 @@ impl ProxyHttp for EntryPointProxy {
             cx: RequestContext::default(),
             server: None,
             retries: 0,
+            body_bytes: 0,
             tls: false,
         }
     }
@@ -409,6 +422,28 @@ impl ProxyHttp for EntryPointProxy {
         if !session.is_http2() {
             // Traefik always answers HTTP/1.1, whatever the backend spoke.
             upstream_response.set_version(Version::HTTP_11);
+        }
+        Ok(())
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<bytes::Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if let (Some(max), Some(chunk)) = (
+            ctx.chain.as_ref().and_then(|c| c.max_request_body()),
+            body.as_ref(),
+        ) {
+            ctx.body_bytes += chunk.len() as u64;
+            if ctx.body_bytes > max {
+                return Error::e_explain(
+                    ErrorType::HTTPStatus(413),
+                    "request body over buffering.maxRequestBodyBytes",
+                );
+            }
         }
         Ok(())
     }

@@ -85,6 +85,7 @@ http:
     ipdepth: {rule: "Host(`ipdepth.test`)", service: host, middlewares: [ipdepth]}
     basic:   {rule: "Host(`basic.test`)", service: host, middlewares: [basic]}
     rl:      {rule: "Host(`rl.test`)", service: host, middlewares: [rl]}
+    buf:     {rule: "Host(`buf.test`)", service: host, middlewares: [buf10]}
     retry:   {rule: "Host(`retry.test`)", service: halfdead, middlewares: [retry3]}
     basicrealm: {rule: "Host(`basicrealm.test`)", service: host, middlewares: [basicrealm]}
   middlewares:
@@ -135,6 +136,7 @@ http:
     allowed: {headers: {allowedHosts: [good.test]}}
     ipallow: {ipAllowList: {sourceRange: [10.0.0.0/8, 127.0.0.1/32]}}
     rl: {rateLimit: {average: 1, burst: 2}}
+    buf10: {buffering: {maxRequestBodyBytes: 10}}
     retry3: {retry: {attempts: 3, initialInterval: 10ms}}
     ipdeny: {ipAllowList: {sourceRange: [10.0.0.0/8]}}
     ipdeny404: {ipAllowList: {sourceRange: [10.0.0.0/8], rejectStatusCode: 404}}
@@ -797,6 +799,22 @@ fn cases() -> Vec<Case> {
             "/api/x",
             &[],
         ),
+        case(
+            "buffering under the limit",
+            "web",
+            "POST",
+            "buf.test",
+            "/",
+            &["Content-Length: 4"],
+        ),
+        case(
+            "buffering over the limit",
+            "web",
+            "POST",
+            "buf.test",
+            "/",
+            &["Content-Length: 14"],
+        ),
         case("ip allowed", "web", "GET", "ipallow.test", "/", &[]),
         case("ip denied", "web", "GET", "ipdeny.test", "/", &[]),
         case(
@@ -956,7 +974,9 @@ fn observe(p: &Proxy, c: &Case) -> BTreeMap<String, String> {
     let before: Vec<usize> = p.backends.iter().map(EchoServer::count).collect();
     let auth_before = p.auth.count();
     let mut req = c.head.clone();
-    if c.head.contains("Content-Length: 4") {
+    if c.head.contains("Content-Length: 14") {
+        req.push_str("Connection: close\r\n\r\nfourteen bytes");
+    } else if c.head.contains("Content-Length: 4") {
         req.push_str("Connection: close\r\n\r\nbody");
     } else {
         req.push_str("Connection: close\r\n\r\n");
@@ -1165,6 +1185,9 @@ fn wharf_and_traefik_agree() {
         "Too Many Requests"
     );
     assert_eq!(get("retry reaches the live server", "status"), "200");
+    assert_eq!(get("buffering over the limit", "status"), "413");
+    assert_eq!(get("buffering over the limit", "backend"), "");
+    assert_eq!(get("buffering under the limit", "upstream body"), "body");
     assert_eq!(get("ip allowed", "status"), "200");
     assert_eq!(get("ip denied", "status"), "403");
     assert_eq!(get("ip depth from trusted xff", "status"), "200");

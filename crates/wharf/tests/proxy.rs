@@ -48,6 +48,10 @@ http:
       rule: "Host(`retried.test`)"
       service: halfdead
       middlewares: [three-tries]
+    buffered:
+      rule: "Host(`buffered.test`)"
+      service: only1
+      middlewares: [small-bodies]
     everything:
       rule: "Host(`*`)"
       priority: -5
@@ -59,6 +63,9 @@ http:
     three-tries:
       retry:
         attempts: 3
+    small-bodies:
+      buffering:
+        maxRequestBodyBytes: 10
   services:
     both:
       loadBalancer:
@@ -426,4 +433,26 @@ fn retry_tries_another_server_when_connecting_fails() {
         statuses("retried.test", "POST").contains(&502),
         "POST is never resent"
     );
+}
+
+#[test]
+fn request_bodies_over_the_buffering_limit_get_413_even_when_chunked() {
+    let (b1, b2) = (EchoServer::start("b1"), EchoServer::start("b2"));
+    let s = start(&routes(&b1, &b2), &[]);
+    let r = raw::send(
+        s.web,
+        b"POST / HTTP/1.1\r\nHost: buffered.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(
+        (r.status, r.body_text().as_str()),
+        (413, "Request Entity Too Large")
+    );
+    let r = raw::send(
+        s.web,
+        b"POST / HTTP/1.1\r\nHost: buffered.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\nsmol\r\n0\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(b1.last().unwrap().body, b"smol");
 }

@@ -230,6 +230,12 @@ pub fn decode_spec(
         "rateLimit" => traffic::rate_limit(body, &p, issues)?,
         "inFlightReq" => traffic::in_flight_req(body, &p, issues)?,
         "retry" => traffic::retry(body, &p, issues)?,
+        "buffering" => K::Buffering {
+            max_request_body_bytes: body
+                .get("maxRequestBodyBytes")
+                .and_then(|v| crate::decode::integer(v, &join(&p, "maxRequestBodyBytes"), issues))
+                .unwrap_or(0),
+        },
         "basicAuth" => auth::basic_auth(body, &p, issues)?,
         "chain" => K::Chain {
             middlewares: strings(body, "middlewares", &p, issues)
