@@ -4,12 +4,16 @@
 # share CPU 0. Prints requests/s, p50/p99 latency and proxy CPU time per request.
 #
 #   bash benches/load/run.sh [seconds-per-run=10] [connections=64] [rounds=3]
+#   ROUTE=headers bash benches/load/run.sh ...      # through the Compose design's secure-headers + cors
+#   ROUTE=forwardauth bash benches/load/run.sh ...  # through a forwardAuth (auth answered by the backend nginx)
+# With ROUTE set, only wharf and Traefik run (nginx has no equivalent middlewares).
 #
 # Caveats: a 2-core machine shared by load generator, backend and proxy; numbers vary by up to
 # ±25 % between runs, so compare only numbers taken in the same run (the rounds interleave the
 # proxies), and prefer CPU µs per request to raw requests/s.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+ROUTE=${ROUTE:-plain}
 DURATION=${1:-10}
 CONNS=${2:-64}
 ROUNDS=${3:-3}
@@ -37,16 +41,48 @@ cat > "$work/backend.conf" <<NGX
 daemon off; worker_processes 1; pid $work/backend.pid; error_log $work/backend.err;
 events { worker_connections 4096; }
 http { access_log off; server { listen $BACKEND; keepalive_requests 1000000;
+  location /auth { return 200 ""; }
   location / { return 200 "hello\n"; } } }
 NGX
 taskset -c 0 nginx -c "$work/backend.conf" & pids+=($!)
 
+case $ROUTE in
+  plain) MIDDLEWARES="[]"; proxies="wharf traefik nginx" ;;
+  headers) MIDDLEWARES="[secure-headers, cors]"; proxies="wharf traefik" ;;
+  forwardauth) MIDDLEWARES="[api-auth]"; proxies="wharf traefik" ;;
+  *) echo "ROUTE must be plain, headers or forwardauth"; exit 2 ;;
+esac
 cat > "$work/dyn.yml" <<YML
 http:
   routers:
-    bench: {rule: "Host(\`bench.local\`)", service: backend}
+    bench: {rule: "Host(\`bench.local\`)", service: backend, middlewares: $MIDDLEWARES}
   services:
     backend: {loadBalancer: {servers: [{url: "http://$BACKEND"}]}}
+  middlewares:
+    secure-headers:
+      headers:
+        accessControlAllowMethods: [GET, OPTIONS, PUT, POST, DELETE]
+        accessControlAllowOriginList: ["https://admin.motovaultpro.com", "https://motovaultpro.com"]
+        accessControlMaxAge: 100
+        addVaryHeader: true
+        browserXssFilter: true
+        contentTypeNosniff: true
+        forceSTSHeader: true
+        frameDeny: true
+        stsIncludeSubdomains: true
+        stsPreload: true
+        stsSeconds: 31536000
+    cors:
+      headers:
+        accessControlAllowCredentials: true
+        accessControlAllowHeaders: ["Authorization", "Content-Type", "X-Requested-With"]
+        accessControlAllowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
+        accessControlAllowOriginList: ["https://admin.motovaultpro.com", "https://motovaultpro.com"]
+        accessControlMaxAge: 100
+    api-auth:
+      forwardAuth:
+        address: "http://$BACKEND/auth"
+        authResponseHeaders: ["X-Auth-User", "X-Auth-Roles"]
 YML
 cat > "$work/proxy-nginx.conf" <<NGX
 daemon off; worker_processes 1; pid $work/proxy.pid; error_log $work/proxy.err;
@@ -77,7 +113,7 @@ rss_kib() { for p in $(family "$1"); do awk '/VmRSS/ {print $2}' "/proc/$p/statu
 
 results="$work/results.tsv"
 for round in $(seq 1 "$ROUNDS"); do
-  for proxy in wharf traefik nginx; do
+  for proxy in $proxies; do
     read -r pid port < <(start_proxy "$proxy")
     for _ in $(seq 1 100); do
       code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: bench.local' "http://127.0.0.1:$port/" || true)
@@ -109,8 +145,9 @@ python3 - "$results" "$DURATION" "$CONNS" "$ROUNDS" <<'PY'
 import statistics, sys
 rows = [l.split("\t") for l in open(sys.argv[1]).read().split("\n") if l]
 print(f"\n{sys.argv[4]} rounds of {sys.argv[2]} s, {sys.argv[3]} connections, proxy on CPU 1 (medians)\n")
+names = sorted({row[0] for row in rows}, key=["wharf", "traefik", "nginx"].index)
 print(f"{'proxy':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>11} {'RSS MiB':>8}")
-for name in ["wharf", "traefik", "nginx"]:
+for name in names:
     r = [row for row in rows if row[0] == name]
     med = lambda i: statistics.median(float(x[i]) for x in r)
     print(f"{name:8} {med(1):9.0f} {med(2):8.2f} {med(3):8.2f} {med(4):11.1f} {med(5):8.1f}")
