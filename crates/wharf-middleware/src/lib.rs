@@ -8,6 +8,7 @@
 
 mod access;
 mod chain;
+mod digest;
 mod forward_auth;
 mod headers;
 mod paths;
@@ -219,6 +220,17 @@ pub fn build(kind: &MiddlewareKind) -> Result<Arc<dyn Middleware>, BuildError> {
             Ok(max) if max > 0 => Arc::new(BodyLimit(max)),
             _ => Arc::new(Unlimited),
         },
+        MiddlewareKind::DigestAuth {
+            users,
+            realm,
+            remove_header,
+            header_field,
+        } => Arc::new(digest::DigestAuth::new(
+            users,
+            realm,
+            *remove_header,
+            header_field.as_deref(),
+        )?),
         MiddlewareKind::BasicAuth {
             users,
             realm,

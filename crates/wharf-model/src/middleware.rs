@@ -75,6 +75,13 @@ pub enum MiddlewareKind {
         remove_header: bool,
         header_field: Option<String>,
     },
+    DigestAuth {
+        /// `name:realm:md5(name:realm:password)` lines, from `users` and `usersFile`.
+        users: Vec<String>,
+        realm: String,
+        remove_header: bool,
+        header_field: Option<String>,
+    },
     /// Flattened when routes are compiled.
     Chain {
         middlewares: Vec<QualifiedName>,

@@ -86,6 +86,7 @@ http:
     basic:   {rule: "Host(`basic.test`)", service: host, middlewares: [basic]}
     rl:      {rule: "Host(`rl.test`)", service: host, middlewares: [rl]}
     buf:     {rule: "Host(`buf.test`)", service: host, middlewares: [buf10]}
+    digest:  {rule: "Host(`digest.test`)", service: host, middlewares: [digest]}
     retry:   {rule: "Host(`retry.test`)", service: halfdead, middlewares: [retry3]}
     basicrealm: {rule: "Host(`basicrealm.test`)", service: host, middlewares: [basicrealm]}
   middlewares:
@@ -137,6 +138,7 @@ http:
     ipallow: {ipAllowList: {sourceRange: [10.0.0.0/8, 127.0.0.1/32]}}
     rl: {rateLimit: {average: 1, burst: 2}}
     buf10: {buffering: {maxRequestBodyBytes: 10}}
+    digest: {digestAuth: {users: ["test:traefik:54bf620a7a81aed563bc2b26ce4fb970"]}}
     retry3: {retry: {attempts: 3, initialInterval: 10ms}}
     ipdeny: {ipAllowList: {sourceRange: [10.0.0.0/8]}}
     ipdeny404: {ipAllowList: {sourceRange: [10.0.0.0/8], rejectStatusCode: 404}}
@@ -790,6 +792,22 @@ fn cases() -> Vec<Case> {
         ),
     ];
     v.extend([
+        case(
+            "digest auth challenge",
+            "web",
+            "GET",
+            "digest.test",
+            "/",
+            &[],
+        ),
+        case(
+            "digest auth wrong scheme",
+            "web",
+            "GET",
+            "digest.test",
+            "/",
+            &["Authorization: Basic dGVzdDpzZWNyZXQ="],
+        ),
         case("entrypoint middlewares", "mwep", "GET", "a.test", "/", &[]),
         case(
             "entrypoint and router middlewares",
@@ -1014,6 +1032,8 @@ fn observe(p: &Proxy, c: &Case) -> BTreeMap<String, String> {
             let v = v
                 .replace(&p.websecure_port.to_string(), "<websecure-port>")
                 .replace(&p.auth.addr.port().to_string(), "<auth-port>");
+            // Digest challenges carry per-server random values.
+            let v = mask_quoted(&mask_quoted(&v, "nonce"), "opaque");
             obs.insert(format!("response {h}"), v);
         }
     }
@@ -1185,6 +1205,11 @@ fn wharf_and_traefik_agree() {
         "Too Many Requests"
     );
     assert_eq!(get("retry reaches the live server", "status"), "200");
+    assert_eq!(get("digest auth challenge", "status"), "401");
+    assert_eq!(
+        get("digest auth challenge", "response www-authenticate"),
+        "Digest realm=\"traefik\", nonce=\"<nonce>\", opaque=\"<opaque>\", algorithm=\"MD5\", qop=\"auth\""
+    );
     assert_eq!(get("buffering over the limit", "status"), "413");
     assert_eq!(get("buffering over the limit", "backend"), "");
     assert_eq!(get("buffering under the limit", "upstream body"), "body");
@@ -1209,4 +1234,15 @@ fn wharf_and_traefik_agree() {
         ),
         ""
     );
+}
+
+/// Replaces the value of `name="..."` with `<name>`.
+fn mask_quoted(value: &str, name: &str) -> String {
+    let marker = format!("{name}=\"");
+    let Some(start) = value.find(&marker) else {
+        return value.to_string();
+    };
+    let from = start + marker.len();
+    let end = value[from..].find('"').map_or(value.len(), |e| from + e);
+    format!("{}<{name}>{}", &value[..from], &value[end..])
 }

@@ -48,6 +48,10 @@ http:
       rule: "Host(`retried.test`)"
       service: halfdead
       middlewares: [three-tries]
+    digested:
+      rule: "Host(`digested.test`)"
+      service: only1
+      middlewares: [digest]
     buffered:
       rule: "Host(`buffered.test`)"
       service: only1
@@ -66,6 +70,10 @@ http:
     small-bodies:
       buffering:
         maxRequestBodyBytes: 10
+    digest:
+      digestAuth:
+        users: ["test:traefik:54bf620a7a81aed563bc2b26ce4fb970"]
+        headerField: X-WebAuth-User
   services:
     both:
       loadBalancer:
@@ -455,4 +463,51 @@ fn request_bodies_over_the_buffering_limit_get_413_even_when_chunked() {
     .unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(b1.last().unwrap().body, b"smol");
+}
+
+#[test]
+fn digest_auth_challenge_and_response() {
+    use md5::{Digest, Md5};
+    let md5 = |s: &str| format!("{:x}", Md5::digest(s.as_bytes()));
+    assert_eq!(
+        md5("test:traefik:secret"),
+        "54bf620a7a81aed563bc2b26ce4fb970"
+    );
+    let (b1, b2) = (EchoServer::start("b1"), EchoServer::start("b2"));
+    let s = start(&routes(&b1, &b2), &[]);
+    let r = raw::get(s.web, "digested.test", "/private?x=1", &[]).unwrap();
+    assert_eq!(r.status, 401);
+    let challenge = r.header("www-authenticate").unwrap().to_string();
+    let field = |name: &str| {
+        let start = challenge.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        challenge[start..start + challenge[start..].find('"').unwrap()].to_string()
+    };
+    let (nonce, opaque) = (field("nonce"), field("opaque"));
+    let ha1 = md5("test:traefik:secret");
+    let ha2 = md5("GET:/private?x=1");
+    let answer = |password_ha1: &str| {
+        let response = md5(&format!(
+            "{password_ha1}:{nonce}:00000001:abcdef:auth:{ha2}"
+        ));
+        format!(
+            "Digest username=\"test\", realm=\"traefik\", nonce=\"{nonce}\", uri=\"/private?x=1\", qop=auth, nc=00000001, cnonce=\"abcdef\", response=\"{response}\", opaque=\"{opaque}\""
+        )
+    };
+    let ok = raw::get(
+        s.web,
+        "digested.test",
+        "/private?x=1",
+        &[("Authorization", &answer(&ha1))],
+    )
+    .unwrap();
+    assert_eq!(ok.status, 200);
+    assert_eq!(b1.last().unwrap().header("x-webauth-user"), Some("test"));
+    let wrong = raw::get(
+        s.web,
+        "digested.test",
+        "/private?x=1",
+        &[("Authorization", &answer(&md5("test:traefik:nope")))],
+    )
+    .unwrap();
+    assert_eq!(wrong.status, 401);
 }

@@ -57,9 +57,11 @@ pub(super) fn forward_auth(
     })
 }
 
-pub(super) fn basic_auth(
+/// basicAuth (`digest` false: `name:hash` lines) or digestAuth (`name:realm:ha1` lines).
+pub(super) fn password_auth(
     body: &Node,
     p: &str,
+    digest: bool,
     issues: &mut Issues,
 ) -> Option<wharf_model::MiddlewareKind> {
     use wharf_model::MiddlewareKind as K;
@@ -87,19 +89,39 @@ pub(super) fn basic_auth(
         );
         return None;
     }
-    if let Some(bad) = users.iter().find(|u| !u.contains(':')) {
+    let (fields, shape) = if digest {
+        (3, "name:realm:md5-hash")
+    } else {
+        (2, "name:hash")
+    };
+    if let Some(bad) = users
+        .iter()
+        .find(|u| u.splitn(fields, ':').count() != fields)
+    {
         issues.push(wharf_model::ConfigIssue::error(
             body.origin.clone(),
-            format!("`{p}.users`: `{bad}` is not `name:hash`"),
+            format!("`{p}.users`: `{bad}` is not `{shape}`"),
         ));
         return None;
     }
-    Some(K::BasicAuth {
-        users,
-        realm: text(body, "realm", p, issues)
-            .filter(|r| !r.is_empty())
-            .unwrap_or_else(|| "traefik".into()),
-        remove_header: flag(body, "removeHeader", p, issues),
-        header_field: text(body, "headerField", p, issues).filter(|h| !h.is_empty()),
+    let realm = text(body, "realm", p, issues)
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "traefik".into());
+    let remove_header = flag(body, "removeHeader", p, issues);
+    let header_field = text(body, "headerField", p, issues).filter(|h| !h.is_empty());
+    Some(if digest {
+        K::DigestAuth {
+            users,
+            realm,
+            remove_header,
+            header_field,
+        }
+    } else {
+        K::BasicAuth {
+            users,
+            realm,
+            remove_header,
+            header_field,
+        }
     })
 }

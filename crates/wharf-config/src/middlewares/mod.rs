@@ -236,7 +236,8 @@ pub fn decode_spec(
                 .and_then(|v| crate::decode::integer(v, &join(&p, "maxRequestBodyBytes"), issues))
                 .unwrap_or(0),
         },
-        "basicAuth" => auth::basic_auth(body, &p, issues)?,
+        "basicAuth" => auth::password_auth(body, &p, false, issues)?,
+        "digestAuth" => auth::password_auth(body, &p, true, issues)?,
         "chain" => K::Chain {
             middlewares: strings(body, "middlewares", &p, issues)
                 .iter()
