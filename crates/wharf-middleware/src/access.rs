@@ -165,29 +165,42 @@ impl BasicAuth {
 impl Middleware for BasicAuth {
     fn request(&self, req: &mut RequestHeader, _cx: &RequestContext) -> Flow {
         let Some(user) = self.user(req) else {
-            return Flow::Respond(Reply {
-                status: 401,
-                headers: vec![
-                    (
-                        HeaderName::from_static("content-type"),
-                        HeaderValue::from_static("text/plain"),
-                    ),
-                    (
-                        HeaderName::from_static("www-authenticate"),
-                        self.challenge.clone(),
-                    ),
-                ],
-                body: Bytes::from_static(b"401 Unauthorized\n"),
-            });
+            return Flow::Respond(unauthorized(self.challenge.clone()));
         };
-        if self.remove_header {
-            req.remove_header("authorization");
-        }
-        if let Some(field) = &self.header_field {
-            if let Ok(v) = HeaderValue::from_str(&user) {
-                let _ignored = req.insert_header(field.clone(), v);
-            }
-        }
+        authenticated(req, &user, self.remove_header, self.header_field.as_ref());
         Flow::Continue
+    }
+}
+
+/// Traefik's 401 for basic and digest auth.
+pub(crate) fn unauthorized(challenge: HeaderValue) -> Reply {
+    Reply {
+        status: 401,
+        headers: vec![
+            (
+                HeaderName::from_static("content-type"),
+                HeaderValue::from_static("text/plain"),
+            ),
+            (HeaderName::from_static("www-authenticate"), challenge),
+        ],
+        body: Bytes::from_static(b"401 Unauthorized\n"),
+    }
+}
+
+/// What basic and digest auth do for an authenticated user: optionally drop the
+/// Authorization header, optionally pass the user name on in a header.
+pub(crate) fn authenticated(
+    req: &mut RequestHeader,
+    user: &str,
+    remove_header: bool,
+    header_field: Option<&HeaderName>,
+) {
+    if remove_header {
+        req.remove_header("authorization");
+    }
+    if let Some(field) = header_field {
+        if let Ok(v) = HeaderValue::from_str(user) {
+            let _ignored = req.insert_header(field.clone(), v);
+        }
     }
 }

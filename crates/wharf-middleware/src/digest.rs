@@ -7,11 +7,11 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use md5::{Digest, Md5};
 use pingora::http::RequestHeader;
 
+use crate::access::{authenticated, unauthorized};
 use crate::{header_name, BuildError, Flow, Middleware, Reply, RequestContext};
 
 const NONCE_LIFETIME: Duration = Duration::from_secs(300);
@@ -138,18 +138,9 @@ impl DigestAuth {
             self.nonce(),
             self.opaque
         );
-        let mut headers = vec![(
-            HeaderName::from_static("content-type"),
-            HeaderValue::from_static("text/plain"),
-        )];
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            headers.push((HeaderName::from_static("www-authenticate"), v));
-        }
-        Reply {
-            status: 401,
-            headers,
-            body: Bytes::from_static(b"401 Unauthorized\n"),
-        }
+        unauthorized(
+            HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("Digest")),
+        )
     }
 
     /// The authenticated user, if the Authorization header proves the password.
@@ -199,14 +190,7 @@ impl Middleware for DigestAuth {
         let Some(user) = self.user(req) else {
             return Flow::Respond(self.challenge());
         };
-        if self.remove_header {
-            req.remove_header("authorization");
-        }
-        if let Some(field) = &self.header_field {
-            if let Ok(v) = HeaderValue::from_str(&user) {
-                let _ignored = req.insert_header(field.clone(), v);
-            }
-        }
+        authenticated(req, &user, self.remove_header, self.header_field.as_ref());
         Flow::Continue
     }
 }
