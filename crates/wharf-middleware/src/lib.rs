@@ -214,6 +214,23 @@ pub fn build(kind: &MiddlewareKind) -> Result<Arc<dyn Middleware>, BuildError> {
             attempts: u32::try_from(*attempts).unwrap_or(u32::MAX).max(1),
             initial_interval: std::time::Duration::from_millis(*initial_interval_ms),
         }),
+        MiddlewareKind::EncodedCharacters {
+            slash,
+            back_slash,
+            null_character,
+            semicolon,
+            percent,
+            question_mark,
+            hash,
+        } => Arc::new(paths::EncodedCharacters::new([
+            (b'/', *slash),
+            (b'\\', *back_slash),
+            (0, *null_character),
+            (b';', *semicolon),
+            (b'%', *percent),
+            (b'?', *question_mark),
+            (b'#', *hash),
+        ])),
         MiddlewareKind::Buffering {
             max_request_body_bytes,
         } => match u64::try_from(*max_request_body_bytes) {

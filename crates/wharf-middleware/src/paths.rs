@@ -145,3 +145,43 @@ impl Middleware for ReplacePathRegex {
         Flow::Continue
     }
 }
+
+/// Rejects request paths containing percent-encoded characters the router does not allow.
+#[derive(Debug)]
+pub(crate) struct EncodedCharacters {
+    /// Decoded bytes that are forbidden in encoded form.
+    forbidden: Vec<u8>,
+}
+
+impl EncodedCharacters {
+    pub(crate) fn new(allowed: [(u8, bool); 7]) -> Self {
+        EncodedCharacters {
+            forbidden: allowed
+                .iter()
+                .filter(|(_, ok)| !ok)
+                .map(|(b, _)| *b)
+                .collect(),
+        }
+    }
+}
+
+impl Middleware for EncodedCharacters {
+    fn request(&self, req: &mut RequestHeader, _cx: &RequestContext) -> Flow {
+        let path = req.uri.path().as_bytes();
+        let bad = path.windows(3).any(|w| {
+            w[0] == b'%'
+                && std::str::from_utf8(&w[1..])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .is_some_and(|b| self.forbidden.contains(&b))
+        });
+        if bad {
+            return Flow::Respond(crate::Reply {
+                status: 400,
+                headers: Vec::new(),
+                body: bytes::Bytes::new(),
+            });
+        }
+        Flow::Continue
+    }
+}

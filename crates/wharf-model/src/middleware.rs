@@ -59,6 +59,17 @@ pub enum MiddlewareKind {
         amount: i64,
         source: SourceCriterion,
     },
+    /// `encodedCharacters`: which percent-encoded characters a request path may contain
+    /// (each false by default in the middleware).
+    EncodedCharacters {
+        slash: bool,
+        back_slash: bool,
+        null_character: bool,
+        semicolon: bool,
+        percent: bool,
+        question_mark: bool,
+        hash: bool,
+    },
     /// `buffering.maxRequestBodyBytes` (the other buffering options are accepted).
     Buffering {
         max_request_body_bytes: i64,

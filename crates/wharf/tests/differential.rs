@@ -87,6 +87,7 @@ http:
     rl:      {rule: "Host(`rl.test`)", service: host, middlewares: [rl]}
     buf:     {rule: "Host(`buf.test`)", service: host, middlewares: [buf10]}
     digest:  {rule: "Host(`digest.test`)", service: host, middlewares: [digest]}
+    enc:     {rule: "Host(`enc.test`)", service: host, middlewares: [enc]}
     retry:   {rule: "Host(`retry.test`)", service: halfdead, middlewares: [retry3]}
     basicrealm: {rule: "Host(`basicrealm.test`)", service: host, middlewares: [basicrealm]}
   middlewares:
@@ -138,6 +139,7 @@ http:
     ipallow: {ipAllowList: {sourceRange: [10.0.0.0/8, 127.0.0.1/32]}}
     rl: {rateLimit: {average: 1, burst: 2}}
     buf10: {buffering: {maxRequestBodyBytes: 10}}
+    enc: {encodedCharacters: {allowEncodedSemicolon: true}}
     digest: {digestAuth: {users: ["test:traefik:54bf620a7a81aed563bc2b26ce4fb970"]}}
     retry3: {retry: {attempts: 3, initialInterval: 10ms}}
     ipdeny: {ipAllowList: {sourceRange: [10.0.0.0/8]}}
@@ -793,6 +795,31 @@ fn cases() -> Vec<Case> {
     ];
     v.extend([
         case(
+            "encoded slash forbidden",
+            "web",
+            "GET",
+            "enc.test",
+            "/a%2Fb",
+            &[],
+        ),
+        case(
+            "encoded semicolon allowed",
+            "web",
+            "GET",
+            "enc.test",
+            "/a%3Bb",
+            &[],
+        ),
+        case(
+            "encoded percent forbidden",
+            "web",
+            "GET",
+            "enc.test",
+            "/a%25b",
+            &[],
+        ),
+        case("nothing encoded", "web", "GET", "enc.test", "/plain", &[]),
+        case(
             "digest auth challenge",
             "web",
             "GET",
@@ -1210,6 +1237,8 @@ fn wharf_and_traefik_agree() {
         get("digest auth challenge", "response www-authenticate"),
         "Digest realm=\"traefik\", nonce=\"<nonce>\", opaque=\"<opaque>\", algorithm=\"MD5\", qop=\"auth\""
     );
+    assert_eq!(get("encoded slash forbidden", "status"), "400");
+    assert_eq!(get("encoded semicolon allowed", "status"), "200");
     assert_eq!(get("buffering over the limit", "status"), "413");
     assert_eq!(get("buffering over the limit", "backend"), "");
     assert_eq!(get("buffering under the limit", "upstream body"), "body");

@@ -230,6 +230,15 @@ pub fn decode_spec(
         "rateLimit" => traffic::rate_limit(body, &p, issues)?,
         "inFlightReq" => traffic::in_flight_req(body, &p, issues)?,
         "retry" => traffic::retry(body, &p, issues)?,
+        "encodedCharacters" => K::EncodedCharacters {
+            slash: flag(body, "allowEncodedSlash", &p, issues),
+            back_slash: flag(body, "allowEncodedBackSlash", &p, issues),
+            null_character: flag(body, "allowEncodedNullCharacter", &p, issues),
+            semicolon: flag(body, "allowEncodedSemicolon", &p, issues),
+            percent: flag(body, "allowEncodedPercent", &p, issues),
+            question_mark: flag(body, "allowEncodedQuestionMark", &p, issues),
+            hash: flag(body, "allowEncodedHash", &p, issues),
+        },
         "buffering" => K::Buffering {
             max_request_body_bytes: body
                 .get("maxRequestBodyBytes")
