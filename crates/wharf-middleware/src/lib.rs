@@ -278,12 +278,23 @@ pub(crate) fn header_value(value: &str) -> Result<HeaderValue, BuildError> {
 }
 
 /// The request host as Go's `req.Host` has it: the absolute-form authority, else `Host`.
-pub(crate) fn request_host(req: &RequestHeader) -> &str {
+pub fn request_host(req: &RequestHeader) -> &str {
     req.uri
         .authority()
         .map(|a| a.as_str())
         .or_else(|| req.headers.get("host").and_then(|v| v.to_str().ok()))
         .unwrap_or("")
+}
+
+/// `host:port` -> `host`, `[v6]:port` -> `[v6]`; the case is kept.
+pub fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |end| &host[..=end]);
+    }
+    match host.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') && p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    }
 }
 
 /// Replaces the request path, keeping the query.

@@ -6,7 +6,8 @@ use pingora::http::RequestHeader;
 use regex::Regex;
 
 use crate::{
-    regex, request_host, status_text, BuildError, Flow, Middleware, Reply, RequestContext,
+    regex, request_host, status_text, strip_port, BuildError, Flow, Middleware, Reply,
+    RequestContext,
 };
 
 fn redirect(location: &str, permanent: bool, method: &http::Method) -> Flow {
@@ -43,16 +44,6 @@ fn scheme(req: &RequestHeader, cx: &RequestContext) -> String {
         })
 }
 
-fn host_without_port(host: &str) -> &str {
-    if host.starts_with('[') {
-        return host.find(']').map_or(host, |end| &host[..=end]);
-    }
-    match host.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') && p.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => host,
-    }
-}
-
 #[derive(Debug)]
 pub(crate) struct RedirectScheme {
     scheme: String,
@@ -79,7 +70,7 @@ impl Middleware for RedirectScheme {
         if same {
             return Flow::Continue;
         }
-        let host = host_without_port(request_host(req));
+        let host = strip_port(request_host(req));
         let mut location = format!("{}://{host}", self.scheme);
         if let Some(port) = &self.port {
             let default = (self.scheme == "https" && port == "443")

@@ -10,7 +10,7 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{ErrorSource, ErrorType};
-use wharf_middleware::{Chain, RequestContext};
+use wharf_middleware::{request_host, strip_port, Chain, RequestContext};
 use wharf_model::{ForwardedHeaders, UpstreamScheme};
 use wharf_router::{GenerationReader, RouteAction};
 use wharf_rule::{
@@ -85,32 +85,12 @@ fn peer_ip(session: &Session) -> Option<IpAddr> {
         .map(|a| a.ip())
 }
 
-/// The host as Go's `req.Host` has it: the absolute-form URI's authority, else `Host`.
-fn raw_host(req: &RequestHeader) -> &str {
-    req.uri
-        .authority()
-        .map(|a| a.as_str())
-        .or_else(|| req.headers.get("host").and_then(|v| v.to_str().ok()))
-        .unwrap_or("")
-}
-
 fn is_tls(session: &Session) -> bool {
     session.digest().is_some_and(|d| d.ssl_digest.is_some())
 }
 
-/// `host:port` -> `host`, `[v6]:port` -> `[v6]`; the case is kept.
-fn strip_port(host: &str) -> &str {
-    if host.starts_with('[') {
-        return host.find(']').map_or(host, |end| &host[..=end]);
-    }
-    match host.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') && p.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => host,
-    }
-}
-
 fn redirect_location(req: &RequestHeader, scheme: &str, port: u16) -> String {
-    let hostname = strip_port(raw_host(req));
+    let hostname = strip_port(request_host(req));
     let default_port = (scheme == "https" && port == 443) || (scheme == "http" && port == 80);
     let mut loc = format!("{scheme}://{hostname}");
     if !default_port {
@@ -135,7 +115,7 @@ impl EntryPointProxy {
         pool: Arc<ServicePool>,
         chain: Arc<Chain>,
     ) -> Result<bool> {
-        let host = raw_host(session.req_header()).to_string();
+        let host = request_host(session.req_header()).to_string();
         let peer = peer_ip(session);
         let info = ForwardInfo {
             trusted: self.settings.forwarded.trusts(peer),
@@ -212,7 +192,7 @@ impl EntryPointProxy {
         if req.version == Version::HTTP_11 && !has_host {
             return Decision::BadRequest(b"400 Bad Request: missing required Host header");
         }
-        let host = normalize_request_host(raw_host(req));
+        let host = normalize_request_host(request_host(req));
         let sanitized = sanitize_path(req.uri.path());
         let Ok(path) = routing_path(&sanitized) else {
             return Decision::BadRequest(b"400 Bad Request");
@@ -376,7 +356,7 @@ impl ProxyHttp for EntryPointProxy {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         let req = session.req_header();
-        let host = raw_host(req).to_string();
+        let host = request_host(req).to_string();
         if !ctx
             .chain
             .as_ref()

@@ -67,17 +67,7 @@ pub(super) fn headers(n: &Node, p: &str, issues: &mut Issues) -> Option<wharf_mo
         is_development: flag(n, "isDevelopment", p, issues),
         cors: None,
     };
-    const CORS: &[&str] = &[
-        "accessControlAllowCredentials",
-        "accessControlAllowHeaders",
-        "accessControlAllowMethods",
-        "accessControlAllowOriginList",
-        "accessControlAllowOriginListRegex",
-        "accessControlExposeHeaders",
-        "accessControlMaxAge",
-        "addVaryHeader",
-    ];
-    if CORS.iter().any(|k| n.get(k).is_some()) {
+    if super::CORS_OPTIONS.iter().any(|k| n.get(k).is_some()) {
         let regexes = strings(n, "accessControlAllowOriginListRegex", p, issues);
         for re in &regexes {
             check_regex(

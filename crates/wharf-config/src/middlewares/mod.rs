@@ -36,6 +36,18 @@ pub const KINDS: &[&str] = &[
     "stripPrefixRegex",
 ];
 
+/// The CORS options of `headers` (any of them switches CORS handling on).
+const CORS_OPTIONS: &[&str] = &[
+    "accessControlAllowCredentials",
+    "accessControlAllowHeaders",
+    "accessControlAllowMethods",
+    "accessControlAllowOriginList",
+    "accessControlAllowOriginListRegex",
+    "accessControlExposeHeaders",
+    "accessControlMaxAge",
+    "addVaryHeader",
+];
+
 const IP_STRATEGY: &[&str] = &["depth", "excludedIPs", "ipv6Subnet"];
 const SOURCE_CRITERION: &[&str] = &["ipStrategy", "requestHeaderName", "requestHost"];
 const CLIENT_TLS: &[&str] = &["ca", "caOptional", "cert", "key", "insecureSkipVerify"];
@@ -99,14 +111,6 @@ fn options(kind: &str) -> Option<&'static [&'static str]> {
         "headers" => &[
             "customRequestHeaders",
             "customResponseHeaders",
-            "accessControlAllowCredentials",
-            "accessControlAllowHeaders",
-            "accessControlAllowMethods",
-            "accessControlAllowOriginList",
-            "accessControlAllowOriginListRegex",
-            "accessControlExposeHeaders",
-            "accessControlMaxAge",
-            "addVaryHeader",
             "allowedHosts",
             "hostsProxyHeaders",
             "sslProxyHeaders",
@@ -155,8 +159,13 @@ fn nested(kind: &str, option: &str) -> Option<&'static [&'static str]> {
 /// Reports unknown options of a middleware of type `kind` at `path` (`http.middlewares.m`).
 pub fn check_options(kind: &str, body: &Node, path: &str, issues: &mut Issues) {
     let Some(known) = options(kind) else { return };
+    let known: Vec<&str> = if kind == "headers" {
+        known.iter().chain(CORS_OPTIONS).copied().collect()
+    } else {
+        known.to_vec()
+    };
     let type_path = join(path, kind);
-    if !check_keys(body, &type_path, known, &[], issues) {
+    if !check_keys(body, &type_path, &known, &[], issues) {
         return;
     }
     for (key, value) in body.entries() {
