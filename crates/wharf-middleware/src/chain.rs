@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use pingora::http::{RequestHeader, ResponseHeader};
 
-use crate::{Flow, Middleware, Reply, RequestContext, RetryPolicy};
+use crate::{CompressPolicy, Flow, Middleware, Reply, RequestContext, RetryPolicy};
 
 /// Middlewares in router order (entrypoint middlewares first). Each one wraps the next, so
 /// responses are decorated innermost first.
@@ -14,6 +14,8 @@ pub struct Chain {
     removes_forwarded_for: bool,
     retry: Option<RetryPolicy>,
     max_request_body: Option<u64>,
+    /// The `compress` middleware's position and policy.
+    compress: Option<(usize, Arc<CompressPolicy>)>,
 }
 
 impl Chain {
@@ -21,11 +23,18 @@ impl Chain {
         let removes_forwarded_for = items.iter().any(|m| m.removes_forwarded_for());
         let retry = items.iter().find_map(|m| m.retry());
         let max_request_body = items.iter().filter_map(|m| m.max_request_body()).min();
+        // With several, the innermost compresses; the outer ones then see it encoded.
+        let compress = items
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(i, m)| m.compress().map(|c| (i, c)));
         Chain {
             items,
             removes_forwarded_for,
             retry,
             max_request_body,
+            compress,
         }
     }
 
@@ -75,6 +84,15 @@ impl Chain {
     /// The largest request body any `buffering` middleware of the chain allows.
     pub fn max_request_body(&self) -> Option<u64> {
         self.max_request_body
+    }
+
+    /// The `compress` middleware's policy, if the chain has one and it wraps the middleware
+    /// at `answered_by` (the one that answered, None when the request is proxied).
+    pub fn compress(&self, answered_by: Option<usize>) -> Option<&Arc<CompressPolicy>> {
+        self.compress
+            .as_ref()
+            .filter(|(i, _)| answered_by.is_none_or(|a| *i < a))
+            .map(|(_, c)| c)
     }
 
     /// The retry policy, if the chain has a `retry` middleware.

@@ -8,6 +8,7 @@
 
 mod access;
 mod chain;
+mod compress;
 mod digest;
 mod forward_auth;
 mod headers;
@@ -23,6 +24,7 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use wharf_model::MiddlewareKind;
 
 pub use chain::Chain;
+pub use compress::{CompressModule, CompressModuleBuilder, CompressPolicy, Encoding, Negotiation};
 
 /// The X-Forwarded headers Traefik manages (and strips from untrusted peers).
 pub const FORWARDED_HEADERS: &[&str] = &[
@@ -100,6 +102,11 @@ pub trait Middleware: Send + Sync + std::fmt::Debug {
 
     /// buffering: the largest request body allowed (413 above it).
     fn max_request_body(&self) -> Option<u64> {
+        None
+    }
+
+    /// compress: negotiated on the request, applied to the response by [`CompressModule`].
+    fn compress(&self) -> Option<Arc<CompressPolicy>> {
         None
     }
 }
@@ -259,6 +266,7 @@ pub fn build(kind: &MiddlewareKind) -> Result<Arc<dyn Middleware>, BuildError> {
             *remove_header,
             header_field.as_deref(),
         )?),
+        MiddlewareKind::Compress(spec) => Arc::new(compress::Compress::new(spec)?),
         MiddlewareKind::Chain { .. } => {
             return Err(BuildError("chains are flattened, not built".into()))
         }

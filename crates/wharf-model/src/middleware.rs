@@ -93,6 +93,7 @@ pub enum MiddlewareKind {
         remove_header: bool,
         header_field: Option<String>,
     },
+    Compress(Box<CompressSpec>),
     /// Flattened when routes are compiled.
     Chain {
         middlewares: Vec<QualifiedName>,
@@ -115,6 +116,34 @@ pub struct ForwardAuthSpec {
     pub preserve_request_method: bool,
     pub header_field: Option<String>,
     pub insecure_skip_verify: bool,
+}
+
+/// `compress`, with Traefik's defaults applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompressSpec {
+    /// Media types never compressed (`application/grpc` always among them); each may carry
+    /// parameters, which must then match too.
+    pub excluded_content_types: Vec<String>,
+    /// When set, only these media types are compressed (exclusive with the excluded list).
+    pub included_content_types: Vec<String>,
+    /// Smaller responses go out uncompressed.
+    pub min_response_body_bytes: u64,
+    /// Used when the request has no Accept-Encoding, and for `*`.
+    pub default_encoding: Option<String>,
+    /// `gzip`, `br`, `zstd`, in the server's order of preference.
+    pub encodings: Vec<String>,
+}
+
+impl Default for CompressSpec {
+    fn default() -> Self {
+        CompressSpec {
+            excluded_content_types: vec!["application/grpc".into()],
+            included_content_types: Vec::new(),
+            min_response_body_bytes: 1024,
+            default_encoding: None,
+            encodings: vec!["gzip".into(), "br".into(), "zstd".into()],
+        }
+    }
 }
 
 /// `headers`: security headers, custom headers, and CORS.

@@ -7,10 +7,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use http::Version;
 use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::modules::http::HttpModules;
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{ErrorSource, ErrorType};
-use wharf_middleware::{request_host, strip_port, Chain, RequestContext};
+use wharf_middleware::{
+    request_host, strip_port, Chain, CompressModule, CompressModuleBuilder, RequestContext,
+};
 use wharf_model::{ForwardedHeaders, UpstreamScheme};
 use wharf_router::{GenerationReader, RouteAction};
 use wharf_rule::{
@@ -138,6 +141,13 @@ impl EntryPointProxy {
         };
         let answered = chain.request(session.req_header_mut(), &mut ctx.cx).await;
         ctx.chain = Some(chain.clone());
+        if let Some(policy) = chain.compress(answered.as_ref().map(|(_, i)| *i)) {
+            let negotiation = policy.negotiate(session.req_header());
+            let h2 = session.is_http2();
+            if let Some(module) = session.downstream_modules_ctx.get_mut::<CompressModule>() {
+                module.plan(policy.clone(), negotiation, h2);
+            }
+        }
         if let Some((reply, upto)) = answered {
             let mut resp = responses::header(reply.status, None, false, &[], reply.body.len())?;
             for (name, value) in reply.headers {
@@ -241,6 +251,11 @@ impl EntryPointProxy {
 #[async_trait]
 impl ProxyHttp for EntryPointProxy {
     type CTX = RequestCtx;
+
+    fn init_downstream_modules(&self, modules: &mut HttpModules) {
+        // Traefik's `compress` replaces pingora's default (disabled) compression module.
+        modules.add_module(Box::new(CompressModuleBuilder));
+    }
 
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx {

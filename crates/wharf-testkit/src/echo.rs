@@ -3,7 +3,9 @@
 //! Paths with special meaning: `/status/<code>` answers that status; `/delay/<ms>` answers
 //! after that long; `/health` answers 200 or 503, switched by `/health/fail` and `/health/ok`;
 //! `/auth/<code>` answers like an auth server (that status, `X-Auth-User`, cookies, and a
-//! relative `Location` for redirects).
+//! relative `Location` for redirects); `/bytes/<n>` answers n bytes of text, with the
+//! Content-Type of the `type` query parameter (`%3B` and `%20` decoded; `none`: no header) and
+//! the Content-Encoding of `encoding`.
 //! A WebSocket upgrade gets a 101 and then every byte is echoed back. The JSON includes the
 //! local address the request arrived on (which network a proxy used).
 
@@ -210,6 +212,10 @@ async fn handle(
         "/health" if !healthy.load(Ordering::SeqCst) => status = 503,
         _ => {}
     }
+    let sized = path
+        .strip_prefix("/bytes/")
+        .and_then(|n| n.parse::<usize>().ok())
+        .map(|n| sized_body(n, &target));
     let json = serde_json::json!({
         "backend": &*name,
         "local": local,
@@ -254,6 +260,9 @@ async fn handle(
         };
         return Ok(b.body(Full::new(Bytes::from(body))).expect("response"));
     }
+    if let Some(resp) = sized {
+        return Ok(resp);
+    }
     let resp = Response::builder()
         .status(status)
         .header("content-type", "application/json")
@@ -263,4 +272,32 @@ async fn handle(
         .body(Full::new(Bytes::from(json.to_string())))
         .expect("response");
     Ok(resp)
+}
+
+/// `/bytes/<n>?type=..&encoding=..`: n bytes of compressible text.
+fn sized_body(n: usize, target: &str) -> Response<Full<Bytes>> {
+    let query = target.split_once('?').map_or("", |(_, q)| q);
+    let param = |name: &str| {
+        query.split('&').find_map(|kv| {
+            kv.strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix('='))
+                .map(|v| v.replace("%3B", ";").replace("%20", " "))
+        })
+    };
+    let text: Vec<u8> = b"wharf says hello to traefik users. "
+        .iter()
+        .copied()
+        .cycle()
+        .take(n)
+        .collect();
+    let mut b = Response::builder().status(200);
+    match param("type").as_deref() {
+        Some("none") => {}
+        Some(t) => b = b.header("content-type", t),
+        None => b = b.header("content-type", "text/plain; charset=utf-8"),
+    }
+    if let Some(e) = param("encoding") {
+        b = b.header("content-encoding", e);
+    }
+    b.body(Full::new(Bytes::from(text))).expect("response")
 }

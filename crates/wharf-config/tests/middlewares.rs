@@ -1,0 +1,53 @@
+//! Middleware definitions: Traefik's defaults, and impossible values reported where written.
+
+use std::collections::BTreeMap;
+
+use wharf_model::{MiddlewareKind, ProviderName};
+
+/// Validates one file's middlewares: the valid ones by name, and every issue as text.
+fn decode(yaml: &str) -> (BTreeMap<String, MiddlewareKind>, Vec<String>) {
+    let root = wharf_config::yaml::parse(yaml, "mw.yml").unwrap();
+    let (raw, mut issues) = wharf_config::decode_dynamic(&root);
+    let (statics, _) = wharf_config::decode_static(&wharf_config::flags_to_node(&[]));
+    let providers = [wharf_config::ProviderConfig {
+        provider: ProviderName::new("file"),
+        raw,
+    }];
+    let (config, more) = wharf_config::validate(&providers, &statics);
+    issues.extend(more);
+    let valid = config
+        .middlewares
+        .into_iter()
+        .map(|(name, spec)| (name.name().to_string(), spec.kind))
+        .collect();
+    (valid, issues.iter().map(ToString::to_string).collect())
+}
+
+fn has(text: &[String], prefix: &str) -> bool {
+    text.iter().any(|t| t.starts_with(prefix))
+}
+
+#[test]
+fn compress_defaults_and_bad_values() {
+    let (valid, text) = decode(
+        "http:\n  middlewares:\n    gz:\n      compress: {}\n    both:\n      compress:\n        excludedContentTypes: [text/plain]\n        includedContentTypes: [text/html]\n    enc:\n      compress:\n        encodings: [gzip, deflate]\n    def:\n      compress:\n        encodings: [zstd]\n        defaultEncoding: br\n    mt:\n      compress:\n        excludedContentTypes: [\"not a type\"]\n    tuned:\n      compress:\n        minResponseBodyBytes: 10\n        includedContentTypes: [\"text/html; charset=utf-8\"]\n",
+    );
+    assert!(has(&text, "mw.yml:8:31: error: `http.middlewares.both.compress`: excludedContentTypes and includedContentTypes are mutually exclusive"), "{text:#?}");
+    assert!(has(&text, "mw.yml:11:20: error: `http.middlewares.enc.compress.encodings`: unsupported encoding `deflate`"), "{text:#?}");
+    assert!(has(&text, "mw.yml:15:26: error: `http.middlewares.def.compress.defaultEncoding`: `br` is not one of the encodings"), "{text:#?}");
+    assert!(has(&text, "mw.yml:18:31: error: `http.middlewares.mt.compress.excludedContentTypes`: `not a type` is not a media type"), "{text:#?}");
+    let names: Vec<&str> = valid.keys().map(String::as_str).collect();
+    assert_eq!(names, ["gz", "tuned"], "invalid middlewares are dropped");
+    let MiddlewareKind::Compress(tuned) = &valid["tuned"] else {
+        panic!("{:?}", valid["tuned"])
+    };
+    assert_eq!(tuned.min_response_body_bytes, 10);
+    assert_eq!(tuned.excluded_content_types, ["application/grpc"]);
+}
+
+#[test]
+fn compress_from_a_label_switches_it_on_with_defaults() {
+    let (valid, text) = decode("http:\n  middlewares:\n    gz:\n      compress: \"true\"\n");
+    assert!(text.is_empty(), "{text:#?}");
+    assert_eq!(valid["gz"], MiddlewareKind::Compress(Box::default()));
+}

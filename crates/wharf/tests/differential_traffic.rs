@@ -1,0 +1,387 @@
+//! Differential test of the traffic middlewares (compress, errors, circuitBreaker): the same
+//! dynamic file and requests through wharf and through the real Traefik 3.7.15; status,
+//! headers and the decoded body must be the same.
+//!
+//! Deliberate differences (not compared): how a compressed body is framed (Traefik sends a
+//! small compressed body with Content-Length, wharf streams it chunked) and the compressed
+//! bytes themselves (other encoder implementations); the decoded bodies are compared.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use wharf_testkit::{free_port, raw, wait_until, EchoServer, WharfProcess};
+
+const ROUTES: &str = r#"
+http:
+  routers:
+    ready:  {rule: "Host(`ready.test`)", service: app}
+    gz:     {rule: "Host(`gz.test`)", service: app, middlewares: [gz]}
+    gzex:   {rule: "Host(`gzex.test`)", service: app, middlewares: [gzex]}
+    gzin:   {rule: "Host(`gzin.test`)", service: app, middlewares: [gzin]}
+    gzpref: {rule: "Host(`gzpref.test`)", service: app, middlewares: [gzpref]}
+    gzauth: {rule: "Host(`gzauth.test`)", service: app, middlewares: [gz, auth]}
+    authgz: {rule: "Host(`authgz.test`)", service: app, middlewares: [auth, gz]}
+  middlewares:
+    gz: {compress: {}}
+    gzex: {compress: {excludedContentTypes: [text/plain], minResponseBodyBytes: 100}}
+    gzin: {compress: {includedContentTypes: ["text/html; charset=utf-8"]}}
+    gzpref: {compress: {encodings: [zstd, br], defaultEncoding: br}}
+    auth: {basicAuth: {users: ["test:$apr1$abcdefgh$h9FWgUz3n9YxylKLlR5SQ/"]}}
+"#;
+
+struct Side {
+    proc: WharfProcess,
+    web: SocketAddr,
+}
+
+fn start(binary: &Path, app: &EchoServer) -> Side {
+    let yaml = format!(
+        "{ROUTES}  services:\n    app: {{loadBalancer: {{servers: [{{url: \"{}\"}}]}}}}\n",
+        app.url()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let dynamic = dir.path().join("dynamic.yml");
+    std::fs::write(&dynamic, yaml).unwrap();
+    let web = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let args = vec![
+        format!("--entryPoints.web.address={web}"),
+        format!("--providers.file.filename={}", dynamic.display()),
+        "--global.checkNewVersion=false".to_string(),
+        "--global.sendAnonymousUsage=false".to_string(),
+        "--log.level=ERROR".to_string(),
+    ];
+    let proc = WharfProcess::start_in(dir, binary, &args, &[], &[web]);
+    assert!(
+        wait_until(Duration::from_secs(20), || raw::get(
+            web,
+            "ready.test",
+            "/",
+            &[]
+        )
+        .is_ok_and(|r| r.status == 200)),
+        "{} never served its routes:\n{}",
+        binary.display(),
+        proc.log()
+    );
+    Side { proc, web }
+}
+
+struct Case {
+    name: &'static str,
+    method: &'static str,
+    host: &'static str,
+    target: &'static str,
+    headers: Vec<&'static str>,
+}
+
+fn case(
+    name: &'static str,
+    method: &'static str,
+    host: &'static str,
+    target: &'static str,
+    headers: &[&'static str],
+) -> Case {
+    Case {
+        name,
+        method,
+        host,
+        target,
+        headers: headers.to_vec(),
+    }
+}
+
+fn cases() -> Vec<Case> {
+    const AE_GZIP: &str = "Accept-Encoding: gzip";
+    let mut v = vec![
+        case("small body", "GET", "gz.test", "/bytes/513", &[AE_GZIP]),
+        case("large gzip", "GET", "gz.test", "/bytes/3600", &[AE_GZIP]),
+        case(
+            "large br",
+            "GET",
+            "gz.test",
+            "/bytes/3600",
+            &["Accept-Encoding: br"],
+        ),
+        case(
+            "large zstd",
+            "GET",
+            "gz.test",
+            "/bytes/3600",
+            &["Accept-Encoding: zstd"],
+        ),
+        case("head", "HEAD", "gz.test", "/bytes/3600", &[AE_GZIP]),
+        case("no accept-encoding", "GET", "gz.test", "/bytes/3600", &[]),
+        case(
+            "grpc response",
+            "GET",
+            "gz.test",
+            "/bytes/3600?type=application/grpc",
+            &[AE_GZIP],
+        ),
+        case(
+            "already encoded",
+            "GET",
+            "gz.test",
+            "/bytes/3600?encoding=identity2",
+            &[AE_GZIP],
+        ),
+        case(
+            "no content type",
+            "GET",
+            "gz.test",
+            "/bytes/3600?type=none",
+            &[AE_GZIP],
+        ),
+        case(
+            "event-stream request",
+            "POST",
+            "gz.test",
+            "/bytes/3600",
+            &[
+                AE_GZIP,
+                "Content-Type: text/event-stream",
+                "Content-Length: 4",
+            ],
+        ),
+        case(
+            "json error page",
+            "GET",
+            "gz.test",
+            "/status/404",
+            &[AE_GZIP],
+        ),
+        case(
+            "excluded type",
+            "GET",
+            "gzex.test",
+            "/bytes/200",
+            &[AE_GZIP],
+        ),
+        case(
+            "lower threshold",
+            "GET",
+            "gzex.test",
+            "/bytes/200?type=text/html",
+            &[AE_GZIP],
+        ),
+        case(
+            "included with parameters",
+            "GET",
+            "gzin.test",
+            "/bytes/3600?type=text/html%3B%20charset=utf-8",
+            &[AE_GZIP],
+        ),
+        case(
+            "included without parameters",
+            "GET",
+            "gzin.test",
+            "/bytes/3600?type=text/html",
+            &[AE_GZIP],
+        ),
+        case(
+            "included without parameters, br",
+            "GET",
+            "gzin.test",
+            "/bytes/3600?type=text/html",
+            &["Accept-Encoding: br"],
+        ),
+        case(
+            "included with other parameters",
+            "GET",
+            "gzin.test",
+            "/bytes/3600?type=text/html%3B%20charset=latin1",
+            &[AE_GZIP],
+        ),
+        case("default encoding", "GET", "gzpref.test", "/bytes/3600", &[]),
+        case(
+            "not offered",
+            "GET",
+            "gzpref.test",
+            "/bytes/3600",
+            &[AE_GZIP],
+        ),
+        case(
+            "wildcard takes the default",
+            "GET",
+            "gzpref.test",
+            "/bytes/3600",
+            &["Accept-Encoding: *"],
+        ),
+        case(
+            "server order",
+            "GET",
+            "gzpref.test",
+            "/bytes/3600",
+            &["Accept-Encoding: br, zstd"],
+        ),
+        case(
+            "compress wraps auth",
+            "GET",
+            "gzauth.test",
+            "/bytes/3600",
+            &[AE_GZIP],
+        ),
+        case(
+            "auth wraps compress",
+            "GET",
+            "authgz.test",
+            "/bytes/3600",
+            &[AE_GZIP],
+        ),
+    ];
+    for ae in [
+        "gzip, br, zstd",
+        "br;q=1, gzip;q=0.5",
+        "gzip;q=0.2, zstd;q=0.9",
+        "identity",
+        "*",
+        "deflate",
+        "gzip;q=0",
+        "br, *",
+        "",
+    ] {
+        let name: &'static str = Box::leak(format!("accept-encoding {ae:?}").into_boxed_str());
+        let header: &'static str = Box::leak(format!("Accept-Encoding: {ae}").into_boxed_str());
+        v.push(case(name, "GET", "gz.test", "/bytes/3600", &[header]));
+    }
+    v
+}
+
+const COMPARED_HEADERS: &[&str] = &[
+    "content-encoding",
+    "content-type",
+    "vary",
+    "accept-ranges",
+    "www-authenticate",
+];
+
+fn decode(encoding: Option<&str>, body: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    match encoding {
+        Some("gzip") => flate2::read::GzDecoder::new(body)
+            .read_to_end(&mut out)
+            .map(|_| out)
+            .map_err(|e| format!("bad gzip: {e}")),
+        Some("br") => brotli::Decompressor::new(body, 4096)
+            .read_to_end(&mut out)
+            .map(|_| out)
+            .map_err(|e| format!("bad br: {e}")),
+        Some("zstd") => zstd::decode_all(body).map_err(|e| format!("bad zstd: {e}")),
+        _ => Ok(body.to_vec()),
+    }
+}
+
+fn observe(side: &Side, c: &Case) -> BTreeMap<String, String> {
+    let mut head = format!(
+        "{} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+        c.method, c.target, c.host
+    );
+    for h in &c.headers {
+        head.push_str(h);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    if c.headers.iter().any(|h| h.starts_with("Content-Length: 4")) {
+        head.push_str("body");
+    }
+    let resp = if c.method == "HEAD" {
+        let mut s = std::net::TcpStream::connect(side.web).expect("connect");
+        std::io::Write::write_all(&mut s, head.as_bytes()).expect("send");
+        raw::read_response(&mut s, true).expect("response")
+    } else {
+        raw::send(side.web, head.as_bytes()).expect("response")
+    };
+    let mut obs = BTreeMap::new();
+    obs.insert("status".to_string(), resp.status.to_string());
+    for h in COMPARED_HEADERS {
+        let all: Vec<&str> = resp
+            .headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(h))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        if !all.is_empty() {
+            obs.insert(h.to_string(), all.join(" | "));
+        }
+    }
+    let encoding = resp.header("content-encoding");
+    if encoding.is_none() {
+        if let Some(cl) = resp.header("content-length") {
+            obs.insert("content-length".into(), cl.to_string());
+        }
+    }
+    let body = match decode(encoding, &resp.body) {
+        Ok(b) => b,
+        Err(e) => {
+            obs.insert("body".into(), e);
+            return obs;
+        }
+    };
+    let text = String::from_utf8_lossy(&body);
+    let summary = if text.starts_with("wharf says hello") {
+        format!("{} bytes of text", body.len())
+    } else if text.contains("\"backend\"") {
+        "echo json".to_string()
+    } else {
+        text.into_owned()
+    };
+    obs.insert("body".into(), summary);
+    obs
+}
+
+#[test]
+fn traffic_middlewares_agree_with_traefik() {
+    let app = EchoServer::start("app");
+    let wharf = start(&common::wharf_bin(), &app);
+    let traefik = start(&common::traefik_bin(), &app);
+    let cases = cases();
+    let mut seen = BTreeMap::new();
+    let mut diffs = Vec::new();
+    for c in &cases {
+        let w = observe(&wharf, c);
+        let t = observe(&traefik, c);
+        if w != t {
+            let keys: std::collections::BTreeSet<&String> = w.keys().chain(t.keys()).collect();
+            let lines: Vec<String> = keys
+                .into_iter()
+                .filter(|k| w.get(*k) != t.get(*k))
+                .map(|k| format!("    {k}: wharf={:?} traefik={:?}", w.get(k), t.get(k)))
+                .collect();
+            diffs.push(format!("  {}:\n{}", c.name, lines.join("\n")));
+        }
+        seen.insert(c.name, w);
+    }
+    assert!(
+        diffs.is_empty(),
+        "{} of {} requests differ:\n{}\nwharf log:\n{}",
+        diffs.len(),
+        cases.len(),
+        diffs.join("\n"),
+        wharf.proc.log()
+    );
+    drop(traefik);
+    // Agreement could hide both doing nothing: absolute checks.
+    let get = |name: &str, key: &str| -> String {
+        seen.get(name)
+            .and_then(|o: &BTreeMap<String, String>| o.get(key))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(get("large gzip", "content-encoding"), "gzip");
+    assert_eq!(get("large gzip", "body"), "3600 bytes of text");
+    assert_eq!(get("large br", "content-encoding"), "br");
+    assert_eq!(get("large zstd", "content-encoding"), "zstd");
+    assert_eq!(get("small body", "content-encoding"), "");
+    assert_eq!(get("small body", "vary"), "Accept-Encoding");
+    assert_eq!(
+        get("accept-encoding \"br;q=1, gzip;q=0.5\"", "content-encoding"),
+        "br"
+    );
+    assert_eq!(get("lower threshold", "content-encoding"), "gzip");
+    assert_eq!(get("default encoding", "content-encoding"), "br");
+}
