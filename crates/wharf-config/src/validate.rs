@@ -114,6 +114,12 @@ pub fn validate(
             middlewares.insert(qn, status);
         }
     }
+    check_error_services(
+        &mut out,
+        &unsupported_services,
+        &mut middlewares,
+        &mut issues,
+    );
     check_chains(&mut out, &mut middlewares, &mut issues);
 
     let default_eps = default_entry_points(statics);
@@ -437,5 +443,43 @@ fn check_chains(
             out.middlewares.remove(&name);
             status.insert(name, MiddlewareStatus::Invalid);
         }
+    }
+}
+
+/// An `errors` middleware needs its page service: without it, the middleware is invalid (and
+/// its routers are dropped), as Traefik refuses to build it.
+fn check_error_services(
+    out: &mut DynamicConfig,
+    unsupported_services: &BTreeMap<QualifiedName, String>,
+    middlewares: &mut BTreeMap<QualifiedName, MiddlewareStatus>,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    let broken: Vec<(QualifiedName, String)> = out
+        .middlewares
+        .values()
+        .filter_map(|m| match &m.kind {
+            wharf_model::MiddlewareKind::Errors(spec)
+                if !out.services.contains_key(&spec.service) =>
+            {
+                let why = match unsupported_services.get(&spec.service) {
+                    Some(kind) => format!(
+                        "its service `{}` is a `{kind}` service, not implemented by wharf yet",
+                        spec.service
+                    ),
+                    None => format!("its service `{}` does not exist", spec.service),
+                };
+                Some((m.name.clone(), why))
+            }
+            _ => None,
+        })
+        .collect();
+    for (name, why) in broken {
+        if let Some(m) = out.middlewares.remove(&name) {
+            issues.push(
+                ConfigIssue::error(m.origin, format!("middleware `{name}`: {why}"))
+                    .with_hint("define the service that serves the error pages, or fix its name"),
+            );
+        }
+        middlewares.insert(name, MiddlewareStatus::Invalid);
     }
 }

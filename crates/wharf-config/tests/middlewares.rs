@@ -51,3 +51,21 @@ fn compress_from_a_label_switches_it_on_with_defaults() {
     assert!(text.is_empty(), "{text:#?}");
     assert_eq!(valid["gz"], MiddlewareKind::Compress(Box::default()));
 }
+
+#[test]
+fn errors_need_their_service_and_valid_statuses() {
+    let (valid, text) = decode(
+        "http:\n  services:\n    pages:\n      loadBalancer:\n        servers: [{url: \"http://127.0.0.1:1\"}]\n  middlewares:\n    ok:\n      errors:\n        status: [\"500-599\", \"404,418\"]\n        service: pages\n        query: /{status}.html\n        statusRewrites: {\"502-504\": 500}\n    nosvc:\n      errors:\n        status: [\"500\"]\n        service: nowhere\n    badstatus:\n      errors:\n        status: [\"5xx\"]\n        service: pages\n    badrewrite:\n      errors:\n        status: [\"500\"]\n        service: pages\n        statusRewrites: {\"500\": 999}\n",
+    );
+    assert!(has(&text, "mw.yml:14:7: error: middleware `nosvc@file`: its service `nowhere@file` does not exist"), "{text:#?}");
+    assert!(has(&text, "mw.yml:19:17: error: `http.middlewares.badstatus.errors.status`: `5xx` is neither a status code nor a range"), "{text:#?}");
+    assert!(has(&text, "mw.yml:25:33: error: `http.middlewares.badrewrite.errors.statusRewrites.500` must be a status code (100-599)"), "{text:#?}");
+    let names: Vec<&str> = valid.keys().map(String::as_str).collect();
+    assert_eq!(names, ["ok"]);
+    let MiddlewareKind::Errors(ok) = &valid["ok"] else {
+        panic!("{:?}", valid["ok"])
+    };
+    assert_eq!(ok.status, [(500, 599), (404, 404), (418, 418)]);
+    assert_eq!(ok.status_rewrites, [((502, 504), 500)]);
+    assert_eq!(ok.service.as_str(), "pages@file");
+}

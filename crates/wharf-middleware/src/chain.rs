@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use pingora::http::{RequestHeader, ResponseHeader};
 
-use crate::{CompressPolicy, Flow, Middleware, Reply, RequestContext, RetryPolicy};
+use crate::{CompressPolicy, ErrorPages, Flow, Middleware, Reply, RequestContext, RetryPolicy};
 
 /// Middlewares in router order (entrypoint middlewares first). Each one wraps the next, so
 /// responses are decorated innermost first.
@@ -16,6 +16,8 @@ pub struct Chain {
     max_request_body: Option<u64>,
     /// The `compress` middleware's position and policy.
     compress: Option<(usize, Arc<CompressPolicy>)>,
+    /// The innermost `errors` middleware's position and pages.
+    error_pages: Option<(usize, Arc<ErrorPages>)>,
 }
 
 impl Chain {
@@ -29,12 +31,18 @@ impl Chain {
             .enumerate()
             .rev()
             .find_map(|(i, m)| m.compress().map(|c| (i, c)));
+        let error_pages = items
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(i, m)| m.error_pages().map(|e| (i, e)));
         Chain {
             items,
             removes_forwarded_for,
             retry,
             max_request_body,
             compress,
+            error_pages,
         }
     }
 
@@ -93,6 +101,15 @@ impl Chain {
             .as_ref()
             .filter(|(i, _)| answered_by.is_none_or(|a| *i < a))
             .map(|(_, c)| c)
+    }
+
+    /// The `errors` middleware's pages, if the chain has one and it wraps the middleware at
+    /// `answered_by` (None: the backend or wharf answered).
+    pub fn error_pages(&self, answered_by: Option<usize>) -> Option<&Arc<ErrorPages>> {
+        self.error_pages
+            .as_ref()
+            .filter(|(i, _)| answered_by.is_none_or(|a| *i < a))
+            .map(|(_, e)| e)
     }
 
     /// The retry policy, if the chain has a `retry` middleware.

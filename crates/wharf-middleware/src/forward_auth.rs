@@ -7,30 +7,16 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method};
-use pingora::connectors::http::Connector;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::upstreams::peer::HttpPeer;
 use regex::Regex;
 use wharf_model::ForwardAuthSpec;
 
+use crate::subrequest::{resolve, Client, HOP_BY_HOP, IDLE};
 use crate::{header_name, regex, request_host, BuildError, Reply, RequestContext};
 
 /// Traefik's auth client timeout.
 const TIMEOUT: Duration = Duration::from_secs(30);
-const IDLE: Duration = Duration::from_secs(90);
-
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
 pub struct ForwardAuth {
     https: bool,
     host: String,
@@ -49,7 +35,7 @@ pub struct ForwardAuth {
     preserve_location: bool,
     preserve_method: bool,
     insecure: bool,
-    connector: Connector,
+    client: Client,
 }
 
 impl std::fmt::Debug for ForwardAuth {
@@ -107,7 +93,7 @@ impl ForwardAuth {
             preserve_location: spec.preserve_location_header,
             preserve_method: spec.preserve_request_method,
             insecure: spec.insecure_skip_verify,
-            connector: Connector::new(None),
+            client: Client::new(),
         })
     }
 
@@ -214,37 +200,14 @@ impl ForwardAuth {
     }
 
     async fn call(&self, auth: RequestHeader) -> pingora::Result<(ResponseHeader, Bytes)> {
-        let addr = tokio::net::lookup_host((self.host.as_str(), self.port))
-            .await
-            .ok()
-            .and_then(|mut a| a.next())
-            .ok_or_else(|| {
-                pingora::Error::explain(
-                    pingora::ErrorType::ConnectNoRoute,
-                    "cannot resolve the auth server",
-                )
-            })?;
+        let addr = resolve(&self.host, self.port).await?;
         let mut peer = HttpPeer::new(addr, self.https, self.host.clone());
         peer.options.idle_timeout = Some(IDLE);
         if self.insecure {
             peer.options.verify_cert = false;
             peer.options.verify_hostname = false;
         }
-        let (mut session, _reused) = self.connector.get_http_session(&peer).await?;
-        session.write_request_header(Box::new(auth)).await?;
-        session.finish_request_body().await?;
-        session.read_response_header().await?;
-        let head = session.response_header().cloned().ok_or_else(|| {
-            pingora::Error::explain(pingora::ErrorType::InvalidHTTPHeader, "no response")
-        })?;
-        let mut body = Vec::new();
-        while let Some(chunk) = session.read_response_body().await? {
-            body.extend_from_slice(&chunk);
-        }
-        self.connector
-            .release_http_session(session, &peer, Some(IDLE))
-            .await;
-        Ok((head, Bytes::from(body)))
+        self.client.send(&peer, auth).await
     }
 
     /// Asks the auth server. Err(reply) answers the client; Ok lets the request through

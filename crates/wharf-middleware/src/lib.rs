@@ -10,10 +10,12 @@ mod access;
 mod chain;
 mod compress;
 mod digest;
+mod errors;
 mod forward_auth;
 mod headers;
 mod paths;
 mod redirects;
+mod subrequest;
 mod traffic;
 
 use std::sync::Arc;
@@ -25,6 +27,7 @@ use wharf_model::MiddlewareKind;
 
 pub use chain::Chain;
 pub use compress::{CompressModule, CompressModuleBuilder, CompressPolicy, Encoding, Negotiation};
+pub use errors::ErrorPages;
 
 /// The X-Forwarded headers Traefik manages (and strips from untrusted peers).
 pub const FORWARDED_HEADERS: &[&str] = &[
@@ -107,6 +110,11 @@ pub trait Middleware: Send + Sync + std::fmt::Debug {
 
     /// compress: negotiated on the request, applied to the response by [`CompressModule`].
     fn compress(&self) -> Option<Arc<CompressPolicy>> {
+        None
+    }
+
+    /// errors: the pages that replace some responses.
+    fn error_pages(&self) -> Option<Arc<ErrorPages>> {
         None
     }
 }
@@ -270,7 +278,22 @@ pub fn build(kind: &MiddlewareKind) -> Result<Arc<dyn Middleware>, BuildError> {
         MiddlewareKind::Chain { .. } => {
             return Err(BuildError("chains are flattened, not built".into()))
         }
+        MiddlewareKind::Errors(_) => {
+            return Err(BuildError(
+                "errors middlewares are built with their service's pool".into(),
+            ))
+        }
     })
+}
+
+/// Builds an `errors` middleware for this generation's pool of its page service.
+pub fn build_errors(
+    spec: &wharf_model::ErrorsSpec,
+    pool: Arc<wharf_upstream::ServicePool>,
+) -> Result<Arc<dyn Middleware>, BuildError> {
+    Ok(Arc::new(errors::Errors(Arc::new(ErrorPages::new(
+        spec, pool,
+    )?))))
 }
 
 pub(crate) fn regex(re: &str) -> Result<regex::Regex, BuildError> {

@@ -94,6 +94,7 @@ pub enum MiddlewareKind {
         header_field: Option<String>,
     },
     Compress(Box<CompressSpec>),
+    Errors(Box<ErrorsSpec>),
     /// Flattened when routes are compiled.
     Chain {
         middlewares: Vec<QualifiedName>,
@@ -116,6 +117,21 @@ pub struct ForwardAuthSpec {
     pub preserve_request_method: bool,
     pub header_field: Option<String>,
     pub insecure_skip_verify: bool,
+}
+
+/// `errors`: a page from another service replaces responses of some statuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorsSpec {
+    /// Inclusive status ranges that get the error page.
+    pub status: Vec<(u16, u16)>,
+    /// The service serving the pages.
+    pub service: QualifiedName,
+    /// The page's path and query; `{status}`, `{originalStatus}` and `{url}` are replaced.
+    pub query: String,
+    /// Inclusive ranges whose status the client gets as another code.
+    pub status_rewrites: Vec<((u16, u16), u16)>,
+    /// When not empty, the only request headers copied to the page request.
+    pub error_request_headers: Vec<String>,
 }
 
 /// `compress`, with Traefik's defaults applied.

@@ -42,4 +42,6 @@ pub struct RequestCtx {
     pub(crate) body_bytes: u64,
     /// Whether the downstream connection is TLS.
     pub(crate) tls: bool,
+    /// The backend's response was caught by an `errors` middleware (its page is sent instead).
+    pub(crate) caught_by_errors: bool,
 }

@@ -12,7 +12,7 @@ use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{ErrorSource, ErrorType};
 use wharf_middleware::{
-    request_host, strip_port, Chain, CompressModule, CompressModuleBuilder, RequestContext,
+    request_host, strip_port, Chain, CompressModule, CompressModuleBuilder, Reply, RequestContext,
 };
 use wharf_model::{ForwardedHeaders, UpstreamScheme};
 use wharf_router::{GenerationReader, RouteAction};
@@ -149,12 +149,15 @@ impl EntryPointProxy {
             }
         }
         if let Some((reply, upto)) = answered {
-            let mut resp = responses::header(reply.status, None, false, &[], reply.body.len())?;
-            for (name, value) in reply.headers {
-                resp.append_header(name, value)?;
-            }
-            chain.response(&mut resp, session.req_header(), &ctx.cx, Some(upto));
-            responses::send(session, resp, reply.body).await?;
+            // An `errors` middleware around the one that answered may replace the answer.
+            let reply = match self
+                .error_page(session, ctx, reply.status, Some(upto))
+                .await
+            {
+                Some(page) => page,
+                None => reply,
+            };
+            self.send_reply(session, ctx, reply, Some(upto)).await?;
             return Ok(true);
         }
         if let Some(max) = chain.max_request_body() {
@@ -177,9 +180,51 @@ impl EntryPointProxy {
         Ok(false)
     }
 
+    /// A complete answer written here, decorated by the middlewares `..upto` (all: None).
+    async fn send_reply(
+        &self,
+        session: &mut Session,
+        ctx: &RequestCtx,
+        reply: Reply,
+        upto: Option<usize>,
+    ) -> Result<()> {
+        let mut resp = responses::header(reply.status, None, false, &[], reply.body.len())?;
+        for (name, value) in reply.headers {
+            resp.append_header(name, value)?;
+        }
+        if let Some(chain) = &ctx.chain {
+            chain.response(&mut resp, session.req_header(), &ctx.cx, upto);
+        }
+        let body = if session.req_header().method == http::Method::HEAD {
+            bytes::Bytes::new()
+        } else {
+            reply.body
+        };
+        responses::send(session, resp, body).await
+    }
+
+    /// The `errors` middleware's page for an answer of `status`, when the route has one that
+    /// wraps whoever answered (`answered_by`: a middleware's index; None: backend or wharf).
+    async fn error_page(
+        &self,
+        session: &Session,
+        ctx: &RequestCtx,
+        status: u16,
+        answered_by: Option<usize>,
+    ) -> Option<Reply> {
+        let pages = ctx.chain.as_ref()?.error_pages(answered_by)?;
+        if !pages.catches(status) {
+            return None;
+        }
+        Some(pages.page(session.req_header(), status, ctx.tls).await)
+    }
+
     /// One of wharf's own error answers, decorated by the route's middlewares, as Traefik's
-    /// are (a 502 carries the secure headers).
+    /// are (a 502 carries the secure headers), or the `errors` middleware's page for it.
     async fn decorated(&self, session: &mut Session, ctx: &RequestCtx, code: u16) -> Result<()> {
+        if let Some(page) = self.error_page(session, ctx, code, None).await {
+            return self.send_reply(session, ctx, page, None).await;
+        }
         let (content_type, nosniff, body) = if code == 503 {
             (
                 Some(responses::TEXT_PLAIN),
@@ -268,6 +313,7 @@ impl ProxyHttp for EntryPointProxy {
             retries: 0,
             body_bytes: 0,
             tls: false,
+            caught_by_errors: false,
         }
     }
 
@@ -412,6 +458,15 @@ impl ProxyHttp for EntryPointProxy {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         if let Some(chain) = &ctx.chain {
+            let status = upstream_response.status.as_u16();
+            let caught = !upstream_response.status.is_informational()
+                && chain.error_pages(None).is_some_and(|p| p.catches(status));
+            if caught {
+                // fail_to_proxy answers with the error page (nothing was sent yet).
+                ctx.caught_by_errors = true;
+                tracing::debug!(status, "errors: the response is replaced by the error page");
+                return Error::e_explain(ErrorType::HTTPStatus(status), "errors: page replaces it");
+            }
             chain.response(upstream_response, session.req_header(), &ctx.cx, None);
         }
         if !session.is_http2() {
@@ -441,6 +496,11 @@ impl ProxyHttp for EntryPointProxy {
             }
         }
         Ok(())
+    }
+
+    fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, _error: &Error) -> bool {
+        // An error page replacing a response is routine, not a proxy failure.
+        ctx.caught_by_errors
     }
 
     fn fail_to_connect(

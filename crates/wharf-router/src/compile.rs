@@ -81,6 +81,7 @@ pub fn compile(
     middlewares.retain(config);
     let mut built = Middlewares {
         config,
+        pools,
         cache: middlewares,
     };
     for router in config.routers.values() {
@@ -206,6 +207,7 @@ impl MiddlewareCache {
 
 struct Middlewares<'a> {
     config: &'a DynamicConfig,
+    pools: &'a PoolRegistry,
     cache: &'a mut MiddlewareCache,
 }
 
@@ -230,6 +232,12 @@ impl Middlewares<'_> {
             let spec = self.config.middlewares.get(name)?;
             if let MiddlewareKind::Chain { middlewares } = &spec.kind {
                 self.flatten(middlewares, out, depth + 1)?;
+                continue;
+            }
+            if let MiddlewareKind::Errors(errors) = &spec.kind {
+                // Built per generation: it holds this generation's pool of its page service.
+                let pool = self.pools.get(&errors.service)?;
+                out.push(wharf_middleware::build_errors(errors, pool).ok()?);
                 continue;
             }
             if let Some((_, m)) = self.cache.built.get(name) {

@@ -1,7 +1,7 @@
 //! Middleware definitions: the options each Traefik type accepts (a misspelt option is
 //! reported where it was written), and their decoding into validated specs. One file per family:
 //! `headers.rs`, `auth.rs` (forwardAuth, basicAuth), `traffic.rs` (ipAllowList, rateLimit,
-//! inFlightReq, retry), `compress.rs`.
+//! inFlightReq, retry), `compress.rs`, `errors.rs`.
 
 use crate::decode::{check_keys, join, Issues};
 use crate::node::Node;
@@ -91,7 +91,13 @@ fn options(kind: &str) -> Option<&'static [&'static str]> {
             "allowEncodedQuestionMark",
             "allowEncodedHash",
         ],
-        "errors" => &["status", "service", "query", "statusRewrites"],
+        "errors" => &[
+            "status",
+            "service",
+            "query",
+            "statusRewrites",
+            "errorRequestHeaders",
+        ],
         "forwardAuth" => &[
             "address",
             "tls",
@@ -255,6 +261,7 @@ pub fn decode_spec(
                 .unwrap_or(0),
         },
         "compress" => K::Compress(Box::new(compress::compress(body, &p, issues)?)),
+        "errors" => K::Errors(Box::new(errors::errors(body, &p, provider, issues)?)),
         "basicAuth" => auth::password_auth(body, &p, false, issues)?,
         "digestAuth" => auth::password_auth(body, &p, true, issues)?,
         "chain" => K::Chain {
@@ -327,5 +334,6 @@ pub(super) fn error_at(
 
 mod auth;
 mod compress;
+mod errors;
 mod headers;
 mod traffic;
