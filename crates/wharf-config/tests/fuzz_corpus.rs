@@ -35,3 +35,8 @@ fn static_flags_corpus() {
 fn docker_labels_corpus() {
     replay("docker_labels", wharf_config::fuzz_logic::docker_labels);
 }
+
+#[test]
+fn breaker_expr_corpus() {
+    replay("breaker_expr", wharf_rule::fuzz_logic::breaker);
+}

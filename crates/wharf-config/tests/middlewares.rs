@@ -69,3 +69,39 @@ fn errors_need_their_service_and_valid_statuses() {
     assert_eq!(ok.status_rewrites, [((502, 504), 500)]);
     assert_eq!(ok.service.as_str(), "pages@file");
 }
+
+#[test]
+fn circuit_breaker_expressions_are_parsed_at_load() {
+    let (valid, text) = decode(
+        "http:\n  middlewares:\n    ok:\n      circuitBreaker:\n        expression: \"NetworkErrorRatio() > 0.5 || LatencyAtQuantileMS(50.0) > 100\"\n        fallbackDuration: 5s\n    typo:\n      circuitBreaker:\n        expression: \"NetworkErrorRate() > 0.5\"\n    code:\n      circuitBreaker:\n        expression: \"NetworkErrorRatio() > 0.5\"\n        responseCode: 1000\n    missing:\n      circuitBreaker: {}\n",
+    );
+    assert!(has(&text, "mw.yml:9:21: error: `http.middlewares.typo.circuitBreaker.expression`: invalid expression `NetworkErrorRate() > 0.5`"), "{text:#?}");
+    assert!(
+        text.iter()
+            .any(|t| t.contains("unknown function `NetworkErrorRate`")
+                && t.contains("NetworkErrorRatio()")),
+        "{text:#?}"
+    );
+    assert!(has(&text, "mw.yml:13:23: error: `http.middlewares.code.circuitBreaker.responseCode` must be a status code"), "{text:#?}");
+    assert!(
+        has(
+            &text,
+            "mw.yml:15:23: error: `http.middlewares.missing.circuitBreaker.expression` is required"
+        ),
+        "{text:#?}"
+    );
+    let names: Vec<&str> = valid.keys().map(String::as_str).collect();
+    assert_eq!(names, ["ok"]);
+    let MiddlewareKind::CircuitBreaker(ok) = &valid["ok"] else {
+        panic!("{:?}", valid["ok"])
+    };
+    assert_eq!(
+        (
+            ok.check_period_ms,
+            ok.fallback_ms,
+            ok.recovery_ms,
+            ok.response_code
+        ),
+        (100, 5_000, 10_000, 503)
+    );
+}

@@ -63,9 +63,10 @@ impl Chain {
                     Ok(()) => Flow::Continue,
                     Err(reply) => Flow::Respond(reply),
                 },
-                None => match m.in_flight() {
-                    Some(limit) => limit.acquire(req, cx),
-                    None => m.request(req, cx),
+                None => match (m.in_flight(), m.circuit_breaker()) {
+                    (Some(limit), _) => limit.acquire(req, cx),
+                    (None, Some(breaker)) => breaker.admit(cx),
+                    (None, None) => m.request(req, cx),
                 },
             };
             if let Flow::Respond(reply) = flow {

@@ -7,6 +7,7 @@
 //! response decoration also applies to answers wharf writes itself (404s, 502s, redirects).
 
 mod access;
+mod breaker;
 mod chain;
 mod compress;
 mod digest;
@@ -25,6 +26,7 @@ use http::{HeaderName, HeaderValue};
 use pingora::http::{RequestHeader, ResponseHeader};
 use wharf_model::MiddlewareKind;
 
+pub use breaker::CircuitBreaker;
 pub use chain::Chain;
 pub use compress::{CompressModule, CompressModuleBuilder, CompressPolicy, Encoding, Negotiation};
 pub use errors::ErrorPages;
@@ -71,6 +73,8 @@ pub struct RequestContext {
     pub auth_cookies: Vec<(String, HeaderValue)>,
     /// inFlightReq slots held until the request ends.
     pub in_flight: Vec<traffic::InFlightGuard>,
+    /// circuitBreakers that let the request through, and when: the proxy records the outcome.
+    pub breakers: Vec<(Arc<CircuitBreaker>, std::time::Instant)>,
 }
 
 /// One compiled middleware.
@@ -110,6 +114,11 @@ pub trait Middleware: Send + Sync + std::fmt::Debug {
 
     /// compress: negotiated on the request, applied to the response by [`CompressModule`].
     fn compress(&self) -> Option<Arc<CompressPolicy>> {
+        None
+    }
+
+    /// circuitBreaker: decides on the request, records the outcome when it ends.
+    fn circuit_breaker(&self) -> Option<&Arc<CircuitBreaker>> {
         None
     }
 
@@ -277,6 +286,9 @@ pub fn build(kind: &MiddlewareKind) -> Result<Arc<dyn Middleware>, BuildError> {
         MiddlewareKind::Compress(spec) => Arc::new(compress::Compress::new(spec)?),
         MiddlewareKind::Chain { .. } => {
             return Err(BuildError("chains are flattened, not built".into()))
+        }
+        MiddlewareKind::CircuitBreaker(spec) => {
+            Arc::new(breaker::Breaker(Arc::new(CircuitBreaker::new(spec))))
         }
         MiddlewareKind::Errors(_) => {
             return Err(BuildError(

@@ -18,8 +18,8 @@ pub use dynamic::{DynamicConfig, RouterSpec, ServerSpec, ServiceSpec, UpstreamSc
 pub use ids::{ProviderName, QualifiedName};
 pub use issue::{ConfigIssue, Severity};
 pub use middleware::{
-    CompressSpec, CorsSpec, ErrorsSpec, ForwardAuthSpec, HeadersSpec, MiddlewareKind,
-    MiddlewareSpec, SourceCriterion,
+    CircuitBreakerSpec, CompressSpec, CorsSpec, ErrorsSpec, ForwardAuthSpec, HeadersSpec,
+    MiddlewareKind, MiddlewareSpec, SourceCriterion,
 };
 pub use origin::Origin;
 pub use static_config::{

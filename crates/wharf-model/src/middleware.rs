@@ -95,6 +95,7 @@ pub enum MiddlewareKind {
     },
     Compress(Box<CompressSpec>),
     Errors(Box<ErrorsSpec>),
+    CircuitBreaker(Box<CircuitBreakerSpec>),
     /// Flattened when routes are compiled.
     Chain {
         middlewares: Vec<QualifiedName>,
@@ -132,6 +133,21 @@ pub struct ErrorsSpec {
     pub status_rewrites: Vec<((u16, u16), u16)>,
     /// When not empty, the only request headers copied to the page request.
     pub error_request_headers: Vec<String>,
+}
+
+/// `circuitBreaker`, with Traefik's defaults applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CircuitBreakerSpec {
+    /// The condition that trips the breaker, parsed.
+    pub expression: wharf_rule::BreakerExpr,
+    /// How often the condition is evaluated (Traefik: 100ms).
+    pub check_period_ms: u64,
+    /// How long a tripped breaker answers alone (10s).
+    pub fallback_ms: u64,
+    /// How long traffic ramps back up afterwards (10s).
+    pub recovery_ms: u64,
+    /// What a tripped breaker answers (503).
+    pub response_code: u16,
 }
 
 /// `compress`, with Traefik's defaults applied.

@@ -138,6 +138,7 @@ impl EntryPointProxy {
             peer,
             auth_cookies: Vec::new(),
             in_flight: Vec::new(),
+            breakers: Vec::new(),
         };
         let answered = chain.request(session.req_header_mut(), &mut ctx.cx).await;
         ctx.chain = Some(chain.clone());
@@ -496,6 +497,19 @@ impl ProxyHttp for EntryPointProxy {
             }
         }
         Ok(())
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        if ctx.cx.breakers.is_empty() {
+            return;
+        }
+        // What the client got, as the breakers measure it (a 502 or 504 is a network error).
+        let Some(status) = session.response_written().map(|r| r.status.as_u16()) else {
+            return;
+        };
+        for (breaker, started) in ctx.cx.breakers.drain(..) {
+            breaker.record(status, started.elapsed());
+        }
     }
 
     fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, _error: &Error) -> bool {

@@ -44,3 +44,20 @@ pub fn rule(data: &[u8]) {
         ),
     }
 }
+
+/// Parses arbitrary bytes as a circuitBreaker expression: never panics, errors point inside.
+pub fn breaker(data: &[u8]) {
+    let Ok(src) = std::str::from_utf8(data) else {
+        return;
+    };
+    match crate::parse_breaker_expression(src) {
+        Ok(expr) => {
+            let _ = expr.eval(&mut |c: &crate::Condition| c.holds(0.5));
+        }
+        Err(e) => assert!(
+            e.column >= 1 && e.column <= src.chars().count() + 1,
+            "column {} outside {src:?}",
+            e.column
+        ),
+    }
+}

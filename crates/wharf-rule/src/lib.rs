@@ -1,4 +1,5 @@
-//! The Traefik v3 rule language, and the constraints language of providers.
+//! The Traefik v3 rule language, the constraints language of providers, and the
+//! circuitBreaker expression language.
 //!
 //! A rule such as ``Host(`a.test`) && PathPrefix(`/api`)`` is [`parse`]d into an [`Expr`] (every
 //! error carries the column it points at), then [`Expr::compile`]d into a [`CompiledRule`] whose
@@ -9,6 +10,7 @@
 //! thousands of Host-based routes are indexed rather than scanned.
 
 mod ast;
+mod breaker;
 mod compile;
 mod constraints;
 #[doc(hidden)]
@@ -19,6 +21,7 @@ mod parser;
 mod request;
 
 pub use ast::{BoolExpr, Expr, Matcher};
+pub use breaker::{parse_breaker_expression, BreakerExpr, Comparison, Condition, Metric};
 pub use compile::CompiledRule;
 pub use constraints::{parse_constraints, Constraint, ConstraintExpr};
 pub use host::{normalize_request_host, HostConstraint};

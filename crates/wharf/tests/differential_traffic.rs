@@ -36,8 +36,12 @@ http:
     errsdown: {rule: "Host(`errsdown.test`)", service: app, middlewares: [errsdown]}
     errsnone: {rule: "Host(`errsnone.test`)", service: app, middlewares: [errsnone]}
     errsnohost: {rule: "Host(`errsnohost.test`)", service: app, middlewares: [errsnohost]}
+    cb:     {rule: "Host(`cb.test`)", service: dead, middlewares: [cb]}
+    cbcode: {rule: "Host(`cbcode.test`)", service: app, middlewares: [cbcode]}
   middlewares:
     gz: {compress: {}}
+    cb: {circuitBreaker: {expression: "NetworkErrorRatio() > 0.5"}}
+    cbcode: {circuitBreaker: {expression: "ResponseCodeRatio(500, 600, 0, 600) > 0.4", responseCode: 418}}
     gzex: {compress: {excludedContentTypes: [text/plain], minResponseBodyBytes: 100}}
     gzin: {compress: {includedContentTypes: ["text/html; charset=utf-8"]}}
     gzpref: {compress: {encodings: [zstd, br], defaultEncoding: br}}
@@ -324,6 +328,24 @@ fn cases() -> Vec<Case> {
             &[AE_GZIP],
         ),
     ];
+    for i in 1..=4 {
+        let name: &'static str = Box::leak(format!("breaker, request {i}").into_boxed_str());
+        v.push(case(name, "GET", "cb.test", "/", &[]));
+    }
+    v.push(case(
+        "breaker code, 500",
+        "GET",
+        "cbcode.test",
+        "/status/500",
+        &[],
+    ));
+    v.push(case(
+        "breaker code, tripped",
+        "GET",
+        "cbcode.test",
+        "/",
+        &[],
+    ));
     for ae in [
         "gzip, br, zstd",
         "br;q=1, gzip;q=0.5",
@@ -508,6 +530,10 @@ fn traffic_middlewares_agree_with_traefik() {
     );
     assert_eq!(get("lower threshold", "content-encoding"), "gzip");
     assert_eq!(get("default encoding", "content-encoding"), "br");
+    assert_eq!(get("breaker, request 1", "status"), "502");
+    assert_eq!(get("breaker, request 2", "status"), "503");
+    assert_eq!(get("breaker, request 4", "body"), "Service Unavailable");
+    assert_eq!(get("breaker code, tripped", "status"), "418");
     assert_eq!(get("backend 503 gets the page", "status"), "503");
     assert_eq!(
         get("backend 503 gets the page", "page target"),

@@ -262,6 +262,9 @@ pub fn decode_spec(
         },
         "compress" => K::Compress(Box::new(compress::compress(body, &p, issues)?)),
         "errors" => K::Errors(Box::new(errors::errors(body, &p, provider, issues)?)),
+        "circuitBreaker" => {
+            K::CircuitBreaker(Box::new(traffic::circuit_breaker(body, &p, issues)?))
+        }
         "basicAuth" => auth::password_auth(body, &p, false, issues)?,
         "digestAuth" => auth::password_auth(body, &p, true, issues)?,
         "chain" => K::Chain {

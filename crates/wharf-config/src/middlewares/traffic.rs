@@ -1,4 +1,5 @@
-//! `ipAllowList`, `rateLimit`, `inFlightReq`, `retry`, and their source criterion.
+//! `ipAllowList`, `rateLimit`, `inFlightReq`, `retry`, `circuitBreaker`, and the source
+//! criterion.
 
 use super::{error_at, flag, strings, text};
 use crate::decode::{join, Issues};
@@ -168,5 +169,54 @@ pub(super) fn retry(
     Some(K::Retry {
         attempts,
         initial_interval_ms: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
+    })
+}
+
+pub(super) fn circuit_breaker(
+    body: &Node,
+    p: &str,
+    issues: &mut Issues,
+) -> Option<wharf_model::CircuitBreakerSpec> {
+    let source = super::required(body, "expression", p, issues)?;
+    let expression = match wharf_rule::parse_breaker_expression(&source) {
+        Ok(e) => e,
+        Err(e) => {
+            let message = format!("`{p}.expression`: invalid expression `{source}`: {e}");
+            error_at(body, "expression", issues, message, e.hint.as_deref());
+            return None;
+        }
+    };
+    let millis = |key: &str, default: u64, issues: &mut Issues| {
+        body.get(key)
+            .and_then(|v| crate::decode::duration(v, &join(p, key), issues))
+            .map_or(default, |d| {
+                u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+            })
+    };
+    let check_period_ms = millis("checkPeriod", 100, issues);
+    let fallback_ms = millis("fallbackDuration", 10_000, issues);
+    let recovery_ms = millis("recoveryDuration", 10_000, issues);
+    let response_code = match body.get("responseCode") {
+        None => 503,
+        Some(v) => {
+            let code = crate::decode::integer(v, &join(p, "responseCode"), issues)
+                .and_then(|c| u16::try_from(c).ok())
+                .filter(|c| (100..600).contains(c));
+            match code {
+                Some(c) => c,
+                None => {
+                    let message = format!("`{p}.responseCode` must be a status code (100-599)");
+                    error_at(body, "responseCode", issues, message, Some("e.g. 503"));
+                    return None;
+                }
+            }
+        }
+    };
+    Some(wharf_model::CircuitBreakerSpec {
+        expression,
+        check_period_ms: check_period_ms.max(1),
+        fallback_ms,
+        recovery_ms,
+        response_code,
     })
 }
