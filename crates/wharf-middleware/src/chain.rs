@@ -14,6 +14,7 @@ pub struct Chain {
     removes_forwarded_for: bool,
     retry: Option<RetryPolicy>,
     max_request_body: Option<u64>,
+    max_response_body: Option<u64>,
     /// The `compress` middleware's position and policy.
     compress: Option<(usize, Arc<CompressPolicy>)>,
     /// The innermost `errors` middleware's position and pages.
@@ -25,6 +26,7 @@ impl Chain {
         let removes_forwarded_for = items.iter().any(|m| m.removes_forwarded_for());
         let retry = items.iter().find_map(|m| m.retry());
         let max_request_body = items.iter().filter_map(|m| m.max_request_body()).min();
+        let max_response_body = items.iter().filter_map(|m| m.max_response_body()).min();
         // With several, the innermost compresses; the outer ones then see it encoded.
         let compress = items
             .iter()
@@ -41,6 +43,7 @@ impl Chain {
             removes_forwarded_for,
             retry,
             max_request_body,
+            max_response_body,
             compress,
             error_pages,
         }
@@ -111,6 +114,11 @@ impl Chain {
             .as_ref()
             .filter(|(i, _)| answered_by.is_none_or(|a| *i < a))
             .map(|(_, e)| e)
+    }
+
+    /// The largest response body any `buffering` middleware of the chain allows.
+    pub fn max_response_body(&self) -> Option<u64> {
+        self.max_response_body
     }
 
     /// The retry policy, if the chain has a `retry` middleware.

@@ -112,6 +112,11 @@ pub trait Middleware: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// buffering: the largest response body allowed (500 above it).
+    fn max_response_body(&self) -> Option<u64> {
+        None
+    }
+
     /// compress: negotiated on the request, applied to the response by [`CompressModule`].
     fn compress(&self) -> Option<Arc<CompressPolicy>> {
         None
@@ -128,14 +133,21 @@ pub trait Middleware: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// `buffering` with `maxRequestBodyBytes`: enforced by the proxy on Content-Length and on the
-/// bytes actually received.
+/// `buffering`'s limits, enforced by the proxy: a request body over its limit gets 413 (from
+/// Content-Length, or the bytes received), a response body over its limit 500.
 #[derive(Debug)]
-struct BodyLimit(u64);
+struct BodyLimit {
+    request: Option<u64>,
+    response: Option<u64>,
+}
 
 impl Middleware for BodyLimit {
     fn max_request_body(&self) -> Option<u64> {
-        Some(self.0)
+        self.request
+    }
+
+    fn max_response_body(&self) -> Option<u64> {
+        self.response
     }
 }
 
@@ -257,10 +269,17 @@ pub fn build(kind: &MiddlewareKind) -> Result<Arc<dyn Middleware>, BuildError> {
         ])),
         MiddlewareKind::Buffering {
             max_request_body_bytes,
-        } => match u64::try_from(*max_request_body_bytes) {
-            Ok(max) if max > 0 => Arc::new(BodyLimit(max)),
-            _ => Arc::new(Unlimited),
-        },
+            max_response_body_bytes,
+        } => {
+            let limit = |v: i64| u64::try_from(v).ok().filter(|v| *v > 0);
+            match (
+                limit(*max_request_body_bytes),
+                limit(*max_response_body_bytes),
+            ) {
+                (None, None) => Arc::new(Unlimited),
+                (request, response) => Arc::new(BodyLimit { request, response }),
+            }
+        }
         MiddlewareKind::DigestAuth {
             users,
             realm,

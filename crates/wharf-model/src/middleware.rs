@@ -70,9 +70,11 @@ pub enum MiddlewareKind {
         question_mark: bool,
         hash: bool,
     },
-    /// `buffering.maxRequestBodyBytes` (the other buffering options are accepted).
+    /// `buffering`: body limits (0: none). The in-memory thresholds only decide where Traefik
+    /// buffers; wharf streams, so they are accepted and have no effect.
     Buffering {
         max_request_body_bytes: i64,
+        max_response_body_bytes: i64,
     },
     Retry {
         /// Total attempts, the first included.

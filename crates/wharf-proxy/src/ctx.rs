@@ -40,6 +40,8 @@ pub struct RequestCtx {
     pub(crate) retries: u32,
     /// Request body bytes received so far (checked against `buffering`).
     pub(crate) body_bytes: u64,
+    /// Response body bytes sent so far (checked against `buffering`).
+    pub(crate) response_body_bytes: u64,
     /// Whether the downstream connection is TLS.
     pub(crate) tls: bool,
     /// The backend's response was caught by an `errors` middleware (its page is sent instead).

@@ -11,9 +11,7 @@ use pingora::modules::http::HttpModules;
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{ErrorSource, ErrorType};
-use wharf_middleware::{
-    request_host, strip_port, Chain, CompressModule, CompressModuleBuilder, Reply, RequestContext,
-};
+use wharf_middleware::{request_host, strip_port, Chain, CompressModuleBuilder, RequestContext};
 use wharf_model::{ForwardedHeaders, UpstreamScheme};
 use wharf_router::{GenerationReader, RouteAction};
 use wharf_rule::{
@@ -22,7 +20,7 @@ use wharf_rule::{
 use wharf_upstream::ServicePool;
 
 use crate::ctx::{InFlight, RequestCtx};
-use crate::forwarded::{self, ForwardInfo};
+use crate::forwarded;
 use crate::headers::Headers;
 use crate::responses::{self, respond, status_text};
 use crate::shutdown::Lifecycle;
@@ -43,10 +41,10 @@ pub struct EntryPointSettings {
 }
 
 pub struct EntryPointProxy {
-    settings: EntryPointSettings,
+    pub(crate) settings: EntryPointSettings,
     reader: GenerationReader,
     lifecycle: Lifecycle,
-    hostname: Arc<str>,
+    pub(crate) hostname: Arc<str>,
 }
 
 impl EntryPointProxy {
@@ -81,7 +79,7 @@ enum Decision {
     },
 }
 
-fn peer_ip(session: &Session) -> Option<IpAddr> {
+pub(crate) fn peer_ip(session: &Session) -> Option<IpAddr> {
     session
         .client_addr()
         .and_then(|a| a.as_inet())
@@ -109,139 +107,6 @@ fn redirect_location(req: &RequestHeader, scheme: &str, port: u16) -> String {
 }
 
 impl EntryPointProxy {
-    /// A routed request: the entrypoint's forwarded-headers stage, then the router's
-    /// middlewares (which may answer), then the service. Ok(true) when answered here.
-    async fn forward(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-        pool: Arc<ServicePool>,
-        chain: Arc<Chain>,
-    ) -> Result<bool> {
-        let host = request_host(session.req_header()).to_string();
-        let peer = peer_ip(session);
-        let info = ForwardInfo {
-            trusted: self.settings.forwarded.trusts(peer),
-            peer_ip: peer,
-            tls: ctx.tls,
-            websocket: session
-                .req_header()
-                .headers
-                .get("upgrade")
-                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket")),
-            raw_host: &host,
-            hostname: &self.hostname,
-        };
-        forwarded::entrypoint_stage(session.req_header_mut(), &info)?;
-        ctx.cx = RequestContext {
-            tls: ctx.tls,
-            peer,
-            auth_cookies: Vec::new(),
-            in_flight: Vec::new(),
-            breakers: Vec::new(),
-        };
-        let answered = chain.request(session.req_header_mut(), &mut ctx.cx).await;
-        ctx.chain = Some(chain.clone());
-        if let Some(policy) = chain.compress(answered.as_ref().map(|(_, i)| *i)) {
-            let negotiation = policy.negotiate(session.req_header());
-            let h2 = session.is_http2();
-            if let Some(module) = session.downstream_modules_ctx.get_mut::<CompressModule>() {
-                module.plan(policy.clone(), negotiation, h2);
-            }
-        }
-        if let Some((reply, upto)) = answered {
-            // An `errors` middleware around the one that answered may replace the answer.
-            let reply = match self
-                .error_page(session, ctx, reply.status, Some(upto))
-                .await
-            {
-                Some(page) => page,
-                None => reply,
-            };
-            self.send_reply(session, ctx, reply, Some(upto)).await?;
-            return Ok(true);
-        }
-        if let Some(max) = chain.max_request_body() {
-            let declared = session
-                .req_header()
-                .headers
-                .get("content-length")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            if declared.is_some_and(|len| len > max) {
-                self.decorated(session, ctx, 413).await?;
-                return Ok(true);
-            }
-        }
-        if pool.servers.is_empty() {
-            self.decorated(session, ctx, 503).await?;
-            return Ok(true);
-        }
-        ctx.pool = Some(pool);
-        Ok(false)
-    }
-
-    /// A complete answer written here, decorated by the middlewares `..upto` (all: None).
-    async fn send_reply(
-        &self,
-        session: &mut Session,
-        ctx: &RequestCtx,
-        reply: Reply,
-        upto: Option<usize>,
-    ) -> Result<()> {
-        let mut resp = responses::header(reply.status, None, false, &[], reply.body.len())?;
-        for (name, value) in reply.headers {
-            resp.append_header(name, value)?;
-        }
-        if let Some(chain) = &ctx.chain {
-            chain.response(&mut resp, session.req_header(), &ctx.cx, upto);
-        }
-        let body = if session.req_header().method == http::Method::HEAD {
-            bytes::Bytes::new()
-        } else {
-            reply.body
-        };
-        responses::send(session, resp, body).await
-    }
-
-    /// The `errors` middleware's page for an answer of `status`, when the route has one that
-    /// wraps whoever answered (`answered_by`: a middleware's index; None: backend or wharf).
-    async fn error_page(
-        &self,
-        session: &Session,
-        ctx: &RequestCtx,
-        status: u16,
-        answered_by: Option<usize>,
-    ) -> Option<Reply> {
-        let pages = ctx.chain.as_ref()?.error_pages(answered_by)?;
-        if !pages.catches(status) {
-            return None;
-        }
-        Some(pages.page(session.req_header(), status, ctx.tls).await)
-    }
-
-    /// One of wharf's own error answers, decorated by the route's middlewares, as Traefik's
-    /// are (a 502 carries the secure headers), or the `errors` middleware's page for it.
-    async fn decorated(&self, session: &mut Session, ctx: &RequestCtx, code: u16) -> Result<()> {
-        if let Some(page) = self.error_page(session, ctx, code, None).await {
-            return self.send_reply(session, ctx, page, None).await;
-        }
-        let (content_type, nosniff, body) = if code == 503 {
-            (
-                Some(responses::TEXT_PLAIN),
-                true,
-                bytes::Bytes::from_static(b"no available server\n"),
-            )
-        } else {
-            (None, false, status_text(code))
-        };
-        let mut resp = responses::header(code, content_type, nosniff, &[], body.len())?;
-        if let Some(chain) = &ctx.chain {
-            chain.response(&mut resp, session.req_header(), &ctx.cx, None);
-        }
-        responses::send(session, resp, body).await
-    }
-
     fn decide(&self, session: &Session, ctx: &mut RequestCtx) -> Decision {
         let req = session.req_header();
         let has_host = req.uri.authority().is_some() || req.headers.contains_key("host");
@@ -315,6 +180,7 @@ impl ProxyHttp for EntryPointProxy {
             body_bytes: 0,
             tls: false,
             caught_by_errors: false,
+            response_body_bytes: 0,
         }
     }
 
@@ -468,6 +334,19 @@ impl ProxyHttp for EntryPointProxy {
                 tracing::debug!(status, "errors: the response is replaced by the error page");
                 return Error::e_explain(ErrorType::HTTPStatus(status), "errors: page replaces it");
             }
+            let declared = upstream_response
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            if let (Some(max), Some(len)) = (chain.max_response_body(), declared) {
+                if len > max {
+                    return Error::e_explain(
+                        ErrorType::HTTPStatus(500),
+                        "response body over buffering.maxResponseBodyBytes",
+                    );
+                }
+            }
             chain.response(upstream_response, session.req_header(), &ctx.cx, None);
         }
         if !session.is_http2() {
@@ -515,6 +394,29 @@ impl ProxyHttp for EntryPointProxy {
     fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, _error: &Error) -> bool {
         // An error page replacing a response is routine, not a proxy failure.
         ctx.caught_by_errors
+    }
+
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<bytes::Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<Duration>> {
+        if let (Some(max), Some(chunk)) = (
+            ctx.chain.as_ref().and_then(|c| c.max_response_body()),
+            body.as_ref(),
+        ) {
+            // A body of unknown length is already streaming: over the limit, it is cut.
+            ctx.response_body_bytes += chunk.len() as u64;
+            if ctx.response_body_bytes > max {
+                return Error::e_explain(
+                    ErrorType::HTTPStatus(500),
+                    "response body over buffering.maxResponseBodyBytes",
+                );
+            }
+        }
+        Ok(None)
     }
 
     fn fail_to_connect(

@@ -5,7 +5,7 @@
 //! `/auth/<code>` answers like an auth server (that status, `X-Auth-User`, cookies, and a
 //! relative `Location` for redirects); `/bytes/<n>` answers n bytes of text, with the
 //! Content-Type of the `type` query parameter (`%3B` and `%20` decoded; `none`: no header) and
-//! the Content-Encoding of `encoding`.
+//! the Content-Encoding of `encoding`, chunked with `chunked=1`.
 //! A WebSocket upgrade gets a 101 and then every byte is echoed back. The JSON includes the
 //! local address the request arrived on (which network a proxy used).
 
@@ -140,7 +140,7 @@ async fn handle(
     req: Request<Incoming>,
     state: State,
     local: String,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<EchoBody>, Infallible> {
     let State { name, log, healthy } = state;
     let method = req.method().to_string();
     let target = req
@@ -191,7 +191,7 @@ async fn handle(
             .header("upgrade", "websocket")
             .header("connection", "Upgrade")
             .header("sec-websocket-accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
-            .body(Full::new(Bytes::new()))
+            .body(EchoBody::Left(Full::new(Bytes::new())))
             .expect("response");
         return Ok(resp);
     }
@@ -258,7 +258,9 @@ async fn handle(
         } else {
             format!("denied {code}")
         };
-        return Ok(b.body(Full::new(Bytes::from(body))).expect("response"));
+        return Ok(b
+            .body(EchoBody::Left(Full::new(Bytes::from(body))))
+            .expect("response"));
     }
     if let Some(resp) = sized {
         return Ok(resp);
@@ -269,13 +271,13 @@ async fn handle(
         .header("x-backend", &*name)
         .header("set-cookie", "authck=backend")
         .header("set-cookie", "backendck=1")
-        .body(Full::new(Bytes::from(json.to_string())))
+        .body(EchoBody::Left(Full::new(Bytes::from(json.to_string()))))
         .expect("response");
     Ok(resp)
 }
 
 /// `/bytes/<n>?type=..&encoding=..`: n bytes of compressible text.
-fn sized_body(n: usize, target: &str) -> Response<Full<Bytes>> {
+fn sized_body(n: usize, target: &str) -> Response<EchoBody> {
     let query = target.split_once('?').map_or("", |(_, q)| q);
     let param = |name: &str| {
         query.split('&').find_map(|kv| {
@@ -299,5 +301,29 @@ fn sized_body(n: usize, target: &str) -> Response<Full<Bytes>> {
     if let Some(e) = param("encoding") {
         b = b.header("content-encoding", e);
     }
-    b.body(Full::new(Bytes::from(text))).expect("response")
+    let body = Full::new(Bytes::from(text));
+    let body = if param("chunked").is_some() {
+        EchoBody::Right(Chunked(body))
+    } else {
+        EchoBody::Left(body)
+    };
+    b.body(body).expect("response")
+}
+
+/// Bodies the echo server sends: with a length, or chunked.
+pub type EchoBody = http_body_util::Either<Full<Bytes>, Chunked>;
+
+/// A body whose length is not announced, so it goes out chunked.
+pub struct Chunked(Full<Bytes>);
+
+impl hyper::body::Body for Chunked {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        std::pin::Pin::new(&mut self.0).poll_frame(cx)
+    }
 }

@@ -38,7 +38,9 @@ http:
     errsnohost: {rule: "Host(`errsnohost.test`)", service: app, middlewares: [errsnohost]}
     cb:     {rule: "Host(`cb.test`)", service: dead, middlewares: [cb]}
     cbcode: {rule: "Host(`cbcode.test`)", service: app, middlewares: [cbcode]}
+    bufresp: {rule: "Host(`bufresp.test`)", service: app, middlewares: [bufresp]}
   middlewares:
+    bufresp: {buffering: {maxResponseBodyBytes: 100, memResponseBodyBytes: 50}}
     gz: {compress: {}}
     cb: {circuitBreaker: {expression: "NetworkErrorRatio() > 0.5"}}
     cbcode: {circuitBreaker: {expression: "ResponseCodeRatio(500, 600, 0, 600) > 0.4", responseCode: 418}}
@@ -195,6 +197,13 @@ fn cases() -> Vec<Case> {
         case("small body", "GET", "gz.test", "/bytes/513", &[AE_GZIP]),
         case("large gzip", "GET", "gz.test", "/bytes/3600", &[AE_GZIP]),
         case(
+            "chunked large gzip",
+            "GET",
+            "gz.test",
+            "/bytes/3600?chunked=1",
+            &[AE_GZIP],
+        ),
+        case(
             "large br",
             "GET",
             "gz.test",
@@ -328,6 +337,20 @@ fn cases() -> Vec<Case> {
             &[AE_GZIP],
         ),
     ];
+    v.push(case(
+        "response under the limit",
+        "GET",
+        "bufresp.test",
+        "/bytes/100",
+        &[],
+    ));
+    v.push(case(
+        "response over the limit",
+        "GET",
+        "bufresp.test",
+        "/bytes/101",
+        &[],
+    ));
     for i in 1..=4 {
         let name: &'static str = Box::leak(format!("breaker, request {i}").into_boxed_str());
         v.push(case(name, "GET", "cb.test", "/", &[]));
@@ -521,6 +544,7 @@ fn traffic_middlewares_agree_with_traefik() {
     assert_eq!(get("large gzip", "content-encoding"), "gzip");
     assert_eq!(get("large gzip", "body"), "3600 bytes of text");
     assert_eq!(get("large br", "content-encoding"), "br");
+    assert_eq!(get("chunked large gzip", "body"), "3600 bytes of text");
     assert_eq!(get("large zstd", "content-encoding"), "zstd");
     assert_eq!(get("small body", "content-encoding"), "");
     assert_eq!(get("small body", "vary"), "Accept-Encoding");
@@ -530,6 +554,8 @@ fn traffic_middlewares_agree_with_traefik() {
     );
     assert_eq!(get("lower threshold", "content-encoding"), "gzip");
     assert_eq!(get("default encoding", "content-encoding"), "br");
+    assert_eq!(get("response under the limit", "status"), "200");
+    assert_eq!(get("response over the limit", "status"), "500");
     assert_eq!(get("breaker, request 1", "status"), "502");
     assert_eq!(get("breaker, request 2", "status"), "503");
     assert_eq!(get("breaker, request 4", "body"), "Service Unavailable");

@@ -70,6 +70,7 @@ http:
     small-bodies:
       buffering:
         maxRequestBodyBytes: 10
+        maxResponseBodyBytes: 1000
     digest:
       digestAuth:
         users: ["test:traefik:54bf620a7a81aed563bc2b26ce4fb970"]
@@ -463,6 +464,27 @@ fn request_bodies_over_the_buffering_limit_get_413_even_when_chunked() {
     .unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(b1.last().unwrap().body, b"smol");
+}
+
+#[test]
+fn response_bodies_over_the_buffering_limit() {
+    let (b1, b2) = (EchoServer::start("b1"), EchoServer::start("b2"));
+    let s = start(&routes(&b1, &b2), &[]);
+    let get = |target: &str| raw::get(s.web, "buffered.test", target, &[]);
+    assert_eq!(get("/bytes/1000").unwrap().body.len(), 1000);
+    assert_eq!(
+        get("/bytes/1001").unwrap().status,
+        500,
+        "the length is announced"
+    );
+    let streamed = get("/bytes/1000?chunked=1").unwrap();
+    assert_eq!((streamed.status, streamed.body.len()), (200, 1000));
+    // Announced as chunked, the body is already streaming when it crosses the limit: cut.
+    match get("/bytes/5000?chunked=1") {
+        Ok(r) => assert!(r.body.len() < 5000, "{} bytes arrived", r.body.len()),
+        Err(_) => {}
+    }
+    assert_eq!(get("/bytes/10").unwrap().status, 200, "wharf still serves");
 }
 
 #[test]

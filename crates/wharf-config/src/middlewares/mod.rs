@@ -254,12 +254,23 @@ pub fn decode_spec(
             question_mark: flag(body, "allowEncodedQuestionMark", &p, issues),
             hash: flag(body, "allowEncodedHash", &p, issues),
         },
-        "buffering" => K::Buffering {
-            max_request_body_bytes: body
-                .get("maxRequestBodyBytes")
-                .and_then(|v| crate::decode::integer(v, &join(&p, "maxRequestBodyBytes"), issues))
-                .unwrap_or(0),
-        },
+        "buffering" => {
+            if let Some(v) = body.get("retryExpression") {
+                issues.push(wharf_model::ConfigIssue::warning(
+                    v.origin.clone(),
+                    format!("`{p}.retryExpression` is not implemented by wharf yet; it is ignored"),
+                ));
+            }
+            let limit = |key: &str, issues: &mut Issues| {
+                body.get(key)
+                    .and_then(|v| crate::decode::integer(v, &join(&p, key), issues))
+                    .unwrap_or(0)
+            };
+            K::Buffering {
+                max_request_body_bytes: limit("maxRequestBodyBytes", issues),
+                max_response_body_bytes: limit("maxResponseBodyBytes", issues),
+            }
+        }
         "compress" => K::Compress(Box::new(compress::compress(body, &p, issues)?)),
         "errors" => K::Errors(Box::new(errors::errors(body, &p, provider, issues)?)),
         "circuitBreaker" => {

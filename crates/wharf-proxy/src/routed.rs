@@ -1,0 +1,155 @@
+//! A routed request: the entrypoint's forwarded-headers stage, the router's middlewares
+//! (which may answer), and the answers wharf writes itself — each of which an `errors`
+//! middleware may replace with its page.
+
+use std::sync::Arc;
+
+use pingora::prelude::*;
+use pingora::proxy::Session;
+use wharf_middleware::{request_host, Chain, CompressModule, Reply, RequestContext};
+use wharf_upstream::ServicePool;
+
+use crate::ctx::RequestCtx;
+use crate::forwarded::{self, ForwardInfo};
+use crate::responses::{self, status_text};
+use crate::service::{peer_ip, EntryPointProxy};
+
+impl EntryPointProxy {
+    /// A routed request: the entrypoint's forwarded-headers stage, then the router's
+    /// middlewares (which may answer), then the service. Ok(true) when answered here.
+    pub(crate) async fn forward(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        pool: Arc<ServicePool>,
+        chain: Arc<Chain>,
+    ) -> Result<bool> {
+        let host = request_host(session.req_header()).to_string();
+        let peer = peer_ip(session);
+        let info = ForwardInfo {
+            trusted: self.settings.forwarded.trusts(peer),
+            peer_ip: peer,
+            tls: ctx.tls,
+            websocket: session
+                .req_header()
+                .headers
+                .get("upgrade")
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket")),
+            raw_host: &host,
+            hostname: &self.hostname,
+        };
+        forwarded::entrypoint_stage(session.req_header_mut(), &info)?;
+        ctx.cx = RequestContext {
+            tls: ctx.tls,
+            peer,
+            auth_cookies: Vec::new(),
+            in_flight: Vec::new(),
+            breakers: Vec::new(),
+        };
+        let answered = chain.request(session.req_header_mut(), &mut ctx.cx).await;
+        ctx.chain = Some(chain.clone());
+        if let Some(policy) = chain.compress(answered.as_ref().map(|(_, i)| *i)) {
+            let negotiation = policy.negotiate(session.req_header());
+            let h2 = session.is_http2();
+            if let Some(module) = session.downstream_modules_ctx.get_mut::<CompressModule>() {
+                module.plan(policy.clone(), negotiation, h2);
+            }
+        }
+        if let Some((reply, upto)) = answered {
+            // An `errors` middleware around the one that answered may replace the answer.
+            let reply = match self
+                .error_page(session, ctx, reply.status, Some(upto))
+                .await
+            {
+                Some(page) => page,
+                None => reply,
+            };
+            self.send_reply(session, ctx, reply, Some(upto)).await?;
+            return Ok(true);
+        }
+        if let Some(max) = chain.max_request_body() {
+            let declared = session
+                .req_header()
+                .headers
+                .get("content-length")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            if declared.is_some_and(|len| len > max) {
+                self.decorated(session, ctx, 413).await?;
+                return Ok(true);
+            }
+        }
+        if pool.servers.is_empty() {
+            self.decorated(session, ctx, 503).await?;
+            return Ok(true);
+        }
+        ctx.pool = Some(pool);
+        Ok(false)
+    }
+
+    /// A complete answer written here, decorated by the middlewares `..upto` (all: None).
+    async fn send_reply(
+        &self,
+        session: &mut Session,
+        ctx: &RequestCtx,
+        reply: Reply,
+        upto: Option<usize>,
+    ) -> Result<()> {
+        let mut resp = responses::header(reply.status, None, false, &[], reply.body.len())?;
+        for (name, value) in reply.headers {
+            resp.append_header(name, value)?;
+        }
+        if let Some(chain) = &ctx.chain {
+            chain.response(&mut resp, session.req_header(), &ctx.cx, upto);
+        }
+        let body = if session.req_header().method == http::Method::HEAD {
+            bytes::Bytes::new()
+        } else {
+            reply.body
+        };
+        responses::send(session, resp, body).await
+    }
+
+    /// The `errors` middleware's page for an answer of `status`, when the route has one that
+    /// wraps whoever answered (`answered_by`: a middleware's index; None: backend or wharf).
+    async fn error_page(
+        &self,
+        session: &Session,
+        ctx: &RequestCtx,
+        status: u16,
+        answered_by: Option<usize>,
+    ) -> Option<Reply> {
+        let pages = ctx.chain.as_ref()?.error_pages(answered_by)?;
+        if !pages.catches(status) {
+            return None;
+        }
+        Some(pages.page(session.req_header(), status, ctx.tls).await)
+    }
+
+    /// One of wharf's own error answers, decorated by the route's middlewares, as Traefik's
+    /// are (a 502 carries the secure headers), or the `errors` middleware's page for it.
+    pub(crate) async fn decorated(
+        &self,
+        session: &mut Session,
+        ctx: &RequestCtx,
+        code: u16,
+    ) -> Result<()> {
+        if let Some(page) = self.error_page(session, ctx, code, None).await {
+            return self.send_reply(session, ctx, page, None).await;
+        }
+        let (content_type, nosniff, body) = if code == 503 {
+            (
+                Some(responses::TEXT_PLAIN),
+                true,
+                bytes::Bytes::from_static(b"no available server\n"),
+            )
+        } else {
+            (None, false, status_text(code))
+        };
+        let mut resp = responses::header(code, content_type, nosniff, &[], body.len())?;
+        if let Some(chain) = &ctx.chain {
+            chain.response(&mut resp, session.req_header(), &ctx.cx, None);
+        }
+        responses::send(session, resp, body).await
+    }
+}
