@@ -480,9 +480,8 @@ fn response_bodies_over_the_buffering_limit() {
     let streamed = get("/bytes/1000?chunked=1").unwrap();
     assert_eq!((streamed.status, streamed.body.len()), (200, 1000));
     // Announced as chunked, the body is already streaming when it crosses the limit: cut.
-    match get("/bytes/5000?chunked=1") {
-        Ok(r) => assert!(r.body.len() < 5000, "{} bytes arrived", r.body.len()),
-        Err(_) => {}
+    if let Ok(r) = get("/bytes/5000?chunked=1") {
+        assert!(r.body.len() < 5000, "{} bytes arrived", r.body.len());
     }
     assert_eq!(get("/bytes/10").unwrap().status, 200, "wharf still serves");
 }
