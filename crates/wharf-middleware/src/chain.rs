@@ -17,6 +17,8 @@ pub struct Chain {
     max_response_body: Option<u64>,
     /// The `compress` middleware's position and policy.
     compress: Option<(usize, Arc<CompressPolicy>)>,
+    /// Whether a forwardAuth of the chain sends the request body.
+    forwards_body: bool,
     /// The innermost `errors` middleware's position and pages.
     error_pages: Option<(usize, Arc<ErrorPages>)>,
 }
@@ -33,6 +35,9 @@ impl Chain {
             .enumerate()
             .rev()
             .find_map(|(i, m)| m.compress().map(|c| (i, c)));
+        let forwards_body = items
+            .iter()
+            .any(|m| m.forward_auth().is_some_and(|a| a.forwards_body()));
         let error_pages = items
             .iter()
             .enumerate()
@@ -46,6 +51,7 @@ impl Chain {
             max_response_body,
             compress,
             error_pages,
+            forwards_body,
         }
     }
 
@@ -119,6 +125,11 @@ impl Chain {
     /// The largest response body any `buffering` middleware of the chain allows.
     pub fn max_response_body(&self) -> Option<u64> {
         self.max_response_body
+    }
+
+    /// Whether the proxy must read the request body first (a forwardAuth sends it).
+    pub fn forwards_body(&self) -> bool {
+        self.forwards_body
     }
 
     /// The retry policy, if the chain has a `retry` middleware.

@@ -118,7 +118,7 @@ impl ErrorPages {
             peer.options.idle_timeout = Some(IDLE);
             peer.options.connection_timeout = Some(Duration::from_secs(30));
             peer.group_key = self.pool.instance;
-            self.client.send(&peer, page_req).await
+            self.client.send(&peer, page_req, None).await
         };
         match fetched.await {
             Ok((head, body)) => Reply {

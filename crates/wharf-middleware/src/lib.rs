@@ -75,7 +75,23 @@ pub struct RequestContext {
     pub in_flight: Vec<traffic::InFlightGuard>,
     /// circuitBreakers that let the request through, and when: the proxy records the outcome.
     pub breakers: Vec<(Arc<CircuitBreaker>, std::time::Instant)>,
+    /// The request body, when a forwardAuth of the chain forwards it.
+    pub body: ReadBody,
 }
+
+/// The request body, read ahead by the proxy when a forwardAuth sends it (`forwardBody`).
+#[derive(Debug, Default)]
+pub enum ReadBody {
+    #[default]
+    NotRead,
+    Read(Bytes),
+    /// Longer than [`FORWARD_BODY_CAP`]: not kept.
+    TooLarge,
+}
+
+/// The most wharf holds of a request body for forwardAuth (pingora replays up to this much
+/// to the backend afterwards).
+pub const FORWARD_BODY_CAP: usize = 64 * 1024;
 
 /// One compiled middleware.
 pub trait Middleware: Send + Sync + std::fmt::Debug {

@@ -35,14 +35,23 @@ impl Client {
         }
     }
 
-    /// Sends `req` (no body) to `peer` and reads the whole answer.
+    /// Sends `req` (with `body`, if any) to `peer` and reads the whole answer.
     pub(crate) async fn send(
         &self,
         peer: &HttpPeer,
-        req: RequestHeader,
+        mut req: RequestHeader,
+        body: Option<Bytes>,
     ) -> pingora::Result<(ResponseHeader, Bytes)> {
+        // An empty body is sent as none, as Go's client does.
+        let body = body.filter(|b| !b.is_empty());
+        if let Some(b) = &body {
+            req.insert_header(http::header::CONTENT_LENGTH, b.len())?;
+        }
         let (mut session, _reused) = self.connector.get_http_session(peer).await?;
         session.write_request_header(Box::new(req)).await?;
+        if let Some(b) = body {
+            session.write_request_body(b, true).await?;
+        }
         session.finish_request_body().await?;
         session.read_response_header().await?;
         let head = session.response_header().cloned().ok_or_else(|| {

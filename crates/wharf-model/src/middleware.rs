@@ -120,6 +120,10 @@ pub struct ForwardAuthSpec {
     pub preserve_request_method: bool,
     pub header_field: Option<String>,
     pub insecure_skip_verify: bool,
+    /// Send the request body to the auth server too.
+    pub forward_body: bool,
+    /// With forwardBody: a larger body gets 401 (None: no limit).
+    pub max_body_size: Option<u64>,
 }
 
 /// `errors`: a page from another service replaces responses of some statuses.

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use pingora::prelude::*;
 use pingora::proxy::Session;
-use wharf_middleware::{request_host, Chain, CompressModule, Reply, RequestContext};
+use wharf_middleware::{
+    request_host, Chain, CompressModule, ReadBody, Reply, RequestContext, FORWARD_BODY_CAP,
+};
 use wharf_upstream::ServicePool;
 
 use crate::ctx::RequestCtx;
@@ -45,6 +47,11 @@ impl EntryPointProxy {
             auth_cookies: Vec::new(),
             in_flight: Vec::new(),
             breakers: Vec::new(),
+            body: if chain.forwards_body() {
+                read_body(session).await?
+            } else {
+                ReadBody::NotRead
+            },
         };
         let answered = chain.request(session.req_header_mut(), &mut ctx.cx).await;
         ctx.chain = Some(chain.clone());
@@ -152,4 +159,18 @@ impl EntryPointProxy {
         }
         responses::send(session, resp, body).await
     }
+}
+
+/// Reads the request body ahead (for forwardAuth's forwardBody) into pingora's retry buffer,
+/// which replays it to the backend; more than [`FORWARD_BODY_CAP`] is not kept.
+async fn read_body(session: &mut Session) -> Result<ReadBody> {
+    session.enable_retry_buffering();
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = session.read_request_body().await? {
+        if body.len() + chunk.len() > FORWARD_BODY_CAP {
+            return Ok(ReadBody::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(ReadBody::Read(body.freeze()))
 }

@@ -79,6 +79,8 @@ http:
     fatrue:  {rule: "Host(`fatrue.test`)", service: host, middlewares: [fa-true]}
     fafalse: {rule: "Host(`fafalse.test`)", service: host, middlewares: [fa-false]}
     faregex: {rule: "Host(`faregex.test`)", service: host, middlewares: [fa-regex]}
+    fabody:  {rule: "Host(`fabody.test`)", service: host, middlewares: [fa-body]}
+    fabodypm: {rule: "Host(`fabodypm.test`)", service: host, middlewares: [fa-body-pm]}
     ipallow: {rule: "Host(`ipallow.test`)", service: host, middlewares: [ipallow]}
     ipdeny:  {rule: "Host(`ipdeny.test`)", service: host, middlewares: [ipdeny]}
     ipdeny404: {rule: "Host(`ipdeny404.test`)", service: host, middlewares: [ipdeny404]}
@@ -178,6 +180,8 @@ fn auth_middlewares(auth: &EchoServer) -> String {
     fa-true: {{forwardAuth: {{address: "{a}/auth/200", trustForwardHeader: true}}}}
     fa-false: {{forwardAuth: {{address: "{a}/auth/200", trustForwardHeader: false}}}}
     fa-regex: {{forwardAuth: {{address: "{a}/auth/200", authResponseHeadersRegex: "^X-Secret"}}}}
+    fa-body: {{forwardAuth: {{address: "{a}/auth/200", forwardBody: true, maxBodySize: 5}}}}
+    fa-body-pm: {{forwardAuth: {{address: "{a}/auth/200", forwardBody: true, preserveRequestMethod: true}}}}
 "#
     )
 }
@@ -711,6 +715,38 @@ fn cases() -> Vec<Case> {
                 "X-Forwarded-Uri: /fake",
             ],
         ),
+        case(
+            "forward body",
+            "web",
+            "POST",
+            "fabody.test",
+            "/b",
+            &["Content-Length: 4"],
+        ),
+        case(
+            "forward body over maxBodySize",
+            "web",
+            "POST",
+            "fabody.test",
+            "/b",
+            &["Content-Length: 14"],
+        ),
+        case(
+            "forward body, method kept",
+            "web",
+            "POST",
+            "fabodypm.test",
+            "/b",
+            &["Content-Length: 14"],
+        ),
+        case(
+            "forward body, none sent",
+            "web",
+            "GET",
+            "fabody.test",
+            "/b",
+            &[],
+        ),
         case("forward auth 401", "web", "GET", "fa401.test", "/p", &[]),
         case("forward auth 302", "web", "GET", "fa302.test", "/p", &[]),
         case(
@@ -985,6 +1021,7 @@ const COMPARED_UPSTREAM_HEADERS: &[&str] = &[
 /// client sets on Traefik's side).
 const COMPARED_AUTH_HEADERS: &[&str] = &[
     "host",
+    "content-length",
     "authorization",
     "x-keep",
     "x-drop",
@@ -1191,6 +1228,16 @@ fn wharf_and_traefik_agree() {
     assert_eq!(
         get("forward auth ok", "response set-cookie"),
         "backendck=1 | authck=1; Path=/"
+    );
+    assert_eq!(get("forward body", "auth body"), "body");
+    assert_eq!(get("forward body", "auth method"), "GET");
+    assert_eq!(get("forward body", "upstream body"), "body");
+    assert_eq!(get("forward body over maxBodySize", "status"), "401");
+    assert_eq!(get("forward body over maxBodySize", "backend"), "");
+    assert_eq!(get("forward body, method kept", "auth method"), "POST");
+    assert_eq!(
+        get("forward body, method kept", "upstream body"),
+        "fourteen bytes"
     );
     assert_eq!(get("forward auth 401", "status"), "401");
     assert_eq!(get("forward auth 401", "response body"), "denied 401");

@@ -532,3 +532,51 @@ fn digest_auth_challenge_and_response() {
     .unwrap();
     assert_eq!(wrong.status, 401);
 }
+
+#[test]
+fn forward_body_replays_the_body_and_refuses_what_it_cannot_hold() {
+    let (backend, auth) = (EchoServer::start("b1"), EchoServer::start("auth"));
+    let s = start(
+        &format!(
+            r#"
+http:
+  routers:
+    body: {{rule: "Host(`body.test`)", service: b, middlewares: [fa]}}
+  middlewares:
+    fa: {{forwardAuth: {{address: "{}/auth/200", forwardBody: true}}}}
+  services:
+    b: {{loadBalancer: {{servers: [{{url: "{}"}}]}}}}
+"#,
+            auth.url(),
+            backend.url()
+        ),
+        &[],
+    );
+    let post = |len: usize| {
+        let body = "x".repeat(len);
+        let head = format!(
+            "POST / HTTP/1.1\r\nHost: body.test\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+        );
+        raw::send(
+            s.web,
+            [head.as_bytes(), body.as_bytes()].concat().as_slice(),
+        )
+        .unwrap()
+    };
+    let r = post(60_000);
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        auth.last().unwrap().body.len(),
+        60_000,
+        "the auth server got it"
+    );
+    assert_eq!(
+        backend.last().unwrap().body.len(),
+        60_000,
+        "and so did the backend"
+    );
+    let before = backend.count();
+    let r = post(70_000);
+    assert_eq!(r.status, 413, "more than wharf holds for forwardAuth");
+    assert_eq!(backend.count(), before);
+}

@@ -24,11 +24,10 @@ pub(super) fn forward_auth(
             return None;
         }
     }
-    if flag(n, "forwardBody", p, issues) {
-        let message = format!("`{p}.forwardBody` is not implemented by wharf yet");
-        error_at(n, "forwardBody", issues, message, None);
-        return None;
-    }
+    let max_body_size = n
+        .get("maxBodySize")
+        .and_then(|v| crate::decode::integer(v, &join(p, "maxBodySize"), issues))
+        .and_then(|v| u64::try_from(v).ok());
     let regex = text(n, "authResponseHeadersRegex", p, issues).filter(|s| !s.is_empty());
     if let Some(re) = &regex {
         check_regex(
@@ -54,6 +53,8 @@ pub(super) fn forward_auth(
         header_field: text(n, "headerField", p, issues).filter(|s| !s.is_empty()),
         insecure_skip_verify: tls
             .is_some_and(|t| flag(t, "insecureSkipVerify", &join(p, "tls"), issues)),
+        forward_body: flag(n, "forwardBody", p, issues),
+        max_body_size,
     })
 }
 
