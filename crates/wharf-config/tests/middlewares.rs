@@ -105,3 +105,16 @@ fn circuit_breaker_expressions_are_parsed_at_load() {
         (100, 5_000, 10_000, 503)
     );
 }
+
+#[test]
+fn ipv6_subnet_is_a_prefix_length() {
+    let (valid, text) = decode(
+        "http:\n  middlewares:\n    ok:\n      ipAllowList:\n        sourceRange: [\"2001:db8::/64\"]\n        ipStrategy: {ipv6Subnet: 64}\n    bad:\n      rateLimit:\n        average: 5\n        sourceCriterion:\n          ipStrategy: {ipv6Subnet: 129}\n",
+    );
+    assert!(has(&text, "mw.yml:11:36: error: `http.middlewares.bad.rateLimit.sourceCriterion.ipStrategy.ipv6Subnet` must be a prefix length from 0 to 128"), "{text:#?}");
+    let MiddlewareKind::IpAllowList { ipv6_subnet, .. } = &valid["ok"] else {
+        panic!("{:?}", valid["ok"])
+    };
+    assert_eq!(*ipv6_subnet, Some(64));
+    assert!(!valid.contains_key("bad"));
+}

@@ -35,6 +35,8 @@ pub(crate) struct IpAllowList {
 pub(crate) struct ClientIp {
     depth: usize,
     excluded: Vec<IpNet>,
+    /// An IPv6 client is replaced by the first address of its subnet of this size.
+    ipv6_subnet: Option<u8>,
 }
 
 fn net(s: &str) -> Result<IpNet, BuildError> {
@@ -53,28 +55,42 @@ fn canonical(ip: IpAddr) -> IpAddr {
 impl IpAllowList {
     pub(crate) fn new(
         ranges: &[String],
-        depth: i64,
-        excluded: &[String],
+        client: ClientIp,
         reject: u16,
     ) -> Result<Self, BuildError> {
         Ok(IpAllowList {
             ranges: ranges.iter().map(|r| net(r)).collect::<Result<_, _>>()?,
-            client: ClientIp::new(depth, excluded)?,
+            client,
             reject,
         })
     }
 }
 
 impl ClientIp {
-    pub(crate) fn new(depth: i64, excluded: &[String]) -> Result<Self, BuildError> {
+    pub(crate) fn new(
+        depth: i64,
+        excluded: &[String],
+        ipv6_subnet: Option<u8>,
+    ) -> Result<Self, BuildError> {
         Ok(ClientIp {
             depth: usize::try_from(depth.max(0)).unwrap_or(0),
             excluded: excluded.iter().map(|r| net(r)).collect::<Result<_, _>>()?,
+            ipv6_subnet,
         })
     }
 
-    /// The client IP for this request.
+    /// The client IP for this request (its subnet's first address, with ipv6Subnet).
     pub(crate) fn get(&self, req: &RequestHeader, cx: &RequestContext) -> Option<IpAddr> {
+        let ip = self.pick(req, cx)?;
+        Some(match (ip, self.ipv6_subnet) {
+            (IpAddr::V6(v6), Some(bits)) => {
+                ipnet::Ipv6Net::new(v6, bits).map_or(ip, |net| IpAddr::V6(net.network()))
+            }
+            _ => ip,
+        })
+    }
+
+    fn pick(&self, req: &RequestHeader, cx: &RequestContext) -> Option<IpAddr> {
         if self.depth == 0 && self.excluded.is_empty() {
             return cx.peer.map(canonical);
         }
@@ -202,5 +218,43 @@ pub(crate) fn authenticated(
         if let Ok(v) = HeaderValue::from_str(user) {
             let _ignored = req.insert_header(field.clone(), v);
         }
+    }
+}
+
+#[cfg(test)]
+mod ip_tests {
+    use super::*;
+
+    fn from(peer: &str, list: &IpAllowList) -> bool {
+        let req = RequestHeader::build("GET", b"/", None).unwrap();
+        let cx = RequestContext {
+            peer: Some(peer.parse().unwrap()),
+            ..RequestContext::default()
+        };
+        matches!(list.request(&mut req.clone(), &cx), Flow::Continue)
+    }
+
+    #[test]
+    fn ipv6_subnet_stands_for_the_whole_subnet() {
+        let only_network = vec!["2001:db8::/128".to_string()];
+        let per_subnet =
+            IpAllowList::new(&only_network, ClientIp::new(0, &[], Some(64)).unwrap(), 403).unwrap();
+        assert!(from("2001:db8::1234", &per_subnet));
+        assert!(!from("2001:db8:0:1::1", &per_subnet), "another /64");
+        assert!(
+            from(
+                "::ffff:10.0.0.1",
+                &IpAllowList::new(
+                    &["10.0.0.1".into()],
+                    ClientIp::new(0, &[], Some(64)).unwrap(),
+                    403
+                )
+                .unwrap()
+            ),
+            "IPv4 is left alone"
+        );
+        let exact =
+            IpAllowList::new(&only_network, ClientIp::new(0, &[], None).unwrap(), 403).unwrap();
+        assert!(!from("2001:db8::1234", &exact));
     }
 }

@@ -237,11 +237,11 @@ pub fn build(kind: &MiddlewareKind) -> Result<Arc<dyn Middleware>, BuildError> {
             source_range,
             depth,
             excluded_ips,
+            ipv6_subnet,
             reject_status,
         } => Arc::new(access::IpAllowList::new(
             source_range,
-            *depth,
-            excluded_ips,
+            access::ClientIp::new(*depth, excluded_ips, *ipv6_subnet)?,
             *reject_status,
         )?),
         MiddlewareKind::RateLimit {

@@ -30,9 +30,11 @@ enum Source {
 impl Source {
     fn new(c: &SourceCriterion) -> Result<Self, BuildError> {
         Ok(match c {
-            SourceCriterion::ClientIp { depth, excluded } => {
-                Source::Ip(ClientIp::new(*depth, excluded)?)
-            }
+            SourceCriterion::ClientIp {
+                depth,
+                excluded,
+                ipv6_subnet,
+            } => Source::Ip(ClientIp::new(*depth, excluded, *ipv6_subnet)?),
             SourceCriterion::Header(h) => Source::Header(crate::header_name(h)?),
             SourceCriterion::Host => Source::Host,
         })

@@ -47,6 +47,8 @@ pub enum MiddlewareKind {
         depth: i64,
         /// `ipStrategy.excludedIPs`: skip these X-Forwarded-For entries, from the right.
         excluded_ips: Vec<String>,
+        /// `ipStrategy.ipv6Subnet`: an IPv6 client stands for its whole subnet of this size.
+        ipv6_subnet: Option<u8>,
         reject_status: u16,
     },
     RateLimit {
@@ -228,7 +230,11 @@ pub struct CorsSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceCriterion {
     /// The client IP: the peer, or from X-Forwarded-For with `depth` / `excluded` IPs.
-    ClientIp { depth: i64, excluded: Vec<String> },
+    ClientIp {
+        depth: i64,
+        excluded: Vec<String>,
+        ipv6_subnet: Option<u8>,
+    },
     /// The value of a request header.
     Header(String),
     /// The request host.

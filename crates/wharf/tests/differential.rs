@@ -85,6 +85,7 @@ http:
     ipdeny:  {rule: "Host(`ipdeny.test`)", service: host, middlewares: [ipdeny]}
     ipdeny404: {rule: "Host(`ipdeny404.test`)", service: host, middlewares: [ipdeny404]}
     ipdepth: {rule: "Host(`ipdepth.test`)", service: host, middlewares: [ipdepth]}
+    ipv6sub: {rule: "Host(`ipv6sub.test`)", service: host, middlewares: [ipv6sub]}
     basic:   {rule: "Host(`basic.test`)", service: host, middlewares: [basic]}
     rl:      {rule: "Host(`rl.test`)", service: host, middlewares: [rl]}
     buf:     {rule: "Host(`buf.test`)", service: host, middlewares: [buf10]}
@@ -147,6 +148,7 @@ http:
     ipdeny: {ipAllowList: {sourceRange: [10.0.0.0/8]}}
     ipdeny404: {ipAllowList: {sourceRange: [10.0.0.0/8], rejectStatusCode: 404}}
     ipdepth: {ipAllowList: {sourceRange: [10.0.0.0/8], ipStrategy: {depth: 1}}}
+    ipv6sub: {ipAllowList: {sourceRange: ["2001:db8::/128"], ipStrategy: {depth: 1, ipv6Subnet: 64}}}
     basic: {basicAuth: {users: ["test:$apr1$abcdefgh$h9FWgUz3n9YxylKLlR5SQ/", "sha:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ="]}}
     basicrealm: {basicAuth: {users: ["test:$apr1$abcdefgh$h9FWgUz3n9YxylKLlR5SQ/"], realm: MyRealm, removeHeader: true, headerField: X-WebAuth-User}}
 "#;
@@ -906,6 +908,22 @@ fn cases() -> Vec<Case> {
             "/",
             &["X-Forwarded-For: 10.1.1.1"],
         ),
+        case(
+            "ipv6 subnet allowed",
+            "trusted",
+            "GET",
+            "ipv6sub.test",
+            "/",
+            &["X-Forwarded-For: 2001:db8::1234"],
+        ),
+        case(
+            "ipv6 subnet denied",
+            "trusted",
+            "GET",
+            "ipv6sub.test",
+            "/",
+            &["X-Forwarded-For: 2001:db8:0:1::1"],
+        ),
         case("basic auth missing", "web", "GET", "basic.test", "/", &[]),
         case(
             "basic auth apr1",
@@ -1276,6 +1294,8 @@ fn wharf_and_traefik_agree() {
     assert_eq!(get("ip allowed", "status"), "200");
     assert_eq!(get("ip denied", "status"), "403");
     assert_eq!(get("ip depth from trusted xff", "status"), "200");
+    assert_eq!(get("ipv6 subnet allowed", "status"), "200");
+    assert_eq!(get("ipv6 subnet denied", "status"), "403");
     assert_eq!(get("basic auth missing", "status"), "401");
     assert_eq!(get("basic auth apr1", "status"), "200");
     assert_eq!(get("basic auth sha1", "status"), "200");

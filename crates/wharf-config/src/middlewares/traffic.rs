@@ -29,6 +29,7 @@ pub(super) fn source_criterion(
                 .and_then(|d| crate::decode::integer(d, &join(&ipp, "depth"), issues))
                 .unwrap_or(0),
             excluded: strings(ip, "excludedIPs", &ipp, issues),
+            ipv6_subnet: ipv6_subnet(ip, &ipp, issues),
         };
     }
     default
@@ -68,6 +69,7 @@ pub(super) fn ip_allow_list(
         excluded_ips: strategy
             .map(|s| strings(s, "excludedIPs", &sp, issues))
             .unwrap_or_default(),
+        ipv6_subnet: strategy.and_then(|s| ipv6_subnet(s, &sp, issues)),
         reject_status: body
             .get("rejectStatusCode")
             .and_then(|c| crate::decode::integer(c, &join(p, "rejectStatusCode"), issues))
@@ -113,6 +115,7 @@ pub(super) fn rate_limit(
             wharf_model::SourceCriterion::ClientIp {
                 depth: 0,
                 excluded: Vec::new(),
+                ipv6_subnet: None,
             },
             issues,
         ),
@@ -219,4 +222,18 @@ pub(super) fn circuit_breaker(
         recovery_ms,
         response_code,
     })
+}
+
+/// `ipStrategy.ipv6Subnet`: a prefix length from 0 to 128.
+fn ipv6_subnet(strategy: &Node, p: &str, issues: &mut Issues) -> Option<u8> {
+    let v = strategy.get("ipv6Subnet")?;
+    let bits = crate::decode::integer(v, &join(p, "ipv6Subnet"), issues)?;
+    match u8::try_from(bits).ok().filter(|b| *b <= 128) {
+        Some(b) => Some(b),
+        None => {
+            let message = format!("`{p}.ipv6Subnet` must be a prefix length from 0 to 128");
+            error_at(strategy, "ipv6Subnet", issues, message, Some("e.g. 64"));
+            None
+        }
+    }
 }
