@@ -132,6 +132,11 @@ impl Chain {
         self.forwards_body
     }
 
+    /// The chain's `grpcWeb` middleware, if any.
+    pub fn grpc_web(&self) -> Option<&crate::GrpcWeb> {
+        self.items.iter().find_map(|m| m.grpc_web())
+    }
+
     /// The retry policy, if the chain has a `retry` middleware.
     pub fn retry(&self) -> Option<RetryPolicy> {
         self.retry

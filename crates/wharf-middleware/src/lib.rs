@@ -13,6 +13,7 @@ mod compress;
 mod digest;
 mod errors;
 mod forward_auth;
+mod grpc_web;
 mod headers;
 mod paths;
 mod redirects;
@@ -30,6 +31,7 @@ pub use breaker::CircuitBreaker;
 pub use chain::Chain;
 pub use compress::{CompressModule, CompressModuleBuilder, CompressPolicy, Encoding, Negotiation};
 pub use errors::ErrorPages;
+pub use grpc_web::{GrpcWeb, GrpcWebModule, GrpcWebModuleBuilder};
 
 /// The X-Forwarded headers Traefik manages (and strips from untrusted peers).
 pub const FORWARDED_HEADERS: &[&str] = &[
@@ -77,6 +79,8 @@ pub struct RequestContext {
     pub breakers: Vec<(Arc<CircuitBreaker>, std::time::Instant)>,
     /// The request body, when a forwardAuth of the chain forwards it.
     pub body: ReadBody,
+    /// A grpcWeb middleware translated this call.
+    pub grpc_web: bool,
 }
 
 /// The request body, read ahead by the proxy when a forwardAuth sends it (`forwardBody`).
@@ -140,6 +144,11 @@ pub trait Middleware: Send + Sync + std::fmt::Debug {
 
     /// circuitBreaker: decides on the request, records the outcome when it ends.
     fn circuit_breaker(&self) -> Option<&Arc<CircuitBreaker>> {
+        None
+    }
+
+    /// grpcWeb: which requests the proxy translates.
+    fn grpc_web(&self) -> Option<&GrpcWeb> {
         None
     }
 
@@ -322,6 +331,7 @@ pub fn build(kind: &MiddlewareKind) -> Result<Arc<dyn Middleware>, BuildError> {
         MiddlewareKind::Chain { .. } => {
             return Err(BuildError("chains are flattened, not built".into()))
         }
+        MiddlewareKind::GrpcWeb { allow_origins } => Arc::new(GrpcWeb::new(allow_origins)),
         MiddlewareKind::CircuitBreaker(spec) => {
             Arc::new(breaker::Breaker(Arc::new(CircuitBreaker::new(spec))))
         }

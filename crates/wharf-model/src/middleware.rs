@@ -100,6 +100,10 @@ pub enum MiddlewareKind {
     Compress(Box<CompressSpec>),
     Errors(Box<ErrorsSpec>),
     CircuitBreaker(Box<CircuitBreakerSpec>),
+    /// `grpcWeb`: origins allowed to call (`*`: any).
+    GrpcWeb {
+        allow_origins: Vec<String>,
+    },
     /// Flattened when routes are compiled.
     Chain {
         middlewares: Vec<QualifiedName>,

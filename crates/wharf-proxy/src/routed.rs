@@ -7,7 +7,8 @@ use std::sync::Arc;
 use pingora::prelude::*;
 use pingora::proxy::Session;
 use wharf_middleware::{
-    request_host, Chain, CompressModule, ReadBody, Reply, RequestContext, FORWARD_BODY_CAP,
+    request_host, Chain, CompressModule, GrpcWeb, GrpcWebModule, ReadBody, Reply, RequestContext,
+    FORWARD_BODY_CAP,
 };
 use wharf_upstream::ServicePool;
 
@@ -47,6 +48,7 @@ impl EntryPointProxy {
             auth_cookies: Vec::new(),
             in_flight: Vec::new(),
             breakers: Vec::new(),
+            grpc_web: false,
             body: if chain.forwards_body() {
                 read_body(session).await?
             } else {
@@ -60,6 +62,13 @@ impl EntryPointProxy {
             let h2 = session.is_http2();
             if let Some(module) = session.downstream_modules_ctx.get_mut::<CompressModule>() {
                 module.plan(policy.clone(), negotiation, h2);
+            }
+        }
+        if answered.is_none() {
+            if let Some(grpc_web) = chain.grpc_web() {
+                if grpc_web.translates(session.req_header()) {
+                    translate_grpc_web(session, &mut ctx.cx);
+                }
             }
         }
         if let Some((reply, upto)) = answered {
@@ -173,4 +182,15 @@ async fn read_body(session: &mut Session) -> Result<ReadBody> {
         body.extend_from_slice(&chunk);
     }
     Ok(ReadBody::Read(body.freeze()))
+}
+
+/// Turns a gRPC-Web call into a gRPC request, and switches the module that turns the answer
+/// back on.
+fn translate_grpc_web(session: &mut Session, cx: &mut RequestContext) {
+    GrpcWeb::to_grpc(session.req_header_mut());
+    let h2 = session.is_http2();
+    if let Some(module) = session.downstream_modules_ctx.get_mut::<GrpcWebModule>() {
+        module.switch_on(h2);
+        cx.grpc_web = true;
+    }
 }

@@ -11,7 +11,9 @@ use pingora::modules::http::HttpModules;
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{ErrorSource, ErrorType};
-use wharf_middleware::{request_host, strip_port, Chain, CompressModuleBuilder, RequestContext};
+use wharf_middleware::{
+    request_host, strip_port, Chain, CompressModuleBuilder, GrpcWebModuleBuilder, RequestContext,
+};
 use wharf_model::{ForwardedHeaders, UpstreamScheme};
 use wharf_router::{GenerationReader, RouteAction};
 use wharf_rule::{
@@ -166,6 +168,8 @@ impl ProxyHttp for EntryPointProxy {
     fn init_downstream_modules(&self, modules: &mut HttpModules) {
         // Traefik's `compress` replaces pingora's default (disabled) compression module.
         modules.add_module(Box::new(CompressModuleBuilder));
+        // Off unless a route's grpcWeb middleware switches it on for a request.
+        modules.add_module(Box::new(GrpcWebModuleBuilder));
     }
 
     fn new_ctx(&self) -> RequestCtx {

@@ -5,7 +5,9 @@
 //! `/auth/<code>` answers like an auth server (that status, `X-Auth-User`, cookies, and a
 //! relative `Location` for redirects); `/bytes/<n>` answers n bytes of text, with the
 //! Content-Type of the `type` query parameter (`%3B` and `%20` decoded; `none`: no header) and
-//! the Content-Encoding of `encoding`, chunked with `chunked=1`.
+//! the Content-Encoding of `encoding`, chunked with `chunked=1`. A gRPC request
+//! (`application/grpc*`) gets its message back, then the trailers `grpc-status: 0` and
+//! `grpc-message: echoed`.
 //! A WebSocket upgrade gets a 101 and then every byte is echoed back. The JSON includes the
 //! local address the request arrived on (which network a proxy used).
 
@@ -16,7 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
+
+pub use crate::bodies::EchoBody;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -191,7 +195,7 @@ async fn handle(
             .header("upgrade", "websocket")
             .header("connection", "Upgrade")
             .header("sec-websocket-accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
-            .body(EchoBody::Left(Full::new(Bytes::new())))
+            .body(EchoBody::full(Bytes::new()))
             .expect("response");
         return Ok(resp);
     }
@@ -202,6 +206,11 @@ async fn handle(
         .map(|b| b.to_bytes().to_vec())
         .unwrap_or_default();
     let path = target.split('?').next().unwrap_or("").to_string();
+    let grpc = headers
+        .iter()
+        .find(|(k, _)| k == "content-type")
+        .map(|(_, v)| v.clone())
+        .filter(|ct| ct.starts_with("application/grpc"));
     let mut status = 200u16;
     if let Some(code) = path.strip_prefix("/status/") {
         status = code.parse().unwrap_or(200);
@@ -216,6 +225,7 @@ async fn handle(
         .strip_prefix("/bytes/")
         .and_then(|n| n.parse::<usize>().ok())
         .map(|n| sized_body(n, &target));
+    let body_copy = body.clone();
     let json = serde_json::json!({
         "backend": &*name,
         "local": local,
@@ -258,11 +268,22 @@ async fn handle(
         } else {
             format!("denied {code}")
         };
-        return Ok(b
-            .body(EchoBody::Left(Full::new(Bytes::from(body))))
-            .expect("response"));
+        return Ok(b.body(EchoBody::full(body)).expect("response"));
     }
     if let Some(resp) = sized {
+        return Ok(resp);
+    }
+    // gRPC: the request's message echoed back, then trailers.
+    if let Some(ct) = grpc {
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+        trailers.insert("grpc-message", http::HeaderValue::from_static("echoed"));
+        let resp = Response::builder()
+            .status(200)
+            .header("content-type", ct)
+            .header("x-backend", &*name)
+            .body(EchoBody::Grpc(Some(Bytes::from(body_copy)), Some(trailers)))
+            .expect("response");
         return Ok(resp);
     }
     let resp = Response::builder()
@@ -271,7 +292,7 @@ async fn handle(
         .header("x-backend", &*name)
         .header("set-cookie", "authck=backend")
         .header("set-cookie", "backendck=1")
-        .body(EchoBody::Left(Full::new(Bytes::from(json.to_string()))))
+        .body(EchoBody::full(json.to_string()))
         .expect("response");
     Ok(resp)
 }
@@ -301,29 +322,10 @@ fn sized_body(n: usize, target: &str) -> Response<EchoBody> {
     if let Some(e) = param("encoding") {
         b = b.header("content-encoding", e);
     }
-    let body = Full::new(Bytes::from(text));
     let body = if param("chunked").is_some() {
-        EchoBody::Right(Chunked(body))
+        EchoBody::Chunked(Some(Bytes::from(text)))
     } else {
-        EchoBody::Left(body)
+        EchoBody::full(text)
     };
     b.body(body).expect("response")
-}
-
-/// Bodies the echo server sends: with a length, or chunked.
-pub type EchoBody = http_body_util::Either<Full<Bytes>, Chunked>;
-
-/// A body whose length is not announced, so it goes out chunked.
-pub struct Chunked(Full<Bytes>);
-
-impl hyper::body::Body for Chunked {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
-        std::pin::Pin::new(&mut self.0).poll_frame(cx)
-    }
 }

@@ -7,6 +7,7 @@
 //! - [`socket_proxy`]: a recording, cuttable proxy in front of the Docker socket;
 //! - [`wait_until`]: waits on a condition, never on a fixed sleep.
 
+mod bodies;
 pub mod docker;
 mod echo;
 mod process;

@@ -276,6 +276,9 @@ pub fn decode_spec(
         "circuitBreaker" => {
             K::CircuitBreaker(Box::new(traffic::circuit_breaker(body, &p, issues)?))
         }
+        "grpcWeb" => K::GrpcWeb {
+            allow_origins: strings(body, "allowOrigins", &p, issues),
+        },
         "basicAuth" => auth::password_auth(body, &p, false, issues)?,
         "digestAuth" => auth::password_auth(body, &p, true, issues)?,
         "chain" => K::Chain {

@@ -1,0 +1,265 @@
+//! `grpcWeb`: gRPC-Web calls are translated to gRPC for the backend and the answers back
+//! (trailers carried at the end of the body), with the CORS handling Traefik's library
+//! (improbable-eng/grpc-web over rs/cors) applies: preflights answered here, `Vary: Origin`,
+//! credentials allowed for the configured origins, every response header exposed.
+
+use std::any::Any;
+
+use async_trait::async_trait;
+use bytes::{BufMut, Bytes, BytesMut};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::modules::http::{HttpModule, HttpModuleBuilder, Module};
+
+use crate::{Flow, Middleware, Reply, RequestContext};
+
+const GRPC: &str = "application/grpc";
+const GRPC_WEB: &str = "application/grpc-web";
+/// rs/cors' default allowed methods.
+const CORS_METHODS: &[&str] = &["GET", "POST", "HEAD"];
+
+#[derive(Debug)]
+pub struct GrpcWeb {
+    any_origin: bool,
+    origins: Vec<String>,
+}
+
+impl GrpcWeb {
+    pub fn new(allow_origins: &[String]) -> Self {
+        GrpcWeb {
+            any_origin: allow_origins.iter().any(|o| o == "*"),
+            origins: allow_origins.to_vec(),
+        }
+    }
+
+    /// A gRPC-Web call: POST with an `application/grpc-web` content type (binary; the
+    /// base64 `-text` form is not translated yet).
+    pub fn translates(&self, req: &RequestHeader) -> bool {
+        req.method == http::Method::POST
+            && content_type(&req.headers).is_some_and(|ct| {
+                ct.starts_with(GRPC_WEB) && !ct[GRPC_WEB.len()..].starts_with("-text")
+            })
+    }
+
+    /// Turns the call into a gRPC request: content type, `te: trailers`, and an end of stream
+    /// sent as an empty DATA frame, as gRPC over HTTP/2 wants.
+    pub fn to_grpc(req: &mut RequestHeader) {
+        if let Some(ct) = content_type(&req.headers) {
+            let grpc = ct.replacen(GRPC_WEB, GRPC, 1);
+            let _ignored = req.insert_header(CONTENT_TYPE, grpc);
+        }
+        let _ignored = req.insert_header("te", "trailers");
+        req.set_send_end_stream(false);
+    }
+
+    fn allows(&self, origin: &str) -> bool {
+        self.any_origin || self.origins.iter().any(|o| o == origin)
+    }
+
+    /// A CORS preflight for a gRPC-Web call, answered here as rs/cors does.
+    fn preflight(&self, req: &RequestHeader) -> Option<Reply> {
+        let requested = req
+            .headers
+            .get("access-control-request-headers")
+            .and_then(|v| v.to_str().ok())?;
+        let method = req
+            .headers
+            .get("access-control-request-method")
+            .and_then(|v| v.to_str().ok())
+            .filter(|m| !m.is_empty())?;
+        if req.method != http::Method::OPTIONS
+            || !requested.to_ascii_lowercase().contains("x-grpc-web")
+        {
+            return None;
+        }
+        let mut headers: Vec<(HeaderName, HeaderValue)> = [
+            "Origin",
+            "Access-Control-Request-Method",
+            "Access-Control-Request-Headers",
+        ]
+        .into_iter()
+        .map(|v| (http::header::VARY, HeaderValue::from_static(v)))
+        .collect();
+        let origin = req
+            .headers
+            .get("origin")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let method = method.to_ascii_uppercase();
+        if !origin.is_empty()
+            && self.allows(origin)
+            && (method == "OPTIONS" || CORS_METHODS.contains(&method.as_str()))
+        {
+            let names: Vec<String> = requested
+                .split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(canonical)
+                .collect();
+            let mut set = |name: &'static str, value: &str| {
+                if let Ok(v) = HeaderValue::from_str(value) {
+                    headers.push((HeaderName::from_static(name), v));
+                }
+            };
+            set("access-control-allow-origin", origin);
+            set("access-control-allow-methods", &method);
+            if !names.is_empty() {
+                set("access-control-allow-headers", &names.join(", "));
+            }
+            set("access-control-allow-credentials", "true");
+            set("access-control-max-age", "600");
+        }
+        Some(Reply {
+            status: 200,
+            headers,
+            body: Bytes::new(),
+        })
+    }
+}
+
+impl Middleware for GrpcWeb {
+    fn request(&self, req: &mut RequestHeader, _cx: &RequestContext) -> Flow {
+        match self.preflight(req) {
+            Some(reply) => Flow::Respond(reply),
+            None => Flow::Continue,
+        }
+    }
+
+    fn response(&self, resp: &mut ResponseHeader, req: &RequestHeader, cx: &RequestContext) {
+        if !cx.grpc_web {
+            return;
+        }
+        let _ignored = resp.append_header(http::header::VARY, "Origin");
+        let origin = req
+            .headers
+            .get("origin")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !origin.is_empty() && self.allows(origin) {
+            let _ignored = resp.insert_header("access-control-allow-origin", origin);
+            let _ignored = resp.insert_header("access-control-allow-credentials", "true");
+        }
+    }
+
+    fn grpc_web(&self) -> Option<&GrpcWeb> {
+        Some(self)
+    }
+}
+
+fn content_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase)
+}
+
+/// Go's canonical header spelling: `x-grpc-web` -> `X-Grpc-Web`.
+fn canonical(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        out.push(if upper {
+            c.to_ascii_uppercase()
+        } else {
+            c.to_ascii_lowercase()
+        });
+        upper = c == '-';
+    }
+    out
+}
+
+/// The answer side, as a pingora downstream module the proxy switches on per call.
+#[derive(Default)]
+pub struct GrpcWebModule {
+    on: bool,
+    h2: bool,
+}
+
+impl GrpcWebModule {
+    /// Translates this request's answer. `h2`: the downstream speaks HTTP/2.
+    pub fn switch_on(&mut self, h2: bool) {
+        self.on = true;
+        self.h2 = h2;
+    }
+}
+
+#[async_trait]
+impl HttpModule for GrpcWebModule {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    async fn response_header_filter(
+        &mut self,
+        resp: &mut ResponseHeader,
+        _end_of_stream: bool,
+    ) -> pingora::Result<()> {
+        if !self.on || resp.status.is_informational() {
+            return Ok(());
+        }
+        let Some(ct) = content_type(&resp.headers).filter(|ct| ct.starts_with(GRPC)) else {
+            self.on = false;
+            return Ok(());
+        };
+        resp.insert_header(CONTENT_TYPE, ct.replacen(GRPC, GRPC_WEB, 1))?;
+        resp.remove_header(&CONTENT_LENGTH);
+        if !self.h2 {
+            resp.insert_header(TRANSFER_ENCODING, "chunked")?;
+        }
+        // Traefik's library exposes every response header, and the two gRPC trailers.
+        let mut names: Vec<String> = Vec::new();
+        for name in resp.headers.keys() {
+            let c = canonical(name.as_str());
+            if !names.contains(&c) && c != "Transfer-Encoding" {
+                names.push(c);
+            }
+        }
+        names.extend(["grpc-status".to_string(), "grpc-message".to_string()]);
+        resp.insert_header("access-control-expose-headers", names.join(", "))?;
+        Ok(())
+    }
+
+    /// The trailers become the last message of the body: 0x80, a length, then
+    /// `name: value\r\n` lines, lower-case and sorted (Go's `Header.Write`).
+    fn response_trailer_filter(
+        &mut self,
+        trailers: &mut Option<Box<HeaderMap>>,
+    ) -> pingora::Result<Option<Bytes>> {
+        if !self.on {
+            return Ok(None);
+        }
+        let mut lines: Vec<(&str, &[u8])> = trailers
+            .as_deref()
+            .map(|t| t.iter().map(|(k, v)| (k.as_str(), v.as_bytes())).collect())
+            .unwrap_or_default();
+        lines.sort_by(|a, b| a.0.cmp(b.0));
+        let mut block = BytesMut::new();
+        for (name, value) in lines {
+            block.put_slice(name.as_bytes());
+            block.put_slice(b": ");
+            block.put_slice(value);
+            block.put_slice(b"\r\n");
+        }
+        let mut frame = BytesMut::with_capacity(5 + block.len());
+        frame.put_u8(0x80);
+        frame.put_u32(u32::try_from(block.len()).unwrap_or(u32::MAX));
+        frame.put_slice(&block);
+        *trailers = None;
+        self.on = false;
+        Ok(Some(frame.freeze()))
+    }
+}
+
+/// Registers [`GrpcWebModule`] on a proxy's downstream modules.
+pub struct GrpcWebModuleBuilder;
+
+impl HttpModuleBuilder for GrpcWebModuleBuilder {
+    fn init(&self) -> Module {
+        Box::new(GrpcWebModule::default())
+    }
+}
