@@ -16,6 +16,7 @@ use crate::{Flow, Middleware, Reply, RequestContext};
 
 const GRPC: &str = "application/grpc";
 const GRPC_WEB: &str = "application/grpc-web";
+const GRPC_WEB_TEXT: &str = "application/grpc-web-text";
 /// rs/cors' default allowed methods.
 const CORS_METHODS: &[&str] = &["GET", "POST", "HEAD"];
 
@@ -33,24 +34,29 @@ impl GrpcWeb {
         }
     }
 
-    /// A gRPC-Web call: POST with an `application/grpc-web` content type (binary; the
-    /// base64 `-text` form is not translated yet).
+    /// A gRPC-Web call: POST with an `application/grpc-web` content type, binary or in the
+    /// base64 `-text` form.
     pub fn translates(&self, req: &RequestHeader) -> bool {
         req.method == http::Method::POST
-            && content_type(&req.headers).is_some_and(|ct| {
-                ct.starts_with(GRPC_WEB) && !ct[GRPC_WEB.len()..].starts_with("-text")
-            })
+            && content_type(&req.headers).is_some_and(|ct| ct.starts_with(GRPC_WEB))
     }
 
     /// Turns the call into a gRPC request: content type, `te: trailers`, and an end of stream
-    /// sent as an empty DATA frame, as gRPC over HTTP/2 wants.
-    pub fn to_grpc(req: &mut RequestHeader) {
-        if let Some(ct) = content_type(&req.headers) {
-            let grpc = ct.replacen(GRPC_WEB, GRPC, 1);
-            let _ignored = req.insert_header(CONTENT_TYPE, grpc);
-        }
+    /// sent as an empty DATA frame, as gRPC over HTTP/2 wants. For the `-text` form, returns
+    /// the decoder its body goes through (its length changes: the upstream request must not
+    /// carry the client's Content-Length).
+    pub fn to_grpc(req: &mut RequestHeader) -> Option<TextDecoder> {
+        let ct = content_type(&req.headers).unwrap_or_default();
+        let text = ct.starts_with(GRPC_WEB_TEXT);
+        let grpc = if text {
+            ct.replacen(GRPC_WEB_TEXT, GRPC, 1)
+        } else {
+            ct.replacen(GRPC_WEB, GRPC, 1)
+        };
+        let _ignored = req.insert_header(CONTENT_TYPE, grpc);
         let _ignored = req.insert_header("te", "trailers");
         req.set_send_end_stream(false);
+        text.then(TextDecoder::default)
     }
 
     fn allows(&self, origin: &str) -> bool {
@@ -169,18 +175,59 @@ fn canonical(name: &str) -> String {
     out
 }
 
+/// Decodes a `-text` call's base64 body as it streams (a group of four characters may be
+/// split across chunks).
+#[derive(Debug, Default)]
+pub struct TextDecoder {
+    carry: Vec<u8>,
+}
+
+impl TextDecoder {
+    pub fn decode(&mut self, chunk: &[u8], end: bool) -> Result<Bytes, base64::DecodeSliceError> {
+        use base64::Engine;
+        self.carry
+            .extend(chunk.iter().filter(|b| !b.is_ascii_whitespace()));
+        // Padded messages may follow each other: decode up to each padding's group end.
+        let whole = if end {
+            self.carry.len()
+        } else {
+            self.carry.len() / 4 * 4
+        };
+        let mut out = Vec::with_capacity(whole / 4 * 3);
+        for group in self.carry[..whole].chunks(4) {
+            let mut buf = [0u8; 3];
+            let n = base64::engine::general_purpose::STANDARD.decode_slice(group, &mut buf)?;
+            out.extend_from_slice(&buf[..n]);
+        }
+        self.carry.drain(..whole);
+        Ok(Bytes::from(out))
+    }
+}
+
 /// The answer side, as a pingora downstream module the proxy switches on per call.
 #[derive(Default)]
 pub struct GrpcWebModule {
     on: bool,
     h2: bool,
+    text: bool,
 }
 
 impl GrpcWebModule {
-    /// Translates this request's answer. `h2`: the downstream speaks HTTP/2.
-    pub fn switch_on(&mut self, h2: bool) {
+    /// Translates this request's answer. `h2`: the downstream speaks HTTP/2; `text`: the call
+    /// used the base64 form, and so does the answer.
+    pub fn switch_on(&mut self, h2: bool, text: bool) {
         self.on = true;
         self.h2 = h2;
+        self.text = text;
+    }
+
+    fn encode(&self, bytes: Bytes) -> Bytes {
+        use base64::Engine;
+        if self.text {
+            Bytes::from(base64::engine::general_purpose::STANDARD.encode(&bytes))
+        } else {
+            bytes
+        }
     }
 }
 
@@ -206,7 +253,8 @@ impl HttpModule for GrpcWebModule {
             self.on = false;
             return Ok(());
         };
-        resp.insert_header(CONTENT_TYPE, ct.replacen(GRPC, GRPC_WEB, 1))?;
+        let web = if self.text { GRPC_WEB_TEXT } else { GRPC_WEB };
+        resp.insert_header(CONTENT_TYPE, ct.replacen(GRPC, web, 1))?;
         resp.remove_header(&CONTENT_LENGTH);
         if !self.h2 {
             resp.insert_header(TRANSFER_ENCODING, "chunked")?;
@@ -251,7 +299,21 @@ impl HttpModule for GrpcWebModule {
         frame.put_slice(&block);
         *trailers = None;
         self.on = false;
-        Ok(Some(frame.freeze()))
+        Ok(Some(self.encode(frame.freeze())))
+    }
+
+    /// `-text`: each piece of the body is base64 on its own, as Traefik's library flushes it.
+    fn response_body_filter(
+        &mut self,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+    ) -> pingora::Result<()> {
+        if self.on && self.text {
+            if let Some(b) = body.take().filter(|b| !b.is_empty()) {
+                *body = Some(self.encode(b));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -261,5 +323,40 @@ pub struct GrpcWebModuleBuilder;
 impl HttpModuleBuilder for GrpcWebModuleBuilder {
     fn init(&self) -> Module {
         Box::new(GrpcWebModule::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_bodies_decode_across_chunks_and_padded_messages() {
+        let mut d = TextDecoder::default();
+        let mut out = Vec::new();
+        // "AAAAAAVoZWxsbw==" then "AAAAAAJoaQ==": two padded messages, split mid-group.
+        for (chunk, end) in [
+            (&b"AAAAAAVoZ"[..], false),
+            (b"Wxsbw==AAAA", false),
+            (b"AAJoaQ==", true),
+        ] {
+            out.extend_from_slice(&d.decode(chunk, end).unwrap());
+        }
+        assert_eq!(out, b"\0\0\0\0\x05hello\0\0\0\0\x02hi");
+        assert!(TextDecoder::default().decode(b"!!!!", true).is_err());
+    }
+
+    #[test]
+    fn calls_become_grpc() {
+        let mut req = RequestHeader::build("POST", b"/s/M", None).unwrap();
+        req.insert_header("content-type", "application/grpc-web-text+proto")
+            .unwrap();
+        let gw = GrpcWeb::new(&[]);
+        assert!(gw.translates(&req));
+        assert!(GrpcWeb::to_grpc(&mut req).is_some());
+        assert_eq!(req.headers["content-type"], "application/grpc+proto");
+        assert_eq!(req.headers["te"], "trailers");
+        let get = RequestHeader::build("GET", b"/", None).unwrap();
+        assert!(!gw.translates(&get));
     }
 }

@@ -31,7 +31,7 @@ pub use breaker::CircuitBreaker;
 pub use chain::Chain;
 pub use compress::{CompressModule, CompressModuleBuilder, CompressPolicy, Encoding, Negotiation};
 pub use errors::ErrorPages;
-pub use grpc_web::{GrpcWeb, GrpcWebModule, GrpcWebModuleBuilder};
+pub use grpc_web::{GrpcWeb, GrpcWebModule, GrpcWebModuleBuilder, TextDecoder};
 
 /// The X-Forwarded headers Traefik manages (and strips from untrusted peers).
 pub const FORWARDED_HEADERS: &[&str] = &[
@@ -81,6 +81,8 @@ pub struct RequestContext {
     pub body: ReadBody,
     /// A grpcWeb middleware translated this call.
     pub grpc_web: bool,
+    /// The decoder of a base64 (`-text`) gRPC-Web call's body.
+    pub grpc_web_text: Option<TextDecoder>,
 }
 
 /// The request body, read ahead by the proxy when a forwardAuth sends it (`forwardBody`).

@@ -49,6 +49,7 @@ impl EntryPointProxy {
             in_flight: Vec::new(),
             breakers: Vec::new(),
             grpc_web: false,
+            grpc_web_text: None,
             body: if chain.forwards_body() {
                 read_body(session).await?
             } else {
@@ -187,10 +188,11 @@ async fn read_body(session: &mut Session) -> Result<ReadBody> {
 /// Turns a gRPC-Web call into a gRPC request, and switches the module that turns the answer
 /// back on.
 fn translate_grpc_web(session: &mut Session, cx: &mut RequestContext) {
-    GrpcWeb::to_grpc(session.req_header_mut());
+    let decoder = GrpcWeb::to_grpc(session.req_header_mut());
     let h2 = session.is_http2();
     if let Some(module) = session.downstream_modules_ctx.get_mut::<GrpcWebModule>() {
-        module.switch_on(h2);
+        module.switch_on(h2, decoder.is_some());
         cx.grpc_web = true;
+        cx.grpc_web_text = decoder;
     }
 }

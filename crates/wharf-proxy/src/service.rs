@@ -311,6 +311,10 @@ impl ProxyHttp for EntryPointProxy {
                 .map_err(|e| Error::because(ErrorType::InvalidHTTPHeader, "bad target", e))?;
             upstream.set_uri(uri);
         }
+        if ctx.cx.grpc_web_text.is_some() {
+            // The body is decoded on its way: its length is not the client's.
+            upstream.remove_header(&http::header::CONTENT_LENGTH);
+        }
         let pool = ctx.pool.as_ref().expect("forwarded requests have a pool");
         if !pool.pass_host_header {
             if let Some(server) = ctx.server.and_then(|i| pool.servers.get(i)) {
@@ -364,9 +368,16 @@ impl ProxyHttp for EntryPointProxy {
         &self,
         _session: &mut Session,
         body: &mut Option<bytes::Bytes>,
-        _end_of_stream: bool,
+        end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        if let Some(decoder) = ctx.cx.grpc_web_text.as_mut() {
+            let chunk = body.take().unwrap_or_default();
+            let decoded = decoder.decode(&chunk, end_of_stream).map_err(|e| {
+                Error::because(ErrorType::HTTPStatus(400), "grpc-web-text: bad base64", e)
+            })?;
+            *body = Some(decoded);
+        }
         if let (Some(max), Some(chunk)) = (
             ctx.chain.as_ref().and_then(|c| c.max_request_body()),
             body.as_ref(),

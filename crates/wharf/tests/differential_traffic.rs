@@ -413,6 +413,16 @@ fn cases() -> Vec<Case> {
             "Access-Control-Request-Headers: content-type,x-grpc-web",
         ],
     ));
+    v.push(with_body(
+        case(
+            "grpc-web-text call",
+            "POST",
+            "grpcweb.test",
+            "/echo.Echo/Say",
+            &["Content-Type: application/grpc-web-text", "X-Grpc-Web: 1"],
+        ),
+        b"AAAAAAVoZWxsbw==",
+    ));
     v.push(case(
         "not grpc-web",
         "GET",
@@ -668,6 +678,10 @@ fn traffic_middlewares_agree_with_traefik() {
             "access-control-allow-origin"
         ),
         ""
+    );
+    assert_eq!(
+        get("grpc-web-text call", "body"),
+        "b\"AAAAAAVoZWxsbw==gAAAACZncnBjLW1lc3NhZ2U6IGVjaG9lZA0KZ3JwYy1zdGF0dXM6IDANCg==\""
     );
     assert_eq!(get("breaker, request 1", "status"), "502");
     assert_eq!(get("breaker, request 2", "status"), "503");
