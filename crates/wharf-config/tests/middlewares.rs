@@ -118,3 +118,20 @@ fn ipv6_subnet_is_a_prefix_length() {
     assert_eq!(*ipv6_subnet, Some(64));
     assert!(!valid.contains_key("bad"));
 }
+
+#[test]
+fn content_type_and_pass_tls_client_cert_are_accepted_with_a_warning() {
+    let (valid, text) = decode(
+        "http:\n  middlewares:\n    ct:\n      contentType: {}\n    cert:\n      passTLSClientCert:\n        pem: true\n",
+    );
+    assert!(
+        has(
+            &text,
+            "mw.yml:4:20: warning: `http.middlewares.ct.contentType`: wharf does not sniff"
+        ),
+        "{text:#?}"
+    );
+    assert!(has(&text, "mw.yml:7:12: warning: `http.middlewares.cert.passTLSClientCert`: wharf has no TLS entrypoints yet"), "{text:#?}");
+    assert_eq!(valid["ct"], MiddlewareKind::ContentType);
+    assert_eq!(valid["cert"], MiddlewareKind::PassTlsClientCert);
+}

@@ -192,7 +192,8 @@ impl Middleware for RetryPolicy {
     }
 }
 
-/// A middleware that does nothing (a limit of 0 means no limit).
+/// A middleware that does nothing: a limit of 0 (no limit), or one that has nothing to act on
+/// yet (contentType, passTLSClientCert).
 #[derive(Debug)]
 struct Unlimited;
 
@@ -333,6 +334,7 @@ pub fn build(kind: &MiddlewareKind) -> Result<Arc<dyn Middleware>, BuildError> {
         MiddlewareKind::Chain { .. } => {
             return Err(BuildError("chains are flattened, not built".into()))
         }
+        MiddlewareKind::ContentType | MiddlewareKind::PassTlsClientCert => Arc::new(Unlimited),
         MiddlewareKind::GrpcWeb { allow_origins } => Arc::new(GrpcWeb::new(allow_origins)),
         MiddlewareKind::CircuitBreaker(spec) => {
             Arc::new(breaker::Breaker(Arc::new(CircuitBreaker::new(spec))))

@@ -100,6 +100,11 @@ pub enum MiddlewareKind {
     Compress(Box<CompressSpec>),
     Errors(Box<ErrorsSpec>),
     CircuitBreaker(Box<CircuitBreakerSpec>),
+    /// `contentType`: accepted; Content-Type sniffing is not done (see the README).
+    ContentType,
+    /// `passTLSClientCert`: accepted; without TLS entrypoints there is no client certificate
+    /// to pass, which is also what Traefik does on a plain-HTTP request.
+    PassTlsClientCert,
     /// `grpcWeb`: origins allowed to call (`*`: any).
     GrpcWeb {
         allow_origins: Vec<String>,

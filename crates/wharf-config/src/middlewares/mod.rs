@@ -276,6 +276,20 @@ pub fn decode_spec(
         "circuitBreaker" => {
             K::CircuitBreaker(Box::new(traffic::circuit_breaker(body, &p, issues)?))
         }
+        "contentType" => {
+            issues.push(wharf_model::ConfigIssue::warning(
+                body.origin.clone(),
+                format!("`{p}`: wharf does not sniff a Content-Type yet; a response without one is sent without one"),
+            ));
+            K::ContentType
+        }
+        "passTLSClientCert" => {
+            issues.push(wharf_model::ConfigIssue::warning(
+                body.origin.clone(),
+                format!("`{p}`: wharf has no TLS entrypoints yet, so there is never a client certificate to pass"),
+            ));
+            K::PassTlsClientCert
+        }
         "grpcWeb" => K::GrpcWeb {
             allow_origins: strings(body, "allowOrigins", &p, issues),
         },
