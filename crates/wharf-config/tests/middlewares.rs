@@ -135,3 +135,26 @@ fn content_type_and_pass_tls_client_cert_are_accepted_with_a_warning() {
     assert_eq!(valid["ct"], MiddlewareKind::ContentType);
     assert_eq!(valid["cert"], MiddlewareKind::PassTlsClientCert);
 }
+
+#[test]
+fn forward_auth_tls_files_are_checked_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.pem");
+    std::fs::write(
+        &garbage,
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "nothing here\n").unwrap();
+    let yaml = format!(
+        "http:\n  middlewares:\n    missing:\n      forwardAuth:\n        address: https://auth\n        tls: {{ca: /nonexistent/ca.pem}}\n    bad:\n      forwardAuth:\n        address: https://auth\n        tls: {{ca: \"{g}\"}}\n    nokey:\n      forwardAuth:\n        address: https://auth\n        tls: {{cert: \"{e}\"}}\n",
+        g = garbage.display(),
+        e = empty.display()
+    );
+    let (valid, text) = decode(&yaml);
+    assert!(has(&text, "mw.yml:6:19: error: `http.middlewares.missing.forwardAuth.tls.ca`: cannot read `/nonexistent/ca.pem`"), "{text:#?}");
+    assert!(has(&text, "mw.yml:10:19: error: `http.middlewares.bad.forwardAuth.tls.ca`: the file holds a certificate that is not valid X.509"), "{text:#?}");
+    assert!(has(&text, "mw.yml:14:21: error: `http.middlewares.nokey.forwardAuth.tls.cert`: the file holds no certificate"), "{text:#?}");
+    assert!(valid.is_empty(), "{valid:?}");
+}

@@ -12,7 +12,7 @@ use pingora::upstreams::peer::HttpPeer;
 use regex::Regex;
 use wharf_model::ForwardAuthSpec;
 
-use crate::subrequest::{resolve, Client, HOP_BY_HOP, IDLE};
+use crate::subrequest::{ca_list, client_cert, resolve, Client, HOP_BY_HOP, IDLE};
 use crate::{
     header_name, regex, request_host, BuildError, ReadBody, Reply, RequestContext, FORWARD_BODY_CAP,
 };
@@ -39,6 +39,10 @@ pub struct ForwardAuth {
     insecure: bool,
     forward_body: bool,
     max_body: Option<u64>,
+    /// `tls.ca`, instead of the system's roots.
+    ca: Option<std::sync::Arc<pingora::protocols::tls::CaType>>,
+    /// `tls.cert` and `tls.key`.
+    client_cert: Option<std::sync::Arc<pingora::utils::tls::CertKey>>,
     client: Client,
 }
 
@@ -98,6 +102,12 @@ impl ForwardAuth {
             preserve_method: spec.preserve_request_method,
             insecure: spec.insecure_skip_verify,
             forward_body: spec.forward_body,
+            ca: spec.tls_ca.as_deref().map(ca_list).transpose()?,
+            client_cert: spec
+                .tls_client
+                .as_ref()
+                .map(|(cert, key)| client_cert(cert, key))
+                .transpose()?,
             max_body: spec.max_body_size,
             client: Client::new(),
         })
@@ -246,6 +256,8 @@ impl ForwardAuth {
             peer.options.verify_cert = false;
             peer.options.verify_hostname = false;
         }
+        peer.options.ca = self.ca.clone();
+        peer.client_cert_key = self.client_cert.clone();
         self.client.send(&peer, auth, body).await
     }
 

@@ -135,6 +135,11 @@ pub struct ForwardAuthSpec {
     pub forward_body: bool,
     /// With forwardBody: a larger body gets 401 (None: no limit).
     pub max_body_size: Option<u64>,
+    /// `tls.ca`: the PEM certificates the auth server's certificate must chain to (instead of
+    /// the system's).
+    pub tls_ca: Option<String>,
+    /// `tls.cert` and `tls.key`: the PEM client certificate (chain) and key wharf presents.
+    pub tls_client: Option<(String, String)>,
 }
 
 /// `errors`: a page from another service replaces responses of some statuses.

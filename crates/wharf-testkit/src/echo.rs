@@ -59,6 +59,7 @@ pub struct EchoServer {
     pub name: String,
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
+    tls: bool,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -69,6 +70,20 @@ impl EchoServer {
     }
 
     pub fn start_on(bind: SocketAddr, name: &str) -> EchoServer {
+        Self::start_with(bind, name, None)
+    }
+
+    /// An HTTPS backend on 127.0.0.1 with this TLS configuration (see `pki`).
+    pub fn start_tls(name: &str, tls: Arc<rustls::ServerConfig>) -> EchoServer {
+        let bind = "127.0.0.1:0".parse().expect("addr");
+        Self::start_with(bind, name, Some(tokio_rustls::TlsAcceptor::from(tls)))
+    }
+
+    fn start_with(
+        bind: SocketAddr,
+        name: &str,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> EchoServer {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -79,6 +94,7 @@ impl EchoServer {
             .expect("bind echo server");
         let addr = listener.local_addr().expect("local addr");
         let received = Arc::new(Mutex::new(Vec::new()));
+        let is_tls = tls.is_some();
         let state = State {
             name: Arc::from(name),
             log: received.clone(),
@@ -94,16 +110,30 @@ impl EchoServer {
                     .map(|a| a.to_string())
                     .unwrap_or_default();
                 let state = state.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| {
                         let state = state.clone();
                         let local = local.clone();
                         async move { handle(req, state, local).await }
                     });
-                    let _closed =
-                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                            .await;
+                    let builder =
+                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    match tls {
+                        None => {
+                            let _closed = builder
+                                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                                .await;
+                        }
+                        Some(acceptor) => {
+                            // A refused handshake (no client certificate) just ends here.
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                let _closed = builder
+                                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                                    .await;
+                            }
+                        }
+                    }
                 });
             }
         });
@@ -111,12 +141,14 @@ impl EchoServer {
             name: name.to_string(),
             addr,
             received,
+            tls: is_tls,
             _runtime: runtime,
         }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Every request received so far.

@@ -10,6 +10,7 @@
 mod bodies;
 pub mod docker;
 mod echo;
+pub mod pki;
 mod process;
 pub mod raw;
 pub mod socket_proxy;

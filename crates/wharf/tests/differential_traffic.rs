@@ -40,6 +40,11 @@ http:
     cbcode: {rule: "Host(`cbcode.test`)", service: app, middlewares: [cbcode]}
     bufresp: {rule: "Host(`bufresp.test`)", service: app, middlewares: [bufresp]}
     grpcweb: {rule: "Host(`grpcweb.test`)", service: grpcapp, middlewares: [gw]}
+    fatlsca: {rule: "Host(`fatlsca.test`)", service: app, middlewares: [fatls-ca]}
+    fatlsnoca: {rule: "Host(`fatlsnoca.test`)", service: app, middlewares: [fatls-noca]}
+    fatlsinsecure: {rule: "Host(`fatlsinsecure.test`)", service: app, middlewares: [fatls-insecure]}
+    famtls: {rule: "Host(`famtls.test`)", service: app, middlewares: [famtls]}
+    famtlsnocert: {rule: "Host(`famtlsnocert.test`)", service: app, middlewares: [famtls-nocert]}
   middlewares:
     gw: {grpcWeb: {allowOrigins: ["https://ok.test"]}}
     bufresp: {buffering: {maxResponseBodyBytes: 100, memResponseBodyBytes: 50}}
@@ -64,10 +69,61 @@ struct Side {
     web: SocketAddr,
 }
 
-fn start(binary: &Path, app: &EchoServer, pages: &EchoServer) -> Side {
+/// The backends both proxies share.
+struct Backends {
+    app: EchoServer,
+    pages: EchoServer,
+    /// forwardAuth servers over TLS: server authentication only, and mutual.
+    auth_tls: EchoServer,
+    auth_mtls: EchoServer,
+    /// The CA, client certificate and key files (kept alive with the directory).
+    pki: wharf_testkit::pki::PkiFiles,
+    _pki_dir: tempfile::TempDir,
+}
+
+impl Backends {
+    fn start() -> Backends {
+        let pki = wharf_testkit::pki::TestPki::new();
+        let dir = tempfile::tempdir().unwrap();
+        Backends {
+            app: EchoServer::start("app"),
+            pages: EchoServer::start("pages"),
+            auth_tls: EchoServer::start_tls("authtls", pki.server_config(false)),
+            auth_mtls: EchoServer::start_tls("authmtls", pki.server_config(true)),
+            pki: pki.write(dir.path()),
+            _pki_dir: dir,
+        }
+    }
+
+    /// forwardAuth middlewares to the TLS auth servers.
+    fn tls_middlewares(&self) -> String {
+        let (tls, mtls) = (self.auth_tls.url(), self.auth_mtls.url());
+        let (ca, cert, key) = (
+            self.pki.ca.display(),
+            self.pki.client_cert.display(),
+            self.pki.client_key.display(),
+        );
+        format!(
+            r#"    fatls-ca: {{forwardAuth: {{address: "{tls}/auth/200", tls: {{ca: "{ca}"}}}}}}
+    fatls-noca: {{forwardAuth: {{address: "{tls}/auth/200"}}}}
+    fatls-insecure: {{forwardAuth: {{address: "{tls}/auth/200", tls: {{insecureSkipVerify: true}}}}}}
+    famtls: {{forwardAuth: {{address: "{mtls}/auth/200", tls: {{ca: "{ca}", cert: "{cert}", key: "{key}"}}}}}}
+    famtls-nocert: {{forwardAuth: {{address: "{mtls}/auth/200", tls: {{ca: "{ca}"}}}}}}
+"#
+        )
+    }
+}
+
+fn start(binary: &Path, backends: &Backends) -> Side {
+    let (app, pages) = (&backends.app, &backends.pages);
     let dead = format!("http://127.0.0.1:{}", free_port());
+    let routes = ROUTES.replacen(
+        "  middlewares:\n",
+        &format!("  middlewares:\n{}", backends.tls_middlewares()),
+        1,
+    );
     let yaml = format!(
-        "{ROUTES}  services:
+        "{routes}  services:
     app: {{loadBalancer: {{servers: [{{url: \"{app}\"}}]}}}}
     grpcapp: {{loadBalancer: {{servers: [{{url: \"{grpc}\"}}]}}}}
     pages: {{loadBalancer: {{servers: [{{url: \"{pages}\"}}]}}}}
@@ -430,6 +486,18 @@ fn cases() -> Vec<Case> {
         "/status/201",
         &[],
     ));
+    for (name, host) in [
+        ("forwardAuth over TLS with its CA", "fatlsca.test"),
+        ("forwardAuth over TLS, unknown CA", "fatlsnoca.test"),
+        ("forwardAuth over TLS, not verified", "fatlsinsecure.test"),
+        ("forwardAuth over mutual TLS", "famtls.test"),
+        (
+            "forwardAuth over mutual TLS without a certificate",
+            "famtlsnocert.test",
+        ),
+    ] {
+        v.push(case(name, "GET", host, "/", &[]));
+    }
     for i in 1..=4 {
         let name: &'static str = Box::leak(format!("breaker, request {i}").into_boxed_str());
         v.push(case(name, "GET", "cb.test", "/", &[]));
@@ -608,16 +676,16 @@ fn observe(side: &Side, c: &Case, pages: &EchoServer) -> BTreeMap<String, String
 
 #[test]
 fn traffic_middlewares_agree_with_traefik() {
-    let app = EchoServer::start("app");
-    let pages = EchoServer::start("pages");
-    let wharf = start(&common::wharf_bin(), &app, &pages);
-    let traefik = start(&common::traefik_bin(), &app, &pages);
+    let backends = Backends::start();
+    let pages = &backends.pages;
+    let wharf = start(&common::wharf_bin(), &backends);
+    let traefik = start(&common::traefik_bin(), &backends);
     let cases = cases();
     let mut seen = BTreeMap::new();
     let mut diffs = Vec::new();
     for c in &cases {
-        let w = observe(&wharf, c, &pages);
-        let t = observe(&traefik, c, &pages);
+        let w = observe(&wharf, c, pages);
+        let t = observe(&traefik, c, pages);
         if w != t {
             let keys: std::collections::BTreeSet<&String> = w.keys().chain(t.keys()).collect();
             let lines: Vec<String> = keys
@@ -682,6 +750,17 @@ fn traffic_middlewares_agree_with_traefik() {
     assert_eq!(
         get("grpc-web-text call", "body"),
         "b\"AAAAAAVoZWxsbw==gAAAACZncnBjLW1lc3NhZ2U6IGVjaG9lZA0KZ3JwYy1zdGF0dXM6IDANCg==\""
+    );
+    assert_eq!(get("forwardAuth over TLS with its CA", "status"), "200");
+    assert_eq!(get("forwardAuth over TLS, unknown CA", "status"), "500");
+    assert_eq!(get("forwardAuth over TLS, not verified", "status"), "200");
+    assert_eq!(get("forwardAuth over mutual TLS", "status"), "200");
+    assert_eq!(
+        get(
+            "forwardAuth over mutual TLS without a certificate",
+            "status"
+        ),
+        "500"
     );
     assert_eq!(get("breaker, request 1", "status"), "502");
     assert_eq!(get("breaker, request 2", "status"), "503");

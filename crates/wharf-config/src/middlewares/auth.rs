@@ -38,7 +38,7 @@ pub(super) fn forward_auth(
             issues,
         );
     }
-    let tls = n.get("tls");
+    let tls = super::client_tls::client_tls(n, p, issues)?;
     Some(wharf_model::ForwardAuthSpec {
         address,
         trust_forward_header: n
@@ -51,8 +51,9 @@ pub(super) fn forward_auth(
         preserve_location_header: flag(n, "preserveLocationHeader", p, issues),
         preserve_request_method: flag(n, "preserveRequestMethod", p, issues),
         header_field: text(n, "headerField", p, issues).filter(|s| !s.is_empty()),
-        insecure_skip_verify: tls
-            .is_some_and(|t| flag(t, "insecureSkipVerify", &join(p, "tls"), issues)),
+        insecure_skip_verify: tls.insecure_skip_verify,
+        tls_ca: tls.ca,
+        tls_client: tls.client,
         forward_body: flag(n, "forwardBody", p, issues),
         max_body_size,
     })

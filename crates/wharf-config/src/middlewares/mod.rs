@@ -364,6 +364,7 @@ pub(super) fn error_at(
 }
 
 mod auth;
+mod client_tls;
 mod compress;
 mod errors;
 mod headers;
