@@ -12,7 +12,7 @@ use crate::{CompressPolicy, ErrorPages, Flow, Middleware, Reply, RequestContext,
 pub struct Chain {
     items: Vec<Arc<dyn Middleware>>,
     removes_forwarded_for: bool,
-    retry: Option<RetryPolicy>,
+    retry: Option<Arc<RetryPolicy>>,
     max_request_body: Option<u64>,
     max_response_body: Option<u64>,
     /// The `compress` middleware's position and policy.
@@ -138,8 +138,8 @@ impl Chain {
     }
 
     /// The retry policy, if the chain has a `retry` middleware.
-    pub fn retry(&self) -> Option<RetryPolicy> {
-        self.retry
+    pub fn retry(&self) -> Option<&RetryPolicy> {
+        self.retry.as_deref()
     }
 
     /// Whether a middleware removes X-Forwarded-For (the proxy then appends nothing).

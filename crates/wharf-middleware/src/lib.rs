@@ -124,8 +124,8 @@ pub trait Middleware: Send + Sync + std::fmt::Debug {
         None
     }
 
-    /// retry: how often the proxy may try another server when connecting fails.
-    fn retry(&self) -> Option<RetryPolicy> {
+    /// retry: when the proxy may try another server.
+    fn retry(&self) -> Option<Arc<RetryPolicy>> {
         None
     }
 
@@ -178,17 +178,45 @@ impl Middleware for BodyLimit {
     }
 }
 
-/// The `retry` middleware's policy, applied by the proxy: attempts (the first included), and
-/// the first backoff, doubled each time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The `retry` middleware's policy, applied by the proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
+    /// Attempts, the first included.
     pub attempts: u32,
+    /// The first backoff, doubled each time.
     pub initial_interval: std::time::Duration,
+    /// No new attempt once this long has passed since the first.
+    pub timeout: Option<std::time::Duration>,
+    /// A larger request body is not resent.
+    pub max_request_body: u64,
+    /// Answers with these statuses are retried too.
+    pub status: Vec<(u16, u16)>,
+    /// Whether failing to reach a server is retried.
+    pub on_network_error: bool,
+    /// Whether POST, PATCH and LOCK are resent.
+    pub non_idempotent: bool,
 }
 
-impl Middleware for RetryPolicy {
-    fn retry(&self) -> Option<RetryPolicy> {
-        Some(*self)
+impl RetryPolicy {
+    /// Whether a request with this method may be sent again.
+    pub fn resends(&self, method: &http::Method) -> bool {
+        self.non_idempotent || !matches!(method.as_str(), "POST" | "PATCH" | "LOCK")
+    }
+
+    /// Whether an answer with this status is retried.
+    pub fn retries_status(&self, status: u16) -> bool {
+        self.status
+            .iter()
+            .any(|(from, to)| (*from..=*to).contains(&status))
+    }
+}
+
+#[derive(Debug)]
+struct RetryMiddleware(Arc<RetryPolicy>);
+
+impl Middleware for RetryMiddleware {
+    fn retry(&self) -> Option<Arc<RetryPolicy>> {
+        Some(self.0.clone())
     }
 }
 
@@ -271,13 +299,16 @@ pub fn build(kind: &MiddlewareKind) -> Result<Arc<dyn Middleware>, BuildError> {
                 None => Arc::new(Unlimited),
             }
         }
-        MiddlewareKind::Retry {
-            attempts,
-            initial_interval_ms,
-        } => Arc::new(RetryPolicy {
-            attempts: u32::try_from(*attempts).unwrap_or(u32::MAX).max(1),
-            initial_interval: std::time::Duration::from_millis(*initial_interval_ms),
-        }),
+        MiddlewareKind::Retry(spec) => Arc::new(RetryMiddleware(Arc::new(RetryPolicy {
+            attempts: u32::try_from(spec.attempts).unwrap_or(u32::MAX).max(1),
+            initial_interval: std::time::Duration::from_millis(spec.initial_interval_ms),
+            timeout: (spec.timeout_ms > 0)
+                .then(|| std::time::Duration::from_millis(spec.timeout_ms)),
+            max_request_body: spec.max_request_body_bytes,
+            status: spec.status.clone(),
+            on_network_error: !spec.disable_retry_on_network_error,
+            non_idempotent: spec.retry_non_idempotent_method,
+        }))),
         MiddlewareKind::EncodedCharacters {
             slash,
             back_slash,

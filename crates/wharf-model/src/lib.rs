@@ -19,7 +19,7 @@ pub use ids::{ProviderName, QualifiedName};
 pub use issue::{ConfigIssue, Severity};
 pub use middleware::{
     CircuitBreakerSpec, CompressSpec, CorsSpec, ErrorsSpec, ForwardAuthSpec, HeadersSpec,
-    MiddlewareKind, MiddlewareSpec, SourceCriterion,
+    MiddlewareKind, MiddlewareSpec, RetrySpec, SourceCriterion,
 };
 pub use origin::Origin;
 pub use static_config::{

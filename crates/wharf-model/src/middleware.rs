@@ -78,11 +78,7 @@ pub enum MiddlewareKind {
         max_request_body_bytes: i64,
         max_response_body_bytes: i64,
     },
-    Retry {
-        /// Total attempts, the first included.
-        attempts: i64,
-        initial_interval_ms: u64,
-    },
+    Retry(Box<RetrySpec>),
     BasicAuth {
         /// `name:hash` lines, from `users` and `usersFile`.
         users: Vec<String>,
@@ -155,6 +151,24 @@ pub struct ErrorsSpec {
     pub status_rewrites: Vec<((u16, u16), u16)>,
     /// When not empty, the only request headers copied to the page request.
     pub error_request_headers: Vec<String>,
+}
+
+/// `retry`, with Traefik's defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetrySpec {
+    /// Total attempts, the first included.
+    pub attempts: i64,
+    /// The first backoff, doubled at each attempt.
+    pub initial_interval_ms: u64,
+    /// No new attempt after this long since the first (0: no limit).
+    pub timeout_ms: u64,
+    /// A larger request body is not resent.
+    pub max_request_body_bytes: u64,
+    /// Inclusive status ranges that are retried too (empty: only network errors).
+    pub status: Vec<(u16, u16)>,
+    pub disable_retry_on_network_error: bool,
+    /// Resend POST, PATCH and LOCK too.
+    pub retry_non_idempotent_method: bool,
 }
 
 /// `circuitBreaker`, with Traefik's defaults applied.

@@ -46,4 +46,8 @@ pub struct RequestCtx {
     pub(crate) tls: bool,
     /// The backend's response was caught by an `errors` middleware (its page is sent instead).
     pub(crate) caught_by_errors: bool,
+    /// The backend's answer has a status the `retry` middleware retries.
+    pub(crate) retry_status: bool,
+    /// When the first attempt started (retry's `timeout`).
+    pub(crate) first_attempt: Option<std::time::Instant>,
 }

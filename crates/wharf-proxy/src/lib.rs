@@ -14,6 +14,7 @@ mod ctx;
 mod forwarded;
 mod headers;
 mod responses;
+mod retry;
 mod routed;
 mod service;
 mod shutdown;

@@ -25,6 +25,7 @@ use crate::ctx::{InFlight, RequestCtx};
 use crate::forwarded;
 use crate::headers::Headers;
 use crate::responses::{self, respond, status_text};
+use crate::retry;
 use crate::shutdown::Lifecycle;
 
 /// What the proxy needs to know about its entrypoint (resolved from static config at start).
@@ -184,6 +185,8 @@ impl ProxyHttp for EntryPointProxy {
             body_bytes: 0,
             tls: false,
             caught_by_errors: false,
+            retry_status: false,
+            first_attempt: None,
             response_body_bytes: 0,
         }
     }
@@ -236,6 +239,7 @@ impl ProxyHttp for EntryPointProxy {
         _session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
+        retry::note_attempt(ctx);
         let pool = ctx
             .pool
             .as_ref()
@@ -332,8 +336,15 @@ impl ProxyHttp for EntryPointProxy {
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        if let Some(chain) = &ctx.chain {
+        if let Some(chain) = ctx.chain.clone() {
             let status = upstream_response.status.as_u16();
+            if let Some(policy) = chain.retry().filter(|p| p.retries_status(status)) {
+                if retry::another_attempt(policy, session, ctx) {
+                    // error_while_proxy marks it for a new attempt on another server.
+                    ctx.retry_status = true;
+                    return Error::e_explain(ErrorType::HTTPStatus(status), "retry: status");
+                }
+            }
             let caught = !upstream_response.status.is_informational()
                 && chain.error_pages(None).is_some_and(|p| p.catches(status));
             if caught {
@@ -378,11 +389,10 @@ impl ProxyHttp for EntryPointProxy {
             })?;
             *body = Some(decoded);
         }
-        if let (Some(max), Some(chunk)) = (
-            ctx.chain.as_ref().and_then(|c| c.max_request_body()),
-            body.as_ref(),
-        ) {
+        if let Some(chunk) = body.as_ref() {
             ctx.body_bytes += chunk.len() as u64;
+        }
+        if let Some(max) = ctx.chain.as_ref().and_then(|c| c.max_request_body()) {
             if ctx.body_bytes > max {
                 return Error::e_explain(
                     ErrorType::HTTPStatus(413),
@@ -409,6 +419,17 @@ impl ProxyHttp for EntryPointProxy {
     fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, _error: &Error) -> bool {
         // An error page replacing a response is routine, not a proxy failure.
         ctx.caught_by_errors
+    }
+
+    fn suppress_proxy_warn_log(
+        &self,
+        _session: &Session,
+        ctx: &RequestCtx,
+        error: &Error,
+        _context: pingora::proxy::ProxyWarnLogContext,
+    ) -> bool {
+        // A retried status is the retry middleware at work, not a failure.
+        ctx.retries > 0 && matches!(error.etype(), ErrorType::HTTPStatus(_))
     }
 
     fn response_body_filter(
@@ -441,16 +462,48 @@ impl ProxyHttp for EntryPointProxy {
         ctx: &mut RequestCtx,
         mut e: Box<Error>,
     ) -> Box<Error> {
-        let Some(policy) = ctx.chain.as_ref().and_then(|c| c.retry()) else {
+        let Some(chain) = ctx.chain.clone() else {
             return e;
         };
-        // Nothing was sent yet, but Traefik still never resends POST, PATCH or LOCK.
-        let method = &session.req_header().method;
-        let resendable = !matches!(method.as_str(), "POST" | "PATCH" | "LOCK");
-        if resendable && ctx.retries + 1 < policy.attempts {
-            ctx.retries += 1;
-            tracing::debug!(attempt = ctx.retries + 1, "retry: new attempt");
+        if let Some(policy) = chain.retry().filter(|p| p.on_network_error) {
+            if retry::another_attempt(policy, session, ctx) {
+                e.set_retry(true);
+            }
+        }
+        e
+    }
+
+    fn error_while_proxy(
+        &self,
+        peer: &HttpPeer,
+        session: &mut Session,
+        e: Box<Error>,
+        ctx: &mut RequestCtx,
+        client_reused: bool,
+    ) -> Box<Error> {
+        let mut e = e.more_context(format!("Peer: {peer}"));
+        if std::mem::take(&mut ctx.retry_status) {
+            // response_filter already granted the attempt.
             e.set_retry(true);
+            return e;
+        }
+        let lost_server = e.esource() == &ErrorSource::Upstream
+            && !matches!(e.etype(), ErrorType::HTTPStatus(_))
+            && session.response_written().is_none();
+        let chain = ctx.chain.clone();
+        match chain.as_ref().and_then(|c| c.retry()) {
+            Some(policy) if lost_server && policy.on_network_error => {
+                let again = retry::another_attempt(policy, session, ctx);
+                e.set_retry(again);
+            }
+            Some(_) => e.set_retry(false),
+            // pingora's own policy: resend idempotent requests on a reused connection.
+            None if !session.req_header().method.is_idempotent()
+                || session.as_ref().retry_buffer_truncated() =>
+            {
+                e.set_retry(false)
+            }
+            None => e.retry.decide_reuse(client_reused),
         }
         e
     }

@@ -45,8 +45,13 @@ http:
     fatlsinsecure: {rule: "Host(`fatlsinsecure.test`)", service: app, middlewares: [fatls-insecure]}
     famtls: {rule: "Host(`famtls.test`)", service: app, middlewares: [famtls]}
     famtlsnocert: {rule: "Host(`famtlsnocert.test`)", service: app, middlewares: [famtls-nocert]}
+    retrystatus: {rule: "Host(`retrystatus.test`)", service: halfsick, middlewares: [retry503]}
+    retrypost: {rule: "Host(`retrypost.test`)", service: halfsick, middlewares: [retry503post]}
+    retryallsick: {rule: "Host(`retryallsick.test`)", service: allsick, middlewares: [retry503]}
   middlewares:
     gw: {grpcWeb: {allowOrigins: ["https://ok.test"]}}
+    retry503: {retry: {attempts: 2, status: ["503"]}}
+    retry503post: {retry: {attempts: 2, status: ["500-599"], retryNonIdempotentMethod: true, timeout: 10s, maxRequestBodyBytes: 100}}
     bufresp: {buffering: {maxResponseBodyBytes: 100, memResponseBodyBytes: 50}}
     gz: {compress: {}}
     cb: {circuitBreaker: {expression: "NetworkErrorRatio() > 0.5"}}
@@ -73,12 +78,22 @@ struct Side {
 struct Backends {
     app: EchoServer,
     pages: EchoServer,
+    /// Answer `/health` with 503.
+    sick: EchoServer,
+    sick2: EchoServer,
     /// forwardAuth servers over TLS: server authentication only, and mutual.
     auth_tls: EchoServer,
     auth_mtls: EchoServer,
     /// The CA, client certificate and key files (kept alive with the directory).
     pki: wharf_testkit::pki::PkiFiles,
     _pki_dir: tempfile::TempDir,
+}
+
+/// An echo server whose `/health` answers 503.
+fn sick(name: &str) -> EchoServer {
+    let s = EchoServer::start(name);
+    raw::get(s.addr, "x", "/health/fail", &[]).expect("make it sick");
+    s
 }
 
 impl Backends {
@@ -88,6 +103,8 @@ impl Backends {
         Backends {
             app: EchoServer::start("app"),
             pages: EchoServer::start("pages"),
+            sick: sick("sick"),
+            sick2: sick("sick2"),
             auth_tls: EchoServer::start_tls("authtls", pki.server_config(false)),
             auth_mtls: EchoServer::start_tls("authmtls", pki.server_config(true)),
             pki: pki.write(dir.path()),
@@ -131,10 +148,14 @@ fn start(binary: &Path, backends: &Backends) -> Side {
     dead: {{loadBalancer: {{servers: [{{url: \"{dead}\"}}]}}}}
     deadpages: {{loadBalancer: {{servers: [{{url: \"{dead}\"}}]}}}}
     empty: {{loadBalancer: {{servers: []}}}}
+    halfsick: {{loadBalancer: {{servers: [{{url: \"{sick}\"}}, {{url: \"{app}\"}}]}}}}
+    allsick: {{loadBalancer: {{servers: [{{url: \"{sick}\"}}, {{url: \"{sick2}\"}}]}}}}
 ",
         app = app.url(),
         grpc = app.url().replace("http://", "h2c://"),
         pages = pages.url(),
+        sick = backends.sick.url(),
+        sick2 = backends.sick2.url(),
     );
     let dir = tempfile::tempdir().unwrap();
     let dynamic = dir.path().join("dynamic.yml");
@@ -498,6 +519,25 @@ fn cases() -> Vec<Case> {
     ] {
         v.push(case(name, "GET", host, "/", &[]));
     }
+    for (name, host) in [
+        (
+            "retry on a 503 reaches the healthy server",
+            "retrystatus.test",
+        ),
+        ("retry on a 503, every server sick", "retryallsick.test"),
+    ] {
+        v.push(case(name, "GET", host, "/health", &[]));
+    }
+    v.push(with_body(
+        case(
+            "retry resends a POST when allowed",
+            "POST",
+            "retrypost.test",
+            "/health",
+            &[],
+        ),
+        b"data",
+    ));
     for i in 1..=4 {
         let name: &'static str = Box::leak(format!("breaker, request {i}").into_boxed_str());
         v.push(case(name, "GET", "cb.test", "/", &[]));
@@ -762,6 +802,12 @@ fn traffic_middlewares_agree_with_traefik() {
         ),
         "500"
     );
+    assert_eq!(
+        get("retry on a 503 reaches the healthy server", "status"),
+        "200"
+    );
+    assert_eq!(get("retry on a 503, every server sick", "status"), "503");
+    assert_eq!(get("retry resends a POST when allowed", "status"), "200");
     assert_eq!(get("breaker, request 1", "status"), "502");
     assert_eq!(get("breaker, request 2", "status"), "503");
     assert_eq!(get("breaker, request 4", "body"), "Service Unavailable");

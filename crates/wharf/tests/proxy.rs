@@ -48,6 +48,14 @@ http:
       rule: "Host(`retried.test`)"
       service: halfdead
       middlewares: [three-tries]
+    no-network-retry:
+      rule: "Host(`nonet.test`)"
+      service: halfdead
+      middlewares: [no-network-retry]
+    post-retry:
+      rule: "Host(`postretry.test`)"
+      service: halfdead
+      middlewares: [post-retry]
     digested:
       rule: "Host(`digested.test`)"
       service: only1
@@ -64,6 +72,10 @@ http:
     one-at-a-time:
       inFlightReq:
         amount: 1
+    no-network-retry:
+      retry: {{attempts: 3, disableRetryOnNetworkError: true}}
+    post-retry:
+      retry: {{attempts: 3, retryNonIdempotentMethod: true}}
     three-tries:
       retry:
         attempts: 3
@@ -442,6 +454,20 @@ fn retry_tries_another_server_when_connecting_fails() {
         statuses("retried.test", "POST").contains(&502),
         "POST is never resent"
     );
+    assert!(
+        statuses("nonet.test", "GET").contains(&502),
+        "disableRetryOnNetworkError"
+    );
+    // retryNonIdempotentMethod: a POST is resent, its body with it.
+    for _ in 0..4 {
+        let r = raw::send(
+            s.web,
+            b"POST / HTTP/1.1\r\nHost: postretry.test\r\nContent-Length: 4\r\nConnection: close\r\n\r\ndata",
+        )
+        .unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(b1.last().unwrap().body, b"data");
+    }
 }
 
 #[test]

@@ -10,16 +10,7 @@ pub(super) fn errors(
     provider: &wharf_model::ProviderName,
     issues: &mut Issues,
 ) -> Option<wharf_model::ErrorsSpec> {
-    let mut status = Vec::new();
-    for entry in strings(body, "status", p, issues) {
-        // Labels write the list as one comma-separated value.
-        for item in entry.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            match status_range(item) {
-                Some(range) => status.push(range),
-                None => bad_status(body, "status", &join(p, "status"), item, issues),
-            }
-        }
-    }
+    let status = status_ranges(body, "status", p, issues);
     let service = required(body, "service", p, issues)?;
     let mut status_rewrites = Vec::new();
     if let Some(map) = body.get("statusRewrites") {
@@ -54,6 +45,25 @@ pub(super) fn errors(
         status_rewrites,
         error_request_headers: strings(body, "errorRequestHeaders", p, issues),
     })
+}
+
+/// A list of status codes and ranges (`["500-599", "404"]`, or `"404,418"` from a label).
+pub(super) fn status_ranges(
+    body: &Node,
+    key: &str,
+    p: &str,
+    issues: &mut Issues,
+) -> Vec<(u16, u16)> {
+    let mut ranges = Vec::new();
+    for entry in strings(body, key, p, issues) {
+        for item in entry.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match status_range(item) {
+                Some(range) => ranges.push(range),
+                None => bad_status(body, key, &join(p, key), item, issues),
+            }
+        }
+    }
+    ranges
 }
 
 /// `500` or `500-599`, as Traefik's HTTP code ranges.

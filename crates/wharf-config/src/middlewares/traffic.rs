@@ -165,14 +165,24 @@ pub(super) fn retry(
         );
         return None;
     }
-    let interval = body
-        .get("initialInterval")
-        .and_then(|v| crate::decode::duration(v, &join(p, "initialInterval"), issues))
-        .unwrap_or_default();
-    Some(K::Retry {
+    let millis = |key: &str, issues: &mut Issues| {
+        body.get(key)
+            .and_then(|v| crate::decode::duration(v, &join(p, key), issues))
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    };
+    let max_request_body_bytes = body
+        .get("maxRequestBodyBytes")
+        .and_then(|v| crate::decode::integer(v, &join(p, "maxRequestBodyBytes"), issues))
+        .map_or(2 * 1024 * 1024, |v| u64::try_from(v).unwrap_or(u64::MAX));
+    Some(K::Retry(Box::new(wharf_model::RetrySpec {
         attempts,
-        initial_interval_ms: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
-    })
+        initial_interval_ms: millis("initialInterval", issues),
+        timeout_ms: millis("timeout", issues),
+        max_request_body_bytes,
+        status: super::errors::status_ranges(body, "status", p, issues),
+        disable_retry_on_network_error: flag(body, "disableRetryOnNetworkError", p, issues),
+        retry_non_idempotent_method: flag(body, "retryNonIdempotentMethod", p, issues),
+    })))
 }
 
 pub(super) fn circuit_breaker(
