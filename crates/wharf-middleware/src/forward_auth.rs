@@ -14,7 +14,8 @@ use wharf_model::ForwardAuthSpec;
 
 use crate::subrequest::{ca_list, client_cert, resolve, Client, HOP_BY_HOP, IDLE};
 use crate::{
-    header_name, regex, request_host, BuildError, ReadBody, Reply, RequestContext, FORWARD_BODY_CAP,
+    canonical_header, header_name, regex, request_host, BuildError, ReadBody, Reply,
+    RequestContext, FORWARD_BODY_CAP,
 };
 
 /// Traefik's auth client timeout.
@@ -317,7 +318,7 @@ impl ForwardAuth {
         }
         if let Some(re) = &self.response_regex {
             // Go matches the canonical spelling (`X-Secret-Zone`), not the lower-case one.
-            let matches = |name: &HeaderName| re.is_match(&canonical(name.as_str()));
+            let matches = |name: &HeaderName| re.is_match(&canonical_header(name.as_str()));
             let stale: Vec<HeaderName> =
                 req.headers.keys().filter(|k| matches(k)).cloned().collect();
             for k in stale {
@@ -344,21 +345,6 @@ impl ForwardAuth {
         }
         Ok(())
     }
-}
-
-/// Go's canonical header spelling: `x-secret-zone` -> `X-Secret-Zone`.
-fn canonical(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper = true;
-    for ch in name.chars() {
-        out.push(if upper {
-            ch.to_ascii_uppercase()
-        } else {
-            ch.to_ascii_lowercase()
-        });
-        upper = ch == '-';
-    }
-    out
 }
 
 /// The auth server's cookies, replacing the backend's of the same names.

@@ -12,7 +12,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::modules::http::{HttpModule, HttpModuleBuilder, Module};
 
-use crate::{Flow, Middleware, Reply, RequestContext};
+use crate::{canonical_header, Flow, Middleware, Reply, RequestContext};
 
 const GRPC: &str = "application/grpc";
 const GRPC_WEB: &str = "application/grpc-web";
@@ -101,7 +101,7 @@ impl GrpcWeb {
                 .split(',')
                 .map(str::trim)
                 .filter(|h| !h.is_empty())
-                .map(canonical)
+                .map(canonical_header)
                 .collect();
             let mut set = |name: &'static str, value: &str| {
                 if let Ok(v) = HeaderValue::from_str(value) {
@@ -158,21 +158,6 @@ fn content_type(headers: &HeaderMap) -> Option<String> {
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_ascii_lowercase)
-}
-
-/// Go's canonical header spelling: `x-grpc-web` -> `X-Grpc-Web`.
-fn canonical(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper = true;
-    for c in name.chars() {
-        out.push(if upper {
-            c.to_ascii_uppercase()
-        } else {
-            c.to_ascii_lowercase()
-        });
-        upper = c == '-';
-    }
-    out
 }
 
 /// Decodes a `-text` call's base64 body as it streams (a group of four characters may be
@@ -262,7 +247,7 @@ impl HttpModule for GrpcWebModule {
         // Traefik's library exposes every response header, and the two gRPC trailers.
         let mut names: Vec<String> = Vec::new();
         for name in resp.headers.keys() {
-            let c = canonical(name.as_str());
+            let c = canonical_header(name.as_str());
             if !names.contains(&c) && c != "Transfer-Encoding" {
                 names.push(c);
             }

@@ -1181,19 +1181,8 @@ fn wharf_and_traefik_agree() {
                 }
             }
         }
-        if w != t {
-            let keys: std::collections::BTreeSet<&String> = w.keys().chain(t.keys()).collect();
-            let mut lines = Vec::new();
-            for k in keys {
-                if w.get(k) != t.get(k) {
-                    lines.push(format!(
-                        "    {k}: wharf={:?} traefik={:?}",
-                        w.get(k),
-                        t.get(k)
-                    ));
-                }
-            }
-            diffs.push(format!("  {} ({}):\n{}", c.name, c.ep, lines.join("\n")));
+        if let Some(diff) = common::differences(&w, &t) {
+            diffs.push(format!("  {} ({}):\n{diff}", c.name, c.ep));
         }
     }
     assert!(
@@ -1203,117 +1192,69 @@ fn wharf_and_traefik_agree() {
         cases.len(),
         diffs.join("\n")
     );
-    // Agreement alone could hide both doing nothing: a few absolute checks.
-    let get = |case: &str, key: &str| {
-        seen.get(case)
+    // Agreement alone could hide both doing nothing: absolute checks, (case, key, expected).
+    let expected: &[(&str, &str, &str)] = &[
+        ("strip prefix", "upstream target", "/users?x=1"),
+        ("strip prefix", "upstream x-forwarded-prefix", "/api"),
+        ("chain", "upstream target", "/added/z"),
+        ("secure headers", "response strict-transport-security", "max-age=31536000; includeSubDomains; preload"),
+        ("secure headers on a 502", "response x-frame-options", "DENY"),
+        ("cors preflight allowed", "status", "200"),
+        ("cors preflight allowed", "backend", ""),
+        ("cors preflight allowed", "response access-control-allow-origin", "https://admin.motovaultpro.com"),
+        ("redirect scheme", "response location", "https://rscheme.test/a?b=1"),
+        ("allowed hosts", "status", "500"),
+        ("forward auth ok", "upstream x-auth-user", "alice"),
+        ("forward auth ok", "upstream method", "POST"),
+        ("forward auth ok", "auth method", "GET"),
+        ("forward auth ok", "auth x-forwarded-uri", "/orig/path?x=1&y=2"),
+        ("forward auth ok", "response set-cookie", "backendck=1 | authck=1; Path=/"),
+        ("forward body", "auth body", "body"),
+        ("forward body", "auth method", "GET"),
+        ("forward body", "upstream body", "body"),
+        ("forward body over maxBodySize", "status", "401"),
+        ("forward body over maxBodySize", "backend", ""),
+        ("forward body, method kept", "auth method", "POST"),
+        ("forward body, method kept", "upstream body", "fourteen bytes"),
+        ("forward auth 401", "status", "401"),
+        ("forward auth 401", "response body", "denied 401"),
+        ("forward auth 401", "backend", ""),
+        ("forward auth 302", "response location", "http://127.0.0.1:<auth-port>/login?x=1"),
+        ("forward auth down", "status", "500"),
+        ("forward auth down", "response x-frame-options", "DENY"),
+        ("entrypoint middlewares", "upstream x-added-req", "yes"),
+        ("entrypoint and router middlewares", "upstream target", "/x"),
+        ("rate limit burst", "status", "429"),
+        ("rate limit burst", "response body", "Too Many Requests"),
+        ("retry reaches the live server", "status", "200"),
+        ("digest auth challenge", "status", "401"),
+        ("digest auth challenge", "response www-authenticate", "Digest realm=\"traefik\", nonce=\"<nonce>\", opaque=\"<opaque>\", algorithm=\"MD5\", qop=\"auth\""),
+        ("encoded slash forbidden", "status", "400"),
+        ("encoded semicolon allowed", "status", "200"),
+        ("buffering over the limit", "status", "413"),
+        ("buffering over the limit", "backend", ""),
+        ("buffering under the limit", "upstream body", "body"),
+        ("ip allowed", "status", "200"),
+        ("ip denied", "status", "403"),
+        ("ip depth from trusted xff", "status", "200"),
+        ("ipv6 subnet allowed", "status", "200"),
+        ("ipv6 subnet denied", "status", "403"),
+        ("basic auth missing", "status", "401"),
+        ("basic auth apr1", "status", "200"),
+        ("basic auth sha1", "status", "200"),
+        ("basic auth wrong password", "status", "401"),
+        ("basic auth realm and header field", "upstream x-webauth-user", "test"),
+        ("basic auth realm and header field", "upstream authorization", ""),
+    ];
+    for (case, key, want) in expected {
+        let got = seen
+            .get(case)
             .unwrap_or_else(|| panic!("no case {case:?}"))
-            .get(key)
+            .get(*key)
             .cloned()
-            .unwrap_or_default()
-    };
-    assert_eq!(get("strip prefix", "upstream target"), "/users?x=1");
-    assert_eq!(get("strip prefix", "upstream x-forwarded-prefix"), "/api");
-    assert_eq!(get("chain", "upstream target"), "/added/z");
-    assert_eq!(
-        get("secure headers", "response strict-transport-security"),
-        "max-age=31536000; includeSubDomains; preload"
-    );
-    assert_eq!(
-        get("secure headers on a 502", "response x-frame-options"),
-        "DENY"
-    );
-    assert_eq!(get("cors preflight allowed", "status"), "200");
-    assert_eq!(get("cors preflight allowed", "backend"), "");
-    assert_eq!(
-        get(
-            "cors preflight allowed",
-            "response access-control-allow-origin"
-        ),
-        "https://admin.motovaultpro.com"
-    );
-    assert_eq!(
-        get("redirect scheme", "response location"),
-        "https://rscheme.test/a?b=1"
-    );
-    assert_eq!(get("allowed hosts", "status"), "500");
-    assert_eq!(get("forward auth ok", "upstream x-auth-user"), "alice");
-    assert_eq!(get("forward auth ok", "upstream method"), "POST");
-    assert_eq!(get("forward auth ok", "auth method"), "GET");
-    assert_eq!(
-        get("forward auth ok", "auth x-forwarded-uri"),
-        "/orig/path?x=1&y=2"
-    );
-    assert_eq!(
-        get("forward auth ok", "response set-cookie"),
-        "backendck=1 | authck=1; Path=/"
-    );
-    assert_eq!(get("forward body", "auth body"), "body");
-    assert_eq!(get("forward body", "auth method"), "GET");
-    assert_eq!(get("forward body", "upstream body"), "body");
-    assert_eq!(get("forward body over maxBodySize", "status"), "401");
-    assert_eq!(get("forward body over maxBodySize", "backend"), "");
-    assert_eq!(get("forward body, method kept", "auth method"), "POST");
-    assert_eq!(
-        get("forward body, method kept", "upstream body"),
-        "fourteen bytes"
-    );
-    assert_eq!(get("forward auth 401", "status"), "401");
-    assert_eq!(get("forward auth 401", "response body"), "denied 401");
-    assert_eq!(get("forward auth 401", "backend"), "");
-    assert_eq!(
-        get("forward auth 302", "response location"),
-        "http://127.0.0.1:<auth-port>/login?x=1"
-    );
-    assert_eq!(get("forward auth down", "status"), "500");
-    assert_eq!(get("forward auth down", "response x-frame-options"), "DENY");
-    assert_eq!(get("entrypoint middlewares", "upstream x-added-req"), "yes");
-    assert_eq!(
-        get("entrypoint and router middlewares", "upstream target"),
-        "/x"
-    );
-    assert_eq!(
-        get("rate limit burst", "status"),
-        "429",
-        "the last of five quick requests"
-    );
-    assert_eq!(
-        get("rate limit burst", "response body"),
-        "Too Many Requests"
-    );
-    assert_eq!(get("retry reaches the live server", "status"), "200");
-    assert_eq!(get("digest auth challenge", "status"), "401");
-    assert_eq!(
-        get("digest auth challenge", "response www-authenticate"),
-        "Digest realm=\"traefik\", nonce=\"<nonce>\", opaque=\"<opaque>\", algorithm=\"MD5\", qop=\"auth\""
-    );
-    assert_eq!(get("encoded slash forbidden", "status"), "400");
-    assert_eq!(get("encoded semicolon allowed", "status"), "200");
-    assert_eq!(get("buffering over the limit", "status"), "413");
-    assert_eq!(get("buffering over the limit", "backend"), "");
-    assert_eq!(get("buffering under the limit", "upstream body"), "body");
-    assert_eq!(get("ip allowed", "status"), "200");
-    assert_eq!(get("ip denied", "status"), "403");
-    assert_eq!(get("ip depth from trusted xff", "status"), "200");
-    assert_eq!(get("ipv6 subnet allowed", "status"), "200");
-    assert_eq!(get("ipv6 subnet denied", "status"), "403");
-    assert_eq!(get("basic auth missing", "status"), "401");
-    assert_eq!(get("basic auth apr1", "status"), "200");
-    assert_eq!(get("basic auth sha1", "status"), "200");
-    assert_eq!(get("basic auth wrong password", "status"), "401");
-    assert_eq!(
-        get(
-            "basic auth realm and header field",
-            "upstream x-webauth-user"
-        ),
-        "test"
-    );
-    assert_eq!(
-        get(
-            "basic auth realm and header field",
-            "upstream authorization"
-        ),
-        ""
-    );
+            .unwrap_or_default();
+        assert_eq!(&got, want, "{case}: {key}");
+    }
 }
 
 /// Replaces the value of `name="..."` with `<name>`.

@@ -104,7 +104,8 @@ impl Backends {
             app: EchoServer::start("app"),
             pages: EchoServer::start("pages"),
             sick: sick("sick"),
-            sick2: sick("sick2"),
+            // Named alike: which one answers last depends on where round robin starts.
+            sick2: sick("sick"),
             auth_tls: EchoServer::start_tls("authtls", pki.server_config(false)),
             auth_mtls: EchoServer::start_tls("authmtls", pki.server_config(true)),
             pki: pki.write(dir.path()),
@@ -501,6 +502,17 @@ fn cases() -> Vec<Case> {
         b"AAAAAAVoZWxsbw==",
     ));
     v.push(case(
+        "grpc-web preflight from another origin",
+        "OPTIONS",
+        "grpcweb.test",
+        "/echo.Echo/Say",
+        &[
+            "Origin: https://evil.test",
+            "Access-Control-Request-Method: POST",
+            "Access-Control-Request-Headers: x-grpc-web",
+        ],
+    ));
+    v.push(case(
         "not grpc-web",
         "GET",
         "grpcweb.test",
@@ -726,14 +738,8 @@ fn traffic_middlewares_agree_with_traefik() {
     for c in &cases {
         let w = observe(&wharf, c, pages);
         let t = observe(&traefik, c, pages);
-        if w != t {
-            let keys: std::collections::BTreeSet<&String> = w.keys().chain(t.keys()).collect();
-            let lines: Vec<String> = keys
-                .into_iter()
-                .filter(|k| w.get(*k) != t.get(*k))
-                .map(|k| format!("    {k}: wharf={:?} traefik={:?}", w.get(k), t.get(k)))
-                .collect();
-            diffs.push(format!("  {}:\n{}", c.name, lines.join("\n")));
+        if let Some(diff) = common::differences(&w, &t) {
+            diffs.push(format!("  {}:\n{diff}", c.name));
         }
         seen.insert(c.name, w);
     }
@@ -746,94 +752,63 @@ fn traffic_middlewares_agree_with_traefik() {
         wharf.proc.log()
     );
     drop(traefik);
-    // Agreement could hide both doing nothing: absolute checks.
-    let get = |name: &str, key: &str| -> String {
-        seen.get(name)
-            .and_then(|o: &BTreeMap<String, String>| o.get(key))
+    // Agreement could hide both doing nothing: absolute checks, (case, key, expected).
+    let expected: &[(&str, &str, &str)] = &[
+        ("large gzip", "content-encoding", "gzip"),
+        ("large gzip", "body", "3600 bytes of text"),
+        ("large br", "content-encoding", "br"),
+        ("chunked large gzip", "body", "3600 bytes of text"),
+        ("large zstd", "content-encoding", "zstd"),
+        ("small body", "content-encoding", ""),
+        ("small body", "vary", "Accept-Encoding"),
+        ("accept-encoding \"br;q=1, gzip;q=0.5\"", "content-encoding", "br"),
+        ("lower threshold", "content-encoding", "gzip"),
+        ("default encoding", "content-encoding", "br"),
+        ("response under the limit", "status", "200"),
+        ("response over the limit", "status", "500"),
+        ("grpc-web call", "content-type", "application/grpc-web+proto"),
+        ("grpc-web call", "body", "b\"\\0\\0\\0\\0\\x05hello\\x80\\0\\0\\0&grpc-message: echoed\\r\\ngrpc-status: 0\\r\\n\""),
+        ("grpc-web preflight", "access-control-allow-origin", "https://ok.test"),
+        ("grpc-web preflight from another origin", "access-control-allow-origin", ""),
+        ("grpc-web-text call", "body", "b\"AAAAAAVoZWxsbw==gAAAACZncnBjLW1lc3NhZ2U6IGVjaG9lZA0KZ3JwYy1zdGF0dXM6IDANCg==\""),
+        ("forwardAuth over TLS with its CA", "status", "200"),
+        ("forwardAuth over TLS, unknown CA", "status", "500"),
+        ("forwardAuth over TLS, not verified", "status", "200"),
+        ("forwardAuth over mutual TLS", "status", "200"),
+        ("forwardAuth over mutual TLS without a certificate", "status", "500"),
+        ("retry on a 503 reaches the healthy server", "status", "200"),
+        ("retry on a 503, every server sick", "status", "503"),
+        ("retry resends a POST when allowed", "status", "200"),
+        ("breaker, request 1", "status", "502"),
+        ("breaker, request 2", "status", "503"),
+        ("breaker, request 4", "body", "Service Unavailable"),
+        ("breaker code, tripped", "status", "418"),
+        ("backend 503 gets the page", "status", "503"),
+        ("backend 503 gets the page", "page target", "/status/200?orig=503&url=http%3A%2F%2Ferrs.test%2Fstatus%2F503%3Fa%3D1"),
+        ("backend 503 gets the page", "page host", "errs.test"),
+        ("backend 503 gets the page", "x-backend", "pages"),
+        ("post 500 asks with get", "page method", "GET"),
+        ("backend 403 is untouched", "page target", ""),
+        ("status rewrite", "status", "500"),
+        ("status rewrite", "page target", "/x?s=500&o=503"),
+        ("wharf's 502", "status", "502"),
+        ("wharf's 502", "x-backend", "pages"),
+        ("around basic auth", "status", "401"),
+        ("around basic auth", "page target", "/denied"),
+        ("inside basic auth", "page target", ""),
+        ("error request headers", "page x-keep", "1"),
+        ("error request headers", "page x-drop", ""),
+        ("page service down", "status", "500"),
+        ("no query, no pass host", "page target", "/"),
+        ("no query, no pass host", "page host", "127.0.0.1:<pages-port>"),
+    ];
+    for (case, key, want) in expected {
+        let got = seen
+            .get(case)
+            .unwrap_or_else(|| panic!("no case {case:?}"))
+            .get(*key)
             .cloned()
-            .unwrap_or_default()
-    };
-    assert_eq!(get("large gzip", "content-encoding"), "gzip");
-    assert_eq!(get("large gzip", "body"), "3600 bytes of text");
-    assert_eq!(get("large br", "content-encoding"), "br");
-    assert_eq!(get("chunked large gzip", "body"), "3600 bytes of text");
-    assert_eq!(get("large zstd", "content-encoding"), "zstd");
-    assert_eq!(get("small body", "content-encoding"), "");
-    assert_eq!(get("small body", "vary"), "Accept-Encoding");
-    assert_eq!(
-        get("accept-encoding \"br;q=1, gzip;q=0.5\"", "content-encoding"),
-        "br"
-    );
-    assert_eq!(get("lower threshold", "content-encoding"), "gzip");
-    assert_eq!(get("default encoding", "content-encoding"), "br");
-    assert_eq!(get("response under the limit", "status"), "200");
-    assert_eq!(get("response over the limit", "status"), "500");
-    assert_eq!(
-        get("grpc-web call", "content-type"),
-        "application/grpc-web+proto"
-    );
-    assert_eq!(
-        get("grpc-web call", "body"),
-        "b\"\\0\\0\\0\\0\\x05hello\\x80\\0\\0\\0&grpc-message: echoed\\r\\ngrpc-status: 0\\r\\n\""
-    );
-    assert_eq!(
-        get("grpc-web preflight", "access-control-allow-origin"),
-        "https://ok.test"
-    );
-    assert_eq!(
-        get(
-            "grpc-web preflight from another origin",
-            "access-control-allow-origin"
-        ),
-        ""
-    );
-    assert_eq!(
-        get("grpc-web-text call", "body"),
-        "b\"AAAAAAVoZWxsbw==gAAAACZncnBjLW1lc3NhZ2U6IGVjaG9lZA0KZ3JwYy1zdGF0dXM6IDANCg==\""
-    );
-    assert_eq!(get("forwardAuth over TLS with its CA", "status"), "200");
-    assert_eq!(get("forwardAuth over TLS, unknown CA", "status"), "500");
-    assert_eq!(get("forwardAuth over TLS, not verified", "status"), "200");
-    assert_eq!(get("forwardAuth over mutual TLS", "status"), "200");
-    assert_eq!(
-        get(
-            "forwardAuth over mutual TLS without a certificate",
-            "status"
-        ),
-        "500"
-    );
-    assert_eq!(
-        get("retry on a 503 reaches the healthy server", "status"),
-        "200"
-    );
-    assert_eq!(get("retry on a 503, every server sick", "status"), "503");
-    assert_eq!(get("retry resends a POST when allowed", "status"), "200");
-    assert_eq!(get("breaker, request 1", "status"), "502");
-    assert_eq!(get("breaker, request 2", "status"), "503");
-    assert_eq!(get("breaker, request 4", "body"), "Service Unavailable");
-    assert_eq!(get("breaker code, tripped", "status"), "418");
-    assert_eq!(get("backend 503 gets the page", "status"), "503");
-    assert_eq!(
-        get("backend 503 gets the page", "page target"),
-        "/status/200?orig=503&url=http%3A%2F%2Ferrs.test%2Fstatus%2F503%3Fa%3D1"
-    );
-    assert_eq!(get("backend 503 gets the page", "page host"), "errs.test");
-    assert_eq!(get("backend 503 gets the page", "x-backend"), "pages");
-    assert_eq!(get("post 500 asks with get", "page method"), "GET");
-    assert_eq!(get("backend 403 is untouched", "page target"), "");
-    assert_eq!(get("status rewrite", "status"), "500");
-    assert_eq!(get("status rewrite", "page target"), "/x?s=500&o=503");
-    assert_eq!(get("wharf's 502", "status"), "502");
-    assert_eq!(get("wharf's 502", "x-backend"), "pages");
-    assert_eq!(get("around basic auth", "status"), "401");
-    assert_eq!(get("around basic auth", "page target"), "/denied");
-    assert_eq!(get("inside basic auth", "page target"), "");
-    assert_eq!(get("error request headers", "page x-keep"), "1");
-    assert_eq!(get("error request headers", "page x-drop"), "");
-    assert_eq!(get("page service down", "status"), "500");
-    assert_eq!(get("no query, no pass host", "page target"), "/");
-    assert_eq!(
-        get("no query, no pass host", "page host"),
-        "127.0.0.1:<pages-port>"
-    );
+            .unwrap_or_default();
+        assert_eq!(&got, want, "{case}: {key}");
+    }
 }

@@ -74,3 +74,23 @@ pub fn replace_file(path: &Path, content: &str) {
     std::fs::write(&tmp, content).unwrap();
     std::fs::rename(&tmp, path).unwrap();
 }
+
+/// The keys on which two observations differ, one line each (None: they agree).
+pub fn differences(
+    wharf: &std::collections::BTreeMap<String, String>,
+    traefik: &std::collections::BTreeMap<String, String>,
+) -> Option<String> {
+    let keys: std::collections::BTreeSet<&String> = wharf.keys().chain(traefik.keys()).collect();
+    let lines: Vec<String> = keys
+        .into_iter()
+        .filter(|k| wharf.get(*k) != traefik.get(*k))
+        .map(|k| {
+            format!(
+                "    {k}: wharf={:?} traefik={:?}",
+                wharf.get(k),
+                traefik.get(k)
+            )
+        })
+        .collect();
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
