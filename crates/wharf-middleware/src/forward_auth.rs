@@ -40,6 +40,8 @@ pub struct ForwardAuth {
     insecure: bool,
     forward_body: bool,
     max_body: Option<u64>,
+    max_response_body: Option<u64>,
+    signin: Option<HeaderValue>,
     /// `tls.ca`, instead of the system's roots.
     ca: Option<std::sync::Arc<pingora::protocols::tls::CaType>>,
     /// `tls.cert` and `tls.key`.
@@ -110,6 +112,12 @@ impl ForwardAuth {
                 .map(|(cert, key)| client_cert(cert, key))
                 .transpose()?,
             max_body: spec.max_body_size,
+            max_response_body: spec.max_response_body_size,
+            signin: spec
+                .auth_signin_url
+                .as_deref()
+                .map(crate::header_value)
+                .transpose()?,
             client: Client::new(),
         })
     }
@@ -285,6 +293,23 @@ impl ForwardAuth {
             Err(_) => return Err(fail()),
         };
         let status = head.status.as_u16();
+        if self
+            .max_response_body
+            .is_some_and(|max| body.len() as u64 > max)
+        {
+            return Err(Reply {
+                status: 401,
+                headers: Vec::new(),
+                body: Bytes::new(),
+            });
+        }
+        if let (401, Some(signin)) = (status, &self.signin) {
+            return Err(Reply {
+                status: 302,
+                headers: vec![(http::header::LOCATION, signin.clone())],
+                body: Bytes::new(),
+            });
+        }
         if !(200..300).contains(&status) {
             let mut headers = Vec::new();
             for (name, value) in head.headers.iter() {

@@ -131,6 +131,10 @@ pub struct ForwardAuthSpec {
     pub forward_body: bool,
     /// With forwardBody: a larger body gets 401 (None: no limit).
     pub max_body_size: Option<u64>,
+    /// A larger auth response body gets 401 (None: no limit).
+    pub max_response_body_size: Option<u64>,
+    /// When the auth server answers 401, the client is sent here (302) instead.
+    pub auth_signin_url: Option<String>,
     /// `tls.ca`: the PEM certificates the auth server's certificate must chain to (instead of
     /// the system's).
     pub tls_ca: Option<String>,

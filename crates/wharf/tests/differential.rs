@@ -81,6 +81,8 @@ http:
     faregex: {rule: "Host(`faregex.test`)", service: host, middlewares: [fa-regex]}
     fabody:  {rule: "Host(`fabody.test`)", service: host, middlewares: [fa-body]}
     fabodypm: {rule: "Host(`fabodypm.test`)", service: host, middlewares: [fa-body-pm]}
+    fasignin: {rule: "Host(`fasignin.test`)", service: host, middlewares: [fa-signin]}
+    famaxresp: {rule: "Host(`famaxresp.test`)", service: host, middlewares: [fa-maxresp]}
     ipallow: {rule: "Host(`ipallow.test`)", service: host, middlewares: [ipallow]}
     ipdeny:  {rule: "Host(`ipdeny.test`)", service: host, middlewares: [ipdeny]}
     ipdeny404: {rule: "Host(`ipdeny404.test`)", service: host, middlewares: [ipdeny404]}
@@ -184,6 +186,8 @@ fn auth_middlewares(auth: &EchoServer) -> String {
     fa-regex: {{forwardAuth: {{address: "{a}/auth/200", authResponseHeadersRegex: "^X-Secret"}}}}
     fa-body: {{forwardAuth: {{address: "{a}/auth/200", forwardBody: true, maxBodySize: 5}}}}
     fa-body-pm: {{forwardAuth: {{address: "{a}/auth/200", forwardBody: true, preserveRequestMethod: true}}}}
+    fa-signin: {{forwardAuth: {{address: "{a}/auth/401", authSigninURL: "https://login.test/start?x=1"}}}}
+    fa-maxresp: {{forwardAuth: {{address: "{a}/auth/401", maxResponseBodySize: 3}}}}
 "#
     )
 }
@@ -750,6 +754,22 @@ fn cases() -> Vec<Case> {
             &[],
         ),
         case("forward auth 401", "web", "GET", "fa401.test", "/p", &[]),
+        case(
+            "forward auth sign-in",
+            "web",
+            "GET",
+            "fasignin.test",
+            "/p",
+            &[],
+        ),
+        case(
+            "forward auth answer too large",
+            "web",
+            "GET",
+            "famaxresp.test",
+            "/p",
+            &[],
+        ),
         case("forward auth 302", "web", "GET", "fa302.test", "/p", &[]),
         case(
             "forward auth 302 preserved",
@@ -1217,6 +1237,14 @@ fn wharf_and_traefik_agree() {
         ("forward body, method kept", "auth method", "POST"),
         ("forward body, method kept", "upstream body", "fourteen bytes"),
         ("forward auth 401", "status", "401"),
+        ("forward auth sign-in", "status", "302"),
+        (
+            "forward auth sign-in",
+            "response location",
+            "https://login.test/start?x=1",
+        ),
+        ("forward auth answer too large", "status", "401"),
+        ("forward auth answer too large", "response body", ""),
         ("forward auth 401", "response body", "denied 401"),
         ("forward auth 401", "backend", ""),
         ("forward auth 302", "response location", "http://127.0.0.1:<auth-port>/login?x=1"),

@@ -56,6 +56,11 @@ pub(super) fn forward_auth(
         tls_client: tls.client,
         forward_body: flag(n, "forwardBody", p, issues),
         max_body_size,
+        max_response_body_size: n
+            .get("maxResponseBodySize")
+            .and_then(|v| crate::decode::integer(v, &join(p, "maxResponseBodySize"), issues))
+            .and_then(|v| u64::try_from(v).ok()),
+        auth_signin_url: text(n, "authSigninURL", p, issues).filter(|u| !u.is_empty()),
     })
 }
 

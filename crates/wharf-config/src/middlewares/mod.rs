@@ -112,6 +112,7 @@ fn options(kind: &str) -> Option<&'static [&'static str]> {
             "preserveLocationHeader",
             "preserveRequestMethod",
             "maxResponseBodySize",
+            "authSigninURL",
         ],
         "grpcWeb" => &["allowOrigins"],
         "headers" => &[
