@@ -32,10 +32,11 @@ pub fn check(args: Vec<String>) -> anyhow::Result<()> {
     }
     let errors = issues.iter().filter(|i| i.is_error()).count();
     println!(
-        "{} entrypoint(s), {} router(s), {} service(s); {} error(s), {} warning(s)",
+        "{} entrypoint(s), {} router(s), {} service(s), {} middleware(s); {} error(s), {} warning(s)",
         statics.entry_points.len(),
         config.routers.len(),
         config.services.len(),
+        config.middlewares.len(),
         errors,
         issues.len() - errors
     );
