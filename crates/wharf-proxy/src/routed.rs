@@ -178,12 +178,24 @@ async fn read_body(session: &mut Session) -> Result<ReadBody> {
     let mut body = bytes::BytesMut::new();
     while let Some(chunk) = session.read_request_body().await? {
         if body.len() + chunk.len() > FORWARD_BODY_CAP {
+            // It will be refused: read (and drop) a bounded rest first, so the client, still
+            // sending, gets the answer instead of a reset connection.
+            let mut dropped = 0usize;
+            while dropped < DRAIN_LIMIT {
+                match session.read_request_body().await {
+                    Ok(Some(more)) => dropped += more.len(),
+                    _ => break,
+                }
+            }
             return Ok(ReadBody::TooLarge);
         }
         body.extend_from_slice(&chunk);
     }
     Ok(ReadBody::Read(body.freeze()))
 }
+
+/// How much of a refused request body is read and dropped before answering.
+const DRAIN_LIMIT: usize = 4 * 1024 * 1024;
 
 /// Turns a gRPC-Web call into a gRPC request, and switches the module that turns the answer
 /// back on.
