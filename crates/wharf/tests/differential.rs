@@ -17,9 +17,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
 
-use wharf_testkit::{free_port, raw, wait_until, EchoServer, WharfProcess};
+use wharf_testkit::{free_port, raw, EchoServer, WharfProcess};
 
 const SERVICES: &[&str] = &[
     "ready", "host", "wild", "hre", "exact", "prefix", "preg", "method", "header", "hdrre",
@@ -271,21 +270,7 @@ fn start_proxy(binary: &Path) -> Proxy {
         "--log.level=ERROR".to_string(),
     ]);
     let addrs: Vec<SocketAddr> = eps.values().copied().collect();
-    let proc = WharfProcess::start_in(dir, binary, &args, &[], &addrs);
-    // Traefik loads providers after it listens: wait until the routes are live.
-    let web = eps["web"];
-    assert!(
-        wait_until(Duration::from_secs(20), || raw::get(
-            web,
-            "ready.test",
-            "/",
-            &[]
-        )
-        .is_ok_and(|r| r.status == 200)),
-        "{} never served its routes:\n{}",
-        binary.display(),
-        proc.log()
-    );
+    let proc = common::start_ready(dir, binary, &args, &addrs, eps["web"]);
     let websecure_port = eps["websecure"].port();
     Proxy {
         _proc: proc,
@@ -560,15 +545,7 @@ fn wharf_and_traefik_agree() {
         ("basic auth realm and header field", "upstream x-webauth-user", "test"),
         ("basic auth realm and header field", "upstream authorization", ""),
     ];
-    for (case, key, want) in expected {
-        let got = seen
-            .get(case)
-            .unwrap_or_else(|| panic!("no case {case:?}"))
-            .get(*key)
-            .cloned()
-            .unwrap_or_default();
-        assert_eq!(&got, want, "{case}: {key}");
-    }
+    common::check_expected(&seen, expected);
 }
 
 /// Replaces the value of `name="..."` with `<name>`.

@@ -12,9 +12,8 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
 
-use wharf_testkit::{free_port, raw, wait_until, EchoServer, WharfProcess};
+use wharf_testkit::{free_port, raw, EchoServer, WharfProcess};
 
 const ROUTES: &str = r#"
 http:
@@ -169,19 +168,7 @@ fn start(binary: &Path, backends: &Backends) -> Side {
         "--global.sendAnonymousUsage=false".to_string(),
         "--log.level=ERROR".to_string(),
     ];
-    let proc = WharfProcess::start_in(dir, binary, &args, &[], &[web]);
-    assert!(
-        wait_until(Duration::from_secs(20), || raw::get(
-            web,
-            "ready.test",
-            "/",
-            &[]
-        )
-        .is_ok_and(|r| r.status == 200)),
-        "{} never served its routes:\n{}",
-        binary.display(),
-        proc.log()
-    );
+    let proc = common::start_ready(dir, binary, &args, &[web], web);
     Side { proc, web }
 }
 
@@ -406,13 +393,5 @@ fn traffic_middlewares_agree_with_traefik() {
         ("no query, no pass host", "page target", "/"),
         ("no query, no pass host", "page host", "127.0.0.1:<pages-port>"),
     ];
-    for (case, key, want) in expected {
-        let got = seen
-            .get(case)
-            .unwrap_or_else(|| panic!("no case {case:?}"))
-            .get(*key)
-            .cloned()
-            .unwrap_or_default();
-        assert_eq!(&got, want, "{case}: {key}");
-    }
+    common::check_expected(&seen, expected);
 }

@@ -94,3 +94,41 @@ pub fn differences(
         .collect();
     (!lines.is_empty()).then(|| lines.join("\n"))
 }
+
+/// Starts a proxy (wharf or the real Traefik) and waits until its routes are live: Traefik loads
+/// providers after it listens, so `ready.test` must answer 200 on `web` first.
+pub fn start_ready(
+    dir: tempfile::TempDir,
+    binary: &Path,
+    args: &[String],
+    listen: &[SocketAddr],
+    web: SocketAddr,
+) -> WharfProcess {
+    let proc = WharfProcess::start_in(dir, binary, args, &[], listen);
+    let ready =
+        || wharf_testkit::raw::get(web, "ready.test", "/", &[]).is_ok_and(|r| r.status == 200);
+    assert!(
+        wharf_testkit::wait_until(Duration::from_secs(20), ready),
+        "{} never served its routes:\n{}",
+        binary.display(),
+        proc.log()
+    );
+    proc
+}
+
+/// Absolute expectations, (case, key, expected), against what wharf was seen to do: agreement
+/// with Traefik alone could hide both doing nothing.
+pub fn check_expected(
+    seen: &std::collections::BTreeMap<&str, std::collections::BTreeMap<String, String>>,
+    expected: &[(&str, &str, &str)],
+) {
+    for (case, key, want) in expected {
+        let got = seen
+            .get(case)
+            .unwrap_or_else(|| panic!("no case {case:?}"))
+            .get(*key)
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(&got, want, "{case}: {key}");
+    }
+}
