@@ -167,6 +167,12 @@ impl Compress {
     }
 }
 
+impl Compress {
+    pub(crate) fn policy(&self) -> Arc<CompressPolicy> {
+        self.0.clone()
+    }
+}
+
 impl Middleware for Compress {
     fn compress(&self) -> Option<Arc<CompressPolicy>> {
         Some(self.0.clone())

@@ -13,6 +13,8 @@ mod compress;
 mod digest;
 mod errors;
 mod forward_auth;
+#[doc(hidden)]
+pub mod fuzz_logic;
 mod grpc_web;
 mod headers;
 mod paths;
