@@ -6,6 +6,7 @@
 #   bash benches/load/run.sh [seconds-per-run=10] [connections=64] [rounds=3]
 #   ROUTE=headers bash benches/load/run.sh ...      # through the Compose design's secure-headers + cors
 #   ROUTE=forwardauth bash benches/load/run.sh ...  # through a forwardAuth (auth answered by the backend nginx)
+#   ROUTE=compress bash benches/load/run.sh ...     # a 4 KiB text answer gzipped by `compress`
 # With ROUTE set, only wharf and Traefik run (nginx has no equivalent middlewares).
 #
 # Caveats: a 2-core machine shared by load generator, backend and proxy; numbers vary by up to
@@ -38,11 +39,15 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 
 BACKEND=127.0.0.1:19180
+# 4 KiB of text for ROUTE=compress.
+for _ in $(seq 120); do printf 'wharf says hello to traefik users. '; done > "$work/big.txt"
+chmod 755 "$work"; chmod 644 "$work/big.txt"  # nginx's worker is not root
 cat > "$work/backend.conf" <<NGX
 daemon off; worker_processes 1; pid $work/backend.pid; error_log $work/backend.err;
 events { worker_connections 4096; }
 http { access_log off; server { listen $BACKEND; keepalive_requests 1000000;
   location /auth { return 200 ""; }
+  location = /big { default_type text/plain; alias $work/big.txt; }
   location / { return 200 "hello\n"; } } }
 NGX
 taskset -c 0 nginx -c "$work/backend.conf" & pids+=($!)
@@ -51,7 +56,8 @@ case $ROUTE in
   plain) MIDDLEWARES="[]"; proxies="wharf traefik nginx" ;;
   headers) MIDDLEWARES="[secure-headers, cors]"; proxies="wharf traefik" ;;
   forwardauth) MIDDLEWARES="[api-auth]"; proxies="wharf traefik" ;;
-  *) echo "ROUTE must be plain, headers or forwardauth"; exit 2 ;;
+  compress) MIDDLEWARES="[gz]"; proxies="wharf traefik"; TARGET=/big; EXTRA_HEADER="Accept-Encoding: gzip" ;;
+  *) echo "ROUTE must be plain, headers, forwardauth or compress"; exit 2 ;;
 esac
 cat > "$work/dyn.yml" <<YML
 http:
@@ -80,6 +86,7 @@ http:
         accessControlAllowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
         accessControlAllowOriginList: ["https://admin.motovaultpro.com", "https://motovaultpro.com"]
         accessControlMaxAge: 100
+    gz: {compress: {}}
     api-auth:
       forwardAuth:
         address: "http://$BACKEND/auth"
@@ -116,6 +123,7 @@ results="$work/results.tsv"
 for round in $(seq 1 "$ROUNDS"); do
   for proxy in $proxies; do
     read -r pid port < <(start_proxy "$proxy")
+    pids+=("$pid")  # killed on exit too, even if the run fails
     for _ in $(seq 1 100); do
       code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: bench.local' "http://127.0.0.1:$port/" || true)
       [ "$code" = 200 ] && break
@@ -123,7 +131,7 @@ for round in $(seq 1 "$ROUNDS"); do
     done
     [ "$code" = 200 ] || { echo "$proxy never answered 200"; exit 1; }
     before=$(cpu_ticks "$pid")
-    out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -H 'Host: bench.local' "http://127.0.0.1:$port/")
+    out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -H 'Host: bench.local' -H "${EXTRA_HEADER:-X-Bench: 1}" "http://127.0.0.1:$port${TARGET:-/}")
     after=$(cpu_ticks "$pid")
     rss=$(rss_kib "$pid")
     kill "$pid"; wait "$pid" 2>/dev/null || true
