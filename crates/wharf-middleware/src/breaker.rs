@@ -302,13 +302,8 @@ impl CircuitBreaker {
 fn collect(e: &BreakerExpr, ranges: &mut Vec<(u16, u16)>, latency: &mut bool) {
     match e {
         BreakerExpr::Leaf(c) => match c.metric {
-            Metric::ResponseCodeRatio {
-                from,
-                to,
-                of_from,
-                of_to,
-            } => {
-                for r in [(from, to), (of_from, of_to)] {
+            Metric::ResponseCodeRatio { part, of } => {
+                for r in [part, of] {
                     if !ranges.contains(&r) {
                         ranges.push(r);
                     }
@@ -337,19 +332,14 @@ impl Window {
         let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
         match metric {
             Metric::NetworkErrorRatio => ratio(self.network_errors, self.total),
-            Metric::ResponseCodeRatio {
-                from,
-                to,
-                of_from,
-                of_to,
-            } => {
+            Metric::ResponseCodeRatio { part, of } => {
                 let count = |r: (u16, u16)| {
                     ranges
                         .iter()
                         .position(|x| *x == r)
                         .map_or(0, |i| self.ranges[i])
                 };
-                ratio(count((from, to)), count((of_from, of_to)))
+                ratio(count(part), count(of))
             }
             Metric::LatencyAtQuantileMs(q) => {
                 let total: u64 = self.latency.iter().sum();
@@ -384,14 +374,21 @@ impl Middleware for Breaker {
 mod tests {
     use super::*;
 
-    fn breaker(expr: &str, fallback_ms: u64, recovery_ms: u64) -> Arc<CircuitBreaker> {
-        Arc::new(CircuitBreaker::new(&CircuitBreakerSpec {
+    /// A breaker that evaluates its expression at every recorded request (checkPeriod 0),
+    /// so the tests need no clock.
+    /// Its clock starts two minutes ago, so that deadlines can be set in the past.
+    fn breaker(expr: &str) -> Arc<CircuitBreaker> {
+        let mut b = CircuitBreaker::new(&CircuitBreakerSpec {
             expression: wharf_rule::parse_breaker_expression(expr).unwrap(),
-            check_period_ms: 1,
-            fallback_ms,
-            recovery_ms,
+            check_period_ms: 0,
+            fallback_ms: 60_000,
+            recovery_ms: 60_000,
             response_code: 503,
-        }))
+        });
+        b.epoch = Instant::now()
+            .checked_sub(Duration::from_secs(120))
+            .expect("the machine has been up two minutes");
+        Arc::new(b)
     }
 
     #[test]
@@ -424,43 +421,55 @@ mod tests {
 
     #[test]
     fn trips_on_network_errors_then_recovers() {
-        let b = breaker("NetworkErrorRatio() > 0.5", 60_000, 10);
+        let b = breaker("NetworkErrorRatio() > 0.5");
         assert!(b.allows());
         b.record(200, Duration::from_millis(1));
-        std::thread::sleep(Duration::from_millis(2));
-        assert!(b.allows());
         b.record(502, Duration::from_millis(1));
-        std::thread::sleep(Duration::from_millis(2));
+        assert!(b.allows(), "1 of 2 failed: not over 0.5");
         b.record(502, Duration::from_millis(1));
         assert!(!b.allows(), "2 of 3 failed: tripped");
         assert_eq!(b.fallback().status, 503);
         assert_eq!(b.fallback().body, "Service Unavailable");
-        // Past the fallback duration, traffic comes back gradually, then fully.
+        // Past the fallback duration, recovery starts by letting nothing through...
         b.until.store(0, Ordering::Release);
-        assert!(!b.allows(), "recovery starts letting nothing through");
+        assert!(!b.allows());
         assert_eq!(b.state.load(Ordering::Acquire), RECOVERING);
-        std::thread::sleep(Duration::from_millis(30));
-        assert!(b.allows());
+        // ...and once the recovery duration is over, everything.
+        b.until.store(0, Ordering::Release);
         assert!(b.allows());
         assert_eq!(b.state.load(Ordering::Acquire), STANDBY);
+        assert!(b.allows());
+    }
+
+    #[test]
+    fn recovery_lets_a_growing_share_through() {
+        let b = breaker("NetworkErrorRatio() > 0.5");
+        b.record(502, Duration::ZERO);
+        assert!(!b.allows());
+        b.until.store(0, Ordering::Release);
+        assert!(!b.allows(), "recovering, at 0 %");
+        // Halfway through the recovery: about one request in two.
+        let now = b.now_ms();
+        b.recovery_start
+            .store(now.saturating_sub(30_000), Ordering::Release);
+        b.until.store(now + 30_000, Ordering::Release);
+        let through = (0..100).filter(|_| b.allows()).count();
+        assert!((40..=60).contains(&through), "{through} of 100");
     }
 
     #[test]
     fn response_codes_and_latency() {
-        let b = breaker("ResponseCodeRatio(500, 600, 0, 600) > 0.4", 60_000, 10);
+        let b = breaker("ResponseCodeRatio(500, 600, 0, 600) > 0.4");
         for status in [200, 200, 500] {
             b.record(status, Duration::ZERO);
-            std::thread::sleep(Duration::from_millis(2));
         }
         assert!(b.allows(), "1 of 3");
         b.record(503, Duration::ZERO);
         assert!(!b.allows(), "2 of 4");
-        let slow = breaker("LatencyAtQuantileMS(50.0) > 100", 60_000, 10);
+        let slow = breaker("LatencyAtQuantileMS(50.0) > 100");
         slow.record(200, Duration::from_millis(10));
-        std::thread::sleep(Duration::from_millis(2));
         slow.record(200, Duration::from_millis(500));
         assert!(slow.allows(), "the median is 10ms");
-        std::thread::sleep(Duration::from_millis(2));
         slow.record(200, Duration::from_millis(700));
         assert!(!slow.allows(), "the median is 500ms");
     }

@@ -9,13 +9,8 @@ use crate::{BoolExpr, RuleError};
 pub enum Metric {
     /// Share of requests answered 502 or 504.
     NetworkErrorRatio,
-    /// Responses with a status in `[from, to)` divided by those in `[of_from, of_to)`.
-    ResponseCodeRatio {
-        from: u16,
-        to: u16,
-        of_from: u16,
-        of_to: u16,
-    },
+    /// Responses with a status in `part` divided by those in `of`, both `[from, to)` ranges.
+    ResponseCodeRatio { part: (u16, u16), of: (u16, u16) },
     /// The latency at this quantile (percent), in milliseconds.
     LatencyAtQuantileMs(f64),
 }
@@ -183,10 +178,8 @@ impl Parser<'_> {
             "NetworkErrorRatio" if args.is_empty() => Metric::NetworkErrorRatio,
             "NetworkErrorRatio" => return Err(wrong_arity(0)),
             "ResponseCodeRatio" if args.len() == 4 => Metric::ResponseCodeRatio {
-                from: code(args[0]),
-                to: code(args[1]),
-                of_from: code(args[2]),
-                of_to: code(args[3]),
+                part: (code(args[0]), code(args[1])),
+                of: (code(args[2]), code(args[3])),
             },
             "ResponseCodeRatio" => return Err(wrong_arity(4)),
             "LatencyAtQuantileMS" if args.len() == 1 => {
