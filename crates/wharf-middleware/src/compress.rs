@@ -283,12 +283,7 @@ impl CompressPolicy {
                 return false;
             }
         }
-        let length = resp
-            .headers
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        length.is_none_or(|len| len >= self.min_size)
+        crate::content_length(&resp.headers).is_none_or(|len| len >= self.min_size)
     }
 }
 

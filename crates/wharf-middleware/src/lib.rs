@@ -411,6 +411,14 @@ pub fn request_host(req: &RequestHeader) -> &str {
         .unwrap_or("")
 }
 
+/// The Content-Length a message declares, if it declares a valid one.
+pub fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
 /// `host:port` -> `host`, `[v6]:port` -> `[v6]`; the case is kept.
 pub fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {

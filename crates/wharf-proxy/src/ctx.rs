@@ -36,8 +36,8 @@ pub struct RequestCtx {
     pub(crate) cx: RequestContext,
     /// Index of the chosen server in `pool`.
     pub(crate) server: Option<usize>,
-    /// Connection attempts retried so far (the `retry` middleware).
-    pub(crate) retries: u32,
+    /// The `retry` middleware's attempts so far.
+    pub(crate) attempts: crate::retry::Attempts,
     /// Request body bytes received so far (checked against `buffering`).
     pub(crate) body_bytes: u64,
     /// Response body bytes sent so far (checked against `buffering`).
@@ -48,6 +48,4 @@ pub struct RequestCtx {
     pub(crate) caught_by_errors: bool,
     /// The backend's answer has a status the `retry` middleware retries.
     pub(crate) retry_status: bool,
-    /// When the first attempt started (retry's `timeout`).
-    pub(crate) first_attempt: Option<std::time::Instant>,
 }

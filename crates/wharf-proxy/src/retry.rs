@@ -11,31 +11,42 @@ use std::time::Instant;
 use pingora::proxy::Session;
 use wharf_middleware::RetryPolicy;
 
-use crate::ctx::RequestCtx;
-
-/// Decides on another attempt; counts it when granted.
-pub(crate) fn another_attempt(
-    policy: &RetryPolicy,
-    session: &Session,
-    ctx: &mut RequestCtx,
-) -> bool {
-    let in_time = match (policy.timeout, ctx.first_attempt) {
-        (Some(limit), Some(first)) => first.elapsed() < limit,
-        _ => true,
-    };
-    let granted = ctx.retries + 1 < policy.attempts
-        && in_time
-        && policy.resends(&session.req_header().method)
-        && ctx.body_bytes <= policy.max_request_body
-        && !session.as_ref().retry_buffer_truncated();
-    if granted {
-        ctx.retries += 1;
-        tracing::debug!(attempt = ctx.retries + 1, "retry: new attempt");
-    }
-    granted
+/// One request's attempts so far.
+#[derive(Debug, Default)]
+pub(crate) struct Attempts {
+    /// Attempts retried so far (the first is not a retry).
+    pub(crate) retries: u32,
+    /// When the first attempt started (for `timeout`).
+    first: Option<Instant>,
 }
 
-/// Remembers when the first attempt started (for `timeout`).
-pub(crate) fn note_attempt(ctx: &mut RequestCtx) {
-    ctx.first_attempt.get_or_insert_with(Instant::now);
+impl Attempts {
+    /// Remembers when the first attempt started.
+    pub(crate) fn note(&mut self) {
+        self.first.get_or_insert_with(Instant::now);
+    }
+
+    /// Decides on another attempt (`body_bytes`: the request body received); counts it when
+    /// granted.
+    pub(crate) fn another(
+        &mut self,
+        policy: &RetryPolicy,
+        session: &Session,
+        body_bytes: u64,
+    ) -> bool {
+        let in_time = match (policy.timeout, self.first) {
+            (Some(limit), Some(first)) => first.elapsed() < limit,
+            _ => true,
+        };
+        let granted = self.retries + 1 < policy.attempts
+            && in_time
+            && policy.resends(&session.req_header().method)
+            && body_bytes <= policy.max_request_body
+            && !session.as_ref().retry_buffer_truncated();
+        if granted {
+            self.retries += 1;
+            tracing::debug!(attempt = self.retries + 1, "retry: new attempt");
+        }
+        granted
+    }
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use pingora::prelude::*;
 use pingora::proxy::Session;
 use wharf_middleware::{
-    request_host, Chain, CompressModule, GrpcWeb, GrpcWebModule, ReadBody, Reply, RequestContext,
-    FORWARD_BODY_CAP,
+    content_length, request_host, Chain, CompressModule, GrpcWeb, GrpcWebModule, ReadBody, Reply,
+    RequestContext, FORWARD_BODY_CAP,
 };
 use wharf_upstream::ServicePool;
 
@@ -85,13 +85,7 @@ impl EntryPointProxy {
             return Ok(true);
         }
         if let Some(max) = chain.max_request_body() {
-            let declared = session
-                .req_header()
-                .headers
-                .get("content-length")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            if declared.is_some_and(|len| len > max) {
+            if content_length(&session.req_header().headers).is_some_and(|len| len > max) {
                 self.decorated(session, ctx, 413).await?;
                 return Ok(true);
             }

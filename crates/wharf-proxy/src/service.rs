@@ -12,7 +12,8 @@ use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{ErrorSource, ErrorType};
 use wharf_middleware::{
-    request_host, strip_port, Chain, CompressModuleBuilder, GrpcWebModuleBuilder, RequestContext,
+    content_length, request_host, strip_port, Chain, CompressModuleBuilder, GrpcWebModuleBuilder,
+    RequestContext,
 };
 use wharf_model::{ForwardedHeaders, UpstreamScheme};
 use wharf_router::{GenerationReader, RouteAction};
@@ -25,7 +26,6 @@ use crate::ctx::{InFlight, RequestCtx};
 use crate::forwarded;
 use crate::headers::Headers;
 use crate::responses::{self, respond, status_text};
-use crate::retry;
 use crate::shutdown::Lifecycle;
 
 /// What the proxy needs to know about its entrypoint (resolved from static config at start).
@@ -181,12 +181,11 @@ impl ProxyHttp for EntryPointProxy {
             chain: None,
             cx: RequestContext::default(),
             server: None,
-            retries: 0,
+            attempts: Default::default(),
             body_bytes: 0,
             tls: false,
             caught_by_errors: false,
             retry_status: false,
-            first_attempt: None,
             response_body_bytes: 0,
         }
     }
@@ -239,15 +238,15 @@ impl ProxyHttp for EntryPointProxy {
         _session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
-        retry::note_attempt(ctx);
+        ctx.attempts.note();
         let pool = ctx
             .pool
             .as_ref()
             .ok_or_else(|| Error::explain(ErrorType::InternalError, "no route chosen"))?;
-        if ctx.retries > 0 {
+        if ctx.attempts.retries > 0 {
             if let Some(policy) = ctx.chain.as_ref().and_then(|c| c.retry()) {
                 // Exponential backoff from initialInterval, as Traefik.
-                let factor = 1u32 << (ctx.retries - 1).min(16);
+                let factor = 1u32 << (ctx.attempts.retries - 1).min(16);
                 let wait = policy.initial_interval.saturating_mul(factor);
                 if !wait.is_zero() {
                     tokio::time::sleep(wait).await;
@@ -336,10 +335,10 @@ impl ProxyHttp for EntryPointProxy {
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        if let Some(chain) = ctx.chain.clone() {
+        if let Some(chain) = &ctx.chain {
             let status = upstream_response.status.as_u16();
             if let Some(policy) = chain.retry().filter(|p| p.retries_status(status)) {
-                if retry::another_attempt(policy, session, ctx) {
+                if ctx.attempts.another(policy, session, ctx.body_bytes) {
                     // error_while_proxy marks it for a new attempt on another server.
                     ctx.retry_status = true;
                     return Error::e_explain(ErrorType::HTTPStatus(status), "retry: status");
@@ -353,13 +352,8 @@ impl ProxyHttp for EntryPointProxy {
                 tracing::debug!(status, "errors: the response is replaced by the error page");
                 return Error::e_explain(ErrorType::HTTPStatus(status), "errors: page replaces it");
             }
-            let declared = upstream_response
-                .headers
-                .get(http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            if let (Some(max), Some(len)) = (chain.max_response_body(), declared) {
-                if len > max {
+            if let Some(max) = chain.max_response_body() {
+                if content_length(&upstream_response.headers).is_some_and(|len| len > max) {
                     return Error::e_explain(
                         ErrorType::HTTPStatus(500),
                         "response body over buffering.maxResponseBodyBytes",
@@ -429,7 +423,7 @@ impl ProxyHttp for EntryPointProxy {
         _context: pingora::proxy::ProxyWarnLogContext,
     ) -> bool {
         // A retried status is the retry middleware at work, not a failure.
-        ctx.retries > 0 && matches!(error.etype(), ErrorType::HTTPStatus(_))
+        ctx.attempts.retries > 0 && matches!(error.etype(), ErrorType::HTTPStatus(_))
     }
 
     fn response_body_filter(
@@ -462,11 +456,9 @@ impl ProxyHttp for EntryPointProxy {
         ctx: &mut RequestCtx,
         mut e: Box<Error>,
     ) -> Box<Error> {
-        let Some(chain) = ctx.chain.clone() else {
-            return e;
-        };
-        if let Some(policy) = chain.retry().filter(|p| p.on_network_error) {
-            if retry::another_attempt(policy, session, ctx) {
+        let policy = ctx.chain.as_ref().and_then(|c| c.retry());
+        if let Some(policy) = policy.filter(|p| p.on_network_error) {
+            if ctx.attempts.another(policy, session, ctx.body_bytes) {
                 e.set_retry(true);
             }
         }
@@ -490,10 +482,9 @@ impl ProxyHttp for EntryPointProxy {
         let lost_server = e.esource() == &ErrorSource::Upstream
             && !matches!(e.etype(), ErrorType::HTTPStatus(_))
             && session.response_written().is_none();
-        let chain = ctx.chain.clone();
-        match chain.as_ref().and_then(|c| c.retry()) {
+        match ctx.chain.as_ref().and_then(|c| c.retry()) {
             Some(policy) if lost_server && policy.on_network_error => {
-                let again = retry::another_attempt(policy, session, ctx);
+                let again = ctx.attempts.another(policy, session, ctx.body_bytes);
                 e.set_retry(again);
             }
             Some(_) => e.set_retry(false),
