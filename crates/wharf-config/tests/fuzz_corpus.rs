@@ -1,20 +1,7 @@
 //! Replays the fuzz corpus (seeds and any saved crash regressions) through the fuzz logic, so
 //! every CI run exercises it on the stable toolchain.
 
-use std::path::Path;
-
-fn replay(target: &str, check: fn(&[u8])) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target);
-    let mut n = 0;
-    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let path = entry.unwrap().path();
-        check(&std::fs::read(&path).unwrap());
-        n += 1;
-    }
-    assert!(n > 0, "no corpus in {}", dir.display());
-}
+use wharf_testkit::replay_corpus as replay;
 
 #[test]
 fn rule_parse_corpus() {

@@ -5,9 +5,11 @@
 //! - [`raw`]: a byte-exact HTTP/1.x client for requests ordinary clients refuse to send;
 //! - [`docker`]: the echo image built locally, test networks and labelled containers;
 //! - [`socket_proxy`]: a recording, cuttable proxy in front of the Docker socket;
-//! - [`wait_until`]: waits on a condition, never on a fixed sleep.
+//! - [`wait_until`]: waits on a condition, never on a fixed sleep;
+//! - [`replay_corpus`]: the fuzz corpus replayed by ordinary tests.
 
 mod bodies;
+mod corpus;
 pub mod docker;
 mod echo;
 pub mod pki;
@@ -16,6 +18,7 @@ pub mod raw;
 pub mod socket_proxy;
 mod wait;
 
+pub use corpus::replay_corpus;
 pub use echo::{EchoServer, Received};
 pub use process::{free_port, WharfProcess};
 pub use wait::wait_until;
