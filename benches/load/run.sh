@@ -66,26 +66,7 @@ http:
   services:
     backend: {loadBalancer: {servers: [{url: "http://$BACKEND"}]}}
   middlewares:
-    secure-headers:
-      headers:
-        accessControlAllowMethods: [GET, OPTIONS, PUT, POST, DELETE]
-        accessControlAllowOriginList: ["https://admin.motovaultpro.com", "https://motovaultpro.com"]
-        accessControlMaxAge: 100
-        addVaryHeader: true
-        browserXssFilter: true
-        contentTypeNosniff: true
-        forceSTSHeader: true
-        frameDeny: true
-        stsIncludeSubdomains: true
-        stsPreload: true
-        stsSeconds: 31536000
-    cors:
-      headers:
-        accessControlAllowCredentials: true
-        accessControlAllowHeaders: ["Authorization", "Content-Type", "X-Requested-With"]
-        accessControlAllowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
-        accessControlAllowOriginList: ["https://admin.motovaultpro.com", "https://motovaultpro.com"]
-        accessControlMaxAge: 100
+$(sed -n '/^    secure-headers:$/,/^    api-auth:$/p' config/dynamic/middleware.yml | sed '$d')
     gz: {compress: {}}
     api-auth:
       forwardAuth:

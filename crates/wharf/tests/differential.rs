@@ -95,27 +95,7 @@ http:
     retry:   {rule: "Host(`retry.test`)", service: halfdead, middlewares: [retry3]}
     basicrealm: {rule: "Host(`basicrealm.test`)", service: host, middlewares: [basicrealm]}
   middlewares:
-    # secure-headers and cors exactly as in the Compose design's middleware.yml
-    secure-headers:
-      headers:
-        accessControlAllowMethods: [GET, OPTIONS, PUT, POST, DELETE]
-        accessControlAllowOriginList: ["https://admin.motovaultpro.com", "https://motovaultpro.com"]
-        accessControlMaxAge: 100
-        addVaryHeader: true
-        browserXssFilter: true
-        contentTypeNosniff: true
-        forceSTSHeader: true
-        frameDeny: true
-        stsIncludeSubdomains: true
-        stsPreload: true
-        stsSeconds: 31536000
-    cors:
-      headers:
-        accessControlAllowCredentials: true
-        accessControlAllowHeaders: ["Authorization", "Content-Type", "X-Requested-With"]
-        accessControlAllowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
-        accessControlAllowOriginList: ["https://admin.motovaultpro.com", "https://motovaultpro.com"]
-        accessControlMaxAge: 100
+    # (secure-headers and cors: inserted from the shipped config/dynamic/middleware.yml)
     custom:
       headers:
         customRequestHeaders: {X-Added-Req: "yes", User-Agent: ""}
@@ -201,7 +181,12 @@ fn start_proxy(binary: &Path) -> Proxy {
     backends.push(EchoServer::start("rr2"));
     // The routers and middlewares first; the services section is appended after them.
     let auth = EchoServer::start("auth");
-    let mut yaml = String::from(ROUTERS);
+    // secure-headers and cors exactly as shipped (the Compose design's middleware.yml).
+    let mut yaml = ROUTERS.replacen(
+        "    # (secure-headers and cors: inserted from the shipped config/dynamic/middleware.yml)\n",
+        &common::compose_middlewares(),
+        1,
+    );
     yaml.push_str(&auth_middlewares(&auth));
     yaml.push_str("  services:\n");
     for b in &backends[..SERVICES.len()] {

@@ -132,3 +132,15 @@ pub fn check_expected(
         assert_eq!(&got, want, "{case}: {key}");
     }
 }
+
+/// The Compose design's `secure-headers` and `cors` definitions, as shipped in
+/// `config/dynamic/middleware.yml` (indented as entries of `http.middlewares`).
+pub fn compose_middlewares() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/dynamic/middleware.yml");
+    let shipped = std::fs::read_to_string(&path).expect("config/dynamic/middleware.yml");
+    let start = shipped
+        .find("    secure-headers:\n")
+        .expect("secure-headers");
+    let end = shipped.find("    api-auth:\n").expect("api-auth");
+    shipped[start..end].to_string()
+}
