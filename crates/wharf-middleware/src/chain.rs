@@ -19,6 +19,8 @@ pub struct Chain {
     compress: Option<(usize, Arc<CompressPolicy>)>,
     /// Whether a forwardAuth of the chain sends the request body.
     forwards_body: bool,
+    /// The position of the `grpcWeb` middleware, if any.
+    grpc_web: Option<usize>,
     /// The innermost `errors` middleware's position and pages.
     error_pages: Option<(usize, Arc<ErrorPages>)>,
 }
@@ -38,6 +40,7 @@ impl Chain {
         let forwards_body = items
             .iter()
             .any(|m| m.forward_auth().is_some_and(|a| a.forwards_body()));
+        let grpc_web = items.iter().position(|m| m.grpc_web().is_some());
         let error_pages = items
             .iter()
             .enumerate()
@@ -52,6 +55,7 @@ impl Chain {
             compress,
             error_pages,
             forwards_body,
+            grpc_web,
         }
     }
 
@@ -134,7 +138,7 @@ impl Chain {
 
     /// The chain's `grpcWeb` middleware, if any.
     pub fn grpc_web(&self) -> Option<&crate::GrpcWeb> {
-        self.items.iter().find_map(|m| m.grpc_web())
+        self.grpc_web.and_then(|i| self.items[i].grpc_web())
     }
 
     /// The retry policy, if the chain has a `retry` middleware.
