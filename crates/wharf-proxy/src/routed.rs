@@ -65,13 +65,6 @@ impl EntryPointProxy {
                 module.plan(policy.clone(), negotiation, h2);
             }
         }
-        if answered.is_none() {
-            if let Some(grpc_web) = chain.grpc_web() {
-                if grpc_web.translates(session.req_header()) {
-                    translate_grpc_web(session, &mut ctx.cx);
-                }
-            }
-        }
         if let Some((reply, upto)) = answered {
             // An `errors` middleware around the one that answered may replace the answer.
             let reply = match self
@@ -83,6 +76,11 @@ impl EntryPointProxy {
             };
             self.send_reply(session, ctx, reply, Some(upto)).await?;
             return Ok(true);
+        }
+        if let Some(grpc_web) = chain.grpc_web() {
+            if grpc_web.translates(session.req_header()) {
+                translate_grpc_web(session, &mut ctx.cx);
+            }
         }
         if let Some(max) = chain.max_request_body() {
             if content_length(&session.req_header().headers).is_some_and(|len| len > max) {
