@@ -6,15 +6,7 @@ cd "$(dirname "$0")/.."
 
 log() { printf '\n== %s\n' "$*"; }
 
-need_apt=()
-command -v cmake >/dev/null || need_apt+=(cmake)   # pingora builds zlib-ng with cmake
-command -v cc >/dev/null || need_apt+=(build-essential)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  log "installing ${need_apt[*]}"
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
+source scripts/deps.sh
 
 TRAEFIK_VERSION=3.7.15
 scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')

@@ -27,15 +27,38 @@ impl YamlError {
     }
 }
 
+/// The largest document read; a configuration file is far smaller.
+pub const MAX_DOCUMENT_BYTES: usize = 16 << 20;
+/// The most values a document may hold once its aliases are expanded.
+pub const MAX_VALUES: usize = 1_000_000;
+/// The most values that aliases may add (a few levels of nested aliases multiply quickly:
+/// nine aliases of nine aliases, nine levels deep, is 387 million values from 1 KiB).
+pub const MAX_ALIASED_VALUES: usize = 100_000;
+/// The deepest nesting of maps and lists.
+pub const MAX_DEPTH: usize = 100;
+
 /// Parses one YAML document. An empty document gives an empty map.
 pub fn parse(text: &str, path: &str) -> Result<Node, YamlError> {
     let path: Arc<str> = Arc::from(path);
+    if text.len() > MAX_DOCUMENT_BYTES {
+        return Err(YamlError {
+            path: path.to_string(),
+            line: 1,
+            column: 1,
+            message: format!(
+                "the document is {} bytes; at most {MAX_DOCUMENT_BYTES} are read",
+                text.len()
+            ),
+        });
+    }
     let mut builder = Builder {
         path: path.clone(),
         stack: Vec::new(),
         root: None,
         anchors: HashMap::new(),
         error: None,
+        values: 0,
+        aliased: 0,
     };
     let mut parser = Parser::new_from_str(text);
     parser
@@ -58,11 +81,14 @@ enum Frame {
     Map {
         node: Node,
         anchor: usize,
+        /// Values in this subtree so far, itself included.
+        size: usize,
         pending_key: Option<Key>,
     },
     Seq {
         node: Node,
         anchor: usize,
+        size: usize,
     },
 }
 
@@ -70,8 +96,13 @@ struct Builder {
     path: Arc<str>,
     stack: Vec<Frame>,
     root: Option<Node>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes with their sizes (values in the subtree).
+    anchors: HashMap<usize, (Node, usize)>,
     error: Option<YamlError>,
+    /// Values in the document so far, aliases expanded.
+    values: usize,
+    /// Of those, values copied by aliases.
+    aliased: usize,
 }
 
 impl Builder {
@@ -92,14 +123,58 @@ impl Builder {
         }
     }
 
-    /// Attaches a finished node to its parent (or makes it the root).
-    fn attach(&mut self, node: Node, anchor: usize) {
+    /// Counts `size` more values in the document; false (and an error) beyond the limits.
+    fn count(&mut self, size: usize, aliased: bool, origin: &Origin) -> bool {
+        self.values = self.values.saturating_add(size);
+        if aliased {
+            self.aliased = self.aliased.saturating_add(size);
+        }
+        if self.aliased > MAX_ALIASED_VALUES {
+            self.fail(
+                origin,
+                format!("aliases expand to more than {MAX_ALIASED_VALUES} values (an alias bomb?); write the values out or use fewer nested aliases"),
+            );
+            return false;
+        }
+        if self.values > MAX_VALUES {
+            self.fail(
+                origin,
+                format!(
+                    "the document holds more than {MAX_VALUES} values; split it into several files"
+                ),
+            );
+            return false;
+        }
+        true
+    }
+
+    /// Opens a map or a list, unless that nests too deep.
+    fn open(&mut self, frame: Frame, origin: &Origin) {
+        if self.stack.len() >= MAX_DEPTH {
+            self.fail(
+                origin,
+                format!("maps and lists nest more than {MAX_DEPTH} levels deep"),
+            );
+            return;
+        }
+        if self.count(1, false, origin) {
+            self.stack.push(frame);
+        }
+    }
+
+    /// Attaches a finished node of `size` values to its parent (or makes it the root).
+    fn attach(&mut self, node: Node, anchor: usize, size: usize) {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
-            Some(Frame::Seq { node: seq, .. }) => {
+            Some(Frame::Seq {
+                node: seq,
+                size: parent_size,
+                ..
+            }) => {
+                *parent_size = parent_size.saturating_add(size);
                 if let NodeValue::Seq(items) = &mut seq.value {
                     items.push(node);
                 }
@@ -107,6 +182,7 @@ impl Builder {
             Some(Frame::Map {
                 node: map,
                 pending_key,
+                size: parent_size,
                 ..
             }) => match pending_key.take() {
                 None => {
@@ -126,6 +202,7 @@ impl Builder {
                     });
                 }
                 Some(key) => {
+                    *parent_size = parent_size.saturating_add(size);
                     if let NodeValue::Map(entries) = &mut map.value {
                         if key.name == "<<" {
                             // YAML merge key: copy entries not already set.
@@ -179,29 +256,47 @@ impl MarkedEventReceiver for Builder {
                     } else {
                         NodeValue::Scalar(value)
                     };
-                self.attach(Node::new(origin, node_value), anchor);
-            }
-            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq {
-                node: Node::new(origin, NodeValue::Seq(Vec::new())),
-                anchor,
-            }),
-            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
-                node: Node::new(origin, NodeValue::Map(Vec::new())),
-                anchor,
-                pending_key: None,
-            }),
-            Event::SequenceEnd | Event::MappingEnd => {
-                if let Some(frame) = self.stack.pop() {
-                    let (node, anchor) = match frame {
-                        Frame::Map { node, anchor, .. } | Frame::Seq { node, anchor } => {
-                            (node, anchor)
-                        }
-                    };
-                    self.attach(node, anchor);
+                if self.count(1, false, &origin) {
+                    self.attach(Node::new(origin, node_value), anchor, 1);
                 }
             }
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(node) => self.attach(node, 0),
+            Event::SequenceStart(anchor, _) => self.open(
+                Frame::Seq {
+                    node: Node::new(origin.clone(), NodeValue::Seq(Vec::new())),
+                    anchor,
+                    size: 1,
+                },
+                &origin,
+            ),
+            Event::MappingStart(anchor, _) => self.open(
+                Frame::Map {
+                    node: Node::new(origin.clone(), NodeValue::Map(Vec::new())),
+                    anchor,
+                    size: 1,
+                    pending_key: None,
+                },
+                &origin,
+            ),
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some(frame) = self.stack.pop() {
+                    let (node, anchor, size) = match frame {
+                        Frame::Map {
+                            node, anchor, size, ..
+                        }
+                        | Frame::Seq { node, anchor, size } => (node, anchor, size),
+                    };
+                    self.attach(node, anchor, size);
+                }
+            }
+            Event::Alias(id) => match self.anchors.get(&id).map(|(_, size)| *size) {
+                // Counted before it is copied: a bomb is refused before it takes memory.
+                Some(size) => {
+                    if self.count(size, true, &origin) {
+                        if let Some((node, _)) = self.anchors.get(&id).cloned() {
+                            self.attach(node, 0, size);
+                        }
+                    }
+                }
                 None => self.fail(&origin, "alias to an unknown anchor".into()),
             },
             Event::StreamStart
@@ -269,5 +364,51 @@ mod tests {
         let other = root.get("other").unwrap();
         assert_eq!(other.get("x").unwrap().as_scalar(), Some("1"));
         assert_eq!(other.get("y").unwrap().as_scalar(), Some("2"));
+    }
+
+    /// Nine levels of nine aliases: 387 million values from under 1 KiB.
+    pub(crate) fn alias_bomb() -> String {
+        let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..=9 {
+            let prev = level - 1;
+            doc.push_str(&format!(
+                "a{level}: &a{level} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"
+            ));
+        }
+        doc
+    }
+
+    #[test]
+    fn alias_bombs_are_refused_before_they_take_memory() {
+        let err = parse(&alias_bomb(), "bomb.yml").unwrap_err();
+        assert!(err.message.contains("alias bomb"), "{err}");
+        assert!(
+            err.line >= 5,
+            "located at the alias that crosses the limit: {err}"
+        );
+        // Ordinary aliasing is fine.
+        let root = parse("a: &a {x: 1}\nb: *a\nc: [*a, *a]\n", "ok.yml").unwrap();
+        assert_eq!(
+            root.get("b").unwrap().get("x").unwrap().as_scalar(),
+            Some("1")
+        );
+    }
+
+    #[test]
+    fn nesting_and_size_are_bounded() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let err = parse(&deep, "deep.yml").unwrap_err();
+        assert!(
+            err.message.contains("nest more than") || err.message.contains("recursion limit"),
+            "{err}"
+        );
+        let nested_maps: String = (0..150)
+            .map(|i| format!("{}k{i}:\n", "  ".repeat(i)))
+            .collect();
+        let err = parse(&nested_maps, "maps.yml").unwrap_err();
+        assert!(err.message.contains("nest more than"), "{err}");
+        let big = "#".repeat(MAX_DOCUMENT_BYTES + 1);
+        let err = parse(&big, "big.yml").unwrap_err();
+        assert!(err.message.contains("at most"), "{err}");
     }
 }

@@ -1,13 +1,16 @@
 //! [`Controller`]: owns the generation writer and the pool registry.
 
 use std::collections::{BTreeMap, HashSet};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use wharf_config::{validate, ProviderConfig, RawDynamicConfig};
 use wharf_discovery::{LoadError, ProviderUpdate};
-use wharf_model::{ConfigIssue, ProviderName, Severity, StaticConfig};
-use wharf_router::{compile, GenerationWriter, InternalRoutes, MiddlewareCache};
+use wharf_model::{ConfigIssue, Origin, ProviderName, Severity, StaticConfig};
+use wharf_router::{
+    compile, ControlStatus, GenerationWriter, InternalRoutes, MiddlewareCache, ProviderSlot,
+};
 use wharf_upstream::PoolRegistry;
 
 /// What a provider reports: a complete configuration, or why its latest one was rejected.
@@ -33,12 +36,21 @@ pub struct Controller {
     providers: BTreeMap<ProviderName, (RawDynamicConfig, Vec<ConfigIssue>)>,
     next_id: u64,
     logged: HashSet<ConfigIssue>,
+    status: Arc<ControlStatus>,
+    /// Tests: the next rebuild panics, as a bug reached by an update would.
+    #[cfg(test)]
+    panic_next_rebuild: bool,
 }
 
 impl Controller {
-    pub fn new(statics: Arc<StaticConfig>, writer: GenerationWriter) -> Self {
+    pub fn new(
+        statics: Arc<StaticConfig>,
+        writer: GenerationWriter,
+        status: Arc<ControlStatus>,
+    ) -> Self {
         let next_id = writer.current().id + 1;
         Controller {
+            status,
             internal: InternalRoutes::from_static(&statics),
             statics,
             writer,
@@ -47,6 +59,8 @@ impl Controller {
             providers: BTreeMap::new(),
             next_id,
             logged: HashSet::new(),
+            #[cfg(test)]
+            panic_next_rebuild: false,
         }
     }
 
@@ -55,25 +69,75 @@ impl Controller {
         self.rebuild(Vec::new())
     }
 
-    /// Applies one provider event and publishes the result.
+    /// Applies one provider event and publishes the result. A bug reached by the update (a
+    /// panic) rejects it: the provider's last good configuration is restored and republished,
+    /// and the control plane goes on with the next update.
     pub fn apply(&mut self, event: ProviderEvent) -> ApplyReport {
-        match event {
-            Ok(update) => {
-                self.providers
-                    .insert(update.provider, (update.raw, update.issues));
-                self.rebuild(Vec::new())
+        self.status.begin_update();
+        let report = match event {
+            Ok(update) => self.apply_update(update),
+            Err(e) => self.reject(e),
+        };
+        self.status.end_update();
+        report
+    }
+
+    fn apply_update(&mut self, update: ProviderUpdate) -> ApplyReport {
+        let provider = update.provider.clone();
+        let previous = self
+            .providers
+            .insert(provider.clone(), (update.raw, update.issues));
+        match catch_unwind(AssertUnwindSafe(|| self.rebuild(Vec::new()))) {
+            Ok(report) => {
+                if let Some(slot) = ProviderSlot::from_name(provider.as_str()) {
+                    self.status.delivered(slot);
+                }
+                report
             }
-            Err(e) => {
-                let issue = e.to_issue();
-                tracing::error!(%issue, "provider update rejected; keeping the last valid configuration");
-                let mut issues = self.current_decode_issues();
-                issues.push(issue);
-                ApplyReport {
-                    generation: self.writer.current().id,
-                    issues,
-                    published: false,
+            Err(panic) => {
+                self.status.internal_error();
+                let issue = ConfigIssue::error(
+                    Origin::Provider(provider.as_str().to_string()),
+                    format!(
+                        "internal error while applying this provider's update ({}); it is rejected",
+                        panic_message(&*panic)
+                    ),
+                )
+                .with_hint("the last valid configuration stays live; please report this bug with the configuration that caused it");
+                match previous {
+                    Some(last_good) => self.providers.insert(provider, last_good),
+                    None => self.providers.remove(&provider),
+                };
+                // Pools and middlewares may have followed the rejected configuration part way:
+                // rebuild from the last good inputs. If that fails too, the live generation
+                // (published before) keeps serving.
+                match catch_unwind(AssertUnwindSafe(|| self.rebuild(vec![issue.clone()]))) {
+                    Ok(report) => report,
+                    Err(_) => {
+                        tracing::error!(%issue, "provider update rejected; the last good configuration could not be rebuilt either and stays live as it was");
+                        ApplyReport {
+                            generation: self.writer.current().id,
+                            issues: vec![issue],
+                            published: false,
+                        }
+                    }
                 }
             }
+        }
+    }
+
+    fn reject(&mut self, e: LoadError) -> ApplyReport {
+        let issue = e.to_issue();
+        tracing::error!(%issue, "provider update rejected; keeping the last valid configuration");
+        if e.is_internal() {
+            self.status.internal_error();
+        }
+        let mut issues = self.current_decode_issues();
+        issues.push(issue);
+        ApplyReport {
+            generation: self.writer.current().id,
+            issues,
+            published: false,
         }
     }
 
@@ -85,6 +149,10 @@ impl Controller {
     }
 
     fn rebuild(&mut self, mut issues: Vec<ConfigIssue>) -> ApplyReport {
+        #[cfg(test)]
+        if std::mem::take(&mut self.panic_next_rebuild) {
+            panic!("injected by a test");
+        }
         issues.extend(self.current_decode_issues());
         let inputs: Vec<ProviderConfig> = self
             .providers
@@ -139,10 +207,81 @@ impl Controller {
         self.logged = current;
     }
 
-    /// Applies events until every sender is gone.
+    /// Applies events until every sender is gone; then (or if this task is ever torn down)
+    /// readiness reports the control plane as stopped.
     pub async fn run(mut self, mut events: mpsc::Receiver<ProviderEvent>) {
+        let _dead_on_exit = DeadOnDrop(self.status.clone());
         while let Some(event) = events.recv().await {
             self.apply(event);
         }
+    }
+}
+
+struct DeadOnDrop(Arc<ControlStatus>);
+
+impl Drop for DeadOnDrop {
+    fn drop(&mut self) {
+        self.0.set_dead();
+    }
+}
+
+/// The text of a caught panic.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wharf_config::{decode_dynamic, decode_static, flags_to_node, yaml};
+    use wharf_router::Generation;
+
+    fn update(doc: &str) -> ProviderEvent {
+        let (raw, issues) = decode_dynamic(&yaml::parse(doc, "d.yml").unwrap());
+        Ok(ProviderUpdate {
+            provider: ProviderName::new("file"),
+            raw,
+            issues,
+        })
+    }
+
+    const ONE: &str = "http:\n  routers:\n    r: {rule: \"Host(`a`)\", service: s}\n  services:\n    s: {loadBalancer: {servers: [{url: \"http://127.0.0.1:1\"}]}}\n";
+    const TWO: &str = "http:\n  routers:\n    r: {rule: \"Host(`a`)\", service: s}\n    q: {rule: \"Host(`b`)\", service: s}\n  services:\n    s: {loadBalancer: {servers: [{url: \"http://127.0.0.1:1\"}]}}\n";
+
+    #[test]
+    fn a_panic_while_applying_rejects_the_update_and_the_next_one_applies() {
+        let (statics, _) = decode_static(&flags_to_node(&[
+            "--entryPoints.web.address=:80".to_string()
+        ]));
+        let (writer, reader) = GenerationWriter::new(Generation::empty(&["web".to_string()]));
+        let status = Arc::new(ControlStatus::new(&[ProviderSlot::File]));
+        let mut controller = Controller::new(Arc::new(statics), writer, status.clone());
+        assert!(controller.apply(update(ONE)).published);
+        assert_eq!(reader.load().entry_points[0].plain.len(), 1);
+
+        controller.panic_next_rebuild = true;
+        let report = controller.apply(update(TWO));
+        assert_eq!(status.internal_errors(), 1);
+        let internal = report
+            .issues
+            .iter()
+            .find(|i| i.to_string().contains("internal error"))
+            .expect("the rejection is reported");
+        assert!(internal.to_string().contains("provider file"), "{internal}");
+        assert_eq!(
+            reader.load().entry_points[0].plain.len(),
+            1,
+            "the last good configuration stays live"
+        );
+        assert_eq!(status.readiness(), Ok(()), "an idle control plane is ready");
+
+        assert!(controller.apply(update(TWO)).published);
+        assert_eq!(reader.load().entry_points[0].plain.len(), 2);
     }
 }

@@ -6,7 +6,7 @@ use wharf_config::{decode_static, flags_to_node};
 use wharf_control::Controller;
 use wharf_discovery::FileProvider;
 use wharf_model::FileProviderConfig;
-use wharf_router::{Generation, GenerationWriter};
+use wharf_router::{ControlStatus, Generation, GenerationWriter, ProviderSlot};
 
 #[test]
 fn a_rejected_update_changes_nothing_and_a_good_one_publishes() {
@@ -21,7 +21,8 @@ fn a_rejected_update_changes_nothing_and_a_good_one_publishes() {
         "--entryPoints.web.address=:80".to_string()
     ]));
     let (writer, reader) = GenerationWriter::new(Generation::empty(&["web".to_string()]));
-    let mut controller = Controller::new(Arc::new(statics), writer);
+    let status = Arc::new(ControlStatus::new(&[ProviderSlot::File]));
+    let mut controller = Controller::new(Arc::new(statics), writer, status.clone());
     let provider = FileProvider::new(
         FileProviderConfig::File {
             path: file.clone(),
@@ -30,9 +31,14 @@ fn a_rejected_update_changes_nothing_and_a_good_one_publishes() {
         None,
     );
 
+    assert!(
+        status.readiness().is_err(),
+        "not ready before the first configuration"
+    );
     let report = controller.apply(provider.load(false));
     assert!(report.published);
     assert_eq!(reader.load().entry_points[0].plain.len(), 1);
+    assert_eq!(status.readiness(), Ok(()));
     let good = reader.load().id;
 
     std::fs::write(&file, "http: [").unwrap();
@@ -56,4 +62,30 @@ fn a_rejected_update_changes_nothing_and_a_good_one_publishes() {
     let report = controller.apply(provider.load(false));
     assert!(report.published);
     assert_eq!(reader.load().entry_points[0].plain.len(), 0);
+}
+
+#[test]
+fn a_first_configuration_that_is_rejected_keeps_readiness_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("d.yml");
+    std::fs::write(&file, "http: [").unwrap();
+    let (statics, _) = decode_static(&flags_to_node(&[
+        "--entryPoints.web.address=:80".to_string()
+    ]));
+    let (writer, _reader) = GenerationWriter::new(Generation::empty(&["web".to_string()]));
+    let status = Arc::new(ControlStatus::new(&[ProviderSlot::File]));
+    let mut controller = Controller::new(Arc::new(statics), writer, status.clone());
+    let provider = FileProvider::new(
+        FileProviderConfig::File {
+            path: file.clone(),
+            watch: false,
+        },
+        None,
+    );
+    controller.apply(provider.load(false));
+    let why = status.readiness().unwrap_err();
+    assert!(
+        why.contains("waiting for a first valid configuration from: file"),
+        "{why}"
+    );
 }

@@ -16,6 +16,7 @@ use tokio::time::{sleep_until, Instant};
 use wharf_config::{decode_dynamic, yaml, RawDynamicConfig, RawService};
 use wharf_model::{ConfigIssue, FileProviderConfig, Origin, ProviderName};
 
+use crate::contain::contained;
 use crate::ProviderUpdate;
 
 /// Why a load was rejected as a whole (the previous configuration stays live).
@@ -27,12 +28,21 @@ pub enum LoadError {
     Yaml(#[from] yaml::YamlError),
     #[error("{}: is empty (a write in progress?)", path.display())]
     Empty { path: PathBuf },
+    /// A bug in wharf reached while decoding the update (a panic, caught).
+    #[error("provider {provider}: internal error while decoding its update ({message})")]
+    Internal { provider: String, message: String },
 }
 
 impl LoadError {
+    /// Whether this is a wharf bug rather than a problem with the configuration.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, LoadError::Internal { .. })
+    }
+
     pub fn to_issue(&self) -> ConfigIssue {
         let origin = match self {
             LoadError::Yaml(e) => e.origin(),
+            LoadError::Internal { provider, .. } => Origin::Provider(provider.clone()),
             LoadError::Read { path, .. } | LoadError::Empty { path } => Origin::File {
                 path: path.display().to_string().into(),
                 line: 0,
@@ -99,6 +109,10 @@ impl FileProvider {
 
     /// Reads and decodes every file. `allow_empty` accepts empty files as empty configs.
     pub fn load(&self, allow_empty: bool) -> Result<ProviderUpdate, LoadError> {
+        contained("file", || self.load_files(allow_empty))?
+    }
+
+    fn load_files(&self, allow_empty: bool) -> Result<ProviderUpdate, LoadError> {
         let (files, mut issues) = self.files()?;
         let mut merged = RawDynamicConfig::default();
         for path in files {

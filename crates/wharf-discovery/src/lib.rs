@@ -4,6 +4,7 @@
 //! validates references (that needs every provider's config): it only decodes its own source
 //! into a `RawDynamicConfig` with origins.
 
+mod contain;
 pub mod docker;
 mod file;
 

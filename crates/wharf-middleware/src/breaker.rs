@@ -156,7 +156,8 @@ impl CircuitBreaker {
                 self.allowed.store(0, Ordering::Relaxed);
                 self.denied.store(0, Ordering::Relaxed);
                 self.recovery_start.store(now, Ordering::Release);
-                self.until.store(now + self.recovery_ms, Ordering::Release);
+                self.until
+                    .store(now.saturating_add(self.recovery_ms), Ordering::Release);
             }
             state = RECOVERING;
         }
@@ -222,7 +223,7 @@ impl CircuitBreaker {
                 .next_check
                 .compare_exchange(
                     due,
-                    now + self.check_period_ms,
+                    now.saturating_add(self.check_period_ms),
                     Ordering::AcqRel,
                     Ordering::Acquire,
                 )
@@ -238,7 +239,8 @@ impl CircuitBreaker {
             .expression
             .eval(&mut |c: &Condition| c.holds(window.measure(c.metric, &self.ranges)))
         {
-            self.until.store(now + self.fallback_ms, Ordering::Release);
+            self.until
+                .store(now.saturating_add(self.fallback_ms), Ordering::Release);
             self.state.store(TRIPPED, Ordering::Release);
             tracing::debug!("circuitBreaker tripped");
             for slot in &self.slots {

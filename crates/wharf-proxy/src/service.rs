@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use http::Version;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::modules::http::HttpModules;
@@ -16,7 +17,7 @@ use wharf_middleware::{
     RequestContext,
 };
 use wharf_model::{ForwardedHeaders, UpstreamScheme};
-use wharf_router::{GenerationReader, RouteAction};
+use wharf_router::{ControlStatus, GenerationReader, RouteAction};
 use wharf_rule::{
     normalize_escapes, normalize_request_host, routing_path, sanitize_path, RequestView,
 };
@@ -47,6 +48,7 @@ pub struct EntryPointProxy {
     pub(crate) settings: EntryPointSettings,
     reader: GenerationReader,
     lifecycle: Lifecycle,
+    control: Arc<ControlStatus>,
     pub(crate) hostname: Arc<str>,
 }
 
@@ -55,22 +57,28 @@ impl EntryPointProxy {
         settings: EntryPointSettings,
         reader: GenerationReader,
         lifecycle: Lifecycle,
+        control: Arc<ControlStatus>,
         hostname: Arc<str>,
     ) -> Self {
         EntryPointProxy {
             settings,
             reader,
             lifecycle,
+            control,
             hostname,
         }
     }
 }
+
+const TEXT: Option<&str> = Some("text/plain; charset=utf-8");
 
 /// What request_filter decided, computed while the request is borrowed.
 enum Decision {
     NotFound,
     BadRequest(&'static [u8]),
     Ping,
+    /// `/health/live` (`Ok`) or `/health/ready`.
+    Health(Result<(), String>),
     Api(Option<bytes::Bytes>),
     Redirect {
         status: u16,
@@ -135,6 +143,12 @@ impl EntryPointProxy {
             None => Decision::NotFound,
             Some(route) => match &route.action {
                 RouteAction::Ping => Decision::Ping,
+                RouteAction::Health if req.uri.path() == "/health/live" => Decision::Health(Ok(())),
+                RouteAction::Health => Decision::Health(if self.lifecycle.is_terminating() {
+                    Err("shutting down".into())
+                } else {
+                    self.control.readiness()
+                }),
                 RouteAction::Api => {
                     Decision::Api(generation.api.documents.get(req.uri.path()).cloned())
                 }
@@ -215,6 +229,17 @@ impl ProxyHttp for EntryPointProxy {
                     200
                 };
                 respond(session, status, None, false, &[], status_text(status))
+                    .await
+                    .map(|()| true)
+            }
+            Decision::Health(Ok(())) => {
+                respond(session, 200, TEXT, false, &[], Bytes::from_static(b"OK"))
+                    .await
+                    .map(|()| true)
+            }
+            Decision::Health(Err(why)) => {
+                let body = Bytes::from(format!("Service Unavailable: {why}"));
+                respond(session, 503, TEXT, false, &[], body)
                     .await
                     .map(|()| true)
             }

@@ -18,6 +18,9 @@ pub struct InternalRoutes {
     pub ping_entry_point: Option<String>,
     /// Entrypoint that serves `/api` (`api.insecure`: always `traefik`).
     pub api_entry_point: Option<String>,
+    /// Entrypoint that serves wharf's `/health/live` and `/health/ready` (`traefik`, when
+    /// it exists).
+    pub health_entry_point: Option<String>,
 }
 
 impl InternalRoutes {
@@ -33,6 +36,10 @@ impl InternalRoutes {
                 .as_ref()
                 .filter(|a| a.insecure)
                 .map(|_| "traefik".to_string()),
+            health_entry_point: statics
+                .entry_points
+                .contains_key("traefik")
+                .then(|| "traefik".to_string()),
         }
     }
 }
@@ -145,6 +152,13 @@ pub fn compile(
                 "ping",
                 "PathPrefix(`/ping`)",
                 RouteAction::Ping,
+            ));
+        }
+        if internal.health_entry_point.as_deref() == Some(name.as_str()) {
+            list.push(internal_route(
+                "health",
+                "Path(`/health/ready`) || Path(`/health/live`)",
+                RouteAction::Health,
             ));
         }
         if internal.api_entry_point.as_deref() == Some(name.as_str()) {

@@ -8,9 +8,11 @@
 mod compile;
 mod generation;
 mod publish;
+mod status;
 mod table;
 
 pub use compile::{compile, InternalRoutes, MiddlewareCache};
 pub use generation::{ApiView, EntryPointRoutes, Generation};
 pub use publish::{GenerationReader, GenerationWriter};
+pub use status::{ControlStatus, ProviderSlot, STUCK_AFTER};
 pub use table::{Route, RouteAction, RouteTable};

@@ -22,6 +22,9 @@ pub enum RouteAction {
     Ping,
     /// `api@internal`: the documents of the generation's [`crate::ApiView`].
     Api,
+    /// `health@internal`: wharf's `/health/live` and `/health/ready` (see
+    /// [`crate::ControlStatus`]).
+    Health,
 }
 
 #[derive(Debug)]

@@ -165,12 +165,14 @@ fn routers_without_entrypoints_go_everywhere_but_traefik() {
     assert_eq!(names, ["adm", "traefik", "web"]);
     assert_eq!(find(&g, 0, false, "h", "/x").as_deref(), Some("r@file"));
     assert_eq!(find(&g, 2, false, "h", "/x").as_deref(), Some("r@file"));
-    // On `traefik` only the internal ping router exists.
+    // On `traefik` only the internal routers exist: wharf's health, then ping.
     assert_eq!(find(&g, 1, false, "h", "/x"), None);
-    let ping = g.entry_points[1].plain.routes();
-    assert_eq!(ping.len(), 1);
-    assert_eq!(ping[0].name.as_str(), "ping@internal");
-    assert!(matches!(ping[0].action, RouteAction::Ping));
+    let internal = g.entry_points[1].plain.routes();
+    assert_eq!(internal.len(), 2);
+    assert_eq!(internal[0].name.as_str(), "health@internal");
+    assert!(matches!(internal[0].action, RouteAction::Health));
+    assert_eq!(internal[1].name.as_str(), "ping@internal");
+    assert!(matches!(internal[1].action, RouteAction::Ping));
     assert_eq!(g.id, 7);
 }
 

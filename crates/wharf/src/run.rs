@@ -15,7 +15,7 @@ use wharf_control::Controller;
 use wharf_discovery::{DockerProvider, FileProvider};
 use wharf_model::{Severity, StaticConfig};
 use wharf_proxy::{EntryPointProxy, EntryPointSettings, Lifecycle};
-use wharf_router::{Generation, GenerationWriter};
+use wharf_router::{ControlStatus, Generation, GenerationWriter, ProviderSlot};
 
 pub(crate) fn inputs(args: Vec<String>) -> anyhow::Result<StaticInputs> {
     let env: Vec<(String, String)> = std::env::vars().collect();
@@ -64,7 +64,15 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the control-plane runtime")?;
-    start_control_plane(&control_rt, statics.clone(), writer)?;
+    let mut enabled = Vec::new();
+    if statics.providers.file.is_some() {
+        enabled.push(ProviderSlot::File);
+    }
+    if statics.providers.docker.is_some() {
+        enabled.push(ProviderSlot::Docker);
+    }
+    let control = Arc::new(ControlStatus::new(&enabled));
+    start_control_plane(&control_rt, statics.clone(), writer, control.clone())?;
 
     let lifecycle = Lifecycle::new();
     let grace = statics
@@ -116,6 +124,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
             settings,
             reader.clone(),
             lifecycle.clone(),
+            control.clone(),
             hostname.clone(),
         );
         let mut options = HttpServerOptions::default();
@@ -147,8 +156,9 @@ fn start_control_plane(
     rt: &tokio::runtime::Runtime,
     statics: Arc<StaticConfig>,
     writer: GenerationWriter,
+    control: Arc<ControlStatus>,
 ) -> anyhow::Result<()> {
-    let mut controller = Controller::new(statics.clone(), writer);
+    let mut controller = Controller::new(statics.clone(), writer, control.clone());
     let (tx, rx) = mpsc::channel(16);
     let file = statics
         .providers
@@ -166,7 +176,7 @@ fn start_control_plane(
         if let Some(provider) = file {
             let first = provider.load(true);
             controller.apply(first);
-            tokio::spawn(provider.watch(tx.clone()));
+            supervise(ProviderSlot::File, provider.watch(tx.clone()), control.clone());
         }
         if let Some(provider) = docker {
             // Wait briefly for the engine so containers are routable from the first request;
@@ -178,9 +188,25 @@ fn start_control_plane(
                 Ok(Err(e)) => tracing::error!(error = %e, "docker provider: not available yet; retrying in the background"),
                 Err(_) => tracing::error!("docker provider: no answer within 5 s; retrying in the background"),
             }
-            tokio::spawn(provider.watch(tx));
+            supervise(ProviderSlot::Docker, provider.watch(tx), control.clone());
         }
     });
     rt.spawn(controller.run(rx));
     Ok(())
+}
+
+/// Runs a provider's task; if it ever dies (a bug), readiness says so instead of the
+/// provider silently going quiet.
+fn supervise(
+    slot: ProviderSlot,
+    task: impl std::future::Future<Output = ()> + Send + 'static,
+    control: Arc<ControlStatus>,
+) {
+    let handle = tokio::spawn(task);
+    tokio::spawn(async move {
+        if let Err(e) = handle.await {
+            tracing::error!(provider = ?slot, error = %e, "provider stopped; its last configuration stays live");
+            control.provider_lost(slot);
+        }
+    });
 }

@@ -11,6 +11,7 @@ use wharf_config::docker::{containers_to_config, ContainerInfo};
 use wharf_model::{DockerProviderConfig, ProviderName};
 
 use super::inspect::container_from_inspect;
+use crate::contain::contained;
 use crate::{LoadError, ProviderUpdate};
 
 /// Per-request deadline for list and inspect calls (the event stream has none).
@@ -70,6 +71,8 @@ pub enum DockerError {
     Timeout { endpoint: String },
     #[error("unsupported Docker endpoint `{0}` (use unix://, tcp:// or http://)")]
     Endpoint(String),
+    #[error(transparent)]
+    Decode(#[from] LoadError),
 }
 
 impl DockerProvider {
@@ -160,21 +163,24 @@ impl DockerProvider {
         Ok(out)
     }
 
-    fn update(&self, containers: &HashMap<String, ContainerInfo>) -> ProviderUpdate {
+    fn update(
+        &self,
+        containers: &HashMap<String, ContainerInfo>,
+    ) -> Result<ProviderUpdate, LoadError> {
         let list: Vec<ContainerInfo> = containers.values().cloned().collect();
-        let (raw, issues) = containers_to_config(&list, &self.config);
-        ProviderUpdate {
+        let (raw, issues) = contained("docker", || containers_to_config(&list, &self.config))?;
+        Ok(ProviderUpdate {
             provider: Self::provider_name(),
             raw,
             issues,
-        }
+        })
     }
 
     /// One connection and full sync: the first configuration, for start-up.
     pub async fn load(&self) -> Result<ProviderUpdate, DockerError> {
         let docker = self.connect().await?;
         let containers = self.sync_all(&docker).await?;
-        Ok(self.update(&containers))
+        Ok(self.update(&containers)?)
     }
 
     /// Follows the engine until `tx` closes: full sync on every (re)connection, then one
@@ -214,7 +220,7 @@ impl DockerProvider {
             endpoint = self.endpoint(),
             "docker provider: synchronized"
         );
-        if tx.send(Ok(self.update(&containers))).await.is_err() {
+        if tx.send(self.update(&containers)).await.is_err() {
             return Ok(());
         }
         if !self.config.watch {
@@ -282,7 +288,7 @@ impl DockerProvider {
                 tokio::time::sleep_until(next).await;
             }
             last_sent = tokio::time::Instant::now();
-            if tx.send(Ok(self.update(&containers))).await.is_err() {
+            if tx.send(self.update(&containers)).await.is_err() {
                 return Ok(());
             }
         }
