@@ -25,5 +25,5 @@ pub use origin::Origin;
 pub use static_config::{
     AccessLogConfig, ApiConfig, DockerProviderConfig, EntryPoint, EntryPointRedirect,
     FileProviderConfig, ForwardedHeaders, LogConfig, PingConfig, PrometheusConfig, ProvidersConfig,
-    StaticConfig,
+    StaticConfig, UnderscoreHeaders, DEFAULT_MAX_HEADER_BYTES,
 };

@@ -33,7 +33,24 @@ pub struct EntryPoint {
     pub write_timeout: Duration,
     pub idle_timeout: Duration,
     pub grace_timeout: Duration,
+    /// `http.maxHeaderBytes`: the request line and headers together.
+    pub max_header_bytes: usize,
+    /// `http.underscoreHeadersStrategy`.
+    pub underscore_headers: UnderscoreHeaders,
 }
+
+/// What an entrypoint does with request headers whose name has an underscore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnderscoreHeaders {
+    #[default]
+    Keep,
+    Delete,
+    /// 400 Bad Request.
+    Reject,
+}
+
+/// Traefik's (Go's) default `http.maxHeaderBytes`.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 1 << 20;
 
 /// `http.redirections.entryPoint`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +70,9 @@ pub struct ForwardedHeaders {
     pub insecure: bool,
     /// Peers whose X-Forwarded-* headers are kept.
     pub trusted_ips: Vec<ipnet::IpNet>,
+    /// `connection`: header names (lower case) a client's `Connection` may nominate that
+    /// still reach the middlewares.
+    pub connection: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -6,20 +6,17 @@ use pingora::http::RequestHeader;
 use pingora::prelude::*;
 use wharf_middleware::FORWARDED_HEADERS;
 
-/// The same names with underscores (`X_Forwarded_For`), which some servers treat as equal.
-const MANAGED_UNDERSCORED: &[&str] = &[
-    "x_forwarded_proto",
-    "x_forwarded_for",
-    "x_forwarded_host",
-    "x_forwarded_port",
-    "x_forwarded_server",
-    "x_forwarded_uri",
-    "x_forwarded_method",
-    "x_forwarded_prefix",
-    "x_forwarded_tls_client_cert",
-    "x_forwarded_tls_client_cert_info",
-    "x_real_ip",
-];
+/// Whether `name` is a managed X-header, in any case, or an alias of one with some `-` written
+/// as `_` (`X_Forwarded_For`, `X-Real_Ip`), which CGI/WSGI stacks read as the same header.
+fn is_managed_or_alias(name: &str) -> bool {
+    FORWARDED_HEADERS.iter().any(|managed| {
+        managed.len() == name.len()
+            && managed
+                .bytes()
+                .zip(name.bytes())
+                .all(|(m, n)| m == n.to_ascii_lowercase() || (m == b'-' && n == b'_'))
+    })
+}
 
 pub(crate) struct ForwardInfo<'a> {
     /// Whether the peer's own X-Forwarded-* headers are kept.
@@ -31,6 +28,9 @@ pub(crate) struct ForwardInfo<'a> {
     pub raw_host: &'a str,
     /// This machine's hostname (X-Forwarded-Server).
     pub hostname: &'a str,
+    /// `forwardedHeaders.connection`: headers a client's `Connection` may name that still
+    /// reach the middlewares.
+    pub connection: &'a [http::HeaderName],
 }
 
 fn has(req: &RequestHeader, name: &str) -> bool {
@@ -42,10 +42,17 @@ fn has(req: &RequestHeader, name: &str) -> bool {
 /// several X-Forwarded-For lines joined.
 pub(crate) fn entrypoint_stage(req: &mut RequestHeader, info: &ForwardInfo<'_>) -> Result<()> {
     if !info.trusted {
-        for name in FORWARDED_HEADERS.iter().chain(MANAGED_UNDERSCORED) {
-            req.remove_header(*name);
+        let spoofed: Vec<http::HeaderName> = req
+            .headers
+            .keys()
+            .filter(|name| is_managed_or_alias(name.as_str()))
+            .cloned()
+            .collect();
+        for name in spoofed {
+            req.remove_header(&name);
         }
     }
+    apply_connection_header(req, info.connection)?;
     let peer = info.peer_ip.map(|ip| match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4).to_string(),
         v4 => v4.to_string(),
@@ -106,6 +113,52 @@ pub(crate) fn entrypoint_stage(req: &mut RequestHeader, info: &ForwardInfo<'_>) 
     Ok(())
 }
 
+/// The client's `Connection` options, applied before wharf adds its own headers, as Traefik
+/// does: the headers it names are removed, except the managed X-headers (a client must not
+/// remove what the proxy sets) and `forwardedHeaders.connection`, which stay nominated so they
+/// reach the middlewares but not the backend. `Connection` itself is dropped (kept as
+/// `Upgrade` for an upgrade), so pingora's own nomination stripping has nothing left to remove.
+fn apply_connection_header(req: &mut RequestHeader, keep: &[http::HeaderName]) -> Result<()> {
+    if !req.headers.contains_key(http::header::CONNECTION) {
+        return Ok(());
+    }
+    let mut upgrade = false;
+    let mut remove = Vec::new();
+    let mut kept = Vec::new();
+    for value in req.headers.get_all(http::header::CONNECTION) {
+        for token in value.as_bytes().split(|b| *b == b',') {
+            let token = token.trim_ascii();
+            if token.eq_ignore_ascii_case(b"upgrade") {
+                upgrade = true;
+                continue;
+            }
+            let Ok(name) = http::HeaderName::from_bytes(token) else {
+                continue;
+            };
+            if is_managed_or_alias(name.as_str()) || name == http::header::HOST {
+                continue;
+            }
+            if keep.contains(&name) {
+                kept.push(name);
+            } else {
+                remove.push(name);
+            }
+        }
+    }
+    for name in &remove {
+        req.remove_header(name);
+    }
+    req.remove_header(&http::header::CONNECTION);
+    if upgrade && req.headers.contains_key(http::header::UPGRADE) {
+        req.insert_header(http::header::CONNECTION, "Upgrade")?;
+    }
+    if !kept.is_empty() {
+        let names: Vec<&str> = kept.iter().map(http::HeaderName::as_str).collect();
+        req.append_header(http::header::CONNECTION, names.join(", "))?;
+    }
+    Ok(())
+}
+
 /// At proxy time: the peer is appended to X-Forwarded-For.
 pub(crate) fn append_forwarded_for(req: &mut RequestHeader, peer: Option<IpAddr>) -> Result<()> {
     let Some(ip) = peer.map(|ip| match ip {
@@ -124,4 +177,96 @@ pub(crate) fn append_forwarded_for(req: &mut RequestHeader, peer: Option<IpAddr>
     };
     req.insert_header("X-Forwarded-For", value)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(headers: &[(&str, &str)]) -> RequestHeader {
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        for (n, v) in headers {
+            req.append_header(n.to_string(), *v).unwrap();
+        }
+        req
+    }
+
+    fn info(trusted: bool) -> ForwardInfo<'static> {
+        ForwardInfo {
+            trusted,
+            peer_ip: Some("10.0.0.1".parse().unwrap()),
+            tls: false,
+            websocket: false,
+            raw_host: "a.test",
+            hostname: "edge",
+            connection: &[],
+        }
+    }
+
+    #[test]
+    fn underscore_aliases_of_managed_headers_are_removed_for_untrusted_peers() {
+        let spoofs = [
+            "X-Real_Ip",
+            "X_Real_Ip",
+            "x_forwarded_for",
+            "X_Forwarded-Proto",
+            "X-FORWARDED_HOST",
+            "X-Forwarded_Prefix",
+        ];
+        let headers: Vec<(&str, &str)> = spoofs.iter().map(|n| (*n, "7.7.7.7")).collect();
+        let mut req = request(&headers);
+        req.append_header("X_Custom_Thing", "kept").unwrap();
+        entrypoint_stage(&mut req, &info(false)).unwrap();
+        for n in spoofs {
+            let normalized = n.replace('_', "-");
+            let value = req.headers.get(normalized.as_str());
+            assert!(
+                value.is_none_or(|v| v != "7.7.7.7"),
+                "{n} reached the backend as {normalized}: {value:?}"
+            );
+            assert!(req.headers.get(n).is_none(), "{n} kept");
+        }
+        assert_eq!(req.headers["x-real-ip"], "10.0.0.1");
+        assert_eq!(req.headers["x_custom_thing"], "kept");
+
+        let mut trusted = request(&[("X-Real-Ip", "7.7.7.7")]);
+        entrypoint_stage(&mut trusted, &info(true)).unwrap();
+        assert_eq!(trusted.headers["x-real-ip"], "7.7.7.7");
+    }
+
+    #[test]
+    fn connection_cannot_remove_what_the_proxy_sets() {
+        let mut req = request(&[
+            (
+                "Connection",
+                "close, X-Forwarded-For, x-real-ip, X-Forwarded-Proto, X-Secret, authorization",
+            ),
+            ("X-Secret", "s"),
+            ("Authorization", "Bearer t"),
+        ]);
+        entrypoint_stage(&mut req, &info(false)).unwrap();
+        assert_eq!(req.headers["x-real-ip"], "10.0.0.1");
+        assert_eq!(req.headers["x-forwarded-proto"], "http");
+        assert!(req.headers.get("x-secret").is_none());
+        assert!(req.headers.get("authorization").is_none());
+        assert!(req.headers.get("connection").is_none());
+
+        let keep = [http::HeaderName::from_static("x-keep")];
+        let mut req = request(&[
+            ("Connection", "Upgrade, X-Keep"),
+            ("Upgrade", "websocket"),
+            ("X-Keep", "k"),
+        ]);
+        let mut i = info(false);
+        i.connection = &keep;
+        entrypoint_stage(&mut req, &i).unwrap();
+        assert_eq!(req.headers["x-keep"], "k");
+        let connection: Vec<&str> = req
+            .headers
+            .get_all("connection")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(connection, ["Upgrade", "x-keep"]);
+    }
 }

@@ -11,6 +11,7 @@
 //! This crate never sees configuration types: only the compiled generation.
 
 mod ctx;
+pub mod edge;
 mod forwarded;
 mod headers;
 mod responses;

@@ -40,6 +40,7 @@ impl EntryPointProxy {
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket")),
             raw_host: &host,
             hostname: &self.hostname,
+            connection: &self.connection_headers,
         };
         forwarded::entrypoint_stage(session.req_header_mut(), &info)?;
         ctx.cx = RequestContext {

@@ -46,6 +46,8 @@ pub struct EntryPointSettings {
 
 pub struct EntryPointProxy {
     pub(crate) settings: EntryPointSettings,
+    /// `forwardedHeaders.connection`, parsed once.
+    pub(crate) connection_headers: Vec<http::HeaderName>,
     reader: GenerationReader,
     lifecycle: Lifecycle,
     control: Arc<ControlStatus>,
@@ -61,6 +63,12 @@ impl EntryPointProxy {
         hostname: Arc<str>,
     ) -> Self {
         EntryPointProxy {
+            connection_headers: settings
+                .forwarded
+                .connection
+                .iter()
+                .filter_map(|n| http::HeaderName::from_bytes(n.as_bytes()).ok())
+                .collect(),
             settings,
             reader,
             lifecycle,
@@ -206,15 +214,15 @@ impl ProxyHttp for EntryPointProxy {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.tls = is_tls(session);
-        session.set_keepalive(Some(self.settings.idle_timeout.as_secs()));
-        if session.is_upgrade_req() {
-            // Upgraded (WebSocket) tunnels are not subject to the request read timeout.
-            session.set_read_timeout(None);
-        } else {
-            session.set_read_timeout(Some(self.settings.read_timeout));
-            if !self.settings.write_timeout.is_zero() {
-                session.set_write_timeout(Some(self.settings.write_timeout));
-            }
+        if session.get_keepalive().is_some() {
+            // Not for a client that asked to close (HTTP/1.0 closes unless it asks otherwise).
+            session.set_keepalive(Some(self.settings.idle_timeout.as_secs()));
+        }
+        // The whole request is bounded by the edge (readTimeout); this is pingora's per-read
+        // bound, lifted only once a backend has switched protocols (response_filter).
+        session.set_read_timeout(Some(self.settings.read_timeout));
+        if !self.settings.write_timeout.is_zero() {
+            session.set_write_timeout(Some(self.settings.write_timeout));
         }
         match self.decide(session, ctx) {
             Decision::Forward { pool, chain } => self.forward(session, ctx, pool, chain).await,
@@ -344,12 +352,11 @@ impl ProxyHttp for EntryPointProxy {
             upstream.remove_header(&http::header::CONTENT_LENGTH);
         }
         let pool = ctx.pool.as_ref().expect("forwarded requests have a pool");
-        if !pool.pass_host_header {
-            if let Some(server) = ctx.server.and_then(|i| pool.servers.get(i)) {
-                upstream.insert_header("Host", server.authority.as_str())?;
-            }
-        } else if !host.is_empty() {
+        if pool.pass_host_header && !host.is_empty() {
             upstream.insert_header("Host", host.as_str())?;
+        } else if let Some(server) = ctx.server.and_then(|i| pool.servers.get(i)) {
+            // Also for an HTTP/1.0 request without Host: Go's client then names the server.
+            upstream.insert_header("Host", server.authority.as_str())?;
         }
         Ok(())
     }
@@ -390,6 +397,11 @@ impl ProxyHttp for EntryPointProxy {
         if !session.is_http2() {
             // Traefik always answers HTTP/1.1, whatever the backend spoke.
             upstream_response.set_version(Version::HTTP_11);
+        }
+        if upstream_response.status == http::StatusCode::SWITCHING_PROTOCOLS {
+            // An upgraded (WebSocket) tunnel is not subject to the request's timeouts.
+            session.set_read_timeout(None);
+            session.set_write_timeout(None);
         }
         Ok(())
     }

@@ -6,15 +6,21 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use pingora::apps::HttpServerOptions;
-use pingora::proxy::ProxyServiceBuilder;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server};
+use pingora::services::listening::Service;
 use tokio::sync::mpsc;
 use wharf_config::{load_static, StaticInputs, StaticSource};
 use wharf_control::Controller;
 use wharf_discovery::{DockerProvider, FileProvider};
 use wharf_model::{Severity, StaticConfig};
+use wharf_proxy::edge::{EdgeApp, EdgeLimits, HeadLimits};
 use wharf_proxy::{EntryPointProxy, EntryPointSettings, Lifecycle};
+
+/// pingora 0.9's HTTP/1 limits (`MAX_HEADER_SIZE`, `MAX_HEADERS`): the edge refuses beyond
+/// them with 431 rather than letting pingora answer 400.
+const PINGORA_MAX_HEAD_BYTES: usize = 1_048_575;
+const PINGORA_MAX_HEADERS: usize = 256;
 use wharf_router::{ControlStatus, Generation, GenerationWriter, ProviderSlot};
 
 pub(crate) fn inputs(args: Vec<String>) -> anyhow::Result<StaticInputs> {
@@ -129,10 +135,17 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         );
         let mut options = HttpServerOptions::default();
         options.h2c = true;
-        let mut service = ProxyServiceBuilder::new(&server.configuration, proxy)
-            .name(format!("entrypoint {name}"))
-            .server_options(options)
-            .build();
+        let mut http = pingora::proxy::http_proxy(&server.configuration, proxy);
+        http.server_options = Some(options);
+        let limits = EdgeLimits {
+            head: HeadLimits {
+                // pingora's parser stops at 1 MiB - 1 and 256 header lines.
+                max_bytes: ep.max_header_bytes.min(PINGORA_MAX_HEAD_BYTES),
+                max_fields: PINGORA_MAX_HEADERS,
+            },
+            read_timeout: ep.read_timeout,
+        };
+        let mut service = Service::new(format!("entrypoint {name}"), EdgeApp::new(http, limits));
         service.add_tcp(&ep.address.to_string());
         server.add_service(service);
         tracing::info!(entrypoint = %name, address = %ep.address, "listening");

@@ -3,7 +3,10 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use wharf_model::{ConfigIssue, EntryPoint, EntryPointRedirect, ForwardedHeaders, Origin};
+use wharf_model::{
+    ConfigIssue, EntryPoint, EntryPointRedirect, ForwardedHeaders, Origin, UnderscoreHeaders,
+    DEFAULT_MAX_HEADER_BYTES,
+};
 
 use super::{get_bool, get_duration, get_string};
 use crate::decode::{check_keys, integer, join, list, string, Issues};
@@ -83,8 +86,34 @@ pub(super) fn entry_point(
     };
     let mut redirect = None;
     let mut middlewares = Vec::new();
+    let mut max_header_bytes = DEFAULT_MAX_HEADER_BYTES;
+    let mut underscore_headers = UnderscoreHeaders::Keep;
     if let Some(http) = n.get("http") {
         let hp = join(path, "http");
+        if let Some(m) = http.get("maxHeaderBytes") {
+            let mp = join(&hp, "maxHeaderBytes");
+            match integer(m, &mp, issues).map(usize::try_from) {
+                Some(Ok(v)) if v > 0 => max_header_bytes = v,
+                Some(_) => issues.error(
+                    &m.origin,
+                    format!("`{mp}` must be a positive number of bytes"),
+                ),
+                None => {}
+            }
+        }
+        if let Some(u) = http.get("underscoreHeadersStrategy") {
+            let up = join(&hp, "underscoreHeadersStrategy");
+            match string(u, &up, issues).as_deref() {
+                Some("keep") => underscore_headers = UnderscoreHeaders::Keep,
+                Some("delete") => underscore_headers = UnderscoreHeaders::Delete,
+                Some("reject") => underscore_headers = UnderscoreHeaders::Reject,
+                Some(other) => issues.error(
+                    &u.origin,
+                    format!("`{up}` must be `keep`, `delete` or `reject`, found `{other}`"),
+                ),
+                None => {}
+            }
+        }
         if let Some(m) = http.get("middlewares") {
             for (name, origin) in list(m, &join(&hp, "middlewares"), issues).unwrap_or_default() {
                 if !name.contains('@') {
@@ -103,14 +132,17 @@ pub(super) fn entry_point(
         check_keys(
             http,
             &hp,
-            &["redirections", "middlewares"],
+            &[
+                "redirections",
+                "middlewares",
+                "maxHeaderBytes",
+                "underscoreHeadersStrategy",
+            ],
             &[
                 "tls",
                 "encodedCharacters",
                 "encodeQuerySemicolons",
                 "sanitizePath",
-                "maxHeaderBytes",
-                "underscoreHeadersStrategy",
             ],
             issues,
         );
@@ -151,10 +183,23 @@ pub(super) fn entry_point(
         check_keys(
             f,
             &fp,
-            &["trustedIPs", "insecure"],
-            &["connection", "notAppendXForwardedFor"],
+            &["trustedIPs", "insecure", "connection"],
+            &["notAppendXForwardedFor"],
             issues,
         );
+        if let Some(names) = f.get("connection") {
+            for (name, origin) in list(names, &join(&fp, "connection"), issues).unwrap_or_default()
+            {
+                if name.is_empty() || !name.bytes().all(is_token_byte) {
+                    issues.error(
+                        &origin,
+                        format!("`{fp}.connection`: `{name}` is not a header name"),
+                    );
+                } else {
+                    forwarded_headers.connection.push(name.to_ascii_lowercase());
+                }
+            }
+        }
         forwarded_headers.insecure = get_bool(f, "insecure", &fp, issues).unwrap_or(false);
         if let Some(ips) = f.get("trustedIPs") {
             for (ip, origin) in list(ips, &join(&fp, "trustedIPs"), issues).unwrap_or_default() {
@@ -180,6 +225,8 @@ pub(super) fn entry_point(
         write_timeout: Duration::ZERO,
         idle_timeout: Duration::from_secs(180),
         grace_timeout: Duration::from_secs(10),
+        max_header_bytes,
+        underscore_headers,
     };
     if let Some(t) = n.get("transport") {
         let tp = join(path, "transport");
@@ -224,6 +271,11 @@ pub(super) fn entry_point(
         }
     }
     Some(ep)
+}
+
+/// RFC 9110 `tchar`: the bytes of a header name.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 fn parse_net(s: &str) -> Option<ipnet::IpNet> {
