@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use pingora::http::RequestHeader;
 use pingora::prelude::*;
 use wharf_middleware::FORWARDED_HEADERS;
+use wharf_model::UnderscoreHeaders;
 
 /// Whether `name` is a managed X-header, in any case, or an alias of one with some `-` written
 /// as `_` (`X_Forwarded_For`, `X-Real_Ip`), which CGI/WSGI stacks read as the same header.
@@ -157,6 +158,27 @@ fn apply_connection_header(req: &mut RequestHeader, keep: &[http::HeaderName]) -
         req.append_header(http::header::CONNECTION, names.join(", "))?;
     }
     Ok(())
+}
+
+/// `http.underscoreHeadersStrategy`, before routing: headers with an underscore in their name
+/// kept, deleted, or the request refused (false).
+pub(crate) fn underscore_headers(req: &mut RequestHeader, strategy: UnderscoreHeaders) -> bool {
+    if strategy == UnderscoreHeaders::Keep {
+        return true;
+    }
+    let underscored: Vec<http::HeaderName> = req
+        .headers
+        .keys()
+        .filter(|n| n.as_str().contains('_'))
+        .cloned()
+        .collect();
+    if strategy == UnderscoreHeaders::Reject {
+        return underscored.is_empty();
+    }
+    for name in underscored {
+        req.remove_header(&name);
+    }
+    true
 }
 
 /// At proxy time: the peer is appended to X-Forwarded-For.

@@ -16,7 +16,7 @@ use wharf_middleware::{
     content_length, request_host, strip_port, Chain, CompressModuleBuilder, GrpcWebModuleBuilder,
     RequestContext,
 };
-use wharf_model::{ForwardedHeaders, UpstreamScheme};
+use wharf_model::{ForwardedHeaders, UnderscoreHeaders, UpstreamScheme};
 use wharf_router::{ControlStatus, GenerationReader, RouteAction};
 use wharf_rule::{
     normalize_escapes, normalize_request_host, routing_path, sanitize_path, RequestView,
@@ -42,6 +42,8 @@ pub struct EntryPointSettings {
     pub write_timeout: Duration,
     /// What `/ping` answers once shutdown has begun.
     pub ping_terminating_status: u16,
+    /// `http.underscoreHeadersStrategy`.
+    pub underscore_headers: UnderscoreHeaders,
 }
 
 pub struct EntryPointProxy {
@@ -223,6 +225,14 @@ impl ProxyHttp for EntryPointProxy {
         session.set_read_timeout(Some(self.settings.read_timeout));
         if !self.settings.write_timeout.is_zero() {
             session.set_write_timeout(Some(self.settings.write_timeout));
+        }
+        if !forwarded::underscore_headers(
+            session.req_header_mut(),
+            self.settings.underscore_headers,
+        ) {
+            return responses::bad_request(session, b"400 Bad Request")
+                .await
+                .map(|()| true);
         }
         match self.decide(session, ctx) {
             Decision::Forward { pool, chain } => self.forward(session, ctx, pool, chain).await,

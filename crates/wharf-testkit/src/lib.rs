@@ -3,6 +3,7 @@
 //!   with what it received, as JSON, and records every request;
 //! - [`WharfProcess`]: the real `wharf` binary started on a config, waited on, and stopped;
 //! - [`raw`]: a byte-exact HTTP/1.x client for requests ordinary clients refuse to send;
+//! - [`RecordingBackend`]: a raw backend that keeps every byte it receives;
 //! - [`docker`]: the echo image built locally, test networks and labelled containers;
 //! - [`socket_proxy`]: a recording, cuttable proxy in front of the Docker socket;
 //! - [`wait_until`]: waits on a condition, never on a fixed sleep;
@@ -15,10 +16,12 @@ mod echo;
 pub mod pki;
 mod process;
 pub mod raw;
+mod recording;
 pub mod socket_proxy;
 mod wait;
 
 pub use corpus::replay_corpus;
 pub use echo::{EchoServer, Received};
 pub use process::{free_port, WharfProcess};
+pub use recording::RecordingBackend;
 pub use wait::wait_until;

@@ -125,6 +125,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
             idle_timeout: ep.idle_timeout,
             write_timeout: ep.write_timeout,
             ping_terminating_status: ping_status,
+            underscore_headers: ep.underscore_headers,
         };
         let proxy = EntryPointProxy::new(
             settings,

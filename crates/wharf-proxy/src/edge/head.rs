@@ -253,7 +253,8 @@ fn parse(input: &[u8], lines: &[(usize, usize)], len: usize) -> Result<Head, Rej
             ));
         }
         if transfer_encodings > 1 {
-            return Err(Rejection::bad_request("too many transfer encodings"));
+            // Go: "too many transfer encodings", as an unsupported one.
+            return Err(Rejection::unsupported_transfer_encoding());
         }
         if !lengths.is_empty() {
             return Err(Rejection::bad_request(

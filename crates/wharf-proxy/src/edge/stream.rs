@@ -159,6 +159,11 @@ impl EdgeStream {
                     }
                     return Ok(false);
                 };
+                if head.body == BodyFraming::Chunked {
+                    // The body bytes that came with the head are checked before the head goes
+                    // on: a request sent at once is refused whole, not half forwarded.
+                    ChunkedBody::default().feed(&self.inp[head.len..])?;
+                }
                 let raw = self.inp.split_to(head.len).freeze();
                 self.out = match head.rewritten {
                     Some(rewritten) => Bytes::from(rewritten),

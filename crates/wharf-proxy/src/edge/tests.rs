@@ -134,7 +134,7 @@ fn transfer_encoding_is_one_chunked_or_nothing() {
     }
     assert_eq!(
         status(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"),
-        400
+        501
     );
     assert_eq!(
         status(b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),

@@ -1,0 +1,216 @@
+//! Hostile HTTP/1 input (reliability.md §1.5 and the forwarding-header spoofing matrix), sent
+//! as raw bytes through wharf and through the real Traefik 3.7.15 to a recording backend.
+//! wharf's answers are asserted absolutely; each case says whether Traefik answers the same,
+//! and the cases where wharf is deliberately stricter are listed in the README.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use wharf_testkit::{free_port, RecordingBackend, WharfProcess};
+
+#[path = "edge/cases.rs"]
+mod cases;
+
+use cases::{Case, Reach};
+
+struct Proxy {
+    _proc: WharfProcess,
+    web: SocketAddr,
+    backend: RecordingBackend,
+}
+
+fn start(binary: &Path) -> Proxy {
+    let backend = RecordingBackend::start();
+    // `test:test`, apr1.
+    let yaml = format!(
+        r#"http:
+  routers:
+    all: {{rule: "PathPrefix(`/`)", service: rec}}
+    admin: {{rule: "PathPrefix(`/admin`)", service: rec, middlewares: [auth]}}
+  middlewares:
+    auth: {{basicAuth: {{users: ["test:$apr1$abcdefgh$h9FWgUz3n9YxylKLlR5SQ/"]}}}}
+  services:
+    rec: {{loadBalancer: {{servers: [{{url: "{}"}}]}}}}
+"#,
+        backend.url()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let dynamic = dir.path().join("dynamic.yml");
+    std::fs::write(&dynamic, yaml).unwrap();
+    let web = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let args = vec![
+        format!("--entryPoints.web.address={web}"),
+        // Short enough for the slow-client cases, long enough for any machine.
+        "--entryPoints.web.transport.respondingTimeouts.readTimeout=3s".to_string(),
+        format!("--providers.file.filename={}", dynamic.display()),
+        "--global.checkNewVersion=false".to_string(),
+        "--global.sendAnonymousUsage=false".to_string(),
+        "--log.level=ERROR".to_string(),
+    ];
+    let proc = common::start_ready(dir, binary, &args, &[web], web);
+    Proxy {
+        _proc: proc,
+        web,
+        backend,
+    }
+}
+
+/// What a client saw: the status of each response, and whether the connection was closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Seen {
+    statuses: Vec<u16>,
+    closed: bool,
+    /// Request lines that reached the backend.
+    reached: Vec<String>,
+    /// The case's marker bytes reached the backend somewhere.
+    marker_reached: bool,
+}
+
+fn statuses(bytes: &[u8]) -> Vec<u16> {
+    let text = String::from_utf8_lossy(bytes);
+    text.match_indices("HTTP/1.")
+        .filter_map(|(i, _)| text.get(i + 9..i + 12)?.parse().ok())
+        .collect()
+}
+
+/// Sends the case and reads until the connection closes, or until the responses wharf is
+/// expected to send have arrived and nothing more comes (or, for a proxy that answers
+/// otherwise, until well past the 3 s readTimeout).
+fn exchange(addr: SocketAddr, case: &Case, verify_close: bool) -> (Vec<u8>, bool) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    for (i, part) in case.parts.iter().enumerate() {
+        if i > 0 {
+            // A slow client: the next part comes later.
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if stream.write_all(part).is_err() {
+            break;
+        }
+    }
+    let started = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 8192];
+    let closed = loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+            Err(_) => {
+                let all_there = !case.statuses.is_empty()
+                    && statuses(&got).len() >= case.statuses.len()
+                    && !(case.closes && verify_close);
+                if all_there || started.elapsed() > Duration::from_secs(8) {
+                    break false;
+                }
+            }
+        }
+    };
+    (got, closed)
+}
+
+/// `is_wharf`: wharf must also close the connection when the case says so; for Traefik, only
+/// its answers are observed.
+fn run(proxy: &Proxy, case: &Case, is_wharf: bool) -> Seen {
+    let before = proxy.backend.requests().len();
+    let mark = proxy.backend.mark();
+    let (got, closed) = exchange(proxy.web, case, is_wharf);
+    // The canary, on a new connection: the backend connection must not be desynchronised.
+    let canary = wharf_testkit::raw::send(proxy.web, b"GET /canary HTTP/1.1\r\nHost: a\r\n\r\n")
+        .expect("canary");
+    assert_eq!(
+        (canary.status, canary.body_text().as_str()),
+        (200, "GET /canary HTTP/1.1"),
+        "{}: the canary got another answer",
+        case.name
+    );
+    let mut reached: Vec<String> = proxy.backend.requests()[before..].to_vec();
+    let canary_at = reached
+        .iter()
+        .rposition(|l| l == "GET /canary HTTP/1.1")
+        .expect("the canary reached the backend");
+    reached.remove(canary_at);
+    let raw = proxy.backend.received_since(&mark);
+    Seen {
+        statuses: statuses(&got),
+        closed,
+        reached,
+        marker_reached: case
+            .marker
+            .is_some_and(|m| raw.windows(m.len()).any(|w| w == m.as_bytes())),
+    }
+}
+
+#[test]
+fn hostile_requests_never_reach_the_backend_and_agree_with_traefik_where_stated() {
+    let wharf = start(&common::wharf_bin());
+    let traefik = start(&common::traefik_bin());
+    let all = cases::cases();
+    let mut failures = Vec::new();
+    let mut differing = Vec::new();
+    for case in &all {
+        let w = run(&wharf, case, true);
+        let t = run(&traefik, case, false);
+        let expected_reach: Vec<String> = match &case.reach {
+            Reach::Nothing => Vec::new(),
+            Reach::Lines(lines) => lines.iter().map(|l| l.to_string()).collect(),
+        };
+        let mut problems = Vec::new();
+        if w.statuses != case.statuses {
+            problems.push(format!(
+                "statuses {:?}, want {:?}",
+                w.statuses, case.statuses
+            ));
+        }
+        if case.closes && !w.closed {
+            problems.push("the connection stayed open".to_string());
+        }
+        if w.reached != expected_reach {
+            problems.push(format!(
+                "backend got {:?}, want {expected_reach:?}",
+                w.reached
+            ));
+        }
+        if w.marker_reached {
+            problems.push(format!("{:?} reached the backend", case.marker));
+        }
+        if !problems.is_empty() {
+            failures.push(format!("  {}: {}", case.name, problems.join("; ")));
+        }
+        let same = t.statuses == w.statuses && t.reached == w.reached;
+        if case.traefik_same && !same {
+            failures.push(format!(
+                "  {}: said to agree with Traefik, which gave {:?} and let {:?} through (wharf {:?}, {:?})",
+                case.name, t.statuses, t.reached, w.statuses, w.reached
+            ));
+        }
+        if !same {
+            differing.push(format!(
+                "  {}: wharf {:?} reached {:?}; traefik {:?} reached {:?}{}",
+                case.name,
+                w.statuses,
+                w.reached,
+                t.statuses,
+                t.reached,
+                if t.marker_reached {
+                    " (marker reached Traefik's backend)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    eprintln!(
+        "edge matrix: {} cases, {} where wharf differs from Traefik:\n{}",
+        all.len(),
+        differing.len(),
+        differing.join("\n")
+    );
+    assert!(failures.is_empty(), "edge matrix:\n{}", failures.join("\n"));
+}
