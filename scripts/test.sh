@@ -28,6 +28,9 @@ log "cargo test"
 test_log=$(mktemp)
 cargo test --workspace --locked 2>&1 | tee "$test_log"
 
+log "fuzzing (each target ${FUZZ_SECONDS:-30} s)"
+bash scripts/fuzz.sh
+
 log "config/ examples load"
 cargo run -q -p wharf --locked -- check --configFile=config/traefik.yml
 

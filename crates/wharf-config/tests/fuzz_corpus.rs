@@ -27,3 +27,8 @@ fn docker_labels_corpus() {
 fn breaker_expr_corpus() {
     replay("breaker_expr", wharf_rule::fuzz_logic::breaker);
 }
+
+#[test]
+fn go_duration_corpus() {
+    replay("go_duration", wharf_model::fuzz_logic::go_duration);
+}

@@ -14,7 +14,10 @@ use pingora::upstreams::peer::HttpPeer;
 use wharf_model::{ErrorsSpec, UpstreamScheme};
 use wharf_upstream::ServicePool;
 
-use crate::subrequest::{resolve, Client, HOP_BY_HOP, IDLE};
+use crate::subrequest::{connect_addr, Client, HOP_BY_HOP, IDLE};
+
+/// The longest wait for an error page (the whole exchange).
+const PAGE_TIMEOUT: Duration = Duration::from_secs(30);
 use crate::{header_name, request_host, BuildError, Middleware, Reply};
 
 /// Go's `url.QueryEscape` leaves these unescaped.
@@ -109,16 +112,24 @@ impl ErrorPages {
         let fetched = async {
             let target = self.target(req, &host, status, code, tls);
             let page_req = self.page_request(req, &target, &page_host)?;
-            let addr = match server.addr {
-                Some(a) => a,
-                None => resolve(&server.host, server.port).await?,
-            };
+            let addr = connect_addr(&server.target).await?;
             let https = server.scheme == UpstreamScheme::Https;
             let mut peer = HttpPeer::new(addr, https, server.host.clone());
             peer.options.idle_timeout = Some(IDLE);
             peer.options.connection_timeout = Some(Duration::from_secs(30));
             peer.group_key = self.pool.instance;
             self.client.send(&peer, page_req, None).await
+        };
+        // A page service that accepts and never answers must not hold the client forever.
+        let fetched = async {
+            tokio::time::timeout(PAGE_TIMEOUT, fetched)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(pingora::Error::explain(
+                        pingora::ErrorType::ReadTimedout,
+                        format!("no page within {PAGE_TIMEOUT:?}"),
+                    ))
+                })
         };
         match fetched.await {
             Ok((head, body)) => Reply {

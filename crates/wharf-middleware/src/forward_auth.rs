@@ -12,18 +12,20 @@ use pingora::upstreams::peer::HttpPeer;
 use regex::Regex;
 use wharf_model::ForwardAuthSpec;
 
-use crate::subrequest::{ca_list, client_cert, resolve, Client, HOP_BY_HOP, IDLE};
+use crate::subrequest::{ca_list, client_cert, connect_addr, Client, HOP_BY_HOP, IDLE};
 use crate::{
     canonical_header, header_name, regex, request_host, BuildError, ReadBody, Reply,
     RequestContext, FORWARD_BODY_CAP,
 };
+use wharf_upstream::Target;
 
 /// Traefik's auth client timeout.
 const TIMEOUT: Duration = Duration::from_secs(30);
 pub struct ForwardAuth {
     https: bool,
     host: String,
-    port: u16,
+    /// The auth server's address, resolved off the request path after the first call.
+    server: Target,
     /// `host:port` as written in the address (the auth request's Host).
     authority: String,
     /// Path and query of the address, used as-is.
@@ -81,8 +83,8 @@ impl ForwardAuth {
             target: uri
                 .path_and_query()
                 .map_or_else(|| "/".to_string(), |p| p.to_string()),
+            server: Target::new(&host, port),
             host,
-            port,
             authority,
             trust: spec.trust_forward_header,
             response_headers: spec
@@ -258,7 +260,7 @@ impl ForwardAuth {
         auth: RequestHeader,
         body: Option<Bytes>,
     ) -> pingora::Result<(ResponseHeader, Bytes)> {
-        let addr = resolve(&self.host, self.port).await?;
+        let addr = connect_addr(&self.server).await?;
         let mut peer = HttpPeer::new(addr, self.https, self.host.clone());
         peer.options.idle_timeout = Some(IDLE);
         if self.insecure {
@@ -287,10 +289,14 @@ impl ForwardAuth {
         let (head, body) = match tokio::time::timeout(TIMEOUT, self.call(auth, sent_body)).await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
-                tracing::debug!(error = %e, auth = ?self, "forwardAuth: the auth server failed");
+                // Traefik logs it too: every such request is refused (500).
+                tracing::warn!(error = %e, auth = ?self, "forwardAuth: the auth server failed");
                 return Err(fail());
             }
-            Err(_) => return Err(fail()),
+            Err(_) => {
+                tracing::warn!(auth = ?self, "forwardAuth: no answer from the auth server within {TIMEOUT:?}");
+                return Err(fail());
+            }
         };
         let status = head.status.as_u16();
         if self

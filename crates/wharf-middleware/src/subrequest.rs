@@ -7,6 +7,7 @@ use bytes::Bytes;
 use pingora::connectors::http::Connector;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::upstreams::peer::HttpPeer;
+use wharf_upstream::Target;
 
 /// Idle connections are kept as long as Traefik keeps them (`idleConnTimeout`).
 pub(crate) const IDLE: Duration = Duration::from_secs(90);
@@ -68,18 +69,12 @@ impl Client {
     }
 }
 
-/// Resolves `host:port` (the first address), as Go's dialer does.
-pub(crate) async fn resolve(host: &str, port: u16) -> pingora::Result<std::net::SocketAddr> {
-    tokio::net::lookup_host((host, port))
+/// Where to connect for `target` now, as pingora's error when it cannot be resolved.
+pub async fn connect_addr(target: &Target) -> pingora::Result<std::net::SocketAddr> {
+    target
+        .addr()
         .await
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| {
-            pingora::Error::explain(
-                pingora::ErrorType::ConnectNoRoute,
-                format!("cannot resolve {host}"),
-            )
-        })
+        .map_err(|e| pingora::Error::explain(pingora::ErrorType::ConnectNoRoute, e))
 }
 
 /// PEM certificates as pingora's CA list (checked at load; a bad one is a build error).

@@ -1,16 +1,20 @@
-//! rateLimit and inFlightReq. Sources are hashed onto a fixed set of slots (lock-free, no
-//! allocation per request); two sources sharing a slot share its budget, which only ever
-//! makes the limit stricter for them.
+//! rateLimit and inFlightReq, per source as in Traefik: each client (IP, header value or host)
+//! has its own budget. Memory stays bounded: rate-limit states that have refilled are swept
+//! as the map grows (amortised, no background task), and beyond [`MAX_SOURCES`] live
+//! sources the map starts afresh; in-flight counts leave the map when they reach zero.
+//! Both maps are sharded (DashMap): a request takes one shard's lock for one lookup.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
+use dashmap::DashMap;
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use http::{HeaderName, HeaderValue};
 use pingora::http::RequestHeader;
 use wharf_model::SourceCriterion;
@@ -18,13 +22,26 @@ use wharf_model::SourceCriterion;
 use crate::access::ClientIp;
 use crate::{request_host, BuildError, Flow, Middleware, Reply, RequestContext};
 
-const SLOTS: usize = 1024;
+/// Live sources a rate limiter keeps (Traefik's limit too).
+pub const MAX_SOURCES: usize = 65_536;
+/// The map is swept for refilled states once it has grown past twice its size after the
+/// last sweep (and at least this).
+const FIRST_SWEEP: usize = 1024;
 
 #[derive(Debug)]
 enum Source {
     Ip(ClientIp),
     Header(HeaderName),
     Host,
+}
+
+/// One request's source, as the limiters key it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum SourceKey {
+    Ip(IpAddr),
+    Value(Box<[u8]>),
+    /// No source could be read (no peer address, no such header): one shared budget.
+    Unknown,
 }
 
 impl Source {
@@ -40,32 +57,26 @@ impl Source {
         })
     }
 
-    /// The slot of this request's source.
-    fn slot(
-        &self,
-        req: &RequestHeader,
-        cx: &RequestContext,
-        seed: &std::collections::hash_map::RandomState,
-    ) -> usize {
-        let mut h = seed.build_hasher();
+    fn key(&self, req: &RequestHeader, cx: &RequestContext) -> SourceKey {
+        let value = |v: &[u8]| SourceKey::Value(Box::from(v));
         match self {
-            Source::Ip(c) => c.get(req, cx).hash(&mut h),
+            Source::Ip(c) => c.get(req, cx).map_or(SourceKey::Unknown, SourceKey::Ip),
             Source::Header(name) => req
                 .headers
                 .get(name)
-                .map(HeaderValue::as_bytes)
-                .hash(&mut h),
-            Source::Host => request_host(req).hash(&mut h),
+                .map_or(SourceKey::Unknown, |v| value(v.as_bytes())),
+            Source::Host => value(request_host(req).as_bytes()),
         }
-        (h.finish() as usize) % SLOTS
     }
 }
 
 pub(crate) struct RateLimit {
     source: Source,
-    seed: std::collections::hash_map::RandomState,
-    limiters: Vec<DefaultDirectRateLimiter>,
+    quota: Quota,
+    limiter: ArcSwap<DefaultKeyedRateLimiter<SourceKey>>,
     clock: DefaultClock,
+    checks: AtomicU64,
+    next_sweep: AtomicUsize,
 }
 
 impl std::fmt::Debug for RateLimit {
@@ -90,39 +101,61 @@ impl RateLimit {
         if average == 0 {
             return Ok(None);
         }
-        let per = Duration::from_nanos(
-            (u128::from(period_ms) * 1_000_000 / u128::from(average)).max(1) as u64,
-        );
+        let nanos = u128::from(period_ms) * 1_000_000 / u128::from(average);
+        let per = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX).max(1));
         let quota = Quota::with_period(per)
             .ok_or_else(|| BuildError("zero period".into()))?
             .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
         Ok(Some(RateLimit {
             source: Source::new(source)?,
-            seed: Default::default(),
-            limiters: (0..SLOTS).map(|_| RateLimiter::direct(quota)).collect(),
+            quota,
+            limiter: ArcSwap::from_pointee(RateLimiter::dashmap(quota)),
             clock: DefaultClock::default(),
+            checks: AtomicU64::new(0),
+            next_sweep: AtomicUsize::new(FIRST_SWEEP),
         }))
     }
-}
 
-/// Go's duration formatting, enough for X-Retry-In (`866.37436ms`, `1.5s`).
-fn go_duration(d: Duration) -> String {
-    if d >= Duration::from_secs(1) {
-        format!("{}s", trim(d.as_secs_f64()))
-    } else {
-        format!("{}ms", trim(d.as_secs_f64() * 1000.0))
+    /// Sources the limiter holds now.
+    #[cfg(test)]
+    pub(crate) fn sources(&self) -> usize {
+        self.limiter.load().len()
     }
-}
 
-fn trim(v: f64) -> String {
-    let s = format!("{v:.6}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
+    /// Every 256 checks: past the watermark, refilled states go; past [`MAX_SOURCES`] live
+    /// ones, the map starts afresh (every source gets a full budget, as a new client would).
+    fn housekeeping(&self) {
+        if !self.checks.fetch_add(1, Ordering::Relaxed).is_multiple_of(256) {
+            return;
+        }
+        let limiter = self.limiter.load();
+        if limiter.len() <= self.next_sweep.load(Ordering::Relaxed) {
+            return;
+        }
+        limiter.retain_recent();
+        limiter.shrink_to_fit();
+        let live = limiter.len();
+        if live > MAX_SOURCES {
+            tracing::warn!(
+                sources = live,
+                "rateLimit: more than {MAX_SOURCES} sources are active; their states start afresh"
+            );
+            self.limiter
+                .store(Arc::new(RateLimiter::dashmap(self.quota)));
+            self.next_sweep.store(FIRST_SWEEP, Ordering::Relaxed);
+        } else {
+            self.next_sweep
+                .store((live * 2).max(FIRST_SWEEP), Ordering::Relaxed);
+        }
+    }
 }
 
 impl Middleware for RateLimit {
     fn request(&self, req: &mut RequestHeader, cx: &RequestContext) -> Flow {
-        let slot = self.source.slot(req, cx, &self.seed);
-        match self.limiters[slot].check() {
+        let key = self.source.key(req, cx);
+        let outcome = self.limiter.load().check_key(&key);
+        self.housekeeping();
+        match outcome {
             Ok(()) => Flow::Continue,
             Err(not_until) => {
                 let wait = not_until.wait_time_from(self.clock.now());
@@ -143,25 +176,42 @@ impl Middleware for RateLimit {
     }
 }
 
+/// Go's duration formatting, enough for X-Retry-In (`866.37436ms`, `1.5s`).
+fn go_duration(d: Duration) -> String {
+    if d >= Duration::from_secs(1) {
+        format!("{}s", trim(d.as_secs_f64()))
+    } else {
+        format!("{}ms", trim(d.as_secs_f64() * 1000.0))
+    }
+}
+
+fn trim(v: f64) -> String {
+    let s = format!("{v:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 #[derive(Debug)]
 pub struct InFlightReq {
     amount: i64,
     source: Source,
-    seed: std::collections::hash_map::RandomState,
-    slots: Arc<Vec<AtomicI64>>,
+    counts: Arc<DashMap<SourceKey, i64>>,
     reject: Bytes,
 }
 
-/// Holds one in-flight slot until the request ends (dropped with the request's context).
+/// Holds one in-flight place of its source until the request ends (dropped with the
+/// request's context); the source leaves the map with its last request.
 #[derive(Debug)]
 pub struct InFlightGuard {
-    slots: Arc<Vec<AtomicI64>>,
-    slot: usize,
+    counts: Arc<DashMap<SourceKey, i64>>,
+    key: SourceKey,
 }
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
-        self.slots[self.slot].fetch_sub(1, Ordering::AcqRel);
+        self.counts.remove_if_mut(&self.key, |_, count| {
+            *count -= 1;
+            *count <= 0
+        });
     }
 }
 
@@ -174,28 +224,39 @@ impl InFlightReq {
         Ok(Some(InFlightReq {
             amount,
             source: Source::new(source)?,
-            seed: Default::default(),
-            slots: Arc::new((0..SLOTS).map(|_| AtomicI64::new(0)).collect()),
+            counts: Arc::new(DashMap::new()),
             reject: Bytes::from(format!("max connections reached: {amount}")),
         }))
     }
 
+    /// Sources with a request in flight now.
+    #[cfg(test)]
+    pub(crate) fn sources(&self) -> usize {
+        self.counts.len()
+    }
+
     pub(crate) fn acquire(&self, req: &RequestHeader, cx: &mut RequestContext) -> Flow {
-        let slot = self.source.slot(req, cx, &self.seed);
-        let now = self.slots[slot].fetch_add(1, Ordering::AcqRel);
-        let guard = InFlightGuard {
-            slots: self.slots.clone(),
-            slot,
+        let key = self.source.key(req, cx);
+        let admitted = {
+            let mut count = self.counts.entry(key.clone()).or_insert(0);
+            let admitted = *count < self.amount;
+            if admitted {
+                *count += 1;
+            }
+            admitted
         };
-        if now >= self.amount {
-            drop(guard);
+        if !admitted {
+            // A source at its limit has requests in flight: its entry stays.
             return Flow::Respond(Reply {
                 status: 429,
                 headers: Vec::new(),
                 body: self.reject.clone(),
             });
         }
-        cx.in_flight.push(guard);
+        cx.in_flight.push(InFlightGuard {
+            counts: self.counts.clone(),
+            key,
+        });
         Flow::Continue
     }
 }
@@ -256,5 +317,69 @@ mod tests {
             })
             .collect();
         assert_eq!(statuses, [200, 200, 429, 429]);
+    }
+}
+
+#[cfg(test)]
+mod per_source {
+    use super::*;
+
+    fn from(ip: &str) -> RequestContext {
+        RequestContext {
+            peer: Some(ip.parse().unwrap()),
+            ..RequestContext::default()
+        }
+    }
+
+    fn get() -> RequestHeader {
+        let mut r = RequestHeader::build("GET", b"/", None).unwrap();
+        r.insert_header("host", "a").unwrap();
+        r
+    }
+
+    fn ip_source() -> SourceCriterion {
+        SourceCriterion::ClientIp {
+            depth: 0,
+            excluded: Vec::new(),
+            ipv6_subnet: None,
+        }
+    }
+
+    #[test]
+    fn a_client_rotating_sources_never_drains_another_clients_budget() {
+        let limit = RateLimit::new(1, 60_000, 1, &ip_source()).unwrap().unwrap();
+        let allowed = |ip: &str| matches!(limit.request(&mut get(), &from(ip)), Flow::Continue);
+        // 100 000 sources, one request each (an IPv6 /64 or a header rotated per request).
+        for i in 0..100_000u32 {
+            let ip = std::net::Ipv6Addr::from(0x2001_0db8_u128 << 96 | u128::from(i));
+            assert!(allowed(&ip.to_string()));
+        }
+        assert!(
+            limit.sources() <= MAX_SOURCES + 256,
+            "bounded: {} sources held",
+            limit.sources()
+        );
+        // An unrelated client still has its own full budget.
+        assert!(allowed("192.0.2.7"));
+        assert!(!allowed("192.0.2.7"), "and its own limit");
+    }
+
+    #[test]
+    fn in_flight_sources_leave_with_their_last_request() {
+        let limit = InFlightReq::new(1, &ip_source()).unwrap().unwrap();
+        let mut contexts: Vec<RequestContext> = (0..1000)
+            .map(|i| from(&format!("10.0.{}.{}", i / 250, i % 250)))
+            .collect();
+        for cx in &mut contexts {
+            assert!(matches!(limit.acquire(&get(), cx), Flow::Continue));
+        }
+        assert_eq!(limit.sources(), 1000);
+        drop(contexts);
+        assert_eq!(limit.sources(), 0);
+    }
+
+    #[test]
+    fn average_zero_is_no_limit() {
+        assert!(RateLimit::new(0, 1000, 0, &ip_source()).unwrap().is_none());
     }
 }

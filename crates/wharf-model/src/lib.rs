@@ -7,6 +7,7 @@
 
 mod duration;
 mod dynamic;
+pub mod fuzz_logic;
 mod ids;
 mod issue;
 mod middleware;

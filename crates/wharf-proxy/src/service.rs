@@ -13,8 +13,8 @@ use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{ErrorSource, ErrorType};
 use wharf_middleware::{
-    content_length, request_host, strip_port, Chain, CompressModuleBuilder, GrpcWebModuleBuilder,
-    RequestContext,
+    connect_addr, content_length, request_host, strip_port, Chain, CompressModuleBuilder,
+    GrpcWebModuleBuilder, RequestContext,
 };
 use wharf_model::{ForwardedHeaders, UnderscoreHeaders, UpstreamScheme};
 use wharf_router::{ControlStatus, GenerationReader, RouteAction};
@@ -300,19 +300,7 @@ impl ProxyHttp for EntryPointProxy {
             .select()
             .ok_or_else(|| Error::explain(ErrorType::HTTPStatus(503), "no available server"))?;
         ctx.server = Some(index);
-        let addr = match server.addr {
-            Some(addr) => addr,
-            None => tokio::net::lookup_host((server.host.as_str(), server.port))
-                .await
-                .ok()
-                .and_then(|mut addrs| addrs.next())
-                .ok_or_else(|| {
-                    Error::explain(
-                        ErrorType::ConnectNoRoute,
-                        format!("cannot resolve {}", server.host),
-                    )
-                })?,
-        };
+        let addr = connect_addr(&server.target).await?;
         let tls = server.scheme == UpstreamScheme::Https;
         let mut peer = HttpPeer::new(addr, tls, server.host.clone());
         peer.options.connection_timeout = Some(Duration::from_secs(30));

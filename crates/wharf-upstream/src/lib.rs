@@ -5,8 +5,10 @@
 //! generation holds `Arc<ServicePool>`s taken from it, so a config swap that leaves a service
 //! unchanged keeps its pool, and its state, as it was.
 
+mod dns;
 mod pool;
 mod registry;
 
+pub use dns::{CachedName, Target};
 pub use pool::{Server, ServicePool};
 pub use registry::PoolRegistry;

@@ -1,7 +1,8 @@
 //! One service's servers and a lock-free weighted round robin over them.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use crate::Target;
 
 use wharf_model::{QualifiedName, ServerSpec, ServiceSpec, UpstreamScheme};
 
@@ -12,19 +13,14 @@ pub struct Server {
     pub scheme: UpstreamScheme,
     pub host: String,
     pub port: u16,
-    /// Known when the host is an IP literal; otherwise the proxy resolves `host` itself.
-    pub addr: Option<SocketAddr>,
+    /// Where to connect (an IP literal, or the host name's cached addresses).
+    pub target: Target,
     /// `host:port` as sent in `Host` when passHostHeader is false.
     pub authority: String,
 }
 
 impl Server {
     fn from_spec(s: &ServerSpec) -> Self {
-        let addr = s
-            .host
-            .parse::<IpAddr>()
-            .ok()
-            .map(|ip| SocketAddr::new(ip, s.port));
         let authority = if s.host.contains(':') {
             format!("[{}]:{}", s.host, s.port)
         } else {
@@ -35,7 +31,7 @@ impl Server {
             scheme: s.scheme,
             host: s.host.clone(),
             port: s.port,
-            addr,
+            target: Target::new(&s.host, s.port),
             authority,
         }
     }

@@ -190,7 +190,7 @@ pub(super) fn entry_point(
         if let Some(names) = f.get("connection") {
             for (name, origin) in list(names, &join(&fp, "connection"), issues).unwrap_or_default()
             {
-                if name.is_empty() || !name.bytes().all(is_token_byte) {
+                if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
                     issues.error(
                         &origin,
                         format!("`{fp}.connection`: `{name}` is not a header name"),
@@ -271,11 +271,6 @@ pub(super) fn entry_point(
         }
     }
     Some(ep)
-}
-
-/// RFC 9110 `tchar`: the bytes of a header name.
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 fn parse_net(s: &str) -> Option<ipnet::IpNet> {

@@ -16,6 +16,11 @@ use crate::{LoadError, ProviderUpdate};
 
 /// Per-request deadline for list and inspect calls (the event stream has none).
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// After this long without an event, the engine is pinged and the event stream opened anew
+/// from the last event seen (`since`), so a half-open connection cannot stall discovery.
+const EVENTS_IDLE: Duration = Duration::from_secs(60);
+/// Containers inspected at once during a full synchronisation.
+const PARALLEL_INSPECTS: usize = 8;
 /// Quiet time after an event before the configuration is rebuilt (bursts coalesce).
 const SETTLE: Duration = Duration::from_millis(5);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
@@ -47,6 +52,25 @@ fn container_of(ev: bollard::models::EventMessage) -> Option<(String, String)> {
         actor.id?
     };
     Some((id, action))
+}
+
+/// A `since` for the event stream: a few seconds before now (the engine's clock may be a
+/// little off; an event seen twice is only inspected twice).
+fn engine_time_before_now() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    now.as_secs().saturating_sub(5).to_string()
+}
+
+/// An event's time as a `since` value (seconds.nanoseconds).
+fn event_time(ev: &bollard::models::EventMessage) -> Option<String> {
+    let nanos = ev.time_nano?;
+    Some(format!(
+        "{}.{:09}",
+        nanos.div_euclid(1_000_000_000),
+        nanos.rem_euclid(1_000_000_000)
+    ))
 }
 
 #[derive(Debug, Clone)]
@@ -143,7 +167,7 @@ impl DockerProvider {
         }
     }
 
-    /// Lists and inspects every container.
+    /// Lists and inspects every container (a few inspections at a time).
     async fn sync_all(
         &self,
         docker: &Docker,
@@ -153,14 +177,37 @@ impl DockerProvider {
                 docker.list_containers(Some(ListContainersOptionsBuilder::new().all(true).build())),
             )
             .await?;
+        let inspected: Vec<Result<Option<(String, ContainerInfo)>, DockerError>> =
+            futures_util::stream::iter(list.into_iter().filter_map(|summary| summary.id))
+                .map(
+                    |id| async move { Ok(self.inspect(docker, &id).await?.map(|info| (id, info))) },
+                )
+                .buffer_unordered(PARALLEL_INSPECTS)
+                .collect()
+                .await;
         let mut out = HashMap::new();
-        for summary in list {
-            let Some(id) = summary.id else { continue };
-            if let Some(info) = self.inspect(docker, &id).await? {
+        for result in inspected {
+            if let Some((id, info)) = result? {
                 out.insert(id, info);
             }
         }
         Ok(out)
+    }
+
+    fn subscribe(
+        docker: &Docker,
+        since: &str,
+    ) -> impl futures_util::Stream<Item = Result<bollard::models::EventMessage, bollard::errors::Error>>
+    {
+        let mut filters: HashMap<&str, Vec<&str>> = HashMap::new();
+        filters.insert("type", vec!["container", "network"]);
+        filters.insert("event", EVENTS.to_vec());
+        docker.events(Some(
+            EventsOptionsBuilder::new()
+                .since(since)
+                .filters(&filters)
+                .build(),
+        ))
     }
 
     fn update(
@@ -187,11 +234,17 @@ impl DockerProvider {
     /// inspect per event. Errors are logged and retried with backoff; nothing is sent while
     /// the engine is unreachable, so the last configuration stays live.
     pub async fn watch(self, tx: mpsc::Sender<Result<ProviderUpdate, LoadError>>) {
-        let mut backoff = Duration::from_millis(100);
+        const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+        let mut backoff = FIRST_BACKOFF;
         loop {
-            match self.session(&tx).await {
+            let mut synced = false;
+            match self.session(&tx, &mut synced).await {
                 Ok(()) => return, // the receiver is gone
                 Err(e) => {
+                    if synced {
+                        // The connection was healthy: a new loss starts the backoff over.
+                        backoff = FIRST_BACKOFF;
+                    }
                     tracing::error!(error = %e, retry_in = ?backoff, "docker provider: connection lost; keeping the last configuration");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(BACKOFF_MAX);
@@ -203,18 +256,20 @@ impl DockerProvider {
         }
     }
 
-    /// One connected session. Returns Ok(()) only when the receiver is gone.
+    /// One connected session. Returns Ok(()) only when the receiver is gone; `synced` tells
+    /// whether it got as far as a full synchronisation.
     async fn session(
         &self,
         tx: &mpsc::Sender<Result<ProviderUpdate, LoadError>>,
+        synced: &mut bool,
     ) -> Result<(), DockerError> {
         let docker = self.connect().await?;
-        let mut filters: HashMap<&str, Vec<&str>> = HashMap::new();
-        filters.insert("type", vec!["container", "network"]);
-        filters.insert("event", EVENTS.to_vec());
-        // Subscribe before listing, so nothing that happens in between is missed.
-        let mut events = docker.events(Some(EventsOptionsBuilder::new().filters(&filters).build()));
+        // bollard sends `GET /events` only when the stream is first polled, after the listing:
+        // `since` (a little before the listing) replays what happened in between.
+        let mut since = engine_time_before_now();
+        let mut events = Box::pin(Self::subscribe(&docker, &since));
         let mut containers = self.sync_all(&docker).await?;
+        *synced = true;
         tracing::info!(
             containers = containers.len(),
             endpoint = self.endpoint(),
@@ -229,7 +284,17 @@ impl DockerProvider {
         let mut last_sent = tokio::time::Instant::now();
         loop {
             let mut changed: BTreeMap<String, String> = BTreeMap::new();
-            match events.next().await {
+            let next = match tokio::time::timeout(EVENTS_IDLE, events.next()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    // Quiet for a while: is the engine still there? Then listen again from
+                    // the last event seen, on a fresh connection.
+                    self.call(docker.ping()).await?;
+                    events = Box::pin(Self::subscribe(&docker, &since));
+                    continue;
+                }
+            };
+            match next {
                 None => {
                     return Err(DockerError::Api {
                         endpoint: self.endpoint().to_string(),
@@ -248,6 +313,7 @@ impl DockerProvider {
                     })
                 }
                 Some(Ok(ev)) => {
+                    since = event_time(&ev).unwrap_or(since);
                     if let Some((id, action)) = container_of(ev) {
                         changed.insert(id, action);
                     }
@@ -258,6 +324,7 @@ impl DockerProvider {
                 tokio::select! {
                     next = events.next() => match next {
                         Some(Ok(ev)) => {
+                            since = event_time(&ev).unwrap_or(since);
                             if let Some((id, action)) = container_of(ev) {
                                 changed.insert(id, action);
                             }

@@ -21,9 +21,7 @@ use pingora::protocols::{
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
-use super::chunked::ChunkedBody;
-use super::head::{BodyFraming, HeadLimits, HeadScanner};
-use super::Rejection;
+use wharf_edge::{BodyFraming, ChunkedBody, HeadLimits, HeadScanner, Rejection};
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// What is read from the socket at a time.

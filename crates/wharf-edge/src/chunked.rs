@@ -2,8 +2,8 @@
 //! in 64 bits, CRLF and only CRLF, bounded extensions and trailers. Bytes are checked as they
 //! stream; chunk data is skipped in bulk.
 
-use super::head::{is_field_value_byte, is_tchar};
-use super::Rejection;
+use crate::head::{is_field_value_byte, is_tchar};
+use crate::Rejection;
 
 /// Longest chunk-size line, extensions included (Go's limit).
 const MAX_SIZE_LINE: usize = 4096;

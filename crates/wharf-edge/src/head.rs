@@ -2,7 +2,7 @@
 //! when its CRLF arrives, so a byte-at-a-time client costs no rescans, and a head that can never
 //! be valid (a bare LF, a control byte, a line over the limit) is refused at once.
 
-use super::Rejection;
+use crate::Rejection;
 
 /// How a request's body is framed, once its head is accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub struct HeadLimits {
 }
 
 /// RFC 9110 `tchar`.
-pub(crate) fn is_tchar(b: u8) -> bool {
+pub fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 

@@ -1,8 +1,6 @@
 //! The reliability corpus (§1.5) against the head and chunked-body validators.
 
-use super::chunked::ChunkedBody;
-use super::head::{BodyFraming, Head, HeadLimits, HeadScanner};
-use super::Rejection;
+use crate::{BodyFraming, ChunkedBody, Head, HeadLimits, HeadScanner, Rejection};
 
 const LIMITS: HeadLimits = HeadLimits {
     max_bytes: 8192,
