@@ -33,9 +33,10 @@ pub fn request(data: &[u8]) {
     assert!(w == p || (w.0 >= 400 && p.0 >= 400), "{w:?} vs {p:?}");
     let Ok(Some(head)) = whole else { return };
     let forwarded = head.rewritten.as_deref().unwrap_or(&data[..head.len]);
+    // pingora re-escapes a request line httparse refuses for obs-text (0x80+) in the target.
     let target_is_ascii = forwarded
         .split(|b| *b == b'\n')
-        .next()
+        .find(|line| !line.is_empty() && *line != b"\r")
         .is_some_and(|line| line.is_ascii());
     if target_is_ascii {
         let mut fields = [httparse::EMPTY_HEADER; 80];

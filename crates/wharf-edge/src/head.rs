@@ -54,6 +54,8 @@ pub struct HeadScanner {
     lines: Vec<(usize, usize)>,
     /// Empty lines before the request line.
     empty_lines: u8,
+    /// Bytes of the unfinished line already checked for a bare CR.
+    cr_checked: usize,
 }
 
 impl HeadScanner {
@@ -94,10 +96,14 @@ impl HeadScanner {
             self.lines.push(line);
         }
         self.scanned = input.len();
-        let pending = &input[self.line_start..];
-        if pending.contains(&b'\r') && pending.last() != Some(&b'\r') {
+        // In the unfinished line a CR may only be the last byte (its LF still to come). Only
+        // bytes not examined before are looked at: a slow client costs no rescans.
+        let upto = input.len().saturating_sub(1);
+        let from = self.cr_checked.max(self.line_start).min(upto);
+        if input[from..upto].contains(&b'\r') {
             return Err(Rejection::bad_request("bare CR"));
         }
+        self.cr_checked = upto;
         if input.len() > limits.max_bytes {
             return Err(self.too_large());
         }

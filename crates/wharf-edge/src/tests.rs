@@ -195,6 +195,17 @@ fn request_lines_are_strict() {
 }
 
 #[test]
+fn a_bare_cr_is_refused_however_the_bytes_arrive() {
+    let req = b"\xff\xff\r\x00\x00\r";
+    assert_eq!(head(req).unwrap_err().status, 400);
+    assert_eq!(head_bytewise(req).unwrap_err().status, 400);
+    assert!(
+        head(b"GET / HTTP/1.1\r").unwrap().is_none(),
+        "a CR awaiting its LF"
+    );
+}
+
+#[test]
 fn limits_answer_414_and_431() {
     let long_line = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9000));
     assert_eq!(status(long_line.as_bytes()), 414);

@@ -125,7 +125,11 @@ impl RateLimit {
     /// Every 256 checks: past the watermark, refilled states go; past [`MAX_SOURCES`] live
     /// ones, the map starts afresh (every source gets a full budget, as a new client would).
     fn housekeeping(&self) {
-        if !self.checks.fetch_add(1, Ordering::Relaxed).is_multiple_of(256) {
+        if !self
+            .checks
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(256)
+        {
             return;
         }
         let limiter = self.limiter.load();
