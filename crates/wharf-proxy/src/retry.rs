@@ -18,12 +18,22 @@ pub(crate) struct Attempts {
     pub(crate) retries: u32,
     /// When the first attempt started (for `timeout`).
     first: Option<Instant>,
+    /// Servers this request has tried (the first 64 of the pool): a retry goes elsewhere
+    /// while another server is left.
+    pub(crate) tried: u64,
 }
 
 impl Attempts {
     /// Remembers when the first attempt started.
     pub(crate) fn note(&mut self) {
         self.first.get_or_insert_with(Instant::now);
+    }
+
+    /// Remembers the server an attempt goes to.
+    pub(crate) fn tried(&mut self, server: usize) {
+        if let Some(bit) = u32::try_from(server).ok().and_then(|s| 1u64.checked_shl(s)) {
+            self.tried |= bit;
+        }
     }
 
     /// Decides on another attempt (`body_bytes`: the request body received); counts it when

@@ -296,10 +296,15 @@ impl ProxyHttp for EntryPointProxy {
                 }
             }
         }
-        let (index, server) = pool
-            .select()
+        let selected = if ctx.attempts.retries > 0 {
+            pool.select_avoiding(ctx.attempts.tried)
+        } else {
+            pool.select()
+        };
+        let (index, server) = selected
             .ok_or_else(|| Error::explain(ErrorType::HTTPStatus(503), "no available server"))?;
         ctx.server = Some(index);
+        ctx.attempts.tried(index);
         let addr = connect_addr(&server.target).await?;
         let tls = server.scheme == UpstreamScheme::Https;
         let mut peer = HttpPeer::new(addr, tls, server.host.clone());

@@ -226,6 +226,11 @@ impl TestContainer {
     pub fn start(&self) {
         docker(&["start", &self.name]);
     }
+
+    /// `docker kill`: SIGKILL, no grace.
+    pub fn kill(&self) {
+        docker(&["kill", &self.name]);
+    }
 }
 
 impl Drop for TestContainer {

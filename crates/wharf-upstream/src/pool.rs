@@ -84,6 +84,22 @@ impl ServicePool {
         let idx = self.schedule[n % self.schedule.len()] as usize;
         self.servers.get(idx).map(|s| (idx, s))
     }
+
+    /// The next server in turn that is not in `avoid` (a bit per server index, the first 64),
+    /// or the next in turn if every server is to be avoided. For a retry: another server
+    /// than the ones that just failed, whatever other requests did to the rotation.
+    pub fn select_avoiding(&self, avoid: u64) -> Option<(usize, &Server)> {
+        let len = self.schedule.len();
+        if len == 0 {
+            return None;
+        }
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let pick = (0..len)
+            .map(|k| self.schedule[start.wrapping_add(k) % len] as usize)
+            .find(|&idx| idx >= 64 || avoid & (1u64 << idx) == 0)
+            .unwrap_or(self.schedule[start % len] as usize);
+        self.servers.get(pick).map(|s| (pick, s))
+    }
 }
 
 /// Earliest-deadline-first order over one cycle (sum of weights, capped), like Traefik's wrr:
@@ -117,6 +133,30 @@ fn weighted_schedule(weights: &[u32]) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_retry_avoids_the_servers_it_tried() {
+        let spec = |n: usize| ServerSpec {
+            url: format!("http://10.0.0.{n}:80"),
+            scheme: UpstreamScheme::Http,
+            host: format!("10.0.0.{n}"),
+            port: 80,
+            weight: 1,
+        };
+        let pool = ServicePool::new(&ServiceSpec {
+            name: QualifiedName::new("s", &wharf_model::ProviderName::new("file")),
+            servers: vec![spec(1), spec(2), spec(3)],
+            pass_host_header: true,
+            origin: wharf_model::Origin::Default,
+        });
+        for _ in 0..10 {
+            assert_eq!(pool.select_avoiding(0b011).map(|(i, _)| i), Some(2));
+        }
+        assert!(
+            pool.select_avoiding(0b111).is_some(),
+            "all tried: the next in turn"
+        );
+    }
 
     #[test]
     fn equal_weights_alternate_and_weights_interleave() {
