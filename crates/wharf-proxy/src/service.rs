@@ -340,7 +340,9 @@ impl ProxyHttp for EntryPointProxy {
         let sanitized = sanitize_path(req.uri.path());
         let path = normalize_escapes(&sanitized)
             .map_err(|e| Error::because(ErrorType::InvalidHTTPHeader, "bad path", e))?;
-        if req.uri.authority().is_some() || path != req.uri.path() {
+        // An absolute-form target (kept as received by pingora) goes on in origin form.
+        let origin_form = req.raw_path().starts_with(b"/");
+        if req.uri.authority().is_some() || !origin_form || path != req.uri.path() {
             let target = match req.uri.query() {
                 Some(q) => format!("{path}?{q}"),
                 None => path.into_owned(),
@@ -561,7 +563,13 @@ impl ProxyHttp for EntryPointProxy {
                 ErrorSource::Internal | ErrorSource::Unset => 500,
             },
         };
-        if code > 0 && session.response_written().is_none() {
+        // An interim answer (100 Continue) may already be out: the final one still is not.
+        let answered = session
+            .response_written()
+            .is_some_and(|r| !r.status.is_informational());
+        if code > 0 && !answered {
+            // The connection is closed after this answer: it says so.
+            session.set_keepalive(None);
             if let Err(err) = self.decorated(session, ctx, code).await {
                 tracing::debug!(error = %err, "could not send the error response");
             }

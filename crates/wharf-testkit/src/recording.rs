@@ -22,7 +22,18 @@ pub struct RecordingBackend {
 }
 
 impl RecordingBackend {
+    /// Answers each request with `200` and its request line.
     pub fn start() -> RecordingBackend {
+        Self::start_with(None)
+    }
+
+    /// Answers each request with exactly `answer` (a malformed response, say), and keeps the
+    /// connection open.
+    pub fn answering(answer: &[u8]) -> RecordingBackend {
+        Self::start_with(Some(Arc::from(answer)))
+    }
+
+    fn start_with(answer: Option<Arc<[u8]>>) -> RecordingBackend {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind recording backend");
         let addr = listener.local_addr().expect("addr");
         let log = Arc::new(Mutex::new(Log::default()));
@@ -30,10 +41,16 @@ impl RecordingBackend {
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let log = shared.clone();
-                std::thread::spawn(move || serve(stream, &log));
+                let answer = answer.clone();
+                std::thread::spawn(move || serve(stream, &log, answer.as_deref()));
             }
         });
         RecordingBackend { addr, log }
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.lock().connections.len()
     }
 
     pub fn url(&self) -> String {
@@ -73,7 +90,7 @@ impl RecordingBackend {
     }
 }
 
-fn serve(mut stream: TcpStream, log: &Mutex<Log>) {
+fn serve(mut stream: TcpStream, log: &Mutex<Log>, answer: Option<&[u8]>) {
     let index = {
         let mut l = log
             .lock()
@@ -101,11 +118,17 @@ fn serve(mut stream: TcpStream, log: &Mutex<Log>) {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .requests
                 .push(line.clone());
-            let answer = format!(
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{line}",
-                line.len()
-            );
-            if stream.write_all(answer.as_bytes()).is_err() {
+            let written = match answer {
+                Some(bytes) => stream.write_all(bytes),
+                None => stream.write_all(
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{line}",
+                        line.len()
+                    )
+                    .as_bytes(),
+                ),
+            };
+            if written.is_err() {
                 return;
             }
         }

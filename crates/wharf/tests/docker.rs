@@ -225,6 +225,34 @@ fn bad_labels_are_reported_and_affect_only_their_container() {
     let rule = format!("container {}, label traefik.http.routers.worse.rule: error: router `worse@docker`: invalid rule", bad.name);
     assert!(e.proc.wait_for_log(&rule, WAIT), "{}", e.proc.log());
     assert_eq!(e.get(&good_host).1, good.name);
+
+    // A value that once killed the control plane: an error for its container and label, and
+    // containers started afterwards are still followed.
+    let poison = TestContainer::run(
+        "poison",
+        &e.spec()
+            .label("traefik.http.routers.poison.middlewares", "slow")
+            .label(
+                "traefik.http.middlewares.slow.retry.initialinterval",
+                "9999999999999999h",
+            )
+            .label("traefik.http.middlewares.slow.retry.attempts", "2"),
+    );
+    let too_large = format!(
+        "container {}, label traefik.http.middlewares.slow.retry.initialinterval: error: `http.middlewares.slow.retry.initialInterval`: `9999999999999999h` is too large",
+        poison.name
+    );
+    assert!(e.proc.wait_for_log(&too_large, WAIT), "{}", e.proc.log());
+    let later_host = format!("later-{}.test", e.run);
+    let later = TestContainer::run(
+        "later",
+        &e.spec().label(
+            "traefik.http.routers.later.rule",
+            format!("Host(`{later_host}`)"),
+        ),
+    );
+    assert!(e.wait_status(&later_host, 200), "{}", e.proc.log());
+    assert_eq!(e.get(&later_host).1, later.name);
 }
 
 #[test]

@@ -214,3 +214,97 @@ fn hostile_requests_never_reach_the_backend_and_agree_with_traefik_where_stated(
     );
     assert!(failures.is_empty(), "edge matrix:\n{}", failures.join("\n"));
 }
+
+/// Backends that answer with ambiguous framing (reliability.md §1.5, the response twins).
+const RESPONSE_TWINS: &[(&str, &[u8])] = &[
+    (
+        "CL+TE",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    ),
+    (
+        "two different CL",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 2\r\n\r\nhello",
+    ),
+    ("bad CL", b"HTTP/1.1 200 OK\r\nContent-Length: 5x\r\n\r\nhello"),
+    ("bare LF", b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok"),
+    (
+        "bytes after the body",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nSMUGGLED",
+    ),
+    (
+        "1xx then junk",
+        b"HTTP/1.1 100 Continue\r\n\r\nJUNK\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    ),
+];
+
+fn response_twin(binary: &Path, answer: &[u8]) -> (Vec<u16>, usize, bool) {
+    let backend = RecordingBackend::answering(answer);
+    let yaml = format!(
+        "http:\n  routers:\n    all: {{rule: \"PathPrefix(`/`)\", service: bad}}\n  services:\n    bad: {{loadBalancer: {{servers: [{{url: \"{}\"}}]}}}}\n",
+        backend.url()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let dynamic = dir.path().join("dynamic.yml");
+    std::fs::write(&dynamic, yaml).unwrap();
+    let web = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let args = vec![
+        format!("--entryPoints.web.address={web}"),
+        format!("--providers.file.filename={}", dynamic.display()),
+        "--global.checkNewVersion=false".to_string(),
+        "--global.sendAnonymousUsage=false".to_string(),
+        "--log.level=ERROR".to_string(),
+    ];
+    let _proc = WharfProcess::start_in(dir, binary, &args, &[], &[web]);
+    // The route is there once the backend has seen a request.
+    assert!(wharf_testkit::wait_until(Duration::from_secs(20), || {
+        let _answer = wharf_testkit::raw::send(web, b"GET /probe HTTP/1.1\r\nHost: a\r\n\r\n");
+        !backend.requests().is_empty()
+    }));
+    let before = backend.connections();
+    let mut statuses = Vec::new();
+    let mut smuggled = false;
+    for _ in 0..2 {
+        let case = Case {
+            name: "twin",
+            parts: vec![b"GET /twin HTTP/1.1\r\nHost: a\r\n\r\n".to_vec()],
+            statuses: vec![200],
+            closes: false,
+            reach: Reach::Nothing,
+            marker: None,
+            traefik_same: false,
+        };
+        let (got, _closed) = exchange(web, &case, false);
+        statuses.extend(self::statuses(&got));
+        smuggled |= String::from_utf8_lossy(&got).contains("SMUGGLED");
+    }
+    // Two requests on new client connections: a fresh backend connection each, or the first
+    // one was reused.
+    (statuses, backend.connections() - before, smuggled)
+}
+
+#[test]
+fn ambiguous_backend_answers_never_reach_the_client_and_their_connection_is_not_reused() {
+    let mut report = Vec::new();
+    let mut failures = Vec::new();
+    for (name, answer) in RESPONSE_TWINS {
+        let (w_statuses, w_connections, w_smuggled) = response_twin(&common::wharf_bin(), answer);
+        let (t_statuses, t_connections, _) = response_twin(&common::traefik_bin(), answer);
+        report.push(format!(
+            "  {name}: wharf {w_statuses:?} over {w_connections} backend connection(s); traefik {t_statuses:?} over {t_connections}"
+        ));
+        // Each request gets a final answer, and nothing of a second response reaches the
+        // client. (CL+TE and bare LF are read as pingora and Go both read them: chunked
+        // wins, LF ends a line; the framing is not ambiguous to the reader then.)
+        let finals = w_statuses.iter().filter(|s| **s >= 200).count();
+        if w_smuggled || finals != 2 {
+            failures.push(format!("  {name}: wharf answered {w_statuses:?}"));
+        }
+        if w_connections < 2 && w_statuses.iter().any(|s| *s != 200) {
+            failures.push(format!(
+                "  {name}: a connection that gave a bad answer was reused"
+            ));
+        }
+    }
+    eprintln!("response twins:\n{}", report.join("\n"));
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

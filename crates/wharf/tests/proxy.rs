@@ -232,6 +232,11 @@ fn traefik_error_responses() {
     let r = raw::get(s.web, "dead.test", "/", &[]).unwrap();
     assert_eq!((r.status, r.body_text().as_str()), (502, "Bad Gateway"));
     assert_eq!(r.header("content-type"), None);
+    assert_eq!(
+        r.header("connection"),
+        Some("close"),
+        "the connection is closed after a 502: the answer says so"
+    );
 
     let r = raw::get(s.web, "empty.test", "/", &[]).unwrap();
     assert_eq!(

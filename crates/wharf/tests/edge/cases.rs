@@ -278,6 +278,35 @@ pub fn cases() -> Vec<Case> {
             marker: Some("SMUGGLED"),
             traefik_same: false,
         },
+        served(
+            "absolute-form with its own Host",
+            b"GET http://a/abs HTTP/1.1\r\nHost: a\r\n\r\n",
+            &["GET /abs HTTP/1.1"],
+        ),
+        refused(
+            "absolute-form with another Host",
+            b"GET http://a/SMUGGLED HTTP/1.1\r\nHost: b\r\n\r\n",
+            400,
+            false,
+        ),
+        // Traefik answers 100 Continue first even when the body came with the head; wharf
+        // (pingora) does not need to: the body is there.
+        Case {
+            traefik_same: false,
+            ..served(
+                "Expect: 100-continue with the body sent at once",
+                b"POST /expect HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello",
+                &["POST /expect HTTP/1.1"],
+            )
+        },
+        Case {
+            traefik_same: false,
+            ..served(
+                "an obfuscated Expect: the body is still framed by its length",
+                b"POST /expect2 HTTP/1.1\r\nHost: a\r\nExpect: y 100-continue\r\nContent-Length: 5\r\n\r\nhelloGET /two HTTP/1.1\r\nHost: a\r\n\r\n",
+                &["POST /expect2 HTTP/1.1", "GET /two HTTP/1.1"],
+            )
+        },
         // Slow clients (readTimeout 3 s).
         Case {
             name: "a head that never ends",
