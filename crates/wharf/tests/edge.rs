@@ -183,7 +183,9 @@ fn hostile_requests_never_reach_the_backend_and_agree_with_traefik_where_stated(
         if !problems.is_empty() {
             failures.push(format!("  {}: {}", case.name, problems.join("; ")));
         }
-        let same = t.statuses == w.statuses && t.reached == w.reached;
+        let same = t.statuses == w.statuses
+            && t.reached == w.reached
+            && t.marker_reached == w.marker_reached;
         if case.traefik_same && !same {
             failures.push(format!(
                 "  {}: said to agree with Traefik, which gave {:?} and let {:?} through (wharf {:?}, {:?})",

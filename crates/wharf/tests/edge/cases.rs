@@ -355,5 +355,60 @@ pub fn cases() -> Vec<Case> {
             traefik_same: true,
         },
     ]);
+    all.extend(spoofing());
     all
+}
+
+/// The headers the proxy manages (Traefik's forwarded-headers stage).
+const MANAGED: &[&str] = &[
+    "X-Forwarded-For",
+    "X-Forwarded-Proto",
+    "X-Forwarded-Host",
+    "X-Forwarded-Port",
+    "X-Forwarded-Server",
+    "X-Forwarded-Uri",
+    "X-Forwarded-Method",
+    "X-Forwarded-Prefix",
+    "X-Forwarded-Tls-Client-Cert",
+    "X-Forwarded-Tls-Client-Cert-Info",
+    "X-Real-Ip",
+];
+
+/// From an untrusted peer, a managed header in any spelling (as is, lower case, with its
+/// dashes or some of them written as underscores) never carries the client's value to the
+/// backend; and a `Connection` header naming it cannot remove what the proxy sets.
+fn spoofing() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for name in MANAGED {
+        let spellings = [
+            name.to_string(),
+            name.to_ascii_lowercase(),
+            name.replace('-', "_"),
+            name.replacen('-', "_", 1),
+            name.rsplitn(2, '-')
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("_"),
+        ];
+        let mut head = String::from("GET /spoofed HTTP/1.1\r\nHost: a\r\n");
+        for spelling in spellings {
+            head.push_str(&format!("{spelling}: 7.7.7.7\r\n"));
+        }
+        head.push_str(&format!(
+            "Connection: keep-alive, {name}, {}\r\n\r\n",
+            name.to_ascii_lowercase()
+        ));
+        cases.push(Case {
+            name: Box::leak(format!("spoofed {name}").into_boxed_str()),
+            parts: vec![head.into_bytes()],
+            statuses: vec![200],
+            closes: false,
+            reach: Reach::Lines(&["GET /spoofed HTTP/1.1"]),
+            marker: Some("7.7.7.7"),
+            traefik_same: true,
+        });
+    }
+    cases
 }
