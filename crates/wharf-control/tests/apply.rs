@@ -1,12 +1,39 @@
 //! The reconciler keeps each provider's last good configuration.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use wharf_config::{decode_static, flags_to_node};
 use wharf_control::Controller;
 use wharf_discovery::FileProvider;
 use wharf_model::FileProviderConfig;
-use wharf_router::{ControlStatus, Generation, GenerationWriter, ProviderSlot};
+use wharf_router::{ControlStatus, Generation, GenerationReader, GenerationWriter, ProviderSlot};
+
+/// A controller on one `web` entrypoint, its generation reader, its status (waiting for the
+/// file provider) and an unwatched file provider reading `file`.
+fn controller(
+    file: &Path,
+) -> (
+    Controller,
+    GenerationReader,
+    Arc<ControlStatus>,
+    FileProvider,
+) {
+    let (statics, _) = decode_static(&flags_to_node(&[
+        "--entryPoints.web.address=:80".to_string()
+    ]));
+    let (writer, reader) = GenerationWriter::new(Generation::empty(&["web".to_string()]));
+    let status = Arc::new(ControlStatus::new(&[ProviderSlot::File]));
+    let controller = Controller::new(Arc::new(statics), writer, status.clone());
+    let provider = FileProvider::new(
+        FileProviderConfig::File {
+            path: PathBuf::from(file),
+            watch: false,
+        },
+        None,
+    );
+    (controller, reader, status, provider)
+}
 
 #[test]
 fn a_rejected_update_changes_nothing_and_a_good_one_publishes() {
@@ -17,19 +44,7 @@ fn a_rejected_update_changes_nothing_and_a_good_one_publishes() {
         "http:\n  routers:\n    r: {rule: \"Host(`a`)\", service: s}\n  services:\n    s: {loadBalancer: {servers: [{url: \"http://127.0.0.1:1\"}]}}\n",
     )
     .unwrap();
-    let (statics, _) = decode_static(&flags_to_node(&[
-        "--entryPoints.web.address=:80".to_string()
-    ]));
-    let (writer, reader) = GenerationWriter::new(Generation::empty(&["web".to_string()]));
-    let status = Arc::new(ControlStatus::new(&[ProviderSlot::File]));
-    let mut controller = Controller::new(Arc::new(statics), writer, status.clone());
-    let provider = FileProvider::new(
-        FileProviderConfig::File {
-            path: file.clone(),
-            watch: false,
-        },
-        None,
-    );
+    let (mut controller, reader, status, provider) = controller(&file);
 
     assert!(
         status.readiness().is_err(),
@@ -69,19 +84,7 @@ fn a_first_configuration_that_is_rejected_keeps_readiness_waiting() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("d.yml");
     std::fs::write(&file, "http: [").unwrap();
-    let (statics, _) = decode_static(&flags_to_node(&[
-        "--entryPoints.web.address=:80".to_string()
-    ]));
-    let (writer, _reader) = GenerationWriter::new(Generation::empty(&["web".to_string()]));
-    let status = Arc::new(ControlStatus::new(&[ProviderSlot::File]));
-    let mut controller = Controller::new(Arc::new(statics), writer, status.clone());
-    let provider = FileProvider::new(
-        FileProviderConfig::File {
-            path: file.clone(),
-            watch: false,
-        },
-        None,
-    );
+    let (mut controller, _reader, status, provider) = controller(&file);
     controller.apply(provider.load(false));
     let why = status.readiness().unwrap_err();
     assert!(

@@ -34,16 +34,8 @@ fn poison_values_are_rejected_and_later_changes_still_apply() {
     assert_eq!(status(s.web, "start.test", "/"), 200);
     let file = s.dynamic.display().to_string();
 
-    let bomb = {
-        let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
-        for level in 1..=9 {
-            let p = level - 1;
-            doc.push_str(&format!(
-                "a{level}: &a{level} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
-            ));
-        }
-        doc
-    };
+    // Nine levels of nine aliases, the fuzz corpus's seed.
+    let bomb = include_str!("../../../fuzz/corpus/dynamic_yaml/seed-alias-bomb").to_string();
     let poisons: Vec<(&str, String, String)> = vec![
         (
             "circuitBreaker.fallbackDuration",

@@ -157,17 +157,7 @@ fn start(binary: &Path, backends: &Backends) -> Side {
         sick = backends.sick.url(),
         sick2 = backends.sick2.url(),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let dynamic = dir.path().join("dynamic.yml");
-    std::fs::write(&dynamic, yaml).unwrap();
-    let web = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let args = vec![
-        format!("--entryPoints.web.address={web}"),
-        format!("--providers.file.filename={}", dynamic.display()),
-        "--global.checkNewVersion=false".to_string(),
-        "--global.sendAnonymousUsage=false".to_string(),
-        "--log.level=ERROR".to_string(),
-    ];
+    let (dir, args, web) = common::file_proxy(&yaml, &[]);
     let proc = common::start_ready(dir, binary, &args, &[web], web);
     Side { proc, web }
 }

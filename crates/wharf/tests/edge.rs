@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use wharf_testkit::{free_port, RecordingBackend, WharfProcess};
+use wharf_testkit::{RecordingBackend, WharfProcess};
 
 #[path = "edge/cases.rs"]
 mod cases;
@@ -38,19 +38,11 @@ fn start(binary: &Path) -> Proxy {
 "#,
         backend.url()
     );
-    let dir = tempfile::tempdir().unwrap();
-    let dynamic = dir.path().join("dynamic.yml");
-    std::fs::write(&dynamic, yaml).unwrap();
-    let web = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let args = vec![
-        format!("--entryPoints.web.address={web}"),
-        // Short enough for the slow-client cases, long enough for any machine.
-        "--entryPoints.web.transport.respondingTimeouts.readTimeout=3s".to_string(),
-        format!("--providers.file.filename={}", dynamic.display()),
-        "--global.checkNewVersion=false".to_string(),
-        "--global.sendAnonymousUsage=false".to_string(),
-        "--log.level=ERROR".to_string(),
-    ];
+    // readTimeout: short enough for the slow-client cases, long enough for any machine.
+    let (dir, args, web) = common::file_proxy(
+        &yaml,
+        &["--entryPoints.web.transport.respondingTimeouts.readTimeout=3s"],
+    );
     let proc = common::start_ready(dir, binary, &args, &[web], web);
     Proxy {
         _proc: proc,
@@ -245,17 +237,7 @@ fn response_twin(binary: &Path, answer: &[u8]) -> (Vec<u16>, usize, bool) {
         "http:\n  routers:\n    all: {{rule: \"PathPrefix(`/`)\", service: bad}}\n  services:\n    bad: {{loadBalancer: {{servers: [{{url: \"{}\"}}]}}}}\n",
         backend.url()
     );
-    let dir = tempfile::tempdir().unwrap();
-    let dynamic = dir.path().join("dynamic.yml");
-    std::fs::write(&dynamic, yaml).unwrap();
-    let web = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let args = vec![
-        format!("--entryPoints.web.address={web}"),
-        format!("--providers.file.filename={}", dynamic.display()),
-        "--global.checkNewVersion=false".to_string(),
-        "--global.sendAnonymousUsage=false".to_string(),
-        "--log.level=ERROR".to_string(),
-    ];
+    let (dir, args, web) = common::file_proxy(&yaml, &[]);
     let _proc = WharfProcess::start_in(dir, binary, &args, &[], &[web]);
     // The route is there once the backend has seen a request.
     assert!(wharf_testkit::wait_until(Duration::from_secs(20), || {

@@ -116,6 +116,25 @@ pub fn start_ready(
     proc
 }
 
+/// A proxy (wharf or Traefik) to be started on one `web` entrypoint with `yaml` as its
+/// dynamic file: its directory (kept alive by the process), arguments and address. Extra
+/// flags are appended.
+pub fn file_proxy(yaml: &str, extra: &[&str]) -> (tempfile::TempDir, Vec<String>, SocketAddr) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dynamic = dir.path().join("dynamic.yml");
+    std::fs::write(&dynamic, yaml).expect("write the dynamic file");
+    let web = addr(free_port());
+    let mut args = vec![
+        format!("--entryPoints.web.address={web}"),
+        format!("--providers.file.filename={}", dynamic.display()),
+        "--global.checkNewVersion=false".to_string(),
+        "--global.sendAnonymousUsage=false".to_string(),
+        "--log.level=ERROR".to_string(),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    (dir, args, web)
+}
+
 /// Absolute expectations, (case, key, expected), against what wharf was seen to do: agreement
 /// with Traefik alone could hide both doing nothing.
 pub fn check_expected(
