@@ -280,6 +280,13 @@ impl AsyncRead for EdgeStream {
                 Mode::Closed => return Poll::Ready(Ok(())),
                 Mode::Http1 => {}
             }
+            let in_body = matches!(this.phase, Phase::Length(_) | Phase::Chunked(_));
+            if (in_body || !this.out.is_empty()) && this.next_request.load(Ordering::Acquire) {
+                // pingora moved on to a next request without reading all of this one's body:
+                // those bytes must never be read as a request. The connection ends here.
+                this.mode = Mode::Closed;
+                continue;
+            }
             if !this.out.is_empty() {
                 let n = this.out.len().min(buf.remaining());
                 buf.put_slice(&this.out[..n]);
