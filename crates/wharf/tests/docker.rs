@@ -377,3 +377,77 @@ fn in_flight_requests_to_a_stopping_container_complete() {
         e.proc.log()
     );
 }
+
+/// The event stream's connection goes half-open (silent, never closed, as through a NAT that
+/// forgot it): within a minute of quiet, wharf pings the engine, listens again from the last
+/// event it saw, and follows a container started meanwhile.
+#[test]
+fn a_half_open_event_stream_does_not_stall_discovery() {
+    let proxy = SocketProxy::start(Path::new("/var/run/docker.sock"));
+    let e = edge_with(&[], Some(&proxy.endpoint()));
+    let first_host = format!("first-{}.test", e.run);
+    let _first = TestContainer::run(
+        "first",
+        &e.spec().label(
+            "traefik.http.routers.first.rule",
+            format!("Host(`{first_host}`)"),
+        ),
+    );
+    assert!(e.wait_status(&first_host, 200), "{}", e.proc.log());
+    proxy.stall_open_connections();
+    let later_host = format!("later-{}.test", e.run);
+    let later = TestContainer::run(
+        "later",
+        &e.spec().label(
+            "traefik.http.routers.later.rule",
+            format!("Host(`{later_host}`)"),
+        ),
+    );
+    assert!(
+        wait_until(Duration::from_secs(120), || e.get(&later_host).0 == 200),
+        "{}",
+        e.proc.log()
+    );
+    assert_eq!(e.get(&later_host).1, later.name);
+    assert!(
+        proxy.calls().iter().any(|c| c.contains("/_ping")),
+        "the engine was pinged before listening again"
+    );
+}
+
+/// A container started while the provider lists containers (its answer held by a slow
+/// engine) is neither in the list nor missed: the event stream starts from before the list.
+#[test]
+fn a_container_started_during_the_listing_is_followed() {
+    let proxy = SocketProxy::start(Path::new("/var/run/docker.sock"));
+    let e = edge_with(&[], Some(&proxy.endpoint()));
+    let listings = || {
+        proxy
+            .calls()
+            .iter()
+            .filter(|c| c.contains("/containers/json"))
+            .count()
+    };
+    // Start-up's load and the watcher's first session have listed; the next listing is a
+    // new session's: hold its answer, and start a container meanwhile.
+    assert!(wait_until(WAIT, || listings() >= 2), "{:?}", proxy.calls());
+    proxy.hold_listings(Duration::from_secs(3));
+    let before = listings();
+    proxy.cut();
+    proxy.restore();
+    assert!(
+        wait_until(WAIT, || listings() > before),
+        "no new listing: {:?}",
+        proxy.calls()
+    );
+    let host = format!("during-{}.test", e.run);
+    let during = TestContainer::run(
+        "during",
+        &e.spec().label(
+            "traefik.http.routers.during.rule",
+            format!("Host(`{host}`)"),
+        ),
+    );
+    assert!(e.wait_status(&host, 200), "{}", e.proc.log());
+    assert_eq!(e.get(&host).1, during.name);
+}
