@@ -2,6 +2,7 @@
 
 use wharf_model::ProviderName;
 
+pub use crate::fuzz_anchors::yaml_anchors;
 use crate::{decode_dynamic, decode_static, flags_to_node, validate, yaml, ProviderConfig};
 
 /// A dynamic file of arbitrary bytes: parse, decode and validate must never panic, and every

@@ -16,6 +16,7 @@ mod decode;
 pub mod docker;
 mod dynamic;
 #[doc(hidden)]
+mod fuzz_anchors;
 pub mod fuzz_logic;
 mod middlewares;
 mod node;

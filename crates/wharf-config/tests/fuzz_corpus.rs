@@ -32,3 +32,8 @@ fn breaker_expr_corpus() {
 fn go_duration_corpus() {
     replay("go_duration", wharf_model::fuzz_logic::go_duration);
 }
+
+#[test]
+fn yaml_anchors_corpus() {
+    replay("yaml_anchors", wharf_config::fuzz_logic::yaml_anchors);
+}

@@ -24,8 +24,10 @@ use tokio::time::Sleep;
 use wharf_edge::{BodyFraming, ChunkedBody, HeadLimits, HeadScanner, Rejection};
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-/// What is read from the socket at a time.
-const READ_CHUNK: usize = 16 * 1024;
+/// What is read from the socket at a time: a head fits in the first (as pingora's own
+/// first read); a body streams in larger pieces.
+const HEAD_CHUNK: usize = 4 * 1024;
+const BODY_CHUNK: usize = 16 * 1024;
 
 /// An entrypoint's limits, shared by its connections.
 #[derive(Debug, Clone, Copy)]
@@ -142,6 +144,10 @@ impl EdgeStream {
                 }
                 self.phase = Phase::Head(HeadScanner::default());
                 self.request_started = false;
+                // Nothing of this request's answer has been written yet.
+                self.responded = false;
+                self.upgrade = false;
+                self.status_probe.clear();
                 Ok(true)
             }
             Phase::Head(scanner) => {
@@ -167,9 +173,7 @@ impl EdgeStream {
                     Some(rewritten) => Bytes::from(rewritten),
                     None => raw,
                 };
-                self.responded = false;
                 self.upgrade = head.upgrade;
-                self.status_probe.clear();
                 self.phase = match head.body {
                     BodyFraming::None => Phase::Between,
                     BodyFraming::Length(n) => Phase::Length(n),
@@ -234,13 +238,22 @@ impl EdgeStream {
     }
 
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
-        self.inp.reserve(READ_CHUNK);
-        tokio_util::io::poll_read_buf(Pin::new(&mut self.inner), cx, &mut self.inp)
+        let chunk = match self.phase {
+            Phase::Length(_) | Phase::Chunked(_) => BODY_CHUNK,
+            Phase::Between | Phase::Head(_) => HEAD_CHUNK,
+        };
+        self.inp.reserve(chunk);
+        let read = tokio_util::io::poll_read_buf(Pin::new(&mut self.inner), cx, &mut self.inp);
+        if read.is_pending() && self.inp.is_empty() {
+            // An idle keep-alive connection holds no buffer while it waits.
+            self.inp = BytesMut::new();
+        }
+        read
     }
 
     /// How many bytes the connection may hold for a request pingora has not asked for yet.
     fn held_limit(&self) -> usize {
-        self.limits.head.max_bytes.saturating_add(READ_CHUNK)
+        self.limits.head.max_bytes.saturating_add(BODY_CHUNK)
     }
 }
 

@@ -327,6 +327,18 @@ pub fn cases() -> Vec<Case> {
             traefik_same: false,
         },
         Case {
+            name: "an Upgrade answered 200 lifts no deadline: the next head still has readTimeout",
+            parts: vec![
+                b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n".to_vec(),
+                b"GET /slow HTTP/1.1\r\n".to_vec(),
+            ],
+            statuses: vec![200, 408],
+            closes: true,
+            reach: Reach::Lines(&["GET /ws HTTP/1.1"]),
+            marker: None,
+            traefik_same: false,
+        },
+        Case {
             name: "a connection that sends nothing",
             parts: vec![Vec::new()],
             statuses: vec![],
