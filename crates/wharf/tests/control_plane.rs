@@ -123,3 +123,19 @@ fn readiness_waits_for_every_provider_and_liveness_does_not() {
         "only on the traefik entrypoint"
     );
 }
+
+#[test]
+fn a_rate_limit_of_average_zero_is_no_limit() {
+    let b = EchoServer::start("b");
+    let s = start(
+        &routes(
+            "free.test",
+            &b.url(),
+            "      rateLimit:\n        average: 0\n        burst: 1\n",
+        ),
+        &[],
+    );
+    let statuses: Vec<u16> = (0..20).map(|_| status(s.web, "free.test", "/")).collect();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert!(!s.proc.log().contains(" ERROR "), "{}", s.proc.log());
+}
