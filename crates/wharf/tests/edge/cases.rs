@@ -327,6 +327,19 @@ pub fn cases() -> Vec<Case> {
             traefik_same: false,
         },
         Case {
+            name: "a body trickling in: readTimeout bounds the whole request, not each read",
+            parts: std::iter::once(
+                b"POST /trickle HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n".to_vec(),
+            )
+            .chain(std::iter::repeat_n(b"x".to_vec(), 80))
+            .collect(),
+            statuses: vec![408],
+            closes: true,
+            reach: Reach::Nothing,
+            marker: None,
+            traefik_same: false,
+        },
+        Case {
             name: "an Upgrade answered 200 lifts no deadline: the next head still has readTimeout",
             parts: vec![
                 b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n".to_vec(),
