@@ -65,6 +65,29 @@ impl Edge {
     fn wait_status(&self, host: &str, status: u16) -> bool {
         wait_until(WAIT, || self.get(host).0 == status)
     }
+
+    /// A container with a router of its own, `Host(`<what>-<run>.test`)`; and that host.
+    fn run_routed(&self, what: &str) -> (TestContainer, String) {
+        let host = format!("{what}-{}.test", self.run);
+        let c = TestContainer::run(
+            what,
+            &self.spec().label(
+                format!("traefik.http.routers.{what}.rule"),
+                format!("Host(`{host}`)"),
+            ),
+        );
+        (c, host)
+    }
+
+    /// `host` is served by `container` (within `within`).
+    fn assert_routed(&self, host: &str, container: &TestContainer, within: Duration) {
+        assert!(
+            wait_until(within, || self.get(host).0 == 200),
+            "{host} never served:\n{}",
+            self.proc.log()
+        );
+        assert_eq!(self.get(host).1, container.name);
+    }
 }
 
 #[test]
@@ -243,16 +266,8 @@ fn bad_labels_are_reported_and_affect_only_their_container() {
         poison.name
     );
     assert!(e.proc.wait_for_log(&too_large, WAIT), "{}", e.proc.log());
-    let later_host = format!("later-{}.test", e.run);
-    let later = TestContainer::run(
-        "later",
-        &e.spec().label(
-            "traefik.http.routers.later.rule",
-            format!("Host(`{later_host}`)"),
-        ),
-    );
-    assert!(e.wait_status(&later_host, 200), "{}", e.proc.log());
-    assert_eq!(e.get(&later_host).1, later.name);
+    let (later, later_host) = e.run_routed("later");
+    e.assert_routed(&later_host, &later, WAIT);
 }
 
 #[test]
@@ -378,40 +393,38 @@ fn in_flight_requests_to_a_stopping_container_complete() {
     );
 }
 
-/// The event stream's connection goes half-open (silent, never closed, as through a NAT that
-/// forgot it): within a minute of quiet, wharf pings the engine, listens again from the last
-/// event it saw, and follows a container started meanwhile.
+/// The engine's connections go half-open (silent, never closed, as through a NAT that forgot
+/// them): a call that times out, or a minute of quiet on the event stream, makes wharf listen
+/// again on new connections from the last event it saw, and follow a container started
+/// meanwhile.
 #[test]
 fn a_half_open_event_stream_does_not_stall_discovery() {
     let proxy = SocketProxy::start(Path::new("/var/run/docker.sock"));
     let e = edge_with(&[], Some(&proxy.endpoint()));
-    let first_host = format!("first-{}.test", e.run);
-    let _first = TestContainer::run(
-        "first",
-        &e.spec().label(
-            "traefik.http.routers.first.rule",
-            format!("Host(`{first_host}`)"),
-        ),
+    let (first, first_host) = e.run_routed("first");
+    e.assert_routed(&first_host, &first, WAIT);
+    // The watcher's event stream is open (it opens after the watcher's own listing).
+    let subscriptions = || {
+        proxy
+            .calls()
+            .iter()
+            .filter(|c| c.contains("/events"))
+            .count()
+    };
+    assert!(
+        wait_until(WAIT, || subscriptions() >= 1),
+        "{:?}",
+        proxy.calls()
     );
-    assert!(e.wait_status(&first_host, 200), "{}", e.proc.log());
     proxy.stall_open_connections();
-    let later_host = format!("later-{}.test", e.run);
-    let later = TestContainer::run(
-        "later",
-        &e.spec().label(
-            "traefik.http.routers.later.rule",
-            format!("Host(`{later_host}`)"),
-        ),
-    );
+    let (later, later_host) = e.run_routed("later");
+    e.assert_routed(&later_host, &later, Duration::from_secs(120));
+    // Either a call on a stalled connection timed out (a new session) or the stream was
+    // quiet for a minute (a new client): the events were listened to again.
     assert!(
-        wait_until(Duration::from_secs(120), || e.get(&later_host).0 == 200),
-        "{}",
-        e.proc.log()
-    );
-    assert_eq!(e.get(&later_host).1, later.name);
-    assert!(
-        proxy.calls().iter().any(|c| c.contains("/_ping")),
-        "the engine was pinged before listening again"
+        subscriptions() >= 2,
+        "the events were listened to again: {:?}",
+        proxy.calls()
     );
 }
 
@@ -440,14 +453,6 @@ fn a_container_started_during_the_listing_is_followed() {
         "no new listing: {:?}",
         proxy.calls()
     );
-    let host = format!("during-{}.test", e.run);
-    let during = TestContainer::run(
-        "during",
-        &e.spec().label(
-            "traefik.http.routers.during.rule",
-            format!("Host(`{host}`)"),
-        ),
-    );
-    assert!(e.wait_status(&host, 200), "{}", e.proc.log());
-    assert_eq!(e.get(&host).1, during.name);
+    let (during, host) = e.run_routed("during");
+    e.assert_routed(&host, &during, WAIT);
 }

@@ -263,7 +263,7 @@ impl DockerProvider {
         tx: &mpsc::Sender<Result<ProviderUpdate, LoadError>>,
         synced: &mut bool,
     ) -> Result<(), DockerError> {
-        let docker = self.connect().await?;
+        let mut docker = self.connect().await?;
         // bollard sends `GET /events` only when the stream is first polled, after the listing:
         // `since` (a little before the listing) replays what happened in between.
         let mut since = engine_time_before_now();
@@ -287,8 +287,11 @@ impl DockerProvider {
             let next = match tokio::time::timeout(EVENTS_IDLE, events.next()).await {
                 Ok(next) => next,
                 Err(_) => {
-                    // Quiet for a while: is the engine still there? Then listen again from
-                    // the last event seen, on a fresh connection.
+                    // Quiet for a while: the connections may be half-open (a NAT or firewall
+                    // that forgot them). A new client (new connections, none of the old
+                    // pool's) checks the engine is there, then listens again from the last
+                    // event seen: nothing is missed, nothing is listed again.
+                    docker = self.connect().await?;
                     self.call(docker.ping()).await?;
                     events = Box::pin(Self::subscribe(&docker, &since));
                     continue;
