@@ -121,8 +121,7 @@ impl EdgeStream {
     }
 
     fn start_deadline(&mut self) {
-        self.deadline = (!self.limits.read_timeout.is_zero())
-            .then(|| Box::pin(tokio::time::sleep(self.limits.read_timeout)));
+        self.deadline = deadline(self.limits.read_timeout);
     }
 
     fn reject(&mut self, rejection: Rejection) {
@@ -154,13 +153,15 @@ impl EdgeStream {
                 if self.inp.is_empty() {
                     return Ok(false);
                 }
-                let Some(head) = scanner.advance(&self.inp, self.limits.head)? else {
-                    if !self.request_started {
-                        self.request_started = true;
-                        if self.deadline.is_none() {
-                            self.start_deadline();
-                        }
+                if !self.request_started {
+                    // readTimeout runs from the request's first byte (from the accept for a
+                    // connection's first request) to the end of its body.
+                    self.request_started = true;
+                    if self.deadline.is_none() {
+                        self.deadline = deadline(self.limits.read_timeout);
                     }
+                }
+                let Some(head) = scanner.advance(&self.inp, self.limits.head)? else {
                     return Ok(false);
                 };
                 if head.body == BodyFraming::Chunked {
@@ -255,6 +256,11 @@ impl EdgeStream {
     fn held_limit(&self) -> usize {
         self.limits.head.max_bytes.saturating_add(BODY_CHUNK)
     }
+}
+
+/// A request's deadline, `readTimeout` from now (none when it is zero).
+fn deadline(read_timeout: Duration) -> Option<Pin<Box<Sleep>>> {
+    (!read_timeout.is_zero()).then(|| Box::pin(tokio::time::sleep(read_timeout)))
 }
 
 impl AsyncRead for EdgeStream {

@@ -340,6 +340,18 @@ pub fn cases() -> Vec<Case> {
             traefik_same: false,
         },
         Case {
+            name: "a keep-alive request whose head came whole and whose body stalls",
+            parts: vec![
+                b"GET /first HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(),
+                b"POST /second HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc".to_vec(),
+            ],
+            statuses: vec![200, 408],
+            closes: true,
+            reach: Reach::Lines(&["GET /first HTTP/1.1"]),
+            marker: None,
+            traefik_same: false,
+        },
+        Case {
             name: "an Upgrade answered 200 lifts no deadline: the next head still has readTimeout",
             parts: vec![
                 b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n".to_vec(),
