@@ -81,14 +81,14 @@ enum Frame {
     Map {
         node: Node,
         anchor: usize,
-        /// Values in this subtree so far, itself included.
-        size: usize,
+        /// The document's value count before this frame: its size is what was counted since.
+        values_before: usize,
         pending_key: Option<Key>,
     },
     Seq {
         node: Node,
         anchor: usize,
-        size: usize,
+        values_before: usize,
     },
 }
 
@@ -169,12 +169,7 @@ impl Builder {
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
-            Some(Frame::Seq {
-                node: seq,
-                size: parent_size,
-                ..
-            }) => {
-                *parent_size = parent_size.saturating_add(size);
+            Some(Frame::Seq { node: seq, .. }) => {
                 if let NodeValue::Seq(items) = &mut seq.value {
                     items.push(node);
                 }
@@ -182,7 +177,6 @@ impl Builder {
             Some(Frame::Map {
                 node: map,
                 pending_key,
-                size: parent_size,
                 ..
             }) => match pending_key.take() {
                 None => {
@@ -202,7 +196,6 @@ impl Builder {
                     });
                 }
                 Some(key) => {
-                    *parent_size = parent_size.saturating_add(size);
                     if let NodeValue::Map(entries) = &mut map.value {
                         if key.name == "<<" {
                             // YAML merge key: copy entries not already set.
@@ -264,7 +257,7 @@ impl MarkedEventReceiver for Builder {
                 Frame::Seq {
                     node: Node::new(origin.clone(), NodeValue::Seq(Vec::new())),
                     anchor,
-                    size: 1,
+                    values_before: self.values,
                 },
                 &origin,
             ),
@@ -272,19 +265,28 @@ impl MarkedEventReceiver for Builder {
                 Frame::Map {
                     node: Node::new(origin.clone(), NodeValue::Map(Vec::new())),
                     anchor,
-                    size: 1,
+                    values_before: self.values,
                     pending_key: None,
                 },
                 &origin,
             ),
             Event::SequenceEnd | Event::MappingEnd => {
                 if let Some(frame) = self.stack.pop() {
-                    let (node, anchor, size) = match frame {
+                    let (node, anchor, values_before) = match frame {
                         Frame::Map {
-                            node, anchor, size, ..
+                            node,
+                            anchor,
+                            values_before,
+                            ..
                         }
-                        | Frame::Seq { node, anchor, size } => (node, anchor, size),
+                        | Frame::Seq {
+                            node,
+                            anchor,
+                            values_before,
+                        } => (node, anchor, values_before),
                     };
+                    // Aliases inside were counted expanded: the subtree's full size.
+                    let size = self.values - values_before;
                     self.attach(node, anchor, size);
                 }
             }

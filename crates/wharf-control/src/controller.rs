@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use wharf_config::{validate, ProviderConfig, RawDynamicConfig};
-use wharf_discovery::{LoadError, ProviderUpdate};
+use wharf_discovery::{panic_message, LoadError, ProviderUpdate};
 use wharf_model::{ConfigIssue, Origin, ProviderName, Severity, StaticConfig};
 use wharf_router::{
     compile, ControlStatus, GenerationWriter, InternalRoutes, MiddlewareCache, ProviderSlot,
@@ -222,17 +222,6 @@ struct DeadOnDrop(Arc<ControlStatus>);
 impl Drop for DeadOnDrop {
     fn drop(&mut self) {
         self.0.set_dead();
-    }
-}
-
-/// The text of a caught panic.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic".to_string()
     }
 }
 

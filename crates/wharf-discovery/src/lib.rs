@@ -8,6 +8,7 @@ mod contain;
 pub mod docker;
 mod file;
 
+pub use contain::panic_message;
 pub use docker::DockerProvider;
 pub use file::{FileProvider, LoadError};
 

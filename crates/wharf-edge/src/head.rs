@@ -35,7 +35,7 @@ pub struct HeadLimits {
 }
 
 /// RFC 9110 `tchar`.
-pub fn is_tchar(b: u8) -> bool {
+pub(crate) fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
@@ -50,8 +50,10 @@ pub struct HeadScanner {
     scanned: usize,
     /// Start of the line being read.
     line_start: usize,
-    /// The lines read so far (without CRLF), as ranges of the input.
-    lines: Vec<(usize, usize)>,
+    /// Where the request line starts, once it has been read.
+    request_line: Option<usize>,
+    /// Header lines read so far.
+    fields: usize,
     /// Empty lines before the request line.
     empty_lines: u8,
     /// Bytes of the unfinished line already checked for a bare CR.
@@ -71,29 +73,32 @@ impl HeadScanner {
             if lf == self.line_start || input[lf - 1] != b'\r' {
                 return Err(Rejection::bad_request("bare LF"));
             }
-            let line = (self.line_start, lf - 1);
-            self.line_start = lf + 1;
-            if line.0 == line.1 {
-                if self.lines.is_empty() {
+            let line = &input[self.line_start..lf - 1];
+            let line_start = std::mem::replace(&mut self.line_start, lf + 1);
+            match self.request_line {
+                None if line.is_empty() => {
                     // RFC 9112 §2.2: a CRLF before the request line (after a body, from old
                     // clients) is ignored; a few of them, not an endless stream.
                     self.empty_lines += 1;
                     if self.empty_lines > 4 {
                         return Err(Rejection::bad_request("malformed HTTP request"));
                     }
-                    continue;
                 }
-                return parse(input, &self.lines, self.scanned).map(Some);
-            }
-            if self.lines.is_empty() {
-                check_request_line(&input[line.0..line.1])?;
-            } else {
-                check_field_line(&input[line.0..line.1])?;
-                if self.lines.len() > limits.max_fields {
-                    return Err(Rejection::header_too_large());
+                None => {
+                    check_request_line(line)?;
+                    self.request_line = Some(line_start);
+                }
+                Some(start) if line.is_empty() => {
+                    return parse(input, start, self.scanned).map(Some);
+                }
+                Some(_) => {
+                    check_field_line(line)?;
+                    self.fields += 1;
+                    if self.fields > limits.max_fields {
+                        return Err(Rejection::header_too_large());
+                    }
                 }
             }
-            self.lines.push(line);
         }
         self.scanned = input.len();
         // In the unfinished line a CR may only be the last byte (its LF still to come). Only
@@ -112,7 +117,7 @@ impl HeadScanner {
 
     /// Over the limit: 414 while still in the request line, 431 after it.
     fn too_large(&self) -> Rejection {
-        if self.lines.is_empty() {
+        if self.request_line.is_none() {
             Rejection::uri_too_long()
         } else {
             Rejection::header_too_large()
@@ -201,18 +206,26 @@ fn has_token(value: &[u8], token: &[u8]) -> bool {
         .any(|t| trim_ows(t).eq_ignore_ascii_case(token))
 }
 
+/// The lines of a complete, already checked head from its request line on (`len`: where the
+/// head ends, its final empty line included), without their CRLF.
+fn lines(input: &[u8], start: usize, len: usize) -> impl Iterator<Item = &[u8]> {
+    input[start..len - 4]
+        .split(|b| *b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+}
+
 /// The complete head: framing and Host rules on the whole field set.
-fn parse(input: &[u8], lines: &[(usize, usize)], len: usize) -> Result<Head, Rejection> {
-    let request_line = &input[lines[0].0..lines[0].1];
-    let http10 = request_line.ends_with(b"HTTP/1.0");
+fn parse(input: &[u8], start: usize, len: usize) -> Result<Head, Rejection> {
+    let http10 = lines(input, start, len)
+        .next()
+        .is_some_and(|request_line| request_line.ends_with(b"HTTP/1.0"));
     let mut hosts = 0;
     let mut lengths: Vec<(usize, u64, bool)> = Vec::new();
     let mut transfer_encodings = 0;
     let mut chunked = false;
     let mut upgrade_header = false;
     let mut connection_upgrade = false;
-    for (i, &(start, end)) in lines.iter().enumerate().skip(1) {
-        let line = &input[start..end];
+    for (i, line) in lines(input, start, len).enumerate().skip(1) {
         let colon = line.iter().position(|b| *b == b':').unwrap_or(0);
         let name = &line[..colon];
         let value = trim_ows(&line[colon + 1..]);
@@ -289,7 +302,7 @@ fn parse(input: &[u8], lines: &[(usize, usize)], len: usize) -> Result<Head, Rej
     let rewritten = (lengths.len() > 1 || lengths.iter().any(|(_, _, plain)| !plain)).then(|| {
         let mut out = Vec::with_capacity(len);
         let mut wrote_length = false;
-        for (i, &(start, end)) in lines.iter().enumerate() {
+        for (i, line) in lines(input, start, len).enumerate() {
             if lengths.iter().any(|(l, _, _)| *l == i) {
                 if wrote_length {
                     continue;
@@ -298,7 +311,7 @@ fn parse(input: &[u8], lines: &[(usize, usize)], len: usize) -> Result<Head, Rej
                 out.extend_from_slice(b"Content-Length: ");
                 out.extend_from_slice(length.unwrap_or(0).to_string().as_bytes());
             } else {
-                out.extend_from_slice(&input[start..end]);
+                out.extend_from_slice(line);
             }
             out.extend_from_slice(b"\r\n");
         }

@@ -9,7 +9,7 @@ pub mod fuzz_logic;
 mod head;
 
 pub use chunked::ChunkedBody;
-pub use head::{is_tchar, BodyFraming, Head, HeadLimits, HeadScanner};
+pub use head::{BodyFraming, Head, HeadLimits, HeadScanner};
 
 /// A request wharf refuses, answered as Go's server answers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,35 +20,35 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    pub fn bad_request(reason: &'static str) -> Self {
+    pub(crate) fn bad_request(reason: &'static str) -> Self {
         Rejection {
             status: 400,
             reason: Some(reason),
         }
     }
 
-    pub fn header_too_large() -> Self {
+    pub(crate) fn header_too_large() -> Self {
         Rejection {
             status: 431,
             reason: None,
         }
     }
 
-    pub fn uri_too_long() -> Self {
+    pub(crate) fn uri_too_long() -> Self {
         Rejection {
             status: 414,
             reason: None,
         }
     }
 
-    pub fn version_not_supported() -> Self {
+    pub(crate) fn version_not_supported() -> Self {
         Rejection {
             status: 505,
             reason: Some("unsupported protocol version"),
         }
     }
 
-    pub fn unsupported_transfer_encoding() -> Self {
+    pub(crate) fn unsupported_transfer_encoding() -> Self {
         Rejection {
             status: 501,
             reason: Some("unsupported transfer encoding"),

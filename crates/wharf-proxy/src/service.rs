@@ -296,12 +296,9 @@ impl ProxyHttp for EntryPointProxy {
                 }
             }
         }
-        let selected = if ctx.attempts.retries > 0 {
-            pool.select_avoiding(ctx.attempts.tried)
-        } else {
-            pool.select()
-        };
-        let (index, server) = selected
+        // A retry goes to a server this request has not tried, while there is one.
+        let (index, server) = pool
+            .select_avoiding(ctx.attempts.tried)
             .ok_or_else(|| Error::explain(ErrorType::HTTPStatus(503), "no available server"))?;
         ctx.server = Some(index);
         ctx.attempts.tried(index);

@@ -14,5 +14,5 @@ mod table;
 pub use compile::{compile, InternalRoutes, MiddlewareCache};
 pub use generation::{ApiView, EntryPointRoutes, Generation};
 pub use publish::{GenerationReader, GenerationWriter};
-pub use status::{ControlStatus, ProviderSlot, STUCK_AFTER};
+pub use status::{ControlStatus, ProviderSlot};
 pub use table::{Route, RouteAction, RouteTable};

@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 #[derive(Debug, Default)]
 struct Log {
@@ -57,11 +57,6 @@ impl RecordingBackend {
         format!("http://{}", self.addr)
     }
 
-    /// Every byte received so far, on every connection.
-    pub fn bytes_received(&self) -> usize {
-        self.lock().connections.iter().map(Vec::len).sum()
-    }
-
     /// The request lines seen so far.
     pub fn requests(&self) -> Vec<String> {
         self.lock().requests.clone()
@@ -83,18 +78,19 @@ impl RecordingBackend {
         out
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Log> {
-        self.log
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Log> {
+        lock(&self.log)
     }
+}
+
+fn lock(log: &Mutex<Log>) -> MutexGuard<'_, Log> {
+    log.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn serve(mut stream: TcpStream, log: &Mutex<Log>, answer: Option<&[u8]>) {
     let index = {
-        let mut l = log
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut l = lock(log);
         l.connections.push(Vec::new());
         l.connections.len() - 1
     };
@@ -106,18 +102,10 @@ fn serve(mut stream: TcpStream, log: &Mutex<Log>, answer: Option<&[u8]>) {
             Ok(n) => n,
         };
         pending.extend_from_slice(&chunk[..n]);
-        {
-            let mut l = log
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            l.connections[index].extend_from_slice(&chunk[..n]);
-        }
+        lock(log).connections[index].extend_from_slice(&chunk[..n]);
         while let Some((line, used)) = next_request(&pending) {
             pending.drain(..used);
-            log.lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .requests
-                .push(line.clone());
+            lock(log).requests.push(line.clone());
             let written = match answer {
                 Some(bytes) => stream.write_all(bytes),
                 None => stream.write_all(

@@ -77,12 +77,7 @@ impl ServicePool {
     /// The next server in weighted round-robin order, with its index, or None if the service
     /// has no server.
     pub fn select(&self) -> Option<(usize, &Server)> {
-        if self.schedule.is_empty() {
-            return None;
-        }
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let idx = self.schedule[n % self.schedule.len()] as usize;
-        self.servers.get(idx).map(|s| (idx, s))
+        self.select_avoiding(0)
     }
 
     /// The next server in turn that is not in `avoid` (a bit per server index, the first 64),

@@ -94,7 +94,7 @@ impl std::fmt::Debug for EdgeStream {
 impl EdgeStream {
     pub fn new(inner: Stream, limits: EdgeLimits) -> Self {
         let h2_alpn = matches!(inner.selected_alpn_proto(), Some(ALPN::H2));
-        let mut stream = EdgeStream {
+        EdgeStream {
             inner,
             limits,
             mode: if h2_alpn { Mode::Tunnel } else { Mode::Http1 },
@@ -103,25 +103,20 @@ impl EdgeStream {
             out: Bytes::new(),
             inner_eof: false,
             next_request: AtomicBool::new(false),
-            deadline: None,
+            // Go's rule: a new connection's first request is due within readTimeout of the
+            // accept.
+            deadline: deadline(limits.read_timeout),
             request_started: false,
             responded: false,
             upgrade: false,
             status_probe: Vec::new(),
-        };
-        // Go's rule: a new connection's first request is due within readTimeout of the accept.
-        stream.start_deadline();
-        stream
+        }
     }
 
     /// Called when pingora starts a new HTTP/1 session on this connection: the next request
     /// may be read.
     pub fn next_request(&self) {
         self.next_request.store(true, Ordering::Release);
-    }
-
-    fn start_deadline(&mut self) {
-        self.deadline = deadline(self.limits.read_timeout);
     }
 
     fn reject(&mut self, rejection: Rejection) {
@@ -252,6 +247,14 @@ impl EdgeStream {
         read
     }
 
+    /// Gives pingora what it has room for of the checked bytes.
+    fn hand_out(&mut self, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let n = self.out.len().min(buf.remaining());
+        buf.put_slice(&self.out[..n]);
+        self.out.advance(n);
+        Poll::Ready(Ok(()))
+    }
+
     /// How many bytes the connection may hold for a request pingora has not asked for yet.
     fn held_limit(&self) -> usize {
         self.limits.head.max_bytes.saturating_add(BODY_CHUNK)
@@ -273,14 +276,11 @@ impl AsyncRead for EdgeStream {
         loop {
             match &mut this.mode {
                 Mode::Tunnel => {
-                    if !this.out.is_empty() || !this.inp.is_empty() {
-                        if this.out.is_empty() {
-                            this.out = this.inp.split().freeze();
-                        }
-                        let n = this.out.len().min(buf.remaining());
-                        buf.put_slice(&this.out[..n]);
-                        this.out.advance(n);
-                        return Poll::Ready(Ok(()));
+                    if this.out.is_empty() && !this.inp.is_empty() {
+                        this.out = this.inp.split().freeze();
+                    }
+                    if !this.out.is_empty() {
+                        return this.hand_out(buf);
                     }
                     return Pin::new(&mut this.inner).poll_read(cx, buf);
                 }
@@ -307,10 +307,7 @@ impl AsyncRead for EdgeStream {
                 continue;
             }
             if !this.out.is_empty() {
-                let n = this.out.len().min(buf.remaining());
-                buf.put_slice(&this.out[..n]);
-                this.out.advance(n);
-                return Poll::Ready(Ok(()));
+                return this.hand_out(buf);
             }
             match this.process() {
                 Ok(true) => continue,
