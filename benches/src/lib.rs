@@ -51,5 +51,6 @@ pub fn generation(n: usize) -> Arc<Generation> {
         &pools,
         &mut Default::default(),
         Default::default(),
+        &wharf_tls::TlsRegistry::new().expect("tls").empty_snapshot(),
     )
 }

@@ -25,7 +25,7 @@ pub struct RawRouter {
     pub middlewares: Vec<Sourced<String>>,
     pub service: Option<Sourced<String>>,
     pub priority: Option<Sourced<i64>>,
-    pub tls: bool,
+    pub tls: Option<crate::tls::RawRouterTls>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +68,7 @@ pub struct RawDynamicConfig {
     pub routers: BTreeMap<String, RawRouter>,
     pub services: BTreeMap<String, RawService>,
     pub middlewares: BTreeMap<String, RawMiddleware>,
+    pub tls: crate::tls::RawTls,
 }
 
 const SERVICE_KINDS_LATER: &[&str] = &["weighted", "mirroring", "failover", "highestRandomWeight"];
@@ -76,7 +77,10 @@ const SERVICE_KINDS_LATER: &[&str] = &["weighted", "mirroring", "failover", "hig
 pub fn decode_dynamic(root: &Node) -> (RawDynamicConfig, Vec<ConfigIssue>) {
     let mut issues = Issues::default();
     let mut out = RawDynamicConfig::default();
-    check_keys(root, "", &["http"], &["tcp", "udp", "tls"], &mut issues);
+    check_keys(root, "", &["http", "tls"], &["tcp", "udp"], &mut issues);
+    if let Some(tls) = root.get("tls") {
+        out.tls = crate::tls::decode_tls(tls, &mut issues);
+    }
     let Some(http) = root.get("http") else {
         return (out, issues.0);
     };
@@ -208,29 +212,9 @@ fn router(n: &Node, origin: &Origin, path: &str, issues: &mut Issues) -> Option<
             origin: p.origin.clone(),
         })
     });
-    let tls = match n.get("tls") {
-        None => false,
-        Some(t) => match &t.value {
-            NodeValue::Map(_) | NodeValue::Null => {
-                check_keys(
-                    t,
-                    &join(path, "tls"),
-                    &["options", "certResolver", "domains"],
-                    &[],
-                    issues,
-                );
-                true
-            }
-            NodeValue::Scalar(_) => boolean(t, &join(path, "tls"), issues).unwrap_or(false),
-            NodeValue::Seq(_) => {
-                issues.error(
-                    &t.origin,
-                    format!("`{path}.tls` must be a map, found a list"),
-                );
-                false
-            }
-        },
-    };
+    let tls = n
+        .get("tls")
+        .and_then(|t| crate::tls::router_tls(t, &join(path, "tls"), issues));
     Some(RawRouter {
         origin: origin.clone(),
         rule: sourced_string(n, "rule", path, issues),

@@ -22,6 +22,7 @@ mod middlewares;
 mod node;
 mod sources;
 mod static_decode;
+mod tls;
 mod validate;
 pub mod yaml;
 
@@ -34,4 +35,5 @@ pub use sources::{
     env_to_node, flags_to_node, load_static, LoadedStatic, StaticError, StaticInputs, StaticSource,
 };
 pub use static_decode::decode_static;
+pub use tls::{RawRouterTls, RawTls};
 pub use validate::{validate, ProviderConfig};

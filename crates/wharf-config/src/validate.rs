@@ -11,6 +11,8 @@ use wharf_model::{
 
 use crate::decode::nearest;
 use crate::dynamic::{RawDynamicConfig, RawRouter, RawService};
+use crate::tls::RawRouterTls;
+use wharf_model::{qualify_tls_options, RouterTls, TlsOptionsSpec, DEFAULT_TLS_OPTIONS};
 
 /// One provider's latest raw configuration.
 #[derive(Debug, Clone)]
@@ -121,6 +123,7 @@ pub fn validate(
         &mut issues,
     );
     check_chains(&mut out, &mut middlewares, &mut issues);
+    merge_tls(providers, &mut out, &mut issues);
 
     let default_eps = default_entry_points(statics);
     for p in providers {
@@ -365,11 +368,26 @@ fn router(
         _ => wharf_rule::default_priority(&rule_src.value),
     };
 
-    if raw.tls {
-        issues.push(ConfigIssue::warning(
-            raw.origin.clone(),
-            format!("router `{qn}` has `tls`: it only serves HTTPS, which wharf does not terminate yet, so it matches nothing for now"),
-        ));
+    let tls = match &raw.tls {
+        Some(t) => Some(router_tls(qn, provider, t, config, issues)?),
+        None => None,
+    };
+    for ep in &entry_points {
+        let Some(ep_tls) = statics.entry_points[ep]
+            .tls
+            .as_ref()
+            .filter(|_| tls.is_none())
+        else {
+            continue;
+        };
+        let options = qualify_tls_options(&ep_tls.options, provider);
+        if !config.tls.options.contains_key(&options) {
+            issues.push(ConfigIssue::error(
+                statics.entry_points[ep].origin.clone(),
+                format!("router `{qn}`: entrypoint `{ep}` applies TLS options `{options}`, which do not exist (unknown TLS options); the router is dropped"),
+            ));
+            return None;
+        }
     }
     Some(RouterSpec {
         name: qn.clone(),
@@ -380,7 +398,7 @@ fn router(
         priority,
         service,
         middlewares: mws,
-        tls: raw.tls,
+        tls,
         origin: raw.origin.clone(),
     })
 }
@@ -482,4 +500,106 @@ fn check_error_services(
         }
         middlewares.insert(name, MiddlewareStatus::Invalid);
     }
+}
+
+/// Every provider's `tls` section in one: certificates concatenated, options qualified by
+/// provider (`default` stays `default`), the first default certificate kept.
+fn merge_tls(providers: &[ProviderConfig], out: &mut DynamicConfig, issues: &mut Vec<ConfigIssue>) {
+    for p in providers {
+        let tls = &p.raw.tls;
+        out.tls
+            .certificates
+            .extend(tls.certificates.iter().cloned());
+        for (slot, value, what) in [(
+            &mut out.tls.default_certificate,
+            &tls.default_certificate,
+            "defaultCertificate",
+        )] {
+            if let Some(v) = value {
+                if slot.is_some() {
+                    issues.push(ConfigIssue::warning(v.origin.clone(), format!("`tls.stores.default.{what}` is set by more than one provider; the first is kept")));
+                } else {
+                    *slot = Some(v.clone());
+                }
+            }
+        }
+        if let Some(g) = &tls.default_generated {
+            if out.tls.default_generated.is_none() {
+                out.tls.default_generated = Some(g.clone());
+            }
+        }
+        for (name, spec) in &tls.options {
+            let qualified = qualify_tls_options(name, &p.provider);
+            if out.tls.options.contains_key(&qualified) {
+                issues.push(ConfigIssue::warning(
+                    spec.origin.clone(),
+                    format!(
+                        "TLS options `{qualified}` are defined twice; the first definition is kept"
+                    ),
+                ));
+                continue;
+            }
+            out.tls.options.insert(
+                qualified.clone(),
+                TlsOptionsSpec {
+                    name: qualified,
+                    ..spec.clone()
+                },
+            );
+        }
+    }
+    out.tls
+        .options
+        .entry(DEFAULT_TLS_OPTIONS.to_string())
+        .or_insert_with(|| {
+            TlsOptionsSpec::traefik_default(DEFAULT_TLS_OPTIONS, wharf_model::Origin::Default)
+        });
+}
+
+/// A router's `tls`: its options must exist (Traefik disables the router otherwise); an
+/// unknown certificate resolver leaves it on the default certificate, with a warning.
+fn router_tls(
+    qn: &QualifiedName,
+    provider: &ProviderName,
+    raw: &RawRouterTls,
+    config: &DynamicConfig,
+    issues: &mut Vec<ConfigIssue>,
+) -> Option<RouterTls> {
+    let options = raw.options.as_ref().map_or_else(
+        || DEFAULT_TLS_OPTIONS.to_string(),
+        |o| qualify_tls_options(&o.value, provider),
+    );
+    if !config.tls.options.contains_key(&options) {
+        let origin = raw
+            .options
+            .as_ref()
+            .map_or(raw.origin.clone(), |o| o.origin.clone());
+        issues.push(
+            ConfigIssue::error(
+                origin,
+                format!("router `{qn}`: unknown TLS options: {options}; the router is dropped"),
+            )
+            .with_hint_opt(
+                did_you_mean(&options, config.tls.options.keys().map(String::as_str)).or_else(
+                    || {
+                        (provider.as_str() != "file").then(|| {
+                            "TLS options come from the file provider: write `name@file`".to_string()
+                        })
+                    },
+                ),
+            ),
+        );
+        return None;
+    }
+    if let Some(resolver) = &raw.cert_resolver {
+        issues.push(ConfigIssue::warning(
+            resolver.origin.clone(),
+            format!("router `{qn}`: certificate resolver `{}` is not defined (wharf does not run ACME resolvers yet); the router is served with the certificate that matches its SNI, or the default one", resolver.value),
+        ));
+    }
+    Some(RouterTls {
+        options,
+        cert_resolver: raw.cert_resolver.as_ref().map(|r| r.value.clone()),
+        domains: raw.domains.clone(),
+    })
 }

@@ -39,8 +39,23 @@ pub fn render(config: &DynamicConfig) -> Arc<ApiView> {
             if !r.middlewares.is_empty() {
                 v["middlewares"] = json!(r.middlewares.iter().map(|m| m.as_str()).collect::<Vec<_>>());
             }
-            if r.tls {
-                v["tls"] = json!({});
+            if let Some(tls) = &r.tls {
+                let mut t = json!({ "options": tls.options });
+                if let Some(resolver) = &tls.cert_resolver {
+                    t["certResolver"] = json!(resolver);
+                }
+                if !tls.domains.is_empty() {
+                    t["domains"] = json!(tls
+                        .domains
+                        .iter()
+                        .map(|d| if d.sans.is_empty() {
+                            json!({ "main": d.main })
+                        } else {
+                            json!({ "main": d.main, "sans": d.sans })
+                        })
+                        .collect::<Vec<_>>());
+                }
+                v["tls"] = t;
             }
             v
         })

@@ -11,6 +11,7 @@ use wharf_model::{ConfigIssue, Origin, ProviderName, Severity, StaticConfig};
 use wharf_router::{
     compile, ControlStatus, GenerationWriter, InternalRoutes, MiddlewareCache, ProviderSlot,
 };
+use wharf_tls::TlsRegistry;
 use wharf_upstream::PoolRegistry;
 
 /// What a provider reports: a complete configuration, or why its latest one was rejected.
@@ -33,6 +34,7 @@ pub struct Controller {
     writer: GenerationWriter,
     pools: PoolRegistry,
     middlewares: MiddlewareCache,
+    tls: TlsRegistry,
     providers: BTreeMap<ProviderName, (RawDynamicConfig, Vec<ConfigIssue>)>,
     next_id: u64,
     logged: HashSet<ConfigIssue>,
@@ -47,6 +49,7 @@ impl Controller {
         statics: Arc<StaticConfig>,
         writer: GenerationWriter,
         status: Arc<ControlStatus>,
+        tls: TlsRegistry,
     ) -> Self {
         let next_id = writer.current().id + 1;
         Controller {
@@ -56,6 +59,7 @@ impl Controller {
             writer,
             pools: PoolRegistry::default(),
             middlewares: MiddlewareCache::default(),
+            tls,
             providers: BTreeMap::new(),
             next_id,
             logged: HashSet::new(),
@@ -165,6 +169,8 @@ impl Controller {
         let (config, validation_issues) = validate(&inputs, &self.statics);
         issues.extend(validation_issues);
         self.pools.sync(&config);
+        let (tls, tls_issues) = self.tls.build(&config.tls);
+        issues.extend(tls_issues);
         let id = self.next_id;
         self.next_id += 1;
         let api = crate::api::render(&config);
@@ -176,6 +182,7 @@ impl Controller {
             &self.pools,
             &mut self.middlewares,
             api,
+            &tls,
         );
         self.writer.publish(generation);
         self.log_new(&issues);
@@ -248,9 +255,13 @@ mod tests {
         let (statics, _) = decode_static(&flags_to_node(&[
             "--entryPoints.web.address=:80".to_string()
         ]));
-        let (writer, reader) = GenerationWriter::new(Generation::empty(&["web".to_string()]));
+        let ((writer, reader), tls) = {
+            let tls = wharf_tls::TlsRegistry::new().unwrap();
+            let empty = Generation::empty(&["web".to_string()], &tls.empty_snapshot());
+            (GenerationWriter::new(empty), tls)
+        };
         let status = Arc::new(ControlStatus::new(&[ProviderSlot::File]));
-        let mut controller = Controller::new(Arc::new(statics), writer, status.clone());
+        let mut controller = Controller::new(Arc::new(statics), writer, status.clone(), tls);
         assert!(controller.apply(update(ONE)).published);
         assert_eq!(reader.load().entry_points[0].plain.len(), 1);
 

@@ -22,9 +22,13 @@ fn controller(
     let (statics, _) = decode_static(&flags_to_node(&[
         "--entryPoints.web.address=:80".to_string()
     ]));
-    let (writer, reader) = GenerationWriter::new(Generation::empty(&["web".to_string()]));
+    let ((writer, reader), tls) = {
+        let tls = wharf_tls::TlsRegistry::new().unwrap();
+        let empty = Generation::empty(&["web".to_string()], &tls.empty_snapshot());
+        (GenerationWriter::new(empty), tls)
+    };
     let status = Arc::new(ControlStatus::new(&[ProviderSlot::File]));
-    let controller = Controller::new(Arc::new(statics), writer, status.clone());
+    let controller = Controller::new(Arc::new(statics), writer, status.clone(), tls);
     let provider = FileProvider::new(
         FileProviderConfig::File {
             path: PathBuf::from(file),

@@ -27,7 +27,7 @@ fn render(raw: &RawDynamicConfig, issues: &[ConfigIssue]) -> String {
             list(&r.middlewares),
             r.service.as_ref().map(|s| &s.value),
             r.priority.as_ref().map(|p| p.value),
-            r.tls,
+            r.tls.is_some(),
             r.origin
         );
     }

@@ -12,6 +12,7 @@ pub struct DynamicConfig {
     pub routers: BTreeMap<QualifiedName, RouterSpec>,
     pub services: BTreeMap<QualifiedName, ServiceSpec>,
     pub middlewares: BTreeMap<QualifiedName, crate::MiddlewareSpec>,
+    pub tls: crate::TlsConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -25,8 +26,8 @@ pub struct RouterSpec {
     pub priority: i64,
     pub service: QualifiedName,
     pub middlewares: Vec<QualifiedName>,
-    /// `tls` present on the router: it only serves TLS connections.
-    pub tls: bool,
+    /// `tls` present on the router (or on its entrypoint): it only serves TLS connections.
+    pub tls: Option<crate::RouterTls>,
     pub origin: Origin,
 }
 

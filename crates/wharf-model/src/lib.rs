@@ -13,6 +13,7 @@ mod issue;
 mod middleware;
 mod origin;
 mod static_config;
+mod tls;
 
 pub use duration::parse_go_duration;
 pub use dynamic::{DynamicConfig, RouterSpec, ServerSpec, ServiceSpec, UpstreamScheme};
@@ -27,4 +28,9 @@ pub use static_config::{
     AccessLogConfig, ApiConfig, DockerProviderConfig, EntryPoint, EntryPointRedirect,
     FileProviderConfig, ForwardedHeaders, LogConfig, PingConfig, PrometheusConfig, ProvidersConfig,
     StaticConfig, UnderscoreHeaders, DEFAULT_MAX_HEADER_BYTES,
+};
+pub use tls::{
+    qualify_tls_options, CertificateSpec, CipherSuite, ClientAuthSpec, ClientAuthType, Curve,
+    GeneratedCertSpec, PemSource, RouterTls, TlsConfig, TlsDomain, TlsOptionsSpec, TlsVersion,
+    DEFAULT_TLS_OPTIONS,
 };

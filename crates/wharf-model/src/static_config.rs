@@ -37,6 +37,8 @@ pub struct EntryPoint {
     pub max_header_bytes: usize,
     /// `http.underscoreHeadersStrategy`.
     pub underscore_headers: UnderscoreHeaders,
+    /// `http.tls`: every router of this entrypoint is a TLS router (options as written).
+    pub tls: Option<crate::RouterTls>,
 }
 
 /// What an entrypoint does with request headers whose name has an underscore.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use wharf_middleware::{Chain, Middleware};
 use wharf_model::{DynamicConfig, MiddlewareKind, ProviderName, QualifiedName, StaticConfig};
 use wharf_rule::{parse, HostConstraint};
+use wharf_tls::TlsSnapshot;
 use wharf_upstream::PoolRegistry;
 
 use crate::generation::{ApiView, EntryPointRoutes, Generation};
@@ -50,7 +51,8 @@ struct Pending {
     route: Route,
     constraint: HostConstraint,
     provider_rank: u32,
-    tls: bool,
+    /// The TLS options a TLS route asks for; `None`: a plain route.
+    tls: Option<String>,
 }
 
 fn internal_route(name: &str, rule: &str, action: RouteAction) -> Pending {
@@ -64,7 +66,7 @@ fn internal_route(name: &str, rule: &str, action: RouteAction) -> Pending {
             action,
         },
         provider_rank: 0,
-        tls: false,
+        tls: None,
     }
 }
 
@@ -78,6 +80,7 @@ pub fn compile(
     pools: &PoolRegistry,
     middlewares: &mut MiddlewareCache,
     api: Arc<ApiView>,
+    tls: &TlsSnapshot,
 ) -> Arc<Generation> {
     let mut per_ep: BTreeMap<&str, Vec<Pending>> = statics
         .entry_points
@@ -99,6 +102,11 @@ pub fn compile(
         let compiled = router.rule.compile();
         let constraint = router.rule.host_constraint();
         for ep in &router.entry_points {
+            let route_tls = statics
+                .entry_points
+                .get(ep)
+                .and_then(|e| router.tls_on(e))
+                .map(|t| t.options);
             // The entrypoint's middlewares run first, then the router's.
             let names: Vec<QualifiedName> = statics
                 .entry_points
@@ -131,7 +139,7 @@ pub fn compile(
                     },
                     constraint: constraint.clone(),
                     provider_rank: router.provider.precedence_rank(),
-                    tls: router.tls,
+                    tls: route_tls,
                 });
             }
         }
@@ -181,14 +189,35 @@ pub fn compile(
                     .then(a.provider_rank.cmp(&b.provider_rank))
                     .then_with(|| a.route.name.cmp(&b.route.name))
             });
-            let (tls, plain): (Vec<Pending>, Vec<Pending>) = list.into_iter().partition(|p| p.tls);
+            let (tls_routes, plain): (Vec<Pending>, Vec<Pending>) =
+                list.into_iter().partition(|p| p.tls.is_some());
+            // Traefik picks a connection's TLS options by SNI among the Host() names of the
+            // TLS routers that ask for them.
+            let hosts: Vec<(&str, &str, &str)> = tls_routes
+                .iter()
+                .flat_map(|p| {
+                    let options = p.tls.as_deref().unwrap_or_default();
+                    let names: &[String] = match &p.constraint {
+                        HostConstraint::Hosts { exact, .. } => exact,
+                        HostConstraint::Any => &[],
+                    };
+                    names
+                        .iter()
+                        .map(move |h| (h.as_str(), options, p.route.name.as_str()))
+                })
+                .collect();
+            let (sni, warnings) = tls.sni_options(hosts);
+            for warning in warnings {
+                tracing::warn!(entry_point = name, "{warning}");
+            }
             let table = |v: Vec<Pending>| {
                 RouteTable::new(v.into_iter().map(|p| (p.route, p.constraint)).collect())
             };
             EntryPointRoutes {
                 name: name.to_string(),
                 plain: table(plain),
-                tls: table(tls),
+                tls: table(tls_routes),
+                sni: Arc::new(sni),
             }
         })
         .collect();

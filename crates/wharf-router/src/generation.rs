@@ -4,15 +4,19 @@ use std::sync::Arc;
 
 use wharf_rule::RequestView;
 
+use wharf_tls::{SniOptions, TlsSnapshot};
+
 use crate::table::{Route, RouteTable};
 
 /// The routes of one entrypoint: routers with `tls` only ever match TLS connections and the
 /// others only plaintext ones, as in Traefik.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct EntryPointRoutes {
     pub name: String,
     pub plain: RouteTable,
     pub tls: RouteTable,
+    /// The TLS options a handshake gets by SNI (and a request's Host maps to).
+    pub sni: Arc<SniOptions>,
 }
 
 /// The API's documents for this generation, rendered by the control plane (path -> JSON),
@@ -22,7 +26,7 @@ pub struct ApiView {
     pub documents: std::collections::HashMap<String, bytes::Bytes>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Generation {
     /// Increases by one per published configuration.
     pub id: u64,
@@ -32,14 +36,18 @@ pub struct Generation {
 }
 
 impl Generation {
-    pub fn empty(entry_point_names: &[String]) -> Arc<Generation> {
+    /// No routes; TLS with `tls` alone (the generated certificate and default options).
+    pub fn empty(entry_point_names: &[String], tls: &TlsSnapshot) -> Arc<Generation> {
+        let sni = Arc::new(tls.default_sni_options());
         Arc::new(Generation {
             id: 0,
             entry_points: entry_point_names
                 .iter()
                 .map(|n| EntryPointRoutes {
                     name: n.clone(),
-                    ..Default::default()
+                    plain: RouteTable::default(),
+                    tls: RouteTable::default(),
+                    sni: sni.clone(),
                 })
                 .collect(),
             api: Arc::default(),

@@ -38,6 +38,7 @@ fn build(flags: &[&str], providers: &[(&str, &str)]) -> std::sync::Arc<Generatio
         &pools,
         &mut Default::default(),
         Default::default(),
+        &wharf_tls::TlsRegistry::new().expect("tls").empty_snapshot(),
     )
 }
 

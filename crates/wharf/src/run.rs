@@ -63,7 +63,8 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
     let statics = Arc::new(loaded.config);
 
     let names: Vec<String> = statics.entry_points.keys().cloned().collect();
-    let (writer, reader) = GenerationWriter::new(Generation::empty(&names));
+    let tls = wharf_tls::TlsRegistry::new().context("cannot set up TLS")?;
+    let (writer, reader) = GenerationWriter::new(Generation::empty(&names, &tls.empty_snapshot()));
     let control_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("wharf-control")
@@ -78,7 +79,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         enabled.push(ProviderSlot::Docker);
     }
     let control = Arc::new(ControlStatus::new(&enabled));
-    start_control_plane(&control_rt, statics.clone(), writer, control.clone())?;
+    start_control_plane(&control_rt, statics.clone(), writer, control.clone(), tls)?;
 
     let lifecycle = Lifecycle::new();
     let grace = statics
@@ -171,8 +172,9 @@ fn start_control_plane(
     statics: Arc<StaticConfig>,
     writer: GenerationWriter,
     control: Arc<ControlStatus>,
+    tls: wharf_tls::TlsRegistry,
 ) -> anyhow::Result<()> {
-    let mut controller = Controller::new(statics.clone(), writer, control.clone());
+    let mut controller = Controller::new(statics.clone(), writer, control.clone(), tls);
     let (tx, rx) = mpsc::channel(16);
     let file = statics
         .providers

@@ -4,8 +4,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use wharf_model::{
-    ConfigIssue, EntryPoint, EntryPointRedirect, ForwardedHeaders, Origin, UnderscoreHeaders,
-    DEFAULT_MAX_HEADER_BYTES,
+    ConfigIssue, EntryPoint, EntryPointRedirect, ForwardedHeaders, Origin, RouterTls,
+    UnderscoreHeaders, DEFAULT_MAX_HEADER_BYTES, DEFAULT_TLS_OPTIONS,
 };
 
 use super::{get_bool, get_duration, get_string};
@@ -88,8 +88,18 @@ pub(super) fn entry_point(
     let mut middlewares = Vec::new();
     let mut max_header_bytes = DEFAULT_MAX_HEADER_BYTES;
     let mut underscore_headers = UnderscoreHeaders::Keep;
+    let mut tls = None;
     if let Some(http) = n.get("http") {
         let hp = join(path, "http");
+        if let Some(t) = http.get("tls") {
+            tls = crate::tls::router_tls(t, &join(&hp, "tls"), issues).map(|t| RouterTls {
+                options: t
+                    .options
+                    .map_or_else(|| DEFAULT_TLS_OPTIONS.to_string(), |o| o.value),
+                cert_resolver: t.cert_resolver.map(|r| r.value),
+                domains: t.domains,
+            });
+        }
         if let Some(m) = http.get("maxHeaderBytes") {
             let mp = join(&hp, "maxHeaderBytes");
             match integer(m, &mp, issues).map(usize::try_from) {
@@ -137,13 +147,9 @@ pub(super) fn entry_point(
                 "middlewares",
                 "maxHeaderBytes",
                 "underscoreHeadersStrategy",
-            ],
-            &[
                 "tls",
-                "encodedCharacters",
-                "encodeQuerySemicolons",
-                "sanitizePath",
             ],
+            &["encodedCharacters", "encodeQuerySemicolons", "sanitizePath"],
             issues,
         );
         if let Some(r) = http.get("redirections") {
@@ -227,6 +233,7 @@ pub(super) fn entry_point(
         grace_timeout: Duration::from_secs(10),
         max_header_bytes,
         underscore_headers,
+        tls,
     };
     if let Some(t) = n.get("transport") {
         let tp = join(path, "transport");

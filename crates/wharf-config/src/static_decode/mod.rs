@@ -317,6 +317,7 @@ fn default_entry_point(name: &str, port: u16) -> EntryPoint {
         grace_timeout: Duration::from_secs(10),
         max_header_bytes: wharf_model::DEFAULT_MAX_HEADER_BYTES,
         underscore_headers: wharf_model::UnderscoreHeaders::Keep,
+        tls: None,
     }
 }
 
