@@ -277,6 +277,20 @@ fn merge(into: &mut RawDynamicConfig, from: RawDynamicConfig, issues: &mut Vec<C
         |m| &m.origin,
         issues,
     );
+    into.tls.certificates.extend(from.tls.certificates);
+    if into.tls.default_certificate.is_none() {
+        into.tls.default_certificate = from.tls.default_certificate;
+    }
+    if into.tls.default_generated.is_none() {
+        into.tls.default_generated = from.tls.default_generated;
+    }
+    merge_map(
+        &mut into.tls.options,
+        from.tls.options,
+        "TLS options",
+        |o| &o.origin,
+        issues,
+    );
 }
 
 /// Adds `from` to `into`; a name already defined by an earlier file is reported and skipped.

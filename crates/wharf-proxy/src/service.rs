@@ -17,13 +17,14 @@ use wharf_middleware::{
     GrpcWebModuleBuilder, RequestContext,
 };
 use wharf_model::{ForwardedHeaders, UnderscoreHeaders, UpstreamScheme};
-use wharf_router::{ControlStatus, GenerationReader, RouteAction};
+use wharf_router::{ControlStatus, Generation, GenerationReader, RouteAction};
 use wharf_rule::{
     normalize_escapes, normalize_request_host, routing_path, sanitize_path, RequestView,
 };
 use wharf_upstream::ServicePool;
 
 use crate::ctx::{InFlight, RequestCtx};
+use crate::edge::TlsInfo;
 use crate::forwarded;
 use crate::headers::Headers;
 use crate::responses::{self, respond, status_text};
@@ -85,6 +86,8 @@ const TEXT: Option<&str> = Some("text/plain; charset=utf-8");
 /// What request_filter decided, computed while the request is borrowed.
 enum Decision {
     NotFound,
+    /// TLS: the Host maps to other TLS options than the SNI did (domain fronting).
+    Misdirected,
     BadRequest(&'static [u8]),
     Ping,
     /// `/health/live` (`Ok`) or `/health/ready`.
@@ -109,6 +112,19 @@ pub(crate) fn peer_ip(session: &Session) -> Option<IpAddr> {
 
 fn is_tls(session: &Session) -> bool {
     session.digest().is_some_and(|d| d.ssl_digest.is_some())
+}
+
+/// Traefik's domain-fronting guard: a request whose Host differs from its connection's SNI
+/// must map to the same TLS options, or it is refused with 421.
+fn misdirected(generation: &Generation, ep: usize, tls: &TlsInfo, host: &str) -> bool {
+    let sni = tls.sni.as_deref().unwrap_or_default();
+    if host.eq_ignore_ascii_case(sni) {
+        return false;
+    }
+    let Some(routes) = generation.entry_points.get(ep) else {
+        return false;
+    };
+    routes.sni.name_for_host(host) != &*tls.options
 }
 
 fn redirect_location(req: &RequestHeader, scheme: &str, port: u16) -> String {
@@ -149,6 +165,11 @@ impl EntryPointProxy {
             client_ip: peer_ip(session),
         };
         let generation = self.reader.load();
+        if let Some(tls) = TlsInfo::of(session.digest()) {
+            if misdirected(&generation, self.settings.index, tls, &host) {
+                return Decision::Misdirected;
+            }
+        }
         let decision = match generation.find(self.settings.index, ctx.tls, &view) {
             None => Decision::NotFound,
             Some(route) => match &route.action {
@@ -237,6 +258,16 @@ impl ProxyHttp for EntryPointProxy {
         match self.decide(session, ctx) {
             Decision::Forward { pool, chain } => self.forward(session, ctx, pool, chain).await,
             Decision::NotFound => responses::not_found(session).await.map(|()| true),
+            Decision::Misdirected => respond(
+                session,
+                421,
+                Some(responses::TEXT_PLAIN),
+                true,
+                &[],
+                Bytes::from_static(b"Misdirected Request\n"),
+            )
+            .await
+            .map(|()| true),
             Decision::BadRequest(body) => {
                 responses::bad_request(session, body).await.map(|()| true)
             }

@@ -147,7 +147,9 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
             },
             read_timeout: ep.read_timeout,
         };
-        let mut service = Service::new(format!("entrypoint {name}"), EdgeApp::new(http, limits));
+        let index = Generation::entry_point_index(&names, name).context("entrypoint index")?;
+        let edge = EdgeApp::new(http, limits, reader.clone(), index);
+        let mut service = Service::new(format!("entrypoint {name}"), edge);
         service.add_tcp(&ep.address.to_string());
         server.add_service(service);
         tracing::info!(entrypoint = %name, address = %ep.address, "listening");

@@ -3,6 +3,7 @@
 //! stream hand over the next request.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use pingora::apps::{HttpServerApp, HttpServerOptions, ReusedHttpStream, ServerApp};
@@ -11,21 +12,39 @@ use pingora::protocols::http::ServerSession;
 use pingora::protocols::Stream;
 use pingora::server::ShutdownWatch;
 
+use tokio::time::Instant;
+use wharf_router::GenerationReader;
+
 use super::stream::{EdgeLimits, EdgeStream};
+use super::tls::{handshake, TLS_HANDSHAKE};
+
+/// How long a TLS handshake may take when `readTimeout` is zero (no limit in Go; a silent
+/// client would otherwise hold the connection for ever).
+const HANDSHAKE_CAP: Duration = Duration::from_secs(60);
 
 /// The application a listening service runs: the edge in front of `A` (pingora's proxy).
 pub struct EdgeApp<A> {
     sessions: Arc<Sessions<A>>,
     limits: EdgeLimits,
+    generations: GenerationReader,
+    entry_point: usize,
 }
 
 impl<A> EdgeApp<A> {
-    pub fn new(inner: A, limits: EdgeLimits) -> Self {
+    /// `entry_point`: this listener's index in the generation (its TLS options by SNI).
+    pub fn new(
+        inner: A,
+        limits: EdgeLimits,
+        generations: GenerationReader,
+        entry_point: usize,
+    ) -> Self {
         EdgeApp {
             sessions: Arc::new(Sessions {
                 inner: Arc::new(inner),
             }),
             limits,
+            generations,
+            entry_point,
         }
     }
 }
@@ -34,10 +53,35 @@ impl<A> EdgeApp<A> {
 impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for EdgeApp<A> {
     async fn process_new(
         self: &Arc<Self>,
-        stream: Stream,
+        mut stream: Stream,
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
-        let edge: Stream = Box::new(EdgeStream::new(stream, self.limits));
+        let accepted = Instant::now();
+        let budget = if self.limits.read_timeout.is_zero() {
+            HANDSHAKE_CAP
+        } else {
+            self.limits.read_timeout
+        };
+        // Every entrypoint sniffs for TLS, as Traefik's does. A client that sends nothing
+        // within readTimeout is closed silently, as Go does.
+        let mut first = [0u8; 1];
+        match tokio::time::timeout_at(accepted + budget, stream.try_peek(&mut first)).await {
+            Ok(Ok(true)) => {}
+            _ => return None,
+        }
+        if first[0] == TLS_HANDSHAKE {
+            let generation = self.generations.load();
+            let sni = generation.entry_points.get(self.entry_point)?.sni.clone();
+            drop(generation);
+            match handshake(stream, &sni, accepted + budget).await {
+                Ok(tls) => stream = Box::new(tls),
+                Err(e) => {
+                    tracing::debug!(error = %e, "TLS handshake refused");
+                    return None;
+                }
+            }
+        }
+        let edge: Stream = Box::new(EdgeStream::new(stream, self.limits, accepted));
         // pingora's own HTTP loop (h2c detection, keep-alive), over the edge stream.
         ServerApp::process_new(&self.sessions, edge, shutdown).await
     }

@@ -5,11 +5,15 @@
 //!
 //! - `stream`: [`EdgeStream`], the connection wrapper that applies the checks, holds
 //!   pipelined requests until their turn and passes HTTP/2 and accepted upgrades through;
+//! - `tls`: TLS sniffed on every entrypoint and handshaken with the options set the SNI maps
+//!   to; [`TlsInfo`] carries the handshake to each request;
 //! - `app`: [`EdgeApp`], the pingora application that wraps each accepted connection.
 
 mod app;
 mod stream;
+mod tls;
 
 pub use app::EdgeApp;
 pub use stream::{EdgeLimits, EdgeStream};
+pub use tls::TlsInfo;
 pub use wharf_edge::HeadLimits;

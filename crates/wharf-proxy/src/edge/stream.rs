@@ -92,7 +92,9 @@ impl std::fmt::Debug for EdgeStream {
 }
 
 impl EdgeStream {
-    pub fn new(inner: Stream, limits: EdgeLimits) -> Self {
+    /// `accepted`: when the connection was accepted (its first request is due within
+    /// readTimeout of it, TLS handshake included).
+    pub fn new(inner: Stream, limits: EdgeLimits, accepted: tokio::time::Instant) -> Self {
         let h2_alpn = matches!(inner.selected_alpn_proto(), Some(ALPN::H2));
         EdgeStream {
             inner,
@@ -105,7 +107,8 @@ impl EdgeStream {
             next_request: AtomicBool::new(false),
             // Go's rule: a new connection's first request is due within readTimeout of the
             // accept.
-            deadline: deadline(limits.read_timeout),
+            deadline: (!limits.read_timeout.is_zero())
+                .then(|| Box::pin(tokio::time::sleep_until(accepted + limits.read_timeout))),
             request_started: false,
             responded: false,
             upgrade: false,
