@@ -6,15 +6,16 @@
 //! it is re-read until it has content, and only accepted as empty after a grace period.
 
 use std::collections::btree_map::Entry;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 use wharf_config::{decode_dynamic, yaml, RawDynamicConfig, RawService};
-use wharf_model::{ConfigIssue, FileProviderConfig, Origin, ProviderName};
+use wharf_model::{ConfigIssue, FileProviderConfig, Origin, PemSource, ProviderName};
 
 use crate::contain::contained;
 use crate::ProviderUpdate;
@@ -146,9 +147,16 @@ impl FileProvider {
             return;
         }
         let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<()>();
+        let relevant = Arc::new(Mutex::new(Relevant::default()));
+        let filter = relevant.clone();
         let mut watcher = match notify::recommended_watcher(
             move |res: notify::Result<notify::Event>| {
-                if res.is_ok() {
+                let Ok(event) = res else { return };
+                let matters = filter
+                    .lock()
+                    .map(|r| event.paths.iter().any(|p| r.matches(p)))
+                    .unwrap_or(true);
+                if matters {
                     // The receiver only needs to know that something changed.
                     let _ignored = ev_tx.send(());
                 }
@@ -171,9 +179,39 @@ impl FileProvider {
             ),
             FileProviderConfig::Directory { path, .. } => (path.clone(), RecursiveMode::Recursive),
         };
+        let watch_path = std::fs::canonicalize(&watch_path).unwrap_or(watch_path);
         if let Err(e) = watcher.watch(&watch_path, mode) {
             tracing::error!(path = %watch_path.display(), error = %e, "file provider: cannot watch; changes will not be picked up");
             return;
+        }
+        if let Ok(mut r) = relevant.lock() {
+            match &self.config {
+                FileProviderConfig::File { path, .. } => {
+                    r.config_file = path.file_name().map(|name| watch_path.join(name));
+                }
+                FileProviderConfig::Directory { .. } => r.config_dir = Some(watch_path.clone()),
+            }
+        }
+        let mut watched_dirs: HashSet<PathBuf> = HashSet::from([watch_path.clone()]);
+        // The certificate, key and CA files the configuration names are watched too: a
+        // renewed certificate is served at the next handshake.
+        let mut follow_tls = |raw: &RawDynamicConfig, watcher: &mut notify::RecommendedWatcher| {
+            let files = tls_files(raw);
+            for file in &files {
+                if let Some(dir) = file.parent() {
+                    if watched_dirs.insert(dir.to_path_buf()) {
+                        if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive) {
+                            tracing::warn!(path = %dir.display(), error = %e, "file provider: cannot watch a TLS file's directory; its changes need a configuration change to be picked up");
+                        }
+                    }
+                }
+            }
+            if let Ok(mut r) = relevant.lock() {
+                r.tls_files = files;
+            }
+        };
+        if let Ok(first) = self.load(true) {
+            follow_tls(&first.raw, &mut watcher);
         }
         tracing::info!(path = %self.root().display(), "file provider: watching");
 
@@ -213,11 +251,57 @@ impl FileProvider {
                 _ => empty_since = None,
             }
             last_applied = Some(Instant::now());
+            if let Ok(update) = &result {
+                follow_tls(&update.raw, &mut watcher);
+            }
             if tx.send(result).await.is_err() {
                 return;
             }
         }
     }
+}
+
+/// Which changed paths matter to the provider.
+#[derive(Debug, Default)]
+struct Relevant {
+    /// The one configuration file (in its canonical directory).
+    config_file: Option<PathBuf>,
+    /// Anything under the configuration directory.
+    config_dir: Option<PathBuf>,
+    tls_files: HashSet<PathBuf>,
+}
+
+impl Relevant {
+    fn matches(&self, path: &Path) -> bool {
+        self.config_file.as_deref() == Some(path)
+            || self
+                .config_dir
+                .as_deref()
+                .is_some_and(|d| path.starts_with(d))
+            || self.tls_files.contains(path)
+    }
+}
+
+/// The TLS files a configuration names, by canonical directory (as events name them).
+fn tls_files(raw: &RawDynamicConfig) -> HashSet<PathBuf> {
+    let tls = &raw.tls;
+    let certificates = tls.certificates.iter().chain(&tls.default_certificate);
+    let sources = certificates
+        .flat_map(|c| [&c.cert, &c.key])
+        .chain(tls.options.values().flat_map(|o| &o.client_auth.ca_files));
+    sources
+        .filter_map(|s| match s {
+            PemSource::File(path) => {
+                let dir = path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                let dir = std::fs::canonicalize(dir).ok()?;
+                Some(dir.join(path.file_name()?))
+            }
+            PemSource::Inline(_) => None,
+        })
+        .collect()
 }
 
 fn collect_dir(
