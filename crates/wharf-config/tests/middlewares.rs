@@ -120,9 +120,9 @@ fn ipv6_subnet_is_a_prefix_length() {
 }
 
 #[test]
-fn content_type_and_pass_tls_client_cert_are_accepted_with_a_warning() {
+fn content_type_is_accepted_with_a_warning_and_pass_tls_client_cert_decodes() {
     let (valid, text) = decode(
-        "http:\n  middlewares:\n    ct:\n      contentType: {}\n    cert:\n      passTLSClientCert:\n        pem: true\n",
+        "http:\n  middlewares:\n    ct:\n      contentType: {}\n    cert:\n      passTLSClientCert:\n        pem: true\n        info:\n          notAfter: true\n          subject: {commonName: true, organization: true}\n",
     );
     assert!(
         has(
@@ -131,9 +131,16 @@ fn content_type_and_pass_tls_client_cert_are_accepted_with_a_warning() {
         ),
         "{text:#?}"
     );
-    assert!(has(&text, "mw.yml:7:12: warning: `http.middlewares.cert.passTLSClientCert`: wharf has no TLS entrypoints yet"), "{text:#?}");
+    assert!(!has(&text, "passTLSClientCert"), "{text:#?}");
     assert_eq!(valid["ct"], MiddlewareKind::ContentType);
-    assert_eq!(valid["cert"], MiddlewareKind::PassTlsClientCert);
+    let MiddlewareKind::PassTlsClientCert(spec) = &valid["cert"] else {
+        panic!("{:?}", valid["cert"]);
+    };
+    assert!(spec.pem);
+    let info = spec.info.as_ref().expect("info");
+    assert!(info.not_after && !info.not_before);
+    let subject = info.subject.as_ref().expect("subject");
+    assert!(subject.common_name && subject.organization && !subject.country);
 }
 
 #[test]

@@ -17,6 +17,7 @@ mod forward_auth;
 pub mod fuzz_logic;
 mod grpc_web;
 mod headers;
+mod pass_cert;
 mod paths;
 mod redirects;
 mod subrequest;
@@ -74,6 +75,8 @@ pub struct RequestContext {
     pub tls: bool,
     /// The TCP peer.
     pub peer: Option<std::net::IpAddr>,
+    /// The client's TLS certificate chain (mutual TLS), leaf first.
+    pub client_certificates: Option<Arc<[rustls_pki_types::CertificateDer<'static>]>>,
     /// Cookies a forwardAuth server asked to add to the final response, by name.
     pub auth_cookies: Vec<(String, HeaderValue)>,
     /// inFlightReq slots held until the request ends.
@@ -368,7 +371,10 @@ pub fn build(kind: &MiddlewareKind) -> Result<Arc<dyn Middleware>, BuildError> {
         MiddlewareKind::Chain { .. } => {
             return Err(BuildError("chains are flattened, not built".into()))
         }
-        MiddlewareKind::ContentType | MiddlewareKind::PassTlsClientCert => Arc::new(Unlimited),
+        MiddlewareKind::ContentType => Arc::new(Unlimited),
+        MiddlewareKind::PassTlsClientCert(spec) => {
+            Arc::new(pass_cert::PassTlsClientCert((**spec).clone()))
+        }
         MiddlewareKind::GrpcWeb { allow_origins } => Arc::new(GrpcWeb::new(allow_origins)),
         MiddlewareKind::CircuitBreaker(spec) => {
             Arc::new(breaker::Breaker(Arc::new(CircuitBreaker::new(spec))))

@@ -20,8 +20,9 @@ pub use dynamic::{DynamicConfig, RouterSpec, ServerSpec, ServiceSpec, UpstreamSc
 pub use ids::{ProviderName, QualifiedName};
 pub use issue::{ConfigIssue, Severity};
 pub use middleware::{
-    CircuitBreakerSpec, CompressSpec, CorsSpec, ErrorsSpec, ForwardAuthSpec, HeadersSpec,
-    MiddlewareKind, MiddlewareSpec, RetrySpec, SourceCriterion,
+    CertInfoSpec, CircuitBreakerSpec, CompressSpec, CorsSpec, DistinguishedNameSpec, ErrorsSpec,
+    ForwardAuthSpec, HeadersSpec, MiddlewareKind, MiddlewareSpec, PassTlsClientCertSpec, RetrySpec,
+    SourceCriterion,
 };
 pub use origin::Origin;
 pub use static_config::{

@@ -98,9 +98,8 @@ pub enum MiddlewareKind {
     CircuitBreaker(Box<CircuitBreakerSpec>),
     /// `contentType`: accepted; Content-Type sniffing is not done (see the README).
     ContentType,
-    /// `passTLSClientCert`: accepted; without TLS entrypoints there is no client certificate
-    /// to pass, which is also what Traefik does on a plain-HTTP request.
-    PassTlsClientCert,
+    /// `passTLSClientCert`: the client certificate chain as request headers.
+    PassTlsClientCert(Box<PassTlsClientCertSpec>),
     /// `grpcWeb`: origins allowed to call (`*`: any).
     GrpcWeb {
         allow_origins: Vec<String>,
@@ -271,4 +270,36 @@ pub enum SourceCriterion {
     Header(String),
     /// The request host.
     Host,
+}
+
+/// `passTLSClientCert`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct PassTlsClientCertSpec {
+    /// `X-Forwarded-Tls-Client-Cert`: each certificate's DER in base64, comma-separated.
+    pub pem: bool,
+    /// `X-Forwarded-Tls-Client-Cert-Info`, when `info` is set.
+    pub info: Option<CertInfoSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct CertInfoSpec {
+    pub not_after: bool,
+    pub not_before: bool,
+    pub sans: bool,
+    pub serial_number: bool,
+    pub subject: Option<DistinguishedNameSpec>,
+    pub issuer: Option<DistinguishedNameSpec>,
+}
+
+/// Which parts of a subject or issuer name are passed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct DistinguishedNameSpec {
+    pub country: bool,
+    pub province: bool,
+    pub locality: bool,
+    pub organization: bool,
+    pub organizational_unit: bool,
+    pub common_name: bool,
+    pub serial_number: bool,
+    pub domain_component: bool,
 }

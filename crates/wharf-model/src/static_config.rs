@@ -39,6 +39,8 @@ pub struct EntryPoint {
     pub underscore_headers: UnderscoreHeaders,
     /// `http.tls`: every router of this entrypoint is a TLS router (options as written).
     pub tls: Option<crate::RouterTls>,
+    /// `http2.maxConcurrentStreams` (Traefik's default 250).
+    pub http2_max_concurrent_streams: u32,
 }
 
 /// What an entrypoint does with request headers whose name has an underscore.

@@ -13,6 +13,7 @@ use wharf_middleware::{
 use wharf_upstream::ServicePool;
 
 use crate::ctx::RequestCtx;
+use crate::edge::TlsInfo;
 use crate::forwarded::{self, ForwardInfo};
 use crate::responses::{self, status_text};
 use crate::service::{peer_ip, EntryPointProxy};
@@ -46,6 +47,9 @@ impl EntryPointProxy {
         ctx.cx = RequestContext {
             tls: ctx.tls,
             peer,
+            client_certificates: TlsInfo::of(session.digest())
+                .map(|t| t.peer_certificates.clone())
+                .filter(|c| !c.is_empty()),
             auth_cookies: Vec::new(),
             in_flight: Vec::new(),
             breakers: Vec::new(),

@@ -139,6 +139,14 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         options.h2c = true;
         let mut http = pingora::proxy::http_proxy(&server.configuration, proxy);
         http.server_options = Some(options);
+        // pingora's bounded defaults (malformed-stream budget, h2's reset-flood limits),
+        // with Traefik's stream limit and the entrypoint's header limit.
+        let mut h2 = pingora::protocols::http::v2::server::default_h2_options();
+        h2.max_concurrent_streams(ep.http2_max_concurrent_streams);
+        h2.max_header_list_size(
+            u32::try_from(ep.max_header_bytes.min(PINGORA_MAX_HEAD_BYTES)).unwrap_or(u32::MAX),
+        );
+        http.h2_options = Some(h2);
         let limits = EdgeLimits {
             head: HeadLimits {
                 // pingora's parser stops at 1 MiB - 1 and 256 header lines.

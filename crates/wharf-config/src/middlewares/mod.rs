@@ -292,13 +292,7 @@ pub fn decode_spec(
             ));
             K::ContentType
         }
-        "passTLSClientCert" => {
-            issues.push(wharf_model::ConfigIssue::warning(
-                body.origin.clone(),
-                format!("`{p}`: wharf has no TLS entrypoints yet, so there is never a client certificate to pass"),
-            ));
-            K::PassTlsClientCert
-        }
+        "passTLSClientCert" => K::PassTlsClientCert(Box::new(pass_cert(body, &p, issues))),
         "grpcWeb" => K::GrpcWeb {
             allow_origins: strings(body, "allowOrigins", &p, issues),
         },
@@ -332,6 +326,65 @@ fn required(n: &Node, key: &str, path: &str, issues: &mut Issues) -> Option<Stri
         );
     }
     v
+}
+
+fn pass_cert(n: &Node, path: &str, issues: &mut Issues) -> wharf_model::PassTlsClientCertSpec {
+    let info = n.get("info").map(|i| {
+        let ip = join(path, "info");
+        crate::decode::check_keys(
+            i,
+            &ip,
+            &[
+                "notAfter",
+                "notBefore",
+                "sans",
+                "serialNumber",
+                "subject",
+                "issuer",
+            ],
+            &[],
+            issues,
+        );
+        let mut dn = |key: &str| {
+            let d = i.get(key)?;
+            let dp = join(&ip, key);
+            let fields = [
+                "country",
+                "province",
+                "locality",
+                "organization",
+                "organizationalUnit",
+                "commonName",
+                "serialNumber",
+                "domainComponent",
+            ];
+            crate::decode::check_keys(d, &dp, &fields, &[], issues);
+            Some(wharf_model::DistinguishedNameSpec {
+                country: flag(d, "country", &dp, issues),
+                province: flag(d, "province", &dp, issues),
+                locality: flag(d, "locality", &dp, issues),
+                organization: flag(d, "organization", &dp, issues),
+                organizational_unit: flag(d, "organizationalUnit", &dp, issues),
+                common_name: flag(d, "commonName", &dp, issues),
+                serial_number: flag(d, "serialNumber", &dp, issues),
+                domain_component: flag(d, "domainComponent", &dp, issues),
+            })
+        };
+        let subject = dn("subject");
+        let issuer = dn("issuer");
+        wharf_model::CertInfoSpec {
+            not_after: flag(i, "notAfter", &ip, issues),
+            not_before: flag(i, "notBefore", &ip, issues),
+            sans: flag(i, "sans", &ip, issues),
+            serial_number: flag(i, "serialNumber", &ip, issues),
+            subject,
+            issuer,
+        }
+    });
+    wharf_model::PassTlsClientCertSpec {
+        pem: flag(n, "pem", path, issues),
+        info,
+    }
 }
 
 fn flag(n: &Node, key: &str, path: &str, issues: &mut Issues) -> bool {

@@ -56,9 +56,9 @@ pub(super) fn entry_point(
             "http",
             "forwardedHeaders",
             "transport",
+            "http2",
         ],
         &[
-            "http2",
             "http3",
             "proxyProtocol",
             "observability",
@@ -234,7 +234,26 @@ pub(super) fn entry_point(
         max_header_bytes,
         underscore_headers,
         tls,
+        http2_max_concurrent_streams: 250,
     };
+    if let Some(h2) = n.get("http2") {
+        let hp = join(path, "http2");
+        check_keys(
+            h2,
+            &hp,
+            &["maxConcurrentStreams"],
+            &["maxDecoderHeaderTableSize", "maxEncoderHeaderTableSize"],
+            issues,
+        );
+        if let Some(m) = h2.get("maxConcurrentStreams") {
+            let mp = join(&hp, "maxConcurrentStreams");
+            match integer(m, &mp, issues).map(u32::try_from) {
+                Some(Ok(v)) if v > 0 => ep.http2_max_concurrent_streams = v,
+                Some(_) => issues.error(&m.origin, format!("`{mp}` must be a positive number")),
+                None => {}
+            }
+        }
+    }
     if let Some(t) = n.get("transport") {
         let tp = join(path, "transport");
         check_keys(

@@ -318,6 +318,7 @@ fn default_entry_point(name: &str, port: u16) -> EntryPoint {
         max_header_bytes: wharf_model::DEFAULT_MAX_HEADER_BYTES,
         underscore_headers: wharf_model::UnderscoreHeaders::Keep,
         tls: None,
+        http2_max_concurrent_streams: 250,
     }
 }
 

@@ -39,7 +39,7 @@ pub struct TlsInfo {
     /// The IANA name, e.g. `TLS_AES_128_GCM_SHA256`.
     pub cipher: &'static str,
     /// The client's certificate chain, leaf first (empty without client authentication).
-    pub peer_certificates: Vec<CertificateDer<'static>>,
+    pub peer_certificates: Arc<[CertificateDer<'static>]>,
 }
 
 impl TlsInfo {
@@ -137,10 +137,10 @@ impl TlsConn {
             .negotiated_cipher_suite()
             .and_then(|s| s.suite().as_str())
             .unwrap_or("");
-        let peer_certificates = conn
+        let peer_certificates: Arc<[CertificateDer<'static>]> = conn
             .peer_certificates()
-            .map(<[CertificateDer<'_>]>::to_vec)
-            .unwrap_or_default();
+            .map(|certs| certs.iter().map(|c| c.clone().into_owned()).collect())
+            .unwrap_or_else(|| Arc::from(Vec::new()));
         let ssl_digest = Arc::new(SslDigest::new(cipher, version, None, None, Vec::new()));
         let info = TlsInfo {
             sni,
