@@ -143,8 +143,17 @@ pub fn validate(
             );
             let failed = router_issues.iter().any(ConfigIssue::is_error);
             issues.extend(router_issues);
-            if let (Some(spec), false) = (spec, failed) {
-                out.routers.insert(qn, spec);
+            match (spec, failed) {
+                (Some(spec), false) => {
+                    out.routers.insert(qn, spec);
+                }
+                _ => {
+                    if let Some(refused) =
+                        refused_tls(raw, &p.provider, statics, &default_eps, &out)
+                    {
+                        out.tls_refused.push(refused);
+                    }
+                }
             }
         }
     }
@@ -601,5 +610,33 @@ fn router_tls(
         options,
         cert_resolver: raw.cert_resolver.as_ref().map(|r| r.value.clone()),
         domains: raw.domains.clone(),
+    })
+}
+
+/// A dropped router whose TLS options do not exist: its hosts' handshakes are refused.
+fn refused_tls(
+    raw: &RawRouter,
+    provider: &ProviderName,
+    statics: &StaticConfig,
+    default_eps: &[String],
+    config: &DynamicConfig,
+) -> Option<wharf_model::RefusedTlsRouter> {
+    let options = qualify_tls_options(&raw.tls.as_ref()?.options.as_ref()?.value, provider);
+    if config.tls.options.contains_key(&options) {
+        return None;
+    }
+    let rule = wharf_rule::parse(&raw.rule.as_ref()?.value).ok()?;
+    let entry_points = match &raw.entry_points {
+        Some(list) if !list.is_empty() => list
+            .iter()
+            .map(|e| e.value.clone())
+            .filter(|e| statics.entry_points.contains_key(e))
+            .collect(),
+        _ => default_eps.to_vec(),
+    };
+    Some(wharf_model::RefusedTlsRouter {
+        entry_points,
+        rule,
+        options,
     })
 }

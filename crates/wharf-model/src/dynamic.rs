@@ -13,6 +13,17 @@ pub struct DynamicConfig {
     pub services: BTreeMap<QualifiedName, ServiceSpec>,
     pub middlewares: BTreeMap<QualifiedName, crate::MiddlewareSpec>,
     pub tls: crate::TlsConfig,
+    /// Routers dropped because their TLS options do not exist: as in Traefik, handshakes for
+    /// their hosts are refused rather than served with other options.
+    pub tls_refused: Vec<RefusedTlsRouter>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefusedTlsRouter {
+    pub entry_points: Vec<String>,
+    pub rule: Expr,
+    /// The missing options' name.
+    pub options: String,
 }
 
 #[derive(Debug, Clone)]

@@ -16,7 +16,9 @@ mod static_config;
 mod tls;
 
 pub use duration::parse_go_duration;
-pub use dynamic::{DynamicConfig, RouterSpec, ServerSpec, ServiceSpec, UpstreamScheme};
+pub use dynamic::{
+    DynamicConfig, RefusedTlsRouter, RouterSpec, ServerSpec, ServiceSpec, UpstreamScheme,
+};
 pub use ids::{ProviderName, QualifiedName};
 pub use issue::{ConfigIssue, Severity};
 pub use middleware::{

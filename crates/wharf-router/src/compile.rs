@@ -206,6 +206,21 @@ pub fn compile(
                         .map(move |h| (h.as_str(), options, p.route.name.as_str()))
                 })
                 .collect();
+            let refused: Vec<(String, &str)> = config
+                .tls_refused
+                .iter()
+                .filter(|r| r.entry_points.iter().any(|e| e == name))
+                .flat_map(|r| {
+                    let names = match r.rule.host_constraint() {
+                        HostConstraint::Hosts { exact, .. } => exact,
+                        HostConstraint::Any => Vec::new(),
+                    };
+                    names.into_iter().map(|h| (h, r.options.as_str()))
+                })
+                .collect();
+            let hosts = hosts
+                .into_iter()
+                .chain(refused.iter().map(|(h, o)| (h.as_str(), *o, "")));
             let (sni, warnings) = tls.sni_options(hosts);
             for warning in warnings {
                 tracing::warn!(entry_point = name, "{warning}");

@@ -6,6 +6,7 @@
 //! - [`RecordingBackend`]: a raw backend that keeps every byte it receives;
 //! - [`docker`]: the echo image built locally, test networks and labelled containers;
 //! - [`socket_proxy`]: a recording, cuttable proxy in front of the Docker socket;
+//! - [`tls_client`]: a TLS client that reports what a handshake was served;
 //! - [`wait_until`]: waits on a condition, never on a fixed sleep;
 //! - [`replay_corpus`]: the fuzz corpus replayed by ordinary tests.
 
@@ -18,6 +19,7 @@ mod process;
 pub mod raw;
 mod recording;
 pub mod socket_proxy;
+pub mod tls_client;
 mod wait;
 
 pub use corpus::replay_corpus;

@@ -101,3 +101,32 @@ impl Default for TestPki {
         Self::new()
     }
 }
+
+/// Which key a test certificate has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    EcdsaP256,
+    Rsa2048,
+}
+
+/// A self-signed certificate for `names` with `CN=cn`: (certificate PEM, key PEM).
+pub fn self_signed(names: &[&str], cn: &str, kind: KeyKind) -> (String, String) {
+    let key = match kind {
+        KeyKind::EcdsaP256 => KeyPair::generate().expect("ecdsa key"),
+        KeyKind::Rsa2048 => {
+            use rsa::pkcs8::EncodePrivateKey;
+            let rsa_key =
+                rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).expect("rsa key");
+            let der = rsa_key.to_pkcs8_der().expect("pkcs8");
+            let pkcs8 = rustls::pki_types::PrivatePkcs8KeyDer::from(der.as_bytes().to_vec());
+            KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, &rcgen::PKCS_RSA_SHA256)
+                .expect("rsa key pair")
+        }
+    };
+    let mut params =
+        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .expect("params");
+    params.distinguished_name.push(DnType::CommonName, cn);
+    let cert = params.self_signed(&key).expect("self-signed");
+    (cert.pem(), key.serialize_pem())
+}

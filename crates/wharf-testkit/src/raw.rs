@@ -38,7 +38,7 @@ pub fn send(addr: SocketAddr, request: &[u8]) -> std::io::Result<Response> {
 }
 
 /// Reads one response from a stream (Content-Length, chunked, or until close).
-pub fn read_response(stream: &mut TcpStream, head_only: bool) -> std::io::Result<Response> {
+pub fn read_response(stream: &mut impl Read, head_only: bool) -> std::io::Result<Response> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     loop {
@@ -109,7 +109,7 @@ pub fn read_response(stream: &mut TcpStream, head_only: bool) -> std::io::Result
     }
 }
 
-fn read_chunked(stream: &mut TcpStream, mut data: Vec<u8>) -> std::io::Result<Vec<u8>> {
+fn read_chunked(stream: &mut impl Read, mut data: Vec<u8>) -> std::io::Result<Vec<u8>> {
     let mut body = Vec::new();
     let mut chunk = [0u8; 8192];
     loop {

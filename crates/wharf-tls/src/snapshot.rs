@@ -37,7 +37,7 @@ pub struct SniOptions {
 impl TlsSnapshot {
     /// The options map of one entrypoint, from its TLS routers' hosts: `(host, options name,
     /// router)`. A host whose routers ask for different options gets `default`, with a
-    /// warning, as in Traefik.
+    /// warning, as in Traefik; a host whose options do not exist is refused.
     pub fn sni_options<'a>(
         &self,
         hosts: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
@@ -68,10 +68,9 @@ impl TlsSnapshot {
                 ));
                 DEFAULT_TLS_OPTIONS
             };
-            let set = match self.options.get(name) {
-                Some(set) => set.clone(),
-                None => Some(self.default.clone()),
-            };
+            // Options that do not exist (their router is dropped) refuse the handshake, as
+            // Traefik does.
+            let set = self.options.get(name).cloned().flatten();
             by_host.insert(host, set);
         }
         (

@@ -133,10 +133,16 @@ impl TlsConn {
             Some(rustls::ProtocolVersion::TLSv1_3) => "1.3",
             _ => "1.2",
         };
+        // IANA's names, as Traefik's metrics and logs use them (rustls says `TLS13_…`).
         let cipher = conn
             .negotiated_cipher_suite()
             .and_then(|s| s.suite().as_str())
-            .unwrap_or("");
+            .map_or("", |name| match name {
+                "TLS13_AES_128_GCM_SHA256" => "TLS_AES_128_GCM_SHA256",
+                "TLS13_AES_256_GCM_SHA384" => "TLS_AES_256_GCM_SHA384",
+                "TLS13_CHACHA20_POLY1305_SHA256" => "TLS_CHACHA20_POLY1305_SHA256",
+                other => other,
+            });
         let peer_certificates: Arc<[CertificateDer<'static>]> = conn
             .peer_certificates()
             .map(|certs| certs.iter().map(|c| c.clone().into_owned()).collect())
