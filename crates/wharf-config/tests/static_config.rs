@@ -162,7 +162,7 @@ fn unimplemented_sections_warn_once_each() {
     .unwrap();
     let loaded = load_static(&inputs(&dir, &[], &[])).unwrap();
     let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
-    assert_eq!(warnings.len(), 3, "{warnings:#?}");
+    assert_eq!(warnings.len(), 2, "{warnings:#?}");
     assert!(warnings[0].contains("`certificatesResolvers` is not implemented by wharf yet"));
 }
 
