@@ -72,6 +72,12 @@ impl TlsClient {
         self
     }
 
+    fn config_with_sni(&self) -> Arc<ClientConfig> {
+        let mut config = (*self.config()).clone();
+        config.enable_sni = true;
+        Arc::new(config)
+    }
+
     fn config(&self) -> Arc<ClientConfig> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let versions: &[&rustls::SupportedProtocolVersion] = if self.tls12_only {
@@ -156,6 +162,12 @@ impl TlsClient {
         let response = request(&mut stream, host, path, extra, true)?;
         Ok((served, response))
     }
+}
+
+/// A client configuration that trusts any server certificate and offers `alpn` (for async
+/// clients, e.g. HTTP/2 through tokio-rustls and hyper).
+pub fn trusting_config(alpn: &[&str]) -> Arc<ClientConfig> {
+    TlsClient::new(None).alpn(alpn).config_with_sni()
 }
 
 /// One HTTP/1.1 request on an open TLS connection.
