@@ -48,9 +48,11 @@ pub fn generation(n: usize) -> Arc<Generation> {
         &statics,
         &InternalRoutes::default(),
         &config,
-        &pools,
-        &mut Default::default(),
-        Default::default(),
-        &wharf_tls::TlsRegistry::new().expect("tls").empty_snapshot(),
+        wharf_router::Built {
+            pools: &pools,
+            middlewares: &mut Default::default(),
+            api: Default::default(),
+            tls: &wharf_tls::TlsRegistry::new().expect("tls").empty_snapshot(),
+        },
     )
 }

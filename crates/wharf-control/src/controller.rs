@@ -9,7 +9,7 @@ use wharf_config::{validate, ProviderConfig, RawDynamicConfig};
 use wharf_discovery::{panic_message, LoadError, ProviderUpdate};
 use wharf_model::{ConfigIssue, Origin, ProviderName, Severity, StaticConfig};
 use wharf_router::{
-    compile, ControlStatus, GenerationWriter, InternalRoutes, MiddlewareCache, ProviderSlot,
+    compile, Built, ControlStatus, GenerationWriter, InternalRoutes, MiddlewareCache, ProviderSlot,
 };
 use wharf_tls::TlsRegistry;
 use wharf_upstream::PoolRegistry;
@@ -179,10 +179,12 @@ impl Controller {
             &self.statics,
             &self.internal,
             &config,
-            &self.pools,
-            &mut self.middlewares,
-            api,
-            &tls,
+            Built {
+                pools: &self.pools,
+                middlewares: &mut self.middlewares,
+                api,
+                tls: &tls,
+            },
         );
         self.writer.publish(generation);
         self.log_new(&issues);

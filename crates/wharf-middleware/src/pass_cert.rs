@@ -33,7 +33,7 @@ impl Middleware for PassTlsClientCert {
         if self.0.pem {
             let value = pem_value(chain);
             if let Ok(v) = HeaderValue::from_str(&value) {
-                let _ = req.insert_header(CERT_HEADER, v);
+                let _ignored = req.insert_header(CERT_HEADER, v);
             }
         }
         if let Some(info) = &self.0.info {
@@ -41,7 +41,7 @@ impl Middleware for PassTlsClientCert {
                 .to_string()
                 .replace("%20", "+");
             if let Ok(v) = HeaderValue::from_str(&escaped) {
-                let _ = req.insert_header(INFO_HEADER, v);
+                let _ignored = req.insert_header(INFO_HEADER, v);
             }
         }
         Flow::Continue

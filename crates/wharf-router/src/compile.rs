@@ -70,18 +70,29 @@ fn internal_route(name: &str, rule: &str, action: RouteAction) -> Pending {
     }
 }
 
-/// Compiles a validated configuration. Pools come from the registry, which the caller has
-/// already synced with `config`.
+/// What the control plane built for a configuration, besides its routes.
+pub struct Built<'a> {
+    /// Already synced with the configuration.
+    pub pools: &'a PoolRegistry,
+    pub middlewares: &'a mut MiddlewareCache,
+    pub api: Arc<ApiView>,
+    pub tls: &'a TlsSnapshot,
+}
+
+/// Compiles a validated configuration.
 pub fn compile(
     id: u64,
     statics: &StaticConfig,
     internal: &InternalRoutes,
     config: &DynamicConfig,
-    pools: &PoolRegistry,
-    middlewares: &mut MiddlewareCache,
-    api: Arc<ApiView>,
-    tls: &TlsSnapshot,
+    parts: Built<'_>,
 ) -> Arc<Generation> {
+    let Built {
+        pools,
+        middlewares,
+        api,
+        tls,
+    } = parts;
     let mut per_ep: BTreeMap<&str, Vec<Pending>> = statics
         .entry_points
         .keys()

@@ -11,7 +11,7 @@ mod publish;
 mod status;
 mod table;
 
-pub use compile::{compile, InternalRoutes, MiddlewareCache};
+pub use compile::{compile, Built, InternalRoutes, MiddlewareCache};
 pub use generation::{ApiView, EntryPointRoutes, Generation};
 pub use publish::{GenerationReader, GenerationWriter};
 pub use status::{ControlStatus, ProviderSlot};

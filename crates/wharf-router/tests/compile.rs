@@ -35,10 +35,12 @@ fn build(flags: &[&str], providers: &[(&str, &str)]) -> std::sync::Arc<Generatio
         &statics,
         &InternalRoutes::from_static(&statics),
         &config,
-        &pools,
-        &mut Default::default(),
-        Default::default(),
-        &wharf_tls::TlsRegistry::new().expect("tls").empty_snapshot(),
+        wharf_router::Built {
+            pools: &pools,
+            middlewares: &mut Default::default(),
+            api: Default::default(),
+            tls: &wharf_tls::TlsRegistry::new().expect("tls").empty_snapshot(),
+        },
     )
 }
 

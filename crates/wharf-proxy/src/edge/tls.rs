@@ -98,7 +98,7 @@ pub(crate) async fn handshake(
         Ok(set) => set,
         Err((description, error)) => {
             // Best effort: the client learns why before the connection closes.
-            let _ =
+            let _ignored =
                 tokio::time::timeout_at(deadline, start.io.write_all(&alert(description))).await;
             return Err(error);
         }
@@ -218,7 +218,7 @@ impl AsyncWrite for TlsConn {
 impl Shutdown for TlsConn {
     async fn shutdown(&mut self) {
         // close_notify, then the socket.
-        let _ = AsyncWriteExt::shutdown(&mut self.inner).await;
+        let _ignored = AsyncWriteExt::shutdown(&mut self.inner).await;
     }
 }
 
