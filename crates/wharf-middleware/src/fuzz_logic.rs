@@ -56,3 +56,48 @@ pub fn grpc_web_text(data: &[u8]) {
     }
     assert!(out <= body.len() / 4 * 3 + 3, "{out} from {}", body.len());
 }
+
+/// Arbitrary bytes as a client's certificate chain (with `RequestClientCert` a client may
+/// present anything that parses as a TLS certificate message): passTLSClientCert never panics
+/// and only writes valid header values.
+pub fn client_certificate(data: &[u8]) {
+    use std::sync::Arc;
+    use wharf_model::{CertInfoSpec, DistinguishedNameSpec, PassTlsClientCertSpec};
+    let all = DistinguishedNameSpec {
+        country: true,
+        province: true,
+        locality: true,
+        organization: true,
+        organizational_unit: true,
+        common_name: true,
+        serial_number: true,
+        domain_component: true,
+    };
+    let spec = PassTlsClientCertSpec {
+        pem: true,
+        info: Some(CertInfoSpec {
+            not_after: true,
+            not_before: true,
+            sans: true,
+            serial_number: true,
+            subject: Some(all.clone()),
+            issuer: Some(all),
+        }),
+    };
+    // A chain: the input split at 0xFF 0xFF.
+    let chain: Arc<[rustls_pki_types::CertificateDer<'static>]> = data
+        .split(|b| *b == 0xff)
+        .filter(|c| !c.is_empty())
+        .map(|c| rustls_pki_types::CertificateDer::from(c.to_vec()))
+        .collect();
+    let cx = crate::RequestContext {
+        client_certificates: Some(chain),
+        ..Default::default()
+    };
+    let mut req = RequestHeader::build("GET", b"/", None).expect("request");
+    let middleware = crate::pass_cert::PassTlsClientCert(spec);
+    crate::Middleware::request(&middleware, &mut req, &cx);
+    for (_, v) in req.headers.iter() {
+        assert!(v.to_str().is_ok(), "{v:?}");
+    }
+}

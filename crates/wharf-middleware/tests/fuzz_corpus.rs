@@ -14,3 +14,11 @@ fn accept_encoding_corpus() {
 fn grpc_web_text_corpus() {
     replay("grpc_web_text", wharf_middleware::fuzz_logic::grpc_web_text);
 }
+
+#[test]
+fn client_certificate_corpus() {
+    replay(
+        "client_certificate",
+        wharf_middleware::fuzz_logic::client_certificate,
+    );
+}
