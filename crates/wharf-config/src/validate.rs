@@ -378,7 +378,7 @@ fn router(
     };
 
     let tls = match &raw.tls {
-        Some(t) => Some(router_tls(qn, provider, t, config, issues)?),
+        Some(t) => Some(router_tls(qn, provider, t, config, statics, issues)?),
         None => None,
     };
     for ep in &entry_points {
@@ -572,6 +572,7 @@ fn router_tls(
     provider: &ProviderName,
     raw: &RawRouterTls,
     config: &DynamicConfig,
+    statics: &StaticConfig,
     issues: &mut Vec<ConfigIssue>,
 ) -> Option<RouterTls> {
     let options = raw.options.as_ref().map_or_else(
@@ -600,11 +601,18 @@ fn router_tls(
         );
         return None;
     }
-    if let Some(resolver) = &raw.cert_resolver {
-        issues.push(ConfigIssue::warning(
-            resolver.origin.clone(),
-            format!("router `{qn}`: certificate resolver `{}` is not defined (wharf does not run ACME resolvers yet); the router is served with the certificate that matches its SNI, or the default one", resolver.value),
-        ));
+    if let Some(resolver) = raw
+        .cert_resolver
+        .as_ref()
+        .filter(|r| !statics.cert_resolvers.contains_key(&r.value))
+    {
+        issues.push(
+            ConfigIssue::warning(
+                resolver.origin.clone(),
+                format!("router `{qn}`: certificate resolver `{}` is not defined; the router is served with the certificate that matches its SNI, or the default one (as in Traefik)", resolver.value),
+            )
+            .with_hint_opt(did_you_mean(&resolver.value, statics.cert_resolvers.keys().map(String::as_str))),
+        );
     }
     Some(RouterTls {
         options,

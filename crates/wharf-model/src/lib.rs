@@ -28,7 +28,7 @@ pub use middleware::{
 };
 pub use origin::Origin;
 pub use static_config::{
-    AccessLogConfig, ApiConfig, DockerProviderConfig, EntryPoint, EntryPointRedirect,
+    AcmeConfig, AcmeKeyType, CertResolverConfig, LETS_ENCRYPT, AccessLogConfig, ApiConfig, DockerProviderConfig, EntryPoint, EntryPointRedirect,
     FileProviderConfig, ForwardedHeaders, LogConfig, PingConfig, PrometheusConfig, ProvidersConfig,
     StaticConfig, UnderscoreHeaders, DEFAULT_MAX_HEADER_BYTES,
 };

@@ -17,6 +17,8 @@ pub struct StaticConfig {
     pub metrics: Option<PrometheusConfig>,
     pub log: LogConfig,
     pub access_log: Option<AccessLogConfig>,
+    /// `certificatesResolvers`, by name.
+    pub cert_resolvers: BTreeMap<String, CertResolverConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -183,4 +185,47 @@ impl ForwardedHeaders {
         };
         self.trusted_ips.iter().any(|net| net.contains(&ip))
     }
+}
+
+/// `certificatesResolvers.<name>` (an ACME resolver).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertResolverConfig {
+    pub name: String,
+    pub acme: AcmeConfig,
+    pub origin: Origin,
+}
+
+/// The key type of ACME certificates (`keyType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AcmeKeyType {
+    Ec256,
+    Ec384,
+    Rsa2048,
+    Rsa3072,
+    Rsa4096,
+    Rsa8192,
+}
+
+/// Let's Encrypt's production directory, Traefik's default `caServer`.
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcmeConfig {
+    pub email: String,
+    pub ca_server: String,
+    /// `acme.json` by default (Traefik's file format).
+    pub storage: PathBuf,
+    pub key_type: AcmeKeyType,
+    /// `certificatesDuration` (hours in Traefik): how long the CA's certificates last.
+    pub certificates_duration: Duration,
+    pub preferred_chain: Option<String>,
+    pub profile: Option<String>,
+    /// External account binding: (kid, HMAC key in base64url).
+    pub eab: Option<(String, String)>,
+    /// `httpChallenge.entryPoint`.
+    pub http_challenge: Option<String>,
+    /// `tlsChallenge: {}` (TLS-ALPN-01).
+    pub tls_challenge: bool,
+    /// `caCertificates`: PEM files of CAs trusted for the ACME server's HTTPS (e.g. a test CA).
+    pub ca_certificates: Vec<PathBuf>,
 }

@@ -16,6 +16,7 @@ use crate::decode::{
 };
 use crate::node::Node;
 
+mod acme;
 mod entry_point;
 mod providers;
 
@@ -31,11 +32,11 @@ const TOP: &[&str] = &[
     "log",
     "accessLog",
     "global",
+    "certificatesResolvers",
 ];
 const TOP_LATER: &[&str] = &[
     "serversTransport",
     "tcpServersTransport",
-    "certificatesResolvers",
     "tracing",
     "experimental",
     "hostResolver",
@@ -101,6 +102,10 @@ pub fn decode_static(root: &Node) -> (StaticConfig, Vec<ConfigIssue>) {
             ));
         }
     }
+    let cert_resolvers = root
+        .get("certificatesResolvers")
+        .map(|n| acme::cert_resolvers(n, &mut issues))
+        .unwrap_or_default();
     let mut config = StaticConfig {
         entry_points,
         providers,
@@ -109,9 +114,23 @@ pub fn decode_static(root: &Node) -> (StaticConfig, Vec<ConfigIssue>) {
         metrics,
         log,
         access_log,
+        cert_resolvers,
     };
     apply_defaults(&mut config, &mut issues);
     resolve_redirects(&mut config, &mut issues);
+    for resolver in config.cert_resolvers.values() {
+        if let Some(ep) = &resolver.acme.http_challenge {
+            if !config.entry_points.contains_key(ep) {
+                issues.push(
+                    ConfigIssue::error(
+                        resolver.origin.clone(),
+                        format!("certificate resolver `{}`: httpChallenge entrypoint `{ep}` does not exist", resolver.name),
+                    )
+                    .with_hint_opt(crate::decode::nearest(ep, config.entry_points.keys().map(String::as_str)).map(|n| format!("did you mean `{n}`?"))),
+                );
+            }
+        }
+    }
     (config, issues.0)
 }
 

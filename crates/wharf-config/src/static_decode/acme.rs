@@ -1,0 +1,164 @@
+//! `certificatesResolvers.<name>.acme`, with Traefik's defaults.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use wharf_model::{AcmeConfig, AcmeKeyType, CertResolverConfig, ConfigIssue, LETS_ENCRYPT};
+
+use super::get_string;
+use crate::decode::{check_keys, integer, join, list, nearest, section_enabled, Issues};
+use crate::node::Node;
+
+const KEY_TYPES: &[(&str, AcmeKeyType)] = &[
+    ("EC256", AcmeKeyType::Ec256),
+    ("EC384", AcmeKeyType::Ec384),
+    ("RSA2048", AcmeKeyType::Rsa2048),
+    ("RSA3072", AcmeKeyType::Rsa3072),
+    ("RSA4096", AcmeKeyType::Rsa4096),
+    ("RSA8192", AcmeKeyType::Rsa8192),
+];
+
+pub(super) fn cert_resolvers(
+    n: &Node,
+    issues: &mut Issues,
+) -> BTreeMap<String, CertResolverConfig> {
+    let mut out = BTreeMap::new();
+    for (key, body) in n.entries() {
+        let path = join("certificatesResolvers", &key.name);
+        check_keys(body, &path, &["acme"], &["tailscale"], issues);
+        let Some(acme) = body.get("acme") else {
+            continue;
+        };
+        let before = issues.0.len();
+        let config = decode(acme, &join(&path, "acme"), issues);
+        if !issues.has_errors_since(before) {
+            out.insert(
+                key.name.clone(),
+                CertResolverConfig {
+                    name: key.name.clone(),
+                    acme: config,
+                    origin: key.origin.clone(),
+                },
+            );
+        }
+    }
+    out
+}
+
+fn decode(n: &Node, path: &str, issues: &mut Issues) -> AcmeConfig {
+    check_keys(
+        n,
+        path,
+        &[
+            "email",
+            "caServer",
+            "storage",
+            "keyType",
+            "certificatesDuration",
+            "preferredChain",
+            "profile",
+            "eab",
+            "httpChallenge",
+            "tlsChallenge",
+            "caCertificates",
+        ],
+        &[
+            "dnsChallenge",
+            "caSystemCertPool",
+            "caServerName",
+            "emailAddresses",
+            "clientTimeout",
+            "clientResponseHeaderTimeout",
+        ],
+        issues,
+    );
+    let mut config = AcmeConfig {
+        email: get_string(n, "email", path, issues).unwrap_or_default(),
+        ca_server: get_string(n, "caServer", path, issues)
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| LETS_ENCRYPT.to_string()),
+        storage: PathBuf::from(
+            get_string(n, "storage", path, issues)
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "acme.json".into()),
+        ),
+        key_type: AcmeKeyType::Rsa4096,
+        certificates_duration: Duration::from_secs(2160 * 3600),
+        preferred_chain: get_string(n, "preferredChain", path, issues).filter(|s| !s.is_empty()),
+        profile: get_string(n, "profile", path, issues).filter(|s| !s.is_empty()),
+        eab: None,
+        http_challenge: None,
+        tls_challenge: false,
+        ca_certificates: Vec::new(),
+    };
+    if let Some(k) = n.get("keyType") {
+        let kp = join(path, "keyType");
+        let written = crate::decode::string(k, &kp, issues).unwrap_or_default();
+        match KEY_TYPES.iter().find(|(name, _)| name.eq_ignore_ascii_case(&written)) {
+            Some((_, kind)) => config.key_type = *kind,
+            None => issues.push(
+                ConfigIssue::error(k.origin.clone(), format!("`{kp}`: unknown key type `{written}`"))
+                    .with_hint(nearest(&written, KEY_TYPES.iter().map(|(n, _)| *n)).map_or_else(
+                        || "use EC256, EC384, RSA2048, RSA3072, RSA4096 or RSA8192".to_string(),
+                        |n| format!("did you mean `{n}`?"),
+                    )),
+            ),
+        }
+    }
+    if let Some(d) = n.get("certificatesDuration") {
+        let dp = join(path, "certificatesDuration");
+        match integer(d, &dp, issues).map(u64::try_from) {
+            Some(Ok(hours)) if hours > 0 => match hours.checked_mul(3600) {
+                Some(secs) => config.certificates_duration = Duration::from_secs(secs),
+                None => issues.error(&d.origin, format!("`{dp}`: {hours} hours is too long")),
+            },
+            Some(_) => issues.error(&d.origin, format!("`{dp}` must be a positive number of hours")),
+            None => {}
+        }
+    }
+    if let Some(e) = n.get("eab") {
+        let ep = join(path, "eab");
+        check_keys(e, &ep, &["kid", "hmacEncoded"], &[], issues);
+        let kid = get_string(e, "kid", &ep, issues).unwrap_or_default();
+        let hmac = get_string(e, "hmacEncoded", &ep, issues).unwrap_or_default();
+        if kid.is_empty() || hmac.is_empty() {
+            issues.error(&e.origin, format!("`{ep}` needs both `kid` and `hmacEncoded`"));
+        } else {
+            config.eab = Some((kid, hmac));
+        }
+    }
+    if let Some(h) = n.get("httpChallenge") {
+        let hp = join(path, "httpChallenge");
+        check_keys(h, &hp, &["entryPoint"], &["delay"], issues);
+        match get_string(h, "entryPoint", &hp, issues).filter(|s| !s.is_empty()) {
+            Some(ep) => config.http_challenge = Some(ep),
+            None => issues.error(&h.origin, format!("`{hp}.entryPoint` is required")),
+        }
+    }
+    if let Some(t) = n.get("tlsChallenge") {
+        config.tls_challenge = section_enabled(t, &join(path, "tlsChallenge"), issues);
+    }
+    if let Some(c) = n.get("caCertificates") {
+        config.ca_certificates = list(c, &join(path, "caCertificates"), issues)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(p, _)| PathBuf::from(p))
+            .collect();
+    }
+    if config.http_challenge.is_none() && !config.tls_challenge {
+        let dns = n.get("dnsChallenge").is_some();
+        issues.push(
+            ConfigIssue::error(
+                n.origin.clone(),
+                if dns {
+                    format!("`{path}`: only `dnsChallenge` is set, which wharf does not implement yet; this resolver cannot obtain certificates")
+                } else {
+                    format!("`{path}` has no challenge")
+                },
+            )
+            .with_hint("add `httpChallenge: {entryPoint: web}` or `tlsChallenge: {}`"),
+        );
+    }
+    config
+}
