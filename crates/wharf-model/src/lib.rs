@@ -28,9 +28,10 @@ pub use middleware::{
 };
 pub use origin::Origin;
 pub use static_config::{
-    AcmeConfig, AcmeKeyType, CertResolverConfig, LETS_ENCRYPT, AccessLogConfig, ApiConfig, DockerProviderConfig, EntryPoint, EntryPointRedirect,
-    FileProviderConfig, ForwardedHeaders, LogConfig, PingConfig, PrometheusConfig, ProvidersConfig,
-    StaticConfig, UnderscoreHeaders, DEFAULT_MAX_HEADER_BYTES,
+    AccessLogConfig, AcmeConfig, AcmeKeyType, ApiConfig, CertResolverConfig, DockerProviderConfig,
+    EntryPoint, EntryPointRedirect, FileProviderConfig, ForwardedHeaders, LogConfig, PingConfig,
+    PrometheusConfig, ProvidersConfig, StaticConfig, UnderscoreHeaders, DEFAULT_MAX_HEADER_BYTES,
+    LETS_ENCRYPT,
 };
 pub use tls::{
     qualify_tls_options, CertificateSpec, CipherSuite, ClientAuthSpec, ClientAuthType, Curve,

@@ -29,6 +29,7 @@ use crate::forwarded;
 use crate::headers::Headers;
 use crate::responses::{self, respond, status_text};
 use crate::shutdown::Lifecycle;
+use wharf_tls::AcmeChallenges;
 
 /// What the proxy needs to know about its entrypoint (resolved from static config at start).
 #[derive(Debug, Clone)]
@@ -55,6 +56,8 @@ pub struct EntryPointProxy {
     lifecycle: Lifecycle,
     control: Arc<ControlStatus>,
     pub(crate) hostname: Arc<str>,
+    /// Answers to ACME HTTP-01 challenges in flight.
+    challenges: Arc<AcmeChallenges>,
 }
 
 impl EntryPointProxy {
@@ -64,6 +67,7 @@ impl EntryPointProxy {
         lifecycle: Lifecycle,
         control: Arc<ControlStatus>,
         hostname: Arc<str>,
+        challenges: Arc<AcmeChallenges>,
     ) -> Self {
         EntryPointProxy {
             connection_headers: settings
@@ -77,6 +81,7 @@ impl EntryPointProxy {
             lifecycle,
             control,
             hostname,
+            challenges,
         }
     }
 }
@@ -86,6 +91,8 @@ const TEXT: Option<&str> = Some("text/plain; charset=utf-8");
 /// What request_filter decided, computed while the request is borrowed.
 enum Decision {
     NotFound,
+    /// An ACME HTTP-01 challenge's key authorization (`None`: no such token).
+    AcmeHttp(Option<String>),
     /// TLS: the Host maps to other TLS options than the SNI did (domain fronting).
     Misdirected,
     BadRequest(&'static [u8]),
@@ -180,6 +187,12 @@ impl EntryPointProxy {
                 } else {
                     self.control.readiness()
                 }),
+                RouteAction::AcmeHttp => Decision::AcmeHttp(
+                    req.uri
+                        .path()
+                        .strip_prefix("/.well-known/acme-challenge/")
+                        .and_then(|token| self.challenges.http(token)),
+                ),
                 RouteAction::Api => {
                     Decision::Api(generation.api.documents.get(req.uri.path()).cloned())
                 }
@@ -257,7 +270,19 @@ impl ProxyHttp for EntryPointProxy {
         }
         match self.decide(session, ctx) {
             Decision::Forward { pool, chain } => self.forward(session, ctx, pool, chain).await,
-            Decision::NotFound => responses::not_found(session).await.map(|()| true),
+            Decision::NotFound | Decision::AcmeHttp(None) => {
+                responses::not_found(session).await.map(|()| true)
+            }
+            Decision::AcmeHttp(Some(key_authorization)) => respond(
+                session,
+                200,
+                Some("text/plain"),
+                false,
+                &[],
+                Bytes::from(key_authorization),
+            )
+            .await
+            .map(|()| true),
             Decision::Misdirected => respond(
                 session,
                 421,

@@ -22,6 +22,8 @@ pub struct InternalRoutes {
     /// Entrypoint that serves wharf's `/health/live` and `/health/ready` (`traefik`, when
     /// it exists).
     pub health_entry_point: Option<String>,
+    /// Entrypoints of ACME resolvers' `httpChallenge`.
+    pub acme_http_entry_points: Vec<String>,
 }
 
 impl InternalRoutes {
@@ -41,6 +43,11 @@ impl InternalRoutes {
                 .entry_points
                 .contains_key("traefik")
                 .then(|| "traefik".to_string()),
+            acme_http_entry_points: statics
+                .cert_resolvers
+                .values()
+                .filter_map(|r| r.acme.http_challenge.clone())
+                .collect(),
         }
     }
 }
@@ -165,6 +172,16 @@ pub fn compile(
                 "HostRegexp(`^.+$`)",
                 RouteAction::Redirect(redirect.clone()),
             ));
+        }
+        if internal.acme_http_entry_points.contains(name) {
+            let mut challenge = internal_route(
+                "acme-http",
+                "PathPrefix(`/.well-known/acme-challenge/`)",
+                RouteAction::AcmeHttp,
+            );
+            // Above the entrypoint redirection, as in Traefik: a CA never follows it.
+            challenge.route.priority = i64::MAX;
+            list.push(challenge);
         }
         if internal.ping_entry_point.as_deref() == Some(name.as_str()) {
             list.push(internal_route(

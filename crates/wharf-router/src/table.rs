@@ -25,6 +25,8 @@ pub enum RouteAction {
     /// `health@internal`: wharf's `/health/live` and `/health/ready` (see
     /// [`crate::ControlStatus`]).
     Health,
+    /// `acme-http@internal`: the answer to an ACME HTTP-01 challenge in flight.
+    AcmeHttp,
 }
 
 #[derive(Debug)]

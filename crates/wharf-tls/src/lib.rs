@@ -4,8 +4,10 @@
 //! ([`OptionSet`]), and per entrypoint the options set an SNI (or a Host) maps to
 //! ([`SniOptions`]). [`TlsRegistry`] keeps what must outlive one configuration: the
 //! generated certificate, resumption keys, and each certificate's last good version.
+//! [`AcmeChallenges`] holds the answers to ACME challenges in flight.
 
 mod certificate;
+mod challenges;
 mod client_auth;
 mod generated;
 mod options;
@@ -14,6 +16,7 @@ mod snapshot;
 mod store;
 
 pub use certificate::{load, CertError, CertificateInfo, LoadedCertificate};
+pub use challenges::{AcmeChallenges, ACME_TLS_ALPN};
 pub use generated::traefik_default_certificate;
 pub use options::{build_options, OptionSet, SessionState};
 pub use registry::TlsRegistry;

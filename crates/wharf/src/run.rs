@@ -64,6 +64,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
 
     let names: Vec<String> = statics.entry_points.keys().cloned().collect();
     let tls = wharf_tls::TlsRegistry::new().context("cannot set up TLS")?;
+    let challenges = Arc::new(wharf_tls::AcmeChallenges::default());
     let (writer, reader) = GenerationWriter::new(Generation::empty(&names, &tls.empty_snapshot()));
     let control_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -134,6 +135,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
             lifecycle.clone(),
             control.clone(),
             hostname.clone(),
+            challenges.clone(),
         );
         let mut options = HttpServerOptions::default();
         options.h2c = true;
@@ -156,7 +158,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
             read_timeout: ep.read_timeout,
         };
         let index = Generation::entry_point_index(&names, name).context("entrypoint index")?;
-        let edge = EdgeApp::new(http, limits, reader.clone(), index);
+        let edge = EdgeApp::new(http, limits, reader.clone(), index, challenges.clone());
         let mut service = Service::new(format!("entrypoint {name}"), edge);
         service.add_tcp(&ep.address.to_string());
         server.add_service(service);

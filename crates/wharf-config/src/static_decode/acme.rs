@@ -95,14 +95,22 @@ fn decode(n: &Node, path: &str, issues: &mut Issues) -> AcmeConfig {
     if let Some(k) = n.get("keyType") {
         let kp = join(path, "keyType");
         let written = crate::decode::string(k, &kp, issues).unwrap_or_default();
-        match KEY_TYPES.iter().find(|(name, _)| name.eq_ignore_ascii_case(&written)) {
+        match KEY_TYPES
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(&written))
+        {
             Some((_, kind)) => config.key_type = *kind,
             None => issues.push(
-                ConfigIssue::error(k.origin.clone(), format!("`{kp}`: unknown key type `{written}`"))
-                    .with_hint(nearest(&written, KEY_TYPES.iter().map(|(n, _)| *n)).map_or_else(
+                ConfigIssue::error(
+                    k.origin.clone(),
+                    format!("`{kp}`: unknown key type `{written}`"),
+                )
+                .with_hint(
+                    nearest(&written, KEY_TYPES.iter().map(|(n, _)| *n)).map_or_else(
                         || "use EC256, EC384, RSA2048, RSA3072, RSA4096 or RSA8192".to_string(),
                         |n| format!("did you mean `{n}`?"),
-                    )),
+                    ),
+                ),
             ),
         }
     }
@@ -113,7 +121,10 @@ fn decode(n: &Node, path: &str, issues: &mut Issues) -> AcmeConfig {
                 Some(secs) => config.certificates_duration = Duration::from_secs(secs),
                 None => issues.error(&d.origin, format!("`{dp}`: {hours} hours is too long")),
             },
-            Some(_) => issues.error(&d.origin, format!("`{dp}` must be a positive number of hours")),
+            Some(_) => issues.error(
+                &d.origin,
+                format!("`{dp}` must be a positive number of hours"),
+            ),
             None => {}
         }
     }
@@ -123,7 +134,10 @@ fn decode(n: &Node, path: &str, issues: &mut Issues) -> AcmeConfig {
         let kid = get_string(e, "kid", &ep, issues).unwrap_or_default();
         let hmac = get_string(e, "hmacEncoded", &ep, issues).unwrap_or_default();
         if kid.is_empty() || hmac.is_empty() {
-            issues.error(&e.origin, format!("`{ep}` needs both `kid` and `hmacEncoded`"));
+            issues.error(
+                &e.origin,
+                format!("`{ep}` needs both `kid` and `hmacEncoded`"),
+            );
         } else {
             config.eab = Some((kid, hmac));
         }

@@ -14,6 +14,7 @@ use pingora::server::ShutdownWatch;
 
 use tokio::time::Instant;
 use wharf_router::GenerationReader;
+use wharf_tls::AcmeChallenges;
 
 use super::stream::{EdgeLimits, EdgeStream};
 use super::tls::{handshake, TLS_HANDSHAKE};
@@ -28,15 +29,18 @@ pub struct EdgeApp<A> {
     limits: EdgeLimits,
     generations: GenerationReader,
     entry_point: usize,
+    challenges: Arc<AcmeChallenges>,
 }
 
 impl<A> EdgeApp<A> {
-    /// `entry_point`: this listener's index in the generation (its TLS options by SNI).
+    /// `entry_point`: this listener's index in the generation (its TLS options by SNI);
+    /// `challenges`: answers to ACME TLS-ALPN-01 challenges in flight.
     pub fn new(
         inner: A,
         limits: EdgeLimits,
         generations: GenerationReader,
         entry_point: usize,
+        challenges: Arc<AcmeChallenges>,
     ) -> Self {
         EdgeApp {
             sessions: Arc::new(Sessions {
@@ -45,6 +49,7 @@ impl<A> EdgeApp<A> {
             limits,
             generations,
             entry_point,
+            challenges,
         }
     }
 }
@@ -73,7 +78,7 @@ impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for EdgeApp<A> {
             let generation = self.generations.load();
             let sni = generation.entry_points.get(self.entry_point)?.sni.clone();
             drop(generation);
-            match handshake(stream, &sni, accepted + budget).await {
+            match handshake(stream, &sni, &self.challenges, accepted + budget).await {
                 Ok(tls) => stream = Box::new(tls),
                 Err(e) => {
                     tracing::debug!(error = %e, "TLS handshake refused");

@@ -22,7 +22,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::Instant;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::LazyConfigAcceptor;
-use wharf_tls::{Selected, SniOptions};
+use wharf_tls::{AcmeChallenges, Selected, SniOptions, ACME_TLS_ALPN};
 
 /// The first byte of a TLS handshake record.
 pub(crate) const TLS_HANDSHAKE: u8 = 0x16;
@@ -64,6 +64,8 @@ pub(crate) enum HandshakeError {
     SniStrict(Option<String>),
     #[error("the TLS options for SNI {0:?} are broken (see the configuration errors)")]
     Refused(Option<String>),
+    #[error("answered an ACME TLS-ALPN-01 challenge for {0}")]
+    AcmeChallenge(String),
 }
 
 /// A fatal alert record (TLS 1.2 framing, as a server sends before any key is agreed).
@@ -77,6 +79,7 @@ const INTERNAL_ERROR: u8 = 80;
 pub(crate) async fn handshake(
     stream: Stream,
     sni_options: &SniOptions,
+    challenges: &AcmeChallenges,
     deadline: Instant,
 ) -> Result<TlsConn, HandshakeError> {
     let accept = LazyConfigAcceptor::new(Acceptor::default(), stream);
@@ -85,6 +88,20 @@ pub(crate) async fn handshake(
         .map_err(|_| HandshakeError::Timeout)??;
     let hello = start.client_hello();
     let sni = hello.server_name().map(str::to_owned);
+    // A CA validating TLS-ALPN-01 offers `acme-tls/1` alone (RFC 8737).
+    let acme_only = hello.alpn().is_some_and(|mut protocols| {
+        protocols.next() == Some(ACME_TLS_ALPN) && protocols.next().is_none()
+    });
+    if let (true, Some(domain)) = (acme_only, sni.as_deref()) {
+        if let Some(config) = challenges.tls_alpn(domain) {
+            let domain = domain.to_string();
+            let mut tls = tokio::time::timeout_at(deadline, start.into_stream(config))
+                .await
+                .map_err(|_| HandshakeError::Timeout)??;
+            let _ignored = tokio::time::timeout_at(deadline, tls.shutdown()).await;
+            return Err(HandshakeError::AcmeChallenge(domain));
+        }
+    }
     let refusal = match sni_options.for_sni(sni.as_deref()) {
         Selected::Refused => Err((INTERNAL_ERROR, HandshakeError::Refused(sni.clone()))),
         Selected::Options(set)
