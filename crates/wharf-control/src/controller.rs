@@ -5,6 +5,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
+use wharf_acme::AcmeLink;
 use wharf_config::{validate, ProviderConfig, RawDynamicConfig};
 use wharf_discovery::{panic_message, LoadError, ProviderUpdate};
 use wharf_model::{ConfigIssue, Origin, ProviderName, Severity, StaticConfig};
@@ -35,6 +36,8 @@ pub struct Controller {
     pools: PoolRegistry,
     middlewares: MiddlewareCache,
     tls: TlsRegistry,
+    /// The ACME resolvers' certificates, and where to say what routers need.
+    acme: Option<AcmeLink>,
     providers: BTreeMap<ProviderName, (RawDynamicConfig, Vec<ConfigIssue>)>,
     next_id: u64,
     logged: HashSet<ConfigIssue>,
@@ -60,12 +63,41 @@ impl Controller {
             pools: PoolRegistry::default(),
             middlewares: MiddlewareCache::default(),
             tls,
+            acme: None,
             providers: BTreeMap::new(),
             next_id,
             logged: HashSet::new(),
             #[cfg(test)]
             panic_next_rebuild: false,
         }
+    }
+
+    /// Serves the ACME resolvers' certificates and tells them what routers need.
+    pub fn with_acme(mut self, link: AcmeLink) -> Self {
+        self.acme = Some(link);
+        self
+    }
+
+    /// Rebuilds with the same provider configurations (certificates changed).
+    pub fn refresh(&mut self) -> ApplyReport {
+        self.status.begin_update();
+        let report = match catch_unwind(AssertUnwindSafe(|| self.rebuild(Vec::new()))) {
+            Ok(report) => report,
+            Err(panic) => {
+                self.status.internal_error();
+                tracing::error!(
+                    error = panic_message(&*panic),
+                    "internal error while refreshing certificates; the live configuration stays"
+                );
+                ApplyReport {
+                    generation: self.writer.current().id,
+                    issues: Vec::new(),
+                    published: false,
+                }
+            }
+        };
+        self.status.end_update();
+        report
     }
 
     /// Publishes the internal routes (ping, redirections) before any provider has spoken.
@@ -166,9 +198,15 @@ impl Controller {
                 raw: raw.clone(),
             })
             .collect();
-        let (config, validation_issues) = validate(&inputs, &self.statics);
+        let (mut config, validation_issues) = validate(&inputs, &self.statics);
         issues.extend(validation_issues);
         self.pools.sync(&config);
+        if let Some(acme) = &self.acme {
+            config
+                .tls
+                .certificates
+                .extend(acme.certificates.load().iter().cloned());
+        }
         let (tls, tls_issues) = self.tls.build(&config.tls);
         issues.extend(tls_issues);
         let id = self.next_id;
@@ -187,6 +225,14 @@ impl Controller {
             },
         );
         self.writer.publish(generation);
+        if let Some(acme) = &self.acme {
+            let wanted = wharf_acme::wanted(&config, &self.statics);
+            acme.wanted.send_if_modified(|current| {
+                let changed = *current != wanted;
+                *current = wanted;
+                changed
+            });
+        }
         self.log_new(&issues);
         tracing::info!(
             generation = id,
@@ -218,10 +264,31 @@ impl Controller {
 
     /// Applies events until every sender is gone; then (or if this task is ever torn down)
     /// readiness reports the control plane as stopped.
-    pub async fn run(mut self, mut events: mpsc::Receiver<ProviderEvent>) {
+    /// Applies provider events (and refreshes when `certificates` says ACME certificates
+    /// changed) until the providers' channel closes.
+    pub async fn run(
+        mut self,
+        mut events: mpsc::Receiver<ProviderEvent>,
+        mut certificates: Option<mpsc::Receiver<()>>,
+    ) {
         let _dead_on_exit = DeadOnDrop(self.status.clone());
-        while let Some(event) = events.recv().await {
-            self.apply(event);
+        loop {
+            let acme = async {
+                match certificates.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                event = events.recv() => match event {
+                    Some(event) => { self.apply(event); }
+                    None => return,
+                },
+                changed = acme => match changed {
+                    Some(()) => { self.refresh(); }
+                    None => certificates = None,
+                },
+            }
         }
     }
 }

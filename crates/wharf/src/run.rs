@@ -80,7 +80,14 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         enabled.push(ProviderSlot::Docker);
     }
     let control = Arc::new(ControlStatus::new(&enabled));
-    start_control_plane(&control_rt, statics.clone(), writer, control.clone(), tls)?;
+    start_control_plane(
+        &control_rt,
+        statics.clone(),
+        writer,
+        control.clone(),
+        tls,
+        challenges.clone(),
+    )?;
 
     let lifecycle = Lifecycle::new();
     let grace = statics
@@ -185,8 +192,16 @@ fn start_control_plane(
     writer: GenerationWriter,
     control: Arc<ControlStatus>,
     tls: wharf_tls::TlsRegistry,
+    challenges: Arc<wharf_tls::AcmeChallenges>,
 ) -> anyhow::Result<()> {
     let mut controller = Controller::new(statics.clone(), writer, control.clone(), tls);
+    // ACME resolvers: their stored certificates are served from the first generation on.
+    let (acme_changed, acme_rx) = mpsc::channel(4);
+    let acme = (!statics.cert_resolvers.is_empty())
+        .then(|| wharf_acme::AcmeManager::new(&statics.cert_resolvers, challenges, acme_changed));
+    if let Some(manager) = &acme {
+        controller = controller.with_acme(manager.link());
+    }
     let (tx, rx) = mpsc::channel(16);
     let file = statics
         .providers
@@ -219,7 +234,11 @@ fn start_control_plane(
             supervise(ProviderSlot::Docker, provider.watch(tx), control.clone());
         }
     });
-    rt.spawn(controller.run(rx));
+    let acme_rx = acme.map(|manager| {
+        rt.spawn(manager.run());
+        acme_rx
+    });
+    rt.spawn(controller.run(rx, acme_rx));
     Ok(())
 }
 
