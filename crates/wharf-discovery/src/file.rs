@@ -152,6 +152,11 @@ impl FileProvider {
         let mut watcher = match notify::recommended_watcher(
             move |res: notify::Result<notify::Event>| {
                 let Ok(event) = res else { return };
+                // Reading a file (ours, or the control plane's certificate loads) is an
+                // access event: never a change, and reacting to it would loop.
+                if matches!(event.kind, notify::EventKind::Access(_)) {
+                    return;
+                }
                 let matters = filter
                     .lock()
                     .map(|r| event.paths.iter().any(|p| r.matches(p)))
