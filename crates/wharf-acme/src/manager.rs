@@ -43,6 +43,8 @@ pub struct AcmeManager {
     challenges: Arc<AcmeChallenges>,
     /// Told after the certificates changed.
     changed: mpsc::Sender<()>,
+    /// The entrypoints a CA's validation reaches: the first orders wait until they listen.
+    listeners: Vec<std::net::SocketAddr>,
 }
 
 struct ResolverState {
@@ -108,6 +110,7 @@ impl AcmeManager {
         resolvers: &BTreeMap<String, CertResolverConfig>,
         challenges: Arc<AcmeChallenges>,
         changed: mpsc::Sender<()>,
+        listeners: Vec<std::net::SocketAddr>,
     ) -> Self {
         let (wanted, _) = watch::channel(Wanted::new());
         let manager = AcmeManager {
@@ -131,6 +134,7 @@ impl AcmeManager {
             },
             challenges,
             changed,
+            listeners,
         };
         for (name, r) in &manager.resolvers {
             if let Some(mode) = too_open(&r.storage) {
@@ -177,6 +181,7 @@ impl AcmeManager {
 
     /// Runs until the control plane goes away.
     pub async fn run(mut self) {
+        self.wait_listening().await;
         let mut wanted_rx = self.link.wanted.subscribe();
         loop {
             let wanted = wanted_rx.borrow_and_update().clone();
@@ -184,6 +189,22 @@ impl AcmeManager {
             tokio::select! {
                 changed = wanted_rx.changed() => if changed.is_err() { return },
                 () = tokio::time::sleep_until(next) => {}
+            }
+        }
+    }
+
+    /// Waits (up to 30 s) until the entrypoints accept connections: an order placed before
+    /// would fail its validation and wait out a backoff.
+    async fn wait_listening(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for addr in &self.listeners {
+            let mut target = *addr;
+            if target.ip().is_unspecified() {
+                target.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            while Instant::now() < deadline && tokio::net::TcpStream::connect(target).await.is_err()
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
     }

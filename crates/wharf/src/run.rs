@@ -197,8 +197,10 @@ fn start_control_plane(
     let mut controller = Controller::new(statics.clone(), writer, control.clone(), tls);
     // ACME resolvers: their stored certificates are served from the first generation on.
     let (acme_changed, acme_rx) = mpsc::channel(4);
-    let acme = (!statics.cert_resolvers.is_empty())
-        .then(|| wharf_acme::AcmeManager::new(&statics.cert_resolvers, challenges, acme_changed));
+    let acme = (!statics.cert_resolvers.is_empty()).then(|| {
+        let listeners = statics.entry_points.values().map(|e| e.address).collect();
+        wharf_acme::AcmeManager::new(&statics.cert_resolvers, challenges, acme_changed, listeners)
+    });
     if let Some(manager) = &acme {
         controller = controller.with_acme(manager.link());
     }
