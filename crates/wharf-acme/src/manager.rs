@@ -250,10 +250,10 @@ impl AcmeManager {
                 return Some(*at);
             }
         }
-        let what = if current.is_some() {
-            "renewing"
+        let (what, verb) = if current.is_some() {
+            ("renewing", "renew")
         } else {
-            "obtaining"
+            ("obtaining", "obtain")
         };
         tracing::info!(resolver = %name, domains = ?domains, "ACME: {what} a certificate");
         let result = tokio::time::timeout(ORDER_TIMEOUT, self.order(name, domains))
@@ -275,7 +275,7 @@ impl AcmeManager {
                     .map_or(FIRST_BACKOFF, |(_, b)| (*b * 2).min(MAX_BACKOFF));
                 let at = Instant::now() + backoff;
                 r.retry.insert(domains.to_vec(), (at, backoff));
-                tracing::error!(resolver = %name, domains = ?domains, error = %e, retry_in = ?backoff, "ACME: cannot {what} the certificate; the current one (or the default) is served meanwhile");
+                tracing::error!(resolver = %name, domains = ?domains, error = %e, retry_in = ?backoff, "ACME: cannot {verb} the certificate; the current one (or the default) is served meanwhile");
                 Some(at)
             }
         }

@@ -6,6 +6,7 @@
 //! - [`RecordingBackend`]: a raw backend that keeps every byte it receives;
 //! - [`docker`]: the echo image built locally, test networks and labelled containers;
 //! - [`socket_proxy`]: a recording, cuttable proxy in front of the Docker socket;
+//! - [`pebble`]: Let's Encrypt's test ACME server on loopback;
 //! - [`tls_client`]: a TLS client that reports what a handshake was served;
 //! - [`wait_until`]: waits on a condition, never on a fixed sleep;
 //! - [`replay_corpus`]: the fuzz corpus replayed by ordinary tests.
@@ -14,6 +15,7 @@ mod bodies;
 mod corpus;
 pub mod docker;
 mod echo;
+pub mod pebble;
 pub mod pki;
 mod process;
 pub mod raw;
