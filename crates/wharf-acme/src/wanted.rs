@@ -1,6 +1,7 @@
 //! Which certificates routers need from which resolver, as Traefik decides: a router's
 //! `tls.domains` (each one certificate: main, then sans), else the `Host()` names of its
-//! rule (one certificate, the first name main). Wildcards need DNS-01, which wharf does not
+//! rule (one certificate, the first name main); and the default store's
+//! `defaultGeneratedCert`. Wildcards need DNS-01, which wharf does not
 //! implement, so they are left out (with a warning).
 
 use wharf_model::{DynamicConfig, StaticConfig};
@@ -10,6 +11,20 @@ use crate::manager::Wanted;
 
 pub fn wanted(config: &DynamicConfig, statics: &StaticConfig) -> Wanted {
     let mut out = Wanted::new();
+    if let Some(g) = config
+        .tls
+        .default_generated
+        .as_ref()
+        .filter(|g| statics.cert_resolvers.contains_key(&g.resolver))
+    {
+        let names: Vec<String> = std::iter::once(g.domain.main.clone())
+            .chain(g.domain.sans.iter().cloned())
+            .filter(|n| !n.is_empty() && !n.starts_with("*."))
+            .collect();
+        if !names.is_empty() {
+            out.entry(g.resolver.clone()).or_default().insert(names);
+        }
+    }
     for router in config.routers.values() {
         for ep in &router.entry_points {
             let Some(tls) = statics.entry_points.get(ep).and_then(|e| router.tls_on(e)) else {

@@ -124,6 +124,14 @@ pub fn validate(
     );
     check_chains(&mut out, &mut middlewares, &mut issues);
     merge_tls(providers, &mut out, &mut issues);
+    if let Some(g) = &out.tls.default_generated {
+        if !statics.cert_resolvers.contains_key(&g.resolver) {
+            issues.push(ConfigIssue::warning(
+                g.origin.clone(),
+                format!("`defaultGeneratedCert`: certificate resolver `{}` is not defined; the generated default certificate is served", g.resolver),
+            ));
+        }
+    }
 
     let default_eps = default_entry_points(statics);
     for p in providers {

@@ -287,3 +287,52 @@ fn a_port_the_container_does_not_expose_is_a_warning() {
         "container p-1, label traefik.http.services.s.loadbalancer.server.port: warning: the container does not expose port 3000 (it exposes 80, 8080) (hint: check the port the application listens on; wharf uses the label's port as written)"
     );
 }
+
+#[test]
+fn tls_labels_carry_router_tls_and_the_default_generated_certificate_only() {
+    let c = container(
+        "myapp-web-1",
+        "172.20.0.5",
+        &[
+            ("traefik.http.routers.web.rule", "Host(`a.test`)"),
+            ("traefik.http.routers.web.tls", "true"),
+            ("traefik.http.routers.web.tls.certresolver", "le"),
+            ("traefik.http.routers.web.tls.options", "modern@file"),
+            ("traefik.http.routers.web.tls.domains[0].main", "a.test"),
+            (
+                "traefik.http.routers.web.tls.domains[0].sans",
+                "www.a.test,api.a.test",
+            ),
+            (
+                "traefik.tls.stores.default.defaultgeneratedcert.resolver",
+                "le",
+            ),
+            (
+                "traefik.tls.stores.default.defaultgeneratedcert.domain.main",
+                "example.test",
+            ),
+            ("traefik.tls.options.modern.minversion", "VersionTLS13"),
+        ],
+    );
+    let (raw, issues) = containers_to_config(&[c], &provider());
+    let text: Vec<String> = issues.iter().map(ToString::to_string).collect();
+    assert_eq!(text.len(), 1, "{text:#?}");
+    assert!(
+        text[0].contains("label traefik.tls.options.modern.minversion")
+            && text[0].contains("cannot come from labels"),
+        "{text:#?}"
+    );
+    let tls = raw.routers["web"].tls.as_ref().expect("tls");
+    assert_eq!(tls.cert_resolver.as_ref().unwrap().value, "le");
+    assert_eq!(tls.options.as_ref().unwrap().value, "modern@file");
+    assert_eq!(tls.domains[0].main, "a.test");
+    assert_eq!(tls.domains[0].sans, ["www.a.test", "api.a.test"]);
+    let generated = raw
+        .tls
+        .default_generated
+        .as_ref()
+        .expect("defaultGeneratedCert");
+    assert_eq!(generated.resolver, "le");
+    assert_eq!(generated.domain.main, "example.test");
+    assert!(raw.tls.options.is_empty());
+}

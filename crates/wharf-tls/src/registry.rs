@@ -95,13 +95,16 @@ impl TlsRegistry {
         let configured_default = config
             .default_certificate
             .as_ref()
-            .and_then(|spec| self.certificate(spec, &mut issues));
-        if let Some(generated) = &config.default_generated {
-            issues.push(ConfigIssue::warning(
-                generated.origin.clone(),
-                "`defaultGeneratedCert` needs an ACME resolver, which wharf does not run yet; the default certificate is used instead",
-            ));
-        }
+            .and_then(|spec| self.certificate(spec, &mut issues))
+            .or_else(|| {
+                // `defaultGeneratedCert`: its resolver's certificate for the domain, once
+                // obtained (the generated certificate until then).
+                let main = &config.default_generated.as_ref()?.domain.main;
+                certificates
+                    .iter()
+                    .find(|c| c.info.names.iter().any(|n| n == main))
+                    .cloned()
+            });
         // Forget certificates no longer configured (their files may be gone for good).
         let mut keep: Vec<&CertificateSpec> = config.certificates.iter().collect();
         keep.extend(config.default_certificate.as_ref());

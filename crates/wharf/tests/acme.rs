@@ -59,10 +59,14 @@ fn static_config(dir: &Path, ports: &Ports, pebble: &Pebble, storage: &Path) -> 
 }
 
 fn dynamic(dir: &Path, backend: &EchoServer, routers: &str) {
+    dynamic_with(dir, backend, routers, "");
+}
+
+fn dynamic_with(dir: &Path, backend: &EchoServer, routers: &str, tail: &str) {
     std::fs::write(
         dir.join("dynamic.yml"),
         format!(
-            "http:\n  routers:\n{routers}  services:\n    svc: {{loadBalancer: {{servers: [{{url: \"{}\"}}]}}}}\n",
+            "http:\n  routers:\n{routers}  services:\n    svc: {{loadBalancer: {{servers: [{{url: \"{}\"}}]}}}}\n{tail}",
             backend.url()
         ),
     )
@@ -178,7 +182,7 @@ fn certificates_are_obtained_renewed_stored_and_reloaded() {
 }
 
 #[test]
-fn the_http_challenge_is_answered_before_the_redirection() {
+fn the_http_challenge_is_answered_before_the_redirection_and_the_default_can_be_acme() {
     let dir = tempfile::tempdir().unwrap();
     let ports = ports();
     let pebble = Pebble::start(
@@ -187,10 +191,11 @@ fn the_http_challenge_is_answered_before_the_redirection() {
         Duration::from_secs(3600),
     );
     let backend = EchoServer::start("svc");
-    dynamic(
+    dynamic_with(
         dir.path(),
         &backend,
         "    a: {rule: \"Host(`a.acme.test`)\", service: svc, tls: {certResolver: http}}\n",
+        "tls:\n  stores:\n    default:\n      defaultGeneratedCert: {resolver: http, domain: {main: default.acme.test}}\n",
     );
     let storage = dir.path().join("acme.json");
     let config = static_config(dir.path(), &ports, &pebble, &storage);
@@ -213,6 +218,25 @@ fn the_http_challenge_is_answered_before_the_redirection() {
         )
         .is_some()),
         "HTTP-01 failed:\n{}",
+        proc.log()
+    ); // defaultGeneratedCert: an unknown SNI gets the resolver's certificate for its domain.
+    let acme_default = wait_until(ISSUE_WAIT, || {
+        pebble_certificate(ports.websecure, "zzz.test").is_some_and(|der| {
+            let (_, c) = x509_parser::parse_x509_certificate(&der).unwrap();
+            c.subject_alternative_name()
+                .ok()
+                .flatten()
+                .is_some_and(|s| {
+                    s.value
+                        .general_names
+                        .iter()
+                        .any(|n| n.to_string().contains("default.acme.test"))
+                })
+        })
+    });
+    assert!(
+        acme_default,
+        "the default certificate never came from ACME:\n{}",
         proc.log()
     );
 }

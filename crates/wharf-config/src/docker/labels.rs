@@ -56,7 +56,22 @@ pub(super) fn lower(c: &ContainerInfo, issues: &mut Issues) -> Option<Node> {
         let Some(kind) = segs.get(1) else { continue };
         match kind.to_ascii_lowercase().as_str() {
             "http" => {}
-            "tcp" | "udp" | "tls" => {
+            // The only TLS setting labels may carry (as in Traefik).
+            "tls"
+                if key
+                    .to_ascii_lowercase()
+                    .starts_with("traefik.tls.stores.default.defaultgeneratedcert.") => {}
+            "tls" => {
+                issues.push(
+                    ConfigIssue::warning(
+                        origin,
+                        "TLS options and certificates cannot come from labels (as in Traefik); the label is ignored",
+                    )
+                    .with_hint("define them in the file provider and reference options as `name@file`"),
+                );
+                continue;
+            }
+            "tcp" | "udp" => {
                 if !unsupported_warned {
                     issues.push(ConfigIssue::warning(
                         origin,

@@ -37,7 +37,12 @@ fn without_servers(service: &Node) -> Node {
 pub(super) fn merge(trees: Vec<(&ContainerInfo, Node)>, issues: &mut Issues) -> Node {
     let mut sections: BTreeMap<&'static str, BTreeMap<String, Slot>> = BTreeMap::new();
     let mut conflicts: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
+    // `traefik.tls.stores.default.defaultgeneratedcert.*`: the first container's is kept.
+    let mut tls: Option<Node> = None;
     for (c, tree) in trees {
+        if tls.is_none() {
+            tls = tree.get("tls").cloned();
+        }
         let Some(http) = tree.get("http") else {
             continue;
         };
@@ -119,5 +124,8 @@ pub(super) fn merge(trees: Vec<(&ContainerInfo, Node)>, issues: &mut Issues) -> 
     }
     let mut root = Node::empty_map(Origin::Default);
     root.set("http", http);
+    if let Some(tls) = tls {
+        root.set("tls", tls);
+    }
     root
 }

