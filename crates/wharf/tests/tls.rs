@@ -27,6 +27,8 @@ http:
     s:       {rule: "Host(`s.test`)", service: svc, tls: {options: strict}}
     m:       {rule: "Host(`m.test`)", service: svc, tls: {options: mtls}, middlewares: [cert]}
     o:       {rule: "Host(`o.test`)", service: svc, tls: {options: optional}, middlewares: [cert]}
+    rq:      {rule: "Host(`rq.test`)", service: svc, tls: {options: request}, middlewares: [cert]}
+    ra:      {rule: "Host(`ra.test`)", service: svc, tls: {options: requireany}, middlewares: [cert]}
     plain:   {rule: "Host(`plain.test`)", service: svc}
     missing: {rule: "Host(`missing.test`)", service: svc, tls: {options: nope}}
   middlewares:
@@ -58,6 +60,8 @@ tls:
     strict: {minVersion: VersionTLS13, sniStrict: true}
     mtls: {clientAuth: {caFiles: [DIR/ca.pem], clientAuthType: RequireAndVerifyClientCert}}
     optional: {clientAuth: {caFiles: [DIR/ca.pem], clientAuthType: VerifyClientCertIfGiven}}
+    request: {clientAuth: {clientAuthType: RequestClientCert}}
+    requireany: {clientAuth: {clientAuthType: RequireAnyClientCert}}
 "#;
 
 struct Material {
@@ -201,6 +205,18 @@ fn cases(m: &Material) -> Vec<Case> {
             client: sni("o.test").client_cert(&m.stranger.0, &m.stranger.1),
             host: "o.test",
         },
+        Case { name: "request-without-cert", client: sni("rq.test"), host: "rq.test" },
+        Case {
+            name: "request-stranger",
+            client: sni("rq.test").client_cert(&m.stranger.0, &m.stranger.1),
+            host: "rq.test",
+        },
+        Case { name: "requireany-without-cert", client: sni("ra.test"), host: "ra.test" },
+        Case {
+            name: "requireany-stranger",
+            client: sni("ra.test").client_cert(&m.stranger.0, &m.stranger.1),
+            host: "ra.test",
+        },
     ]
 }
 
@@ -335,9 +351,14 @@ fn tls_behaves_as_traefik() {
             ("optional-without-cert", "status", "200"),
             ("optional-stranger", "outcome", "refused"),
             ("tls-router-over-plain", "status", "404"),
+            ("request-without-cert", "status", "200"),
+            ("request-stranger", "status", "200"),
+            ("requireany-without-cert", "outcome", "refused"),
+            ("requireany-stranger", "status", "200"),
         ],
     );
     let info = &wharf["mtls"]["x-forwarded-tls-client-cert-info"];
     assert!(info.contains(&format!("CN%3D{client_cn}")), "{info}");
     assert!(wharf["mtls"]["x-forwarded-tls-client-cert"].starts_with("MII"));
+    assert!(wharf["requireany-stranger"]["x-forwarded-tls-client-cert-info"].contains("CN%3Dstranger"));
 }
