@@ -24,6 +24,16 @@ impl Pebble {
     /// Validates HTTP-01 on 127.0.0.1:`http_port` and TLS-ALPN-01 on 127.0.0.1:`tls_port`;
     /// issued certificates last `validity`.
     pub fn start(http_port: u16, tls_port: u16, validity: Duration) -> Pebble {
+        Self::start_refusing(http_port, tls_port, validity, &[])
+    }
+
+    /// As [`Pebble::start`], refusing to issue for `blocked` names (`rejectedIdentifier`).
+    pub fn start_refusing(
+        http_port: u16,
+        tls_port: u16,
+        validity: Duration,
+        blocked: &[&str],
+    ) -> Pebble {
         let dir = tempfile::tempdir().expect("tempdir");
         let (ca, cert, key) = crate::pki::ca_signed(&["localhost"]);
         let ca_path = dir.path().join("ca.pem");
@@ -43,6 +53,7 @@ impl Pebble {
             "ocspResponderURL": "",
             "externalAccountBindingRequired": false,
             "certificateValidityPeriod": validity.as_secs(),
+            "domainBlocklist": blocked,
         }});
         let config_path = dir.path().join("pebble.json");
         std::fs::write(&config_path, config.to_string()).expect("write");

@@ -277,3 +277,17 @@ fn broken_options_are_reported_and_refused_not_weakened() {
     let (sni, _) = snapshot.sni_options([("m.test", "mtls@file", "m@file")]);
     assert!(matches!(sni.for_sni(Some("m.test")), Selected::Refused));
 }
+
+#[test]
+fn a_key_of_a_type_rustls_cannot_sign_with_is_named() {
+    // A P-521 key (and its certificate): ring signs with P-256, P-384, RSA and Ed25519 only.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let spec = CertificateSpec {
+        cert: PemSource::File(dir.join("p521.crt")),
+        key: PemSource::File(dir.join("p521.key")),
+        origin: Origin::Default,
+    };
+    let err = load(&spec, SystemTime::now()).unwrap_err();
+    assert!(matches!(err, CertError::KeyType { .. }), "{err}");
+    assert!(err.to_string().contains("p521.key"), "{err}");
+}

@@ -185,16 +185,17 @@ fn certificates_are_obtained_renewed_stored_and_reloaded() {
 fn the_http_challenge_is_answered_before_the_redirection_and_the_default_can_be_acme() {
     let dir = tempfile::tempdir().unwrap();
     let ports = ports();
-    let pebble = Pebble::start(
+    let pebble = Pebble::start_refusing(
         ports.web.port(),
         ports.websecure.port(),
         Duration::from_secs(3600),
+        &["blocked.acme.test"],
     );
     let backend = EchoServer::start("svc");
     dynamic_with(
         dir.path(),
         &backend,
-        "    a: {rule: \"Host(`a.acme.test`)\", service: svc, tls: {certResolver: http}}\n",
+        "    a: {rule: \"Host(`a.acme.test`)\", service: svc, tls: {certResolver: http}}\n    no: {rule: \"Host(`blocked.acme.test`)\", service: svc, tls: {certResolver: http}}\n",
         "tls:\n  stores:\n    default:\n      defaultGeneratedCert: {resolver: http, domain: {main: default.acme.test}}\n",
     );
     let storage = dir.path().join("acme.json");
@@ -237,6 +238,13 @@ fn the_http_challenge_is_answered_before_the_redirection_and_the_default_can_be_
     assert!(
         acme_default,
         "the default certificate never came from ACME:\n{}",
+        proc.log()
+    );
+    // A name the CA refuses: reported with the CA's reason; the others were issued anyway.
+    assert!(
+        proc.wait_for_log("blocked.acme.test", ISSUE_WAIT)
+            && proc.wait_for_log("rejectedIdentifier", ISSUE_WAIT),
+        "{}",
         proc.log()
     );
 }

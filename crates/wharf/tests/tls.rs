@@ -205,13 +205,21 @@ fn cases(m: &Material) -> Vec<Case> {
             client: sni("o.test").client_cert(&m.stranger.0, &m.stranger.1),
             host: "o.test",
         },
-        Case { name: "request-without-cert", client: sni("rq.test"), host: "rq.test" },
+        Case {
+            name: "request-without-cert",
+            client: sni("rq.test"),
+            host: "rq.test",
+        },
         Case {
             name: "request-stranger",
             client: sni("rq.test").client_cert(&m.stranger.0, &m.stranger.1),
             host: "rq.test",
         },
-        Case { name: "requireany-without-cert", client: sni("ra.test"), host: "ra.test" },
+        Case {
+            name: "requireany-without-cert",
+            client: sni("ra.test"),
+            host: "ra.test",
+        },
         Case {
             name: "requireany-stranger",
             client: sni("ra.test").client_cert(&m.stranger.0, &m.stranger.1),
@@ -360,5 +368,7 @@ fn tls_behaves_as_traefik() {
     let info = &wharf["mtls"]["x-forwarded-tls-client-cert-info"];
     assert!(info.contains(&format!("CN%3D{client_cn}")), "{info}");
     assert!(wharf["mtls"]["x-forwarded-tls-client-cert"].starts_with("MII"));
-    assert!(wharf["requireany-stranger"]["x-forwarded-tls-client-cert-info"].contains("CN%3Dstranger"));
+    assert!(
+        wharf["requireany-stranger"]["x-forwarded-tls-client-cert-info"].contains("CN%3Dstranger")
+    );
 }
