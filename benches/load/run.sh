@@ -95,10 +95,7 @@ start_proxy() { # name -> pid, port
   esac
 }
 
-# CPU ticks and RSS of a proxy and its children (nginx works in its worker process).
-family() { echo "$1" $(pgrep -P "$1" || true); }
-cpu_ticks() { for p in $(family "$1"); do awk '{print $14+$15}' "/proc/$p/stat"; done | awk '{s+=$1} END {print s}'; }
-rss_kib() { for p in $(family "$1"); do awk '/VmRSS/ {print $2}' "/proc/$p/status"; done | awk '{s+=$1} END {print s}'; }
+source benches/lib.sh
 
 results="$work/results.tsv"
 for round in $(seq 1 "$ROUNDS"); do

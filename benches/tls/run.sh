@@ -83,8 +83,7 @@ start_proxy() { # name -> pid, port
   esac
 }
 
-family() { echo "$1" $(pgrep -P "$1" || true); }
-cpu_ticks() { for p in $(family "$1"); do awk '{print $14+$15}' "/proc/$p/stat"; done | awk '{s+=$1} END {print s}'; }
+source benches/lib.sh
 
 results="$work/results.tsv"
 wrk_rate() { # output -> requests/s and count

@@ -23,16 +23,30 @@ pub struct PkiFiles {
     pub client_key: PathBuf,
 }
 
+/// A fresh self-signed test CA and its key.
+fn test_ca() -> (rcgen::Certificate, KeyPair) {
+    let ca_key = KeyPair::generate().expect("ca key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "wharf test CA");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    (ca_params.self_signed(&ca_key).expect("ca cert"), ca_key)
+}
+
+/// A fresh RSA key (ring cannot generate one; the `rsa` crate does).
+fn rsa_key_pair(bits: usize) -> KeyPair {
+    use rsa::pkcs8::EncodePrivateKey;
+    let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, bits).expect("rsa key");
+    let der = key.to_pkcs8_der().expect("pkcs8");
+    let pkcs8 = rustls::pki_types::PrivatePkcs8KeyDer::from(der.as_bytes().to_vec());
+    KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, &rcgen::PKCS_RSA_SHA256).expect("rsa key pair")
+}
+
 impl TestPki {
     pub fn new() -> TestPki {
-        let ca_key = KeyPair::generate().expect("ca key");
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "wharf test CA");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca = ca_params.self_signed(&ca_key).expect("ca cert");
+        let (ca, ca_key) = test_ca();
         let leaf = |names: Vec<String>, cn: &str| {
             let key = KeyPair::generate().expect("leaf key");
             let mut params = CertificateParams::new(names).expect("leaf params");
@@ -113,15 +127,7 @@ pub enum KeyKind {
 pub fn self_signed(names: &[&str], cn: &str, kind: KeyKind) -> (String, String) {
     let key = match kind {
         KeyKind::EcdsaP256 => KeyPair::generate().expect("ecdsa key"),
-        KeyKind::Rsa2048 => {
-            use rsa::pkcs8::EncodePrivateKey;
-            let rsa_key =
-                rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).expect("rsa key");
-            let der = rsa_key.to_pkcs8_der().expect("pkcs8");
-            let pkcs8 = rustls::pki_types::PrivatePkcs8KeyDer::from(der.as_bytes().to_vec());
-            KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, &rcgen::PKCS_RSA_SHA256)
-                .expect("rsa key pair")
-        }
+        KeyKind::Rsa2048 => rsa_key_pair(2048),
     };
     let mut params =
         CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
@@ -134,20 +140,8 @@ pub fn self_signed(names: &[&str], cn: &str, kind: KeyKind) -> (String, String) 
 /// A CA and a server certificate it signed for `names` (RSA 2048, valid a year, with a CRL
 /// distribution point, as a public CA issues them): (CA PEM, certificate PEM, key PEM).
 pub fn ca_signed(names: &[&str]) -> (String, String, String) {
-    let ca_key = KeyPair::generate().expect("ca key");
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "wharf test CA");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca = ca_params.self_signed(&ca_key).expect("ca cert");
-    use rsa::pkcs8::EncodePrivateKey;
-    let rsa_key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).expect("rsa key");
-    let der = rsa_key.to_pkcs8_der().expect("pkcs8");
-    let pkcs8 = rustls::pki_types::PrivatePkcs8KeyDer::from(der.as_bytes().to_vec());
-    let key = KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, &rcgen::PKCS_RSA_SHA256)
-        .expect("rsa key pair");
+    let (ca, ca_key) = test_ca();
+    let key = rsa_key_pair(2048);
     let mut params =
         CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
             .expect("params");

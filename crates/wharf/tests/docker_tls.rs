@@ -46,24 +46,12 @@ fn start(binary: &std::path::Path, run: &str, dynamic: &std::path::Path) -> Prox
     }
 }
 
-fn cn(der: &[u8]) -> String {
-    let (_, cert) = x509_parser::parse_x509_certificate(der).expect("certificate");
-    let cn = cert
-        .subject()
-        .iter_common_name()
-        .next()
-        .and_then(|c| c.as_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    cn
-}
-
 impl Proxy {
     fn observe(&self, sni: &str, host: &str, path: &str) -> BTreeMap<String, String> {
         let mut o = BTreeMap::new();
         match TlsClient::new(Some(sni)).get(self.websecure, host, path, &[]) {
             Ok((served, r)) => {
-                let cert = cn(&served.certificate);
+                let cert = common::common_name(&served.certificate);
                 // The generated certificate differs per process; its name does not.
                 o.insert("cn".into(), cert);
                 o.insert("status".into(), r.status.to_string());

@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use common::{check_expected, differences, file_proxy, start_ready, traefik_bin, wharf_bin};
+use common::{
+    check_expected, common_name, differences, file_proxy, start_ready, traefik_bin, wharf_bin,
+};
 use wharf_testkit::pki::{self_signed, KeyKind, TestPki};
 use wharf_testkit::tls_client::TlsClient;
 use wharf_testkit::{raw, EchoServer, WharfProcess};
@@ -98,21 +100,6 @@ fn config(m: &Material, backend: &EchoServer) -> String {
     CONFIG
         .replace("BACKEND", &backend.url())
         .replace("DIR", &m.dir.path().display().to_string())
-}
-
-fn common_name(der: &[u8]) -> String {
-    if der.is_empty() {
-        return String::new();
-    }
-    let (_, cert) = x509_parser::parse_x509_certificate(der).expect("served certificate");
-    let cn = cert
-        .subject()
-        .iter_common_name()
-        .next()
-        .and_then(|c| c.as_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    cn
 }
 
 /// One case: who connects how, and what is observed.

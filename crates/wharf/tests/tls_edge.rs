@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use common::{file_proxy, start_ready, traefik_bin, wharf_bin, WAIT};
+use common::{common_name, file_proxy, start_ready, traefik_bin, wharf_bin, WAIT};
 use wharf_testkit::pki::{self_signed, KeyKind};
 use wharf_testkit::tls_client::{request, trusting_config, TlsClient};
 use wharf_testkit::{free_port, raw, wait_until, EchoServer, WharfProcess};
@@ -18,18 +18,6 @@ fn parse(der: &[u8]) -> x509_parser::certificate::X509Certificate<'_> {
     x509_parser::parse_x509_certificate(der)
         .expect("served certificate")
         .1
-}
-
-fn cn(der: &[u8]) -> String {
-    let cert = parse(der);
-    let cn = cert
-        .subject()
-        .iter_common_name()
-        .next()
-        .and_then(|c| c.as_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    cn
 }
 
 /// What a generated default certificate looks like, without what differs per start.
@@ -223,10 +211,10 @@ fn a_broken_certificate_is_reported_with_its_path_and_the_rest_is_served() {
     let (served, resp) = TlsClient::new(Some("a.test"))
         .get(web, "a.test", "/", &[])
         .expect("a.test");
-    assert_eq!(cn(&served.certificate), "a.test");
+    assert_eq!(common_name(&served.certificate), "a.test");
     assert_eq!(resp.status, 200);
     let (served, _) = TlsClient::new(Some("b.test")).connect(web).expect("b.test");
-    assert_eq!(cn(&served.certificate), "TRAEFIK DEFAULT CERT");
+    assert_eq!(common_name(&served.certificate), "TRAEFIK DEFAULT CERT");
 }
 
 #[test]

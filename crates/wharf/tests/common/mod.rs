@@ -163,3 +163,19 @@ pub fn compose_middlewares() -> String {
     let end = shipped.find("    api-auth:\n").expect("api-auth");
     shipped[start..end].to_string()
 }
+
+/// The subject CN of a DER certificate (empty when there is none).
+pub fn common_name(der: &[u8]) -> String {
+    if der.is_empty() {
+        return String::new();
+    }
+    let (_, cert) = x509_parser::parse_x509_certificate(der).expect("a certificate");
+    let cn = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|c| c.as_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    cn
+}
