@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 use wharf_config::{load_static, validate, ProviderConfig};
 use wharf_discovery::FileProvider;
 use wharf_model::ConfigIssue;
@@ -27,6 +27,9 @@ pub fn check(args: Vec<String>) -> anyhow::Result<()> {
     }
     let (config, validation) = validate(&providers, &statics);
     issues.extend(validation);
+    // Certificates, keys and CA files are read and checked as the control plane would.
+    let mut tls = wharf_tls::TlsRegistry::new().context("cannot set up TLS")?;
+    issues.extend(tls.build(&config.tls).1);
     for issue in &issues {
         println!("{issue}");
     }

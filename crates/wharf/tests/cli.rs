@@ -92,3 +92,36 @@ fn a_port_in_use_is_a_clear_error() {
         "{out}"
     );
 }
+
+#[test]
+fn check_reports_tls_problems_with_their_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("traefik.yml"),
+        "entryPoints:\n  websecure:\n    address: \":8443\"\nproviders:\n  file:\n    filename: dyn.yml\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("bad.crt"), "not a certificate\n").unwrap();
+    std::fs::write(
+        dir.path().join("dyn.yml"),
+        "http:\n  routers:\n    r:\n      rule: \"Host(`a`)\"\n      service: s\n      tls:\n        options: missing\n  services:\n    s:\n      loadBalancer:\n        servers: [{url: \"http://127.0.0.1:1\"}]\ntls:\n  certificates:\n    - certFile: bad.crt\n      keyFile: nowhere.key\n  options:\n    modern:\n      minVersion: VersionTLS14\n      cipherSuites: [TLS_RSA_WITH_AES_128_CBC_SHA]\n",
+    )
+    .unwrap();
+    let (ok, out) = run(&["check"], dir.path());
+    assert!(!ok, "{out}");
+    let file = "dyn.yml";
+    assert!(
+        out.contains(&format!(
+            "{file}:7:18: error: router `r@file`: unknown TLS options: missing@file"
+        )),
+        "{out}"
+    );
+    assert!(out.contains(&format!("{file}:18:19: error: `tls.options.modern.minVersion`: unknown TLS version `VersionTLS14`")), "{out}");
+    assert!(out.contains("is not offered: wharf's TLS library (rustls) implements only forward-secret AEAD suites"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "{file}:14:15: error: TLS certificate: cannot read key nowhere.key"
+        )),
+        "{out}"
+    );
+}
