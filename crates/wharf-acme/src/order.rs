@@ -16,7 +16,10 @@ use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use wharf_model::{AcmeConfig, AcmeKeyType};
 use wharf_tls::AcmeChallenges;
 
+use crate::http::Observed;
 use crate::storage::WharfAccount;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
 
 /// Why a certificate could not be obtained (the resolver retries later).
 #[derive(Debug, thiserror::Error)]
@@ -32,10 +35,14 @@ fn err(context: &str) -> impl Fn(instant_acme::Error) -> AcmeError + '_ {
 pub async fn account(
     config: &AcmeConfig,
     stored: Option<&WharfAccount>,
-) -> Result<(Account, Option<WharfAccount>), AcmeError> {
-    let builder = || match config.ca_certificates.first() {
-        Some(ca) => Account::builder_with_root(ca).map_err(err("the caCertificates file")),
-        None => Account::builder().map_err(err("the HTTP client")),
+) -> Result<(Account, Option<WharfAccount>, Observed), AcmeError> {
+    let (client, observed) = crate::http::client(&config.ca_certificates)?;
+    let mut client = Some(client);
+    let mut builder = || -> Result<instant_acme::AccountBuilder, AcmeError> {
+        let client = client
+            .take()
+            .ok_or_else(|| AcmeError("the HTTP client is already in use".into()))?;
+        Ok(Account::builder_with_http(Box::new(client)))
     };
     if let Some(stored) = stored.filter(|s| s.ca_server == config.ca_server) {
         if let Ok(credentials) =
@@ -45,7 +52,7 @@ pub async fn account(
                 .from_credentials(credentials)
                 .await
                 .map_err(err("restoring the ACME account"))?;
-            return Ok((account, None));
+            return Ok((account, None, observed));
         }
     }
     let contact = format!("mailto:{}", config.email);
@@ -84,7 +91,55 @@ pub async fn account(
             ca_server: config.ca_server.clone(),
             credentials,
         }),
+        observed,
     ))
+}
+
+/// The issuer CN of a chain's topmost certificate (the root it leads to).
+fn top_issuer(chain_pem: &str) -> Option<String> {
+    let top = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
+        .filter_map(Result::ok)
+        .last()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(top.as_ref()).ok()?;
+    let cn = cert
+        .issuer()
+        .iter_common_name()
+        .next()
+        .and_then(|c| c.as_str().ok())
+        .map(str::to_string);
+    cn
+}
+
+/// `preferredChain`, as lego picks it: the first chain (the default, then each alternate)
+/// whose topmost certificate is issued by that name; else the default.
+async fn preferred_chain(
+    account: &Account,
+    observed: &Observed,
+    default: String,
+    preferred: &str,
+) -> String {
+    if top_issuer(&default).as_deref() == Some(preferred) {
+        return default;
+    }
+    for url in observed.alternates() {
+        // instant-acme fetches it (signed POST-as-GET) as if it were an order; the client
+        // keeps the body, which is a chain, not an order.
+        let _not_an_order = account.order(url.clone()).await;
+        let Some(chain) = observed
+            .body(&url)
+            .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        else {
+            continue;
+        };
+        if top_issuer(&chain).as_deref() == Some(preferred) {
+            return chain;
+        }
+    }
+    tracing::warn!(
+        preferred,
+        "ACME: no chain leads to the preferred issuer; the default chain is used"
+    );
+    default
 }
 
 /// A fresh key of the resolver's type: (rcgen key pair, PEM).
@@ -154,6 +209,7 @@ impl Drop for Answered<'_> {
 /// Orders a certificate for `domains` (the first is its main name): (PEM chain, PEM key).
 pub async fn obtain(
     account: &Account,
+    observed: &Observed,
     domains: &[String],
     config: &AcmeConfig,
     challenges: &AcmeChallenges,
@@ -249,5 +305,9 @@ pub async fn obtain(
         .poll_certificate(&RetryPolicy::new().timeout(std::time::Duration::from_secs(90)))
         .await
         .map_err(err("downloading the certificate"))?;
+    let chain = match &config.preferred_chain {
+        Some(preferred) => preferred_chain(account, observed, chain, preferred).await,
+        None => chain,
+    };
     Ok((chain, key.serialize_pem()))
 }

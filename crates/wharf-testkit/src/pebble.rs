@@ -24,7 +24,7 @@ impl Pebble {
     /// Validates HTTP-01 on 127.0.0.1:`http_port` and TLS-ALPN-01 on 127.0.0.1:`tls_port`;
     /// issued certificates last `validity`.
     pub fn start(http_port: u16, tls_port: u16, validity: Duration) -> Pebble {
-        Self::start_refusing(http_port, tls_port, validity, &[])
+        Self::start_with(http_port, tls_port, validity, &[], 0)
     }
 
     /// As [`Pebble::start`], refusing to issue for `blocked` names (`rejectedIdentifier`).
@@ -33,6 +33,18 @@ impl Pebble {
         tls_port: u16,
         validity: Duration,
         blocked: &[&str],
+    ) -> Pebble {
+        Self::start_with(http_port, tls_port, validity, blocked, 0)
+    }
+
+    /// As [`Pebble::start`], also offering `alternate_roots` alternate chains (each to a root
+    /// of its own, `/roots/<n>` on the management interface).
+    pub fn start_with(
+        http_port: u16,
+        tls_port: u16,
+        validity: Duration,
+        blocked: &[&str],
+        alternate_roots: u32,
     ) -> Pebble {
         let dir = tempfile::tempdir().expect("tempdir");
         let (ca, cert, key) = crate::pki::ca_signed(&["localhost"]);
@@ -77,6 +89,7 @@ impl Pebble {
             .env("PEBBLE_VA_NOSLEEP", "1")
             .env("PEBBLE_WFE_NONCEREJECT", "0")
             .env("PEBBLE_AUTHZREUSE", "0")
+            .env("PEBBLE_ALTERNATE_ROOTS", alternate_roots.to_string())
             .stdout(Stdio::from(log("pebble.log")))
             .stderr(Stdio::from(log("pebble.err")))
             .spawn()

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::wharf_bin;
+use rustls::pki_types::pem::PemObject;
 use wharf_testkit::pebble::Pebble;
 use wharf_testkit::tls_client::TlsClient;
 use wharf_testkit::{free_port, raw, wait_until, EchoServer, WharfProcess};
@@ -377,4 +378,84 @@ fn a_ca_that_is_down_is_reported_and_the_rest_serves() {
         raw::get(ports.web, "plain.test", "/", &[]).unwrap().status,
         200
     );
+}
+
+/// The subject CN of the first certificate of a PEM document.
+fn first_cn(pem: &[u8]) -> String {
+    let der = rustls::pki_types::pem::PemObject::from_pem_slice(pem)
+        .map(|c: rustls::pki_types::CertificateDer<'static>| c.as_ref().to_vec())
+        .expect("a PEM certificate");
+    common::common_name(&der)
+}
+
+#[test]
+fn the_preferred_chain_is_picked_among_the_alternates() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = ports();
+    let pebble = Pebble::start_with(
+        ports.web.port(),
+        ports.websecure.port(),
+        Duration::from_secs(3600),
+        &[],
+        1,
+    );
+    // The alternate chain's root, from Pebble's management interface.
+    let (_, root) = TlsClient::new(Some("localhost"))
+        .get(pebble.management, "localhost", "/roots/1", &[])
+        .expect("pebble's alternate root");
+    let preferred = first_cn(&root.body);
+    let (_, default_root) = TlsClient::new(Some("localhost"))
+        .get(pebble.management, "localhost", "/roots/0", &[])
+        .expect("pebble's root");
+    assert_ne!(first_cn(&default_root.body), preferred);
+
+    let backend = EchoServer::start("svc");
+    dynamic(
+        dir.path(),
+        &backend,
+        "    p: {rule: \"Host(`p.acme.test`)\", service: svc, tls: {certResolver: http}}\n",
+    );
+    let storage = dir.path().join("acme.json");
+    let config = static_config(dir.path(), &ports, &pebble, &storage);
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        "      keyType: EC256\n",
+        &format!("      keyType: EC256\n      preferredChain: \"{preferred}\"\n"),
+        1,
+    );
+    std::fs::write(&config, text).unwrap();
+    let proc = start(dir.path(), &config, &ports);
+    assert!(
+        wait_until(ISSUE_WAIT, || stored_certificate(
+            &storage,
+            "http",
+            "p.acme.test"
+        )
+        .is_some()),
+        "{}\n{}",
+        proc.log(),
+        pebble.log()
+    );
+    // The stored chain leads to the preferred root.
+    use base64::Engine;
+    let file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&storage).unwrap()).unwrap();
+    let pem = base64::engine::general_purpose::STANDARD
+        .decode(
+            file["http"]["Certificates"][0]["certificate"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    let chain: Vec<Vec<u8>> = rustls::pki_types::CertificateDer::pem_slice_iter(&pem)
+        .map(|c| c.unwrap().as_ref().to_vec())
+        .collect();
+    let (_, top) = x509_parser::parse_x509_certificate(chain.last().unwrap()).unwrap();
+    let issuer = top
+        .issuer()
+        .iter_common_name()
+        .next()
+        .and_then(|c| c.as_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(issuer, preferred, "{}", proc.log());
 }

@@ -128,12 +128,6 @@ fn decode(n: &Node, path: &str, issues: &mut Issues) -> AcmeConfig {
             None => {}
         }
     }
-    if let (Some(_), Some(p)) = (&config.preferred_chain, n.get("preferredChain")) {
-        issues.push(ConfigIssue::warning(
-            p.origin.clone(),
-            format!("`{path}.preferredChain` is not implemented by wharf yet; the CA's default chain is served"),
-        ));
-    }
     if let Some(e) = n.get("eab") {
         let ep = join(path, "eab");
         check_keys(e, &ep, &["kid", "hmacEncoded"], &[], issues);

@@ -1,0 +1,100 @@
+//! Sequential TLS 1.3 handshakes against `host:port`, full or resumed (rustls keeps the
+//! server's tickets, as a browser does), for `seconds`; prints handshakes per second.
+//! `openssl s_time` cannot resume TLS 1.3 sessions, hence this.
+//!
+//!   tls_handshakes <addr> <seconds> <full|resumed> [sni]
+
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme};
+
+/// Benchmarks measure the handshake, not the web PKI: any certificate is accepted.
+#[derive(Debug)]
+struct AnyServer(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AnyServer {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 4 {
+        eprintln!("usage: tls_handshakes <addr> <seconds> <full|resumed> [sni]");
+        std::process::exit(2);
+    }
+    let addr = &args[1];
+    let seconds: u64 = args[2].parse().expect("seconds");
+    let resumed = args[3] == "resumed";
+    let sni = args.get(4).cloned().unwrap_or_else(|| "bench.local".into());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .expect("TLS 1.3")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyServer(provider)))
+        .with_no_client_auth();
+    if !resumed {
+        config.resumption = rustls::client::Resumption::disabled();
+    }
+    let config = Arc::new(config);
+    let name = ServerName::try_from(sni).expect("server name");
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let (mut count, mut resumptions) = (0u64, 0u64);
+    let started = Instant::now();
+    while Instant::now() < deadline {
+        let mut conn = ClientConnection::new(config.clone(), name.clone()).expect("connection");
+        let mut sock = TcpStream::connect(addr).expect("connect");
+        while conn.is_handshaking() {
+            conn.complete_io(&mut sock).expect("handshake");
+        }
+        // The server's session tickets follow its handshake (TLS 1.3): one read takes them.
+        sock.set_read_timeout(Some(Duration::from_secs(1))).ok();
+        if conn.read_tls(&mut sock).is_ok() {
+            let _ignored = conn.process_new_packets();
+        }
+        if conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
+            resumptions += 1;
+        }
+        conn.send_close_notify();
+        let _ignored = conn.complete_io(&mut sock);
+        count += 1;
+    }
+    let rate = count as f64 / started.elapsed().as_secs_f64();
+    println!("{rate:.0} {count} {resumptions}");
+}
