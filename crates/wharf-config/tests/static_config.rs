@@ -157,13 +157,52 @@ fn unimplemented_sections_warn_once_each() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("traefik.yml"),
-        "certificatesResolvers:\n  le:\n    acme: {}\ntracing: {}\nentryPoints:\n  web:\n    address: \":80\"\n    http2:\n      maxConcurrentStreams: 10\n",
+        "hostResolver: {}\ntracing: {}\nentryPoints:\n  web:\n    address: \":80\"\n    http2:\n      maxConcurrentStreams: 10\n",
     )
     .unwrap();
     let loaded = load_static(&inputs(&dir, &[], &[])).unwrap();
     let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
     assert_eq!(warnings.len(), 2, "{warnings:#?}");
-    assert!(warnings[0].contains("`certificatesResolvers` is not implemented by wharf yet"));
+    assert!(warnings[0].contains("`hostResolver` is not implemented by wharf yet"));
+    assert_eq!(
+        loaded.config.entry_points["web"].http2_max_concurrent_streams,
+        10
+    );
+}
+
+#[test]
+fn acme_resolvers_get_traefiks_defaults_and_need_a_challenge() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("traefik.yml"),
+        "entryPoints:\n  web:\n    address: \":80\"\ncertificatesResolvers:\n  le:\n    acme:\n      email: a@b.c\n      httpChallenge: {entryPoint: web}\n",
+    )
+    .unwrap();
+    let loaded = load_static(&inputs(&dir, &[], &[])).unwrap();
+    let acme = &loaded.config.cert_resolvers["le"].acme;
+    assert_eq!(acme.ca_server, wharf_model::LETS_ENCRYPT);
+    assert_eq!(acme.storage, std::path::PathBuf::from("acme.json"));
+    assert_eq!(acme.key_type, wharf_model::AcmeKeyType::Rsa4096);
+    assert_eq!(acme.certificates_duration.as_secs(), 2160 * 3600);
+    assert_eq!(acme.http_challenge.as_deref(), Some("web"));
+
+    std::fs::write(
+        dir.path().join("traefik.yml"),
+        "entryPoints:\n  web:\n    address: \":80\"\ncertificatesResolvers:\n  le:\n    acme:\n      keyType: RSA1024\n  other:\n    acme:\n      httpChallenge: {entryPoint: webb}\n",
+    )
+    .unwrap();
+    let err = load_static(&inputs(&dir, &[], &[]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown key type `RSA1024`"), "{err}");
+    assert!(
+        err.contains("`certificatesResolvers.le.acme` has no challenge"),
+        "{err}"
+    );
+    assert!(
+        err.contains("httpChallenge entrypoint `webb` does not exist"),
+        "{err}"
+    );
 }
 
 #[test]
