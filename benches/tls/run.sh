@@ -4,8 +4,9 @@
 # (nginx returning 6 bytes) share CPU 0. Three measures:
 #   - full handshakes/s: wrk with `Connection: close`, so every request is a new TLS 1.3
 #     connection (wrk never resumes sessions), 16 connections at a time;
-#   - full and resumed TLS 1.3 handshakes/s, one at a time: benches/src/bin/tls_handshakes.rs
-#     (rustls, keeping the server's tickets); and TLS 1.2 full and resumed with `openssl s_time
+#   - full and resumed TLS 1.3 connections/s (handshake and one request), one at a time:
+#     benches/src/bin/tls_handshakes.rs (rustls, keeping the server's tickets); and TLS 1.2
+#     full and resumed handshakes with `openssl s_time
 #     -new/-reuse` (s_time cannot resume TLS 1.3; it sends no SNI, so the default certificate,
 #     also RSA 2048, is served);
 #   - requests/s over TLS 1.3 with keep-alive: wrk, 64 connections.
