@@ -121,8 +121,8 @@ fn is_tls(session: &Session) -> bool {
     session.digest().is_some_and(|d| d.ssl_digest.is_some())
 }
 
-/// Traefik's domain-fronting guard: a request whose Host differs from its connection's SNI
-/// must map to the same TLS options, or it is refused with 421.
+/// Traefik's domain-fronting guard: a request whose Host (normalised) differs from its
+/// connection's SNI must map to the same TLS options, or it is refused with 421.
 fn misdirected(generation: &Generation, ep: usize, tls: &TlsInfo, host: &str) -> bool {
     let sni = tls.sni.as_deref().unwrap_or_default();
     if host.eq_ignore_ascii_case(sni) {

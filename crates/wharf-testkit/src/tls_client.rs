@@ -78,7 +78,8 @@ impl TlsClient {
         Arc::new(config)
     }
 
-    fn config(&self) -> Arc<ClientConfig> {
+    /// The rustls configuration this client connects with (for clients of one's own).
+    pub fn config(&self) -> Arc<ClientConfig> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let versions: &[&rustls::SupportedProtocolVersion] = if self.tls12_only {
             &[&rustls::version::TLS12]

@@ -16,17 +16,20 @@ use crate::options::{build_options, OptionSet, SessionState};
 use crate::snapshot::TlsSnapshot;
 use crate::store::CertStore;
 
-/// What identifies a certificate's files as unchanged: length and modification time of each.
+/// What identifies a certificate's sources as unchanged: each file's length and modification
+/// time (an inline PEM is its own identity, part of the spec).
 type Fingerprint = Vec<Option<(u64, SystemTime)>>;
 
-fn fingerprint(spec: &CertificateSpec) -> Fingerprint {
+/// `None` when a file cannot be looked at: it must be read (and reported) again.
+fn fingerprint(spec: &CertificateSpec) -> Option<Fingerprint> {
     [&spec.cert, &spec.key]
         .into_iter()
         .map(|source| match source {
-            PemSource::File(path) => std::fs::metadata(path)
-                .ok()
-                .and_then(|m| Some((m.len(), m.modified().ok()?))),
-            PemSource::Inline(_) => None,
+            PemSource::File(path) => {
+                let meta = std::fs::metadata(path).ok()?;
+                Some(Some((meta.len(), meta.modified().ok()?)))
+            }
+            PemSource::Inline(_) => Some(None),
         })
         .collect()
 }
@@ -54,17 +57,17 @@ impl TlsRegistry {
         issues: &mut Vec<ConfigIssue>,
     ) -> Option<LoadedCertificate> {
         let print = fingerprint(spec);
-        if let Some((old, cert)) = self.loaded.get(spec) {
-            if *old == print && !print.iter().all(Option::is_none) {
-                return Some(cert.clone());
-            }
-            if print.iter().all(Option::is_none) && matches!(spec.cert, PemSource::Inline(_)) {
+        if let (Some((old, cert)), Some(print)) = (self.loaded.get(spec), &print) {
+            if old == print {
                 return Some(cert.clone());
             }
         }
         match load(spec, SystemTime::now()) {
             Ok(cert) => {
-                self.loaded.insert(spec.clone(), (print, cert.clone()));
+                // Read fine although a file could not be looked at just before: it changed
+                // meanwhile; the next build looks again.
+                self.loaded
+                    .insert(spec.clone(), (print.unwrap_or_default(), cert.clone()));
                 Some(cert)
             }
             Err(e) => {

@@ -92,38 +92,28 @@ impl TlsSnapshot {
 }
 
 impl SniOptions {
+    /// A name's entry (lower case, as rustls gives an SNI and the proxy normalises a Host; a
+    /// trailing dot ignored).
+    fn lookup(&self, name: &str) -> Option<&Option<Arc<OptionSet>>> {
+        self.by_host.get(name.strip_suffix('.').unwrap_or(name))
+    }
+
     /// The options set for a handshake's SNI.
     pub fn for_sni(&self, sni: Option<&str>) -> Selected<'_> {
-        let found = sni.and_then(|s| self.by_host.get(s.strip_suffix('.').unwrap_or(s)));
-        match found {
+        match sni.and_then(|s| self.lookup(s)) {
             Some(Some(set)) => Selected::Options(set),
             Some(None) => Selected::Refused,
             None => Selected::Options(&self.default),
         }
     }
 
-    /// The name of the options a request's Host maps to (Traefik's domain-fronting guard:
-    /// exact, then lower case, with or without a trailing dot).
+    /// The name of the options a request's Host (normalised: lower case, no port) maps to,
+    /// for Traefik's domain-fronting guard.
     pub fn name_for_host(&self, host: &str) -> &str {
-        let lookup = |h: &str| self.by_host.get(h);
-        let found = lookup(host)
-            .or_else(|| lookup(&host.to_ascii_lowercase()))
-            .or_else(|| {
-                let lower = host.to_ascii_lowercase();
-                lookup(lower.strip_suffix('.').unwrap_or(&lower))
-            });
-        match found {
+        match self.lookup(host) {
             Some(Some(set)) => &set.name,
             Some(None) => "",
             None => &self.default.name,
-        }
-    }
-
-    /// The name of the options a handshake's SNI mapped to.
-    pub fn name_for_sni(&self, sni: Option<&str>) -> &str {
-        match self.for_sni(sni) {
-            Selected::Options(set) => &set.name,
-            Selected::Refused => "",
         }
     }
 }

@@ -250,7 +250,9 @@ fn sni_maps_to_options_and_conflicts_fall_back_to_default() {
     assert_eq!(name(None), "default");
     assert_eq!(warnings.len(), 1);
     assert!(warnings[0].contains("both.test"), "{warnings:?}");
-    assert_eq!(sni.name_for_host("S.TEST."), "strict@file");
+    assert_eq!(sni.name_for_host("s.test."), "strict@file");
+    assert_eq!(sni.name_for_host("both.test"), "default");
+    assert_eq!(sni.name_for_host("gone.test"), "");
 }
 
 #[test]
