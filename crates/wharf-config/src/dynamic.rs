@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use wharf_model::{ConfigIssue, Origin};
 
-use crate::decode::{boolean, check_keys, integer, join, list, string, Issues};
+use crate::decode::{check_keys, integer, join, list, string, Issues};
+pub use crate::services::{RawLoadBalancer, RawServer, RawService, RawStickyCookie};
 use crate::middlewares::{check_options, KINDS};
 use crate::node::{Node, NodeValue};
 
@@ -28,33 +29,6 @@ pub struct RawRouter {
     pub tls: Option<crate::tls::RawRouterTls>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawServer {
-    pub url: Sourced<String>,
-    pub weight: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RawService {
-    LoadBalancer {
-        origin: Origin,
-        servers: Vec<RawServer>,
-        pass_host_header: bool,
-    },
-    /// A service type wharf does not implement yet (`weighted`, `mirroring`, ...).
-    Unsupported { origin: Origin, kind: String },
-}
-
-impl RawService {
-    pub fn origin(&self) -> &Origin {
-        match self {
-            RawService::LoadBalancer { origin, .. } | RawService::Unsupported { origin, .. } => {
-                origin
-            }
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawMiddleware {
     pub origin: Origin,
@@ -70,8 +44,6 @@ pub struct RawDynamicConfig {
     pub middlewares: BTreeMap<String, RawMiddleware>,
     pub tls: crate::tls::RawTls,
 }
-
-const SERVICE_KINDS_LATER: &[&str] = &["weighted", "mirroring", "failover", "highestRandomWeight"];
 
 /// Decodes one provider's tree (a file's YAML, or labels lowered into the same shape).
 pub fn decode_dynamic(root: &Node) -> (RawDynamicConfig, Vec<ConfigIssue>) {
@@ -114,7 +86,7 @@ pub fn decode_dynamic(root: &Node) -> (RawDynamicConfig, Vec<ConfigIssue>) {
                             }
                         }
                         "services" => {
-                            if let Some(s) = service(item, &key.origin, &item_path, &mut local) {
+                            if let Some(s) = crate::services::service(item, &key.origin, &item_path, &mut local) {
                                 if !local.has_errors() {
                                     out.services.insert(key.name.clone(), s);
                                 }
@@ -223,99 +195,6 @@ fn router(n: &Node, origin: &Origin, path: &str, issues: &mut Issues) -> Option<
         service: sourced_string(n, "service", path, issues),
         priority,
         tls,
-    })
-}
-
-fn service(n: &Node, origin: &Origin, path: &str, issues: &mut Issues) -> Option<RawService> {
-    let mut kinds = vec!["loadBalancer"];
-    kinds.extend(SERVICE_KINDS_LATER);
-    if !check_keys(n, path, &kinds, &[], issues) {
-        return None;
-    }
-    let entries = n.entries();
-    if entries.len() != 1 {
-        issues.push(
-            ConfigIssue::error(
-                n.origin.clone(),
-                format!(
-                    "service `{path}` must have exactly one type, found {}",
-                    entries.len()
-                ),
-            )
-            .with_hint(
-                "define one of: loadBalancer, weighted, mirroring, failover, highestRandomWeight",
-            ),
-        );
-        return None;
-    }
-    let (key, body) = &entries[0];
-    if !key.name.eq_ignore_ascii_case("loadBalancer") {
-        return Some(RawService::Unsupported {
-            origin: key.origin.clone(),
-            kind: key.name.clone(),
-        });
-    }
-    let lp = join(path, "loadBalancer");
-    check_keys(
-        body,
-        &lp,
-        &["servers", "passHostHeader", "strategy"],
-        &[
-            "healthCheck",
-            "sticky",
-            "serversTransport",
-            "responseForwarding",
-            "passiveHealthCheck",
-        ],
-        issues,
-    );
-    if let Some(s) = sourced_string(body, "strategy", &lp, issues) {
-        if !s.value.eq_ignore_ascii_case("wrr") {
-            issues.push(ConfigIssue::warning(
-                s.origin,
-                format!(
-                    "`{lp}.strategy: {}` is not implemented yet; wharf uses wrr",
-                    s.value
-                ),
-            ));
-        }
-    }
-    let mut servers = Vec::new();
-    if let Some(list_node) = body.get("servers") {
-        let sp = join(&lp, "servers");
-        match &list_node.value {
-            NodeValue::Seq(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    let ip = format!("{sp}[{i}]");
-                    check_keys(item, &ip, &["url", "weight"], &["preservePath"], issues);
-                    let Some(url) = sourced_string(item, "url", &ip, issues) else {
-                        issues.error(&item.origin, format!("`{ip}` has no url"));
-                        continue;
-                    };
-                    let weight = item
-                        .get("weight")
-                        .and_then(|w| integer(w, &join(&ip, "weight"), issues))
-                        .unwrap_or(1);
-                    servers.push(RawServer {
-                        url,
-                        weight: u32::try_from(weight.max(0)).unwrap_or(u32::MAX),
-                    });
-                }
-            }
-            NodeValue::Null => {}
-            _ => issues.error(
-                &list_node.origin,
-                format!("`{sp}` must be a list of {{url: ...}}"),
-            ),
-        }
-    }
-    Some(RawService::LoadBalancer {
-        origin: origin.clone(),
-        servers,
-        pass_host_header: body
-            .get("passHostHeader")
-            .and_then(|p| boolean(p, &join(&lp, "passHostHeader"), issues))
-            .unwrap_or(true),
     })
 }
 

@@ -20,15 +20,18 @@ mod fuzz_anchors;
 pub mod fuzz_logic;
 mod middlewares;
 mod node;
+mod services;
 mod sources;
 mod static_decode;
 mod tls;
 mod validate;
+mod validate_services;
 pub mod yaml;
 
 pub use decode::nearest;
 pub use dynamic::{
-    decode_dynamic, RawDynamicConfig, RawMiddleware, RawRouter, RawServer, RawService, Sourced,
+    decode_dynamic, RawDynamicConfig, RawLoadBalancer, RawMiddleware, RawRouter, RawServer, RawService,
+    RawStickyCookie, Sourced,
 };
 pub use node::{Key, Node, NodeValue};
 pub use sources::{

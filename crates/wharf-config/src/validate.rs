@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::middlewares::decode_spec;
 use wharf_model::{
     ConfigIssue, DynamicConfig, MiddlewareKind, MiddlewareSpec, ProviderName, QualifiedName,
-    RouterSpec, ServerSpec, ServiceSpec, StaticConfig, UpstreamScheme,
+    RouterSpec, StaticConfig,
 };
 
 use crate::decode::nearest;
@@ -38,44 +38,9 @@ pub fn validate(
         for (name, raw) in &p.raw.services {
             let qn = QualifiedName::new(name, &p.provider);
             match raw {
-                RawService::LoadBalancer {
-                    origin,
-                    servers,
-                    pass_host_header,
-                } => {
-                    let mut specs = Vec::new();
-                    let mut ok = true;
-                    for s in servers {
-                        match parse_server_url(&s.url.value) {
-                            Ok((scheme, host, port)) => specs.push(ServerSpec {
-                                url: s.url.value.clone(),
-                                scheme,
-                                host,
-                                port,
-                                weight: s.weight,
-                            }),
-                            Err(e) => {
-                                ok = false;
-                                issues.push(
-                                    ConfigIssue::error(
-                                        s.url.origin.clone(),
-                                        format!("service `{qn}`: server url `{}` {e}; the service is dropped", s.url.value),
-                                    )
-                                    .with_hint("write e.g. `http://10.0.0.5:8080`"),
-                                );
-                            }
-                        }
-                    }
-                    if ok {
-                        out.services.insert(
-                            qn.clone(),
-                            ServiceSpec {
-                                name: qn,
-                                servers: specs,
-                                pass_host_header: *pass_host_header,
-                                origin: origin.clone(),
-                            },
-                        );
+                RawService::LoadBalancer(lb) => {
+                    if let Some(spec) = crate::validate_services::load_balancer(&qn, lb, &mut issues) {
+                        out.services.insert(qn, spec);
                     }
                 }
                 RawService::Unsupported { origin, kind } => {
@@ -184,33 +149,6 @@ fn default_entry_points(statics: &StaticConfig) -> Vec<String> {
     } else {
         marked
     }
-}
-
-fn parse_server_url(url: &str) -> Result<(UpstreamScheme, String, u16), String> {
-    let uri: http::Uri = url.parse().map_err(|e| format!("is not a URL ({e})"))?;
-    let scheme = match uri.scheme_str() {
-        Some("http") => UpstreamScheme::Http,
-        Some("https") => UpstreamScheme::Https,
-        Some("h2c") => UpstreamScheme::H2c,
-        Some(other) => {
-            return Err(format!(
-                "has an unsupported scheme `{other}` (use http, https or h2c)"
-            ))
-        }
-        None => return Err("has no scheme".into()),
-    };
-    let host = uri
-        .host()
-        .filter(|h| !h.is_empty())
-        .ok_or("has no host")?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let port = uri.port_u16().unwrap_or(match scheme {
-        UpstreamScheme::Https => 443,
-        _ => 80,
-    });
-    Ok((scheme, host, port))
 }
 
 fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {

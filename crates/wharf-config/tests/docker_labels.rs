@@ -37,9 +37,7 @@ fn container(name: &str, ip: &str, labels: &[(&str, &str)]) -> ContainerInfo {
 
 fn urls(raw: &wharf_config::RawDynamicConfig, service: &str) -> Vec<String> {
     match raw.services.get(service) {
-        Some(RawService::LoadBalancer { servers, .. }) => {
-            servers.iter().map(|s| s.url.value.clone()).collect()
-        }
+        Some(RawService::LoadBalancer(lb)) => lb.servers.iter().map(|s| s.url.value.clone()).collect(),
         other => panic!("{service}: {other:?}"),
     }
 }
@@ -111,9 +109,7 @@ fn labels_define_routers_services_and_replicas_merge() {
         ["http://172.20.0.5:3001", "http://172.20.0.6:3001"]
     );
     match &raw.services["admin-api"] {
-        RawService::LoadBalancer {
-            pass_host_header, ..
-        } => assert!(!pass_host_header),
+        RawService::LoadBalancer(lb) => assert!(!lb.pass_host_header),
         other => panic!("{other:?}"),
     }
 }

@@ -9,13 +9,14 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use wharf_model::DynamicConfig;
 use wharf_router::ApiView;
+use wharf_upstream::PoolRegistry;
 
 fn doc(value: &Value) -> Bytes {
     Bytes::from(serde_json::to_vec(value).unwrap_or_default())
 }
 
-/// Renders the documents for `config`.
-pub fn render(config: &DynamicConfig) -> Arc<ApiView> {
+/// Renders the documents for `config`, with each server's health as `pools` know it now.
+pub fn render(config: &DynamicConfig, pools: &PoolRegistry) -> Arc<ApiView> {
     let mut used_by: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     let routers: Vec<Value> = config
         .routers
@@ -75,10 +76,18 @@ pub fn render(config: &DynamicConfig) -> Arc<ApiView> {
                     }
                 })
                 .collect();
+            let pool = pools.get(&s.name);
             let status: HashMap<&str, &str> = s
                 .servers
                 .iter()
-                .map(|srv| (srv.url.as_str(), "UP"))
+                .enumerate()
+                .map(|(i, srv)| {
+                    let up = pool
+                        .as_ref()
+                        .and_then(|p| p.states.get(i))
+                        .is_none_or(|st| st.active_up());
+                    (srv.url.as_str(), if up { "UP" } else { "DOWN" })
+                })
                 .collect();
             json!({
                 "loadBalancer": { "servers": servers, "passHostHeader": s.pass_host_header },

@@ -78,7 +78,7 @@ impl Controller {
         self
     }
 
-    /// Rebuilds with the same provider configurations (certificates changed).
+    /// Rebuilds with the same provider configurations (certificates or health changed).
     pub fn refresh(&mut self) -> ApplyReport {
         self.status.begin_update();
         let report = match catch_unwind(AssertUnwindSafe(|| self.rebuild(Vec::new()))) {
@@ -211,7 +211,7 @@ impl Controller {
         issues.extend(tls_issues);
         let id = self.next_id;
         self.next_id += 1;
-        let api = crate::api::render(&config);
+        let api = crate::api::render(&config, &self.pools);
         let generation = compile(
             id,
             &self.statics,
@@ -272,6 +272,7 @@ impl Controller {
         mut certificates: Option<mpsc::Receiver<()>>,
     ) {
         let _dead_on_exit = DeadOnDrop(self.status.clone());
+        let health = self.pools.changes();
         loop {
             let acme = async {
                 match certificates.as_mut() {
@@ -288,6 +289,8 @@ impl Controller {
                     Some(()) => { self.refresh(); }
                     None => certificates = None,
                 },
+                // A server's health changed: the API shows it.
+                () = health.notified() => { self.refresh(); }
             }
         }
     }

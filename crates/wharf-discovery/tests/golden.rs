@@ -34,12 +34,10 @@ fn render(raw: &RawDynamicConfig, issues: &[ConfigIssue]) -> String {
     out.push_str("services:\n");
     for (name, s) in &raw.services {
         match s {
-            RawService::LoadBalancer {
-                origin,
-                servers,
-                pass_host_header,
-            } => {
-                let urls: Vec<String> = servers
+            RawService::LoadBalancer(lb) => {
+                let (origin, pass_host_header) = (&lb.origin, lb.pass_host_header);
+                let urls: Vec<String> = lb
+                    .servers
                     .iter()
                     .map(|s| format!("{} ({})", s.url.value, s.url.origin))
                     .collect();

@@ -10,11 +10,10 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use pingora::http::RequestHeader;
-use pingora::upstreams::peer::HttpPeer;
-use wharf_model::{ErrorsSpec, UpstreamScheme};
+use wharf_model::ErrorsSpec;
 use wharf_upstream::ServicePool;
 
-use crate::subrequest::{connect_addr, Client, HOP_BY_HOP, IDLE};
+use crate::subrequest::{connect_addr, Client, HOP_BY_HOP};
 
 /// The longest wait for an error page (the whole exchange).
 const PAGE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -87,7 +86,8 @@ impl ErrorPages {
     /// The error page for a response of `status` to `req` (as this middleware saw it).
     pub async fn page(&self, req: &RequestHeader, status: u16, tls: bool) -> Reply {
         let code = self.rewritten(status);
-        let Some((_, server)) = self.pool.select() else {
+        let picked = self.pool.select(&wharf_upstream::Choice::default());
+        let Some((index, server)) = picked.map(|p| (p.index, &self.pool.servers[p.index])) else {
             return Reply {
                 status: code,
                 headers: vec![
@@ -113,11 +113,8 @@ impl ErrorPages {
             let target = self.target(req, &host, status, code, tls);
             let page_req = self.page_request(req, &target, &page_host)?;
             let addr = connect_addr(&server.target).await?;
-            let https = server.scheme == UpstreamScheme::Https;
-            let mut peer = HttpPeer::new(addr, https, server.host.clone());
-            peer.options.idle_timeout = Some(IDLE);
-            peer.options.connection_timeout = Some(Duration::from_secs(30));
-            peer.group_key = self.pool.instance;
+            let group = self.pool.states[index].id;
+            let peer = wharf_upstream::http_peer(addr, server.scheme, &server.host, group);
             self.client.send(&peer, page_req, None).await
         };
         // A page service that accepts and never answers must not hold the client forever.
@@ -222,12 +219,11 @@ mod tests {
             status_rewrites: vec![((502, 504), 500)],
             error_request_headers: Vec::new(),
         };
-        let pool = ServicePool::new(&wharf_model::ServiceSpec {
-            name: spec.service.clone(),
-            servers: Vec::new(),
-            pass_host_header: true,
-            origin: wharf_model::Origin::Internal,
-        });
+        let pool = ServicePool::standalone(&wharf_model::ServiceSpec::new(
+            spec.service.clone(),
+            Vec::new(),
+            wharf_model::Origin::Internal,
+        ));
         ErrorPages::new(&spec, Arc::new(pool)).unwrap()
     }
 

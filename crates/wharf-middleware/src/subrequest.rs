@@ -1,16 +1,7 @@
-//! One HTTP exchange with another server (an auth server, an error-page service) over
-//! pingora's connector, whose connections are pooled and reused.
+//! Exchanges with other servers (an auth server, an error-page service): wharf-upstream's
+//! pooled client, and the TLS material they may need.
 
-use std::time::Duration;
-
-use bytes::Bytes;
-use pingora::connectors::http::Connector;
-use pingora::http::{RequestHeader, ResponseHeader};
-use pingora::upstreams::peer::HttpPeer;
-use wharf_upstream::Target;
-
-/// Idle connections are kept as long as Traefik keeps them (`idleConnTimeout`).
-pub(crate) const IDLE: Duration = Duration::from_secs(90);
+pub use wharf_upstream::{connect_addr, Client, IDLE};
 
 /// Hop-by-hop headers, never copied between the exchanges.
 pub(crate) const HOP_BY_HOP: &[&str] = &[
@@ -24,58 +15,6 @@ pub(crate) const HOP_BY_HOP: &[&str] = &[
     "transfer-encoding",
     "upgrade",
 ];
-
-pub(crate) struct Client {
-    connector: Connector,
-}
-
-impl Client {
-    pub(crate) fn new() -> Self {
-        Client {
-            connector: Connector::new(None),
-        }
-    }
-
-    /// Sends `req` (with `body`, if any) to `peer` and reads the whole answer.
-    pub(crate) async fn send(
-        &self,
-        peer: &HttpPeer,
-        mut req: RequestHeader,
-        body: Option<Bytes>,
-    ) -> pingora::Result<(ResponseHeader, Bytes)> {
-        // An empty body is sent as none, as Go's client does.
-        let body = body.filter(|b| !b.is_empty());
-        if let Some(b) = &body {
-            req.insert_header(http::header::CONTENT_LENGTH, b.len())?;
-        }
-        let (mut session, _reused) = self.connector.get_http_session(peer).await?;
-        session.write_request_header(Box::new(req)).await?;
-        if let Some(b) = body {
-            session.write_request_body(b, true).await?;
-        }
-        session.finish_request_body().await?;
-        session.read_response_header().await?;
-        let head = session.response_header().cloned().ok_or_else(|| {
-            pingora::Error::explain(pingora::ErrorType::InvalidHTTPHeader, "no response")
-        })?;
-        let mut body = Vec::new();
-        while let Some(chunk) = session.read_response_body().await? {
-            body.extend_from_slice(&chunk);
-        }
-        self.connector
-            .release_http_session(session, peer, Some(IDLE))
-            .await;
-        Ok((head, Bytes::from(body)))
-    }
-}
-
-/// Where to connect for `target` now, as pingora's error when it cannot be resolved.
-pub async fn connect_addr(target: &Target) -> pingora::Result<std::net::SocketAddr> {
-    target
-        .addr()
-        .await
-        .map_err(|e| pingora::Error::explain(pingora::ErrorType::ConnectNoRoute, e))
-}
 
 /// PEM certificates as pingora's CA list (checked at load; a bad one is a build error).
 pub(crate) fn ca_list(

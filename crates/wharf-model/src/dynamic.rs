@@ -10,7 +10,7 @@ use crate::origin::Origin;
 #[derive(Debug, Clone, Default)]
 pub struct DynamicConfig {
     pub routers: BTreeMap<QualifiedName, RouterSpec>,
-    pub services: BTreeMap<QualifiedName, ServiceSpec>,
+    pub services: BTreeMap<QualifiedName, crate::ServiceSpec>,
     pub middlewares: BTreeMap<QualifiedName, crate::MiddlewareSpec>,
     pub tls: crate::TlsConfig,
     /// Routers dropped because their TLS options do not exist: as in Traefik, handshakes for
@@ -39,30 +39,5 @@ pub struct RouterSpec {
     pub middlewares: Vec<QualifiedName>,
     /// `tls` present on the router (or on its entrypoint): it only serves TLS connections.
     pub tls: Option<crate::RouterTls>,
-    pub origin: Origin,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum UpstreamScheme {
-    Http,
-    Https,
-    H2c,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ServerSpec {
-    /// As written, e.g. `http://10.0.0.3:8080` (it names the server in the API and metrics).
-    pub url: String,
-    pub scheme: UpstreamScheme,
-    pub host: String,
-    pub port: u16,
-    pub weight: u32,
-}
-
-#[derive(Debug, Clone)]
-pub struct ServiceSpec {
-    pub name: QualifiedName,
-    pub servers: Vec<ServerSpec>,
-    pub pass_host_header: bool,
     pub origin: Origin,
 }

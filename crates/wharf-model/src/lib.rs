@@ -12,13 +12,12 @@ mod ids;
 mod issue;
 mod middleware;
 mod origin;
+mod service;
 mod static_config;
 mod tls;
 
 pub use duration::parse_go_duration;
-pub use dynamic::{
-    DynamicConfig, RefusedTlsRouter, RouterSpec, ServerSpec, ServiceSpec, UpstreamScheme,
-};
+pub use dynamic::{DynamicConfig, RefusedTlsRouter, RouterSpec};
 pub use ids::{ProviderName, QualifiedName};
 pub use issue::{ConfigIssue, Severity};
 pub use middleware::{
@@ -27,6 +26,10 @@ pub use middleware::{
     SourceCriterion,
 };
 pub use origin::Origin;
+pub use service::{
+    HealthCheckMode, HealthCheckSpec, PassiveHealthCheckSpec, SameSite, ServerSpec, ServiceSpec,
+    StickyCookieSpec, Strategy, UpstreamScheme,
+};
 pub use static_config::{
     AccessLogConfig, AcmeConfig, AcmeKeyType, ApiConfig, CertResolverConfig, DockerProviderConfig,
     EntryPoint, EntryPointRedirect, FileProviderConfig, ForwardedHeaders, LogConfig, PingConfig,

@@ -48,4 +48,12 @@ pub struct RequestCtx {
     pub(crate) caught_by_errors: bool,
     /// The backend's answer has a status the `retry` middleware retries.
     pub(crate) retry_status: bool,
+    /// The chosen server's request-in-flight count (p2c, leasttime), held for the attempt.
+    pub(crate) server_load: Option<wharf_upstream::InFlightGuard>,
+    /// When the current attempt started (leasttime's time to first byte).
+    pub(crate) attempt_started: Option<std::time::Instant>,
+    /// `Set-Cookie` pinning the client to the chosen server (sticky sessions).
+    pub(crate) sticky_cookie: Option<String>,
+    /// A failed connection was already retried on another server (wharf's failover).
+    pub(crate) connect_failover_used: bool,
 }

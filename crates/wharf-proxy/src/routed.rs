@@ -93,7 +93,8 @@ impl EntryPointProxy {
                 return Ok(true);
             }
         }
-        if pool.servers.is_empty() {
+        if !pool.any_available() {
+            // No server, or every one down: Traefik's 503 `no available server`.
             self.decorated(session, ctx, 503).await?;
             return Ok(true);
         }

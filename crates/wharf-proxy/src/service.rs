@@ -16,7 +16,7 @@ use wharf_middleware::{
     connect_addr, content_length, request_host, strip_port, Chain, CompressModuleBuilder,
     GrpcWebModuleBuilder, RequestContext,
 };
-use wharf_model::{ForwardedHeaders, UnderscoreHeaders, UpstreamScheme};
+use wharf_model::{ForwardedHeaders, UnderscoreHeaders};
 use wharf_router::{ControlStatus, Generation, GenerationReader, RouteAction};
 use wharf_rule::{
     normalize_escapes, normalize_request_host, routing_path, sanitize_path, RequestView,
@@ -245,6 +245,10 @@ impl ProxyHttp for EntryPointProxy {
             caught_by_errors: false,
             retry_status: false,
             response_body_bytes: 0,
+            server_load: None,
+            attempt_started: None,
+            sticky_cookie: None,
+            connect_failover_used: false,
         }
     }
 
@@ -334,13 +338,13 @@ impl ProxyHttp for EntryPointProxy {
 
     async fn upstream_peer(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
         ctx.attempts.note();
         let pool = ctx
             .pool
-            .as_ref()
+            .clone()
             .ok_or_else(|| Error::explain(ErrorType::InternalError, "no route chosen"))?;
         if ctx.attempts.retries > 0 {
             if let Some(policy) = ctx.chain.as_ref().and_then(|c| c.retry()) {
@@ -352,24 +356,31 @@ impl ProxyHttp for EntryPointProxy {
                 }
             }
         }
+        let req = session.req_header();
+        let cookie = pool.sticky.as_ref().and_then(|c| {
+            wharf_upstream::request_cookie(req.headers.get_all(http::header::COOKIE), &c.name)
+        });
         // A retry goes to a server this request has not tried, while there is one.
-        let (index, server) = pool
-            .select_avoiding(ctx.attempts.tried)
+        let choice = wharf_upstream::Choice {
+            avoid: ctx.attempts.tried,
+            client_ip: peer_ip(session),
+            cookie,
+        };
+        let pick = pool
+            .select(&choice)
             .ok_or_else(|| Error::explain(ErrorType::HTTPStatus(503), "no available server"))?;
-        ctx.server = Some(index);
-        ctx.attempts.tried(index);
+        let server = &pool.servers[pick.index];
+        let state = &pool.states[pick.index];
+        ctx.sticky_cookie = match (&pool.sticky, pick.set_cookie) {
+            (Some(spec), true) => Some(wharf_upstream::set_cookie(spec, server)),
+            _ => None,
+        };
+        ctx.server = Some(pick.index);
+        ctx.attempts.tried(pick.index);
+        ctx.server_load = Some(state.begin());
+        ctx.attempt_started = Some(std::time::Instant::now());
         let addr = connect_addr(&server.target).await?;
-        let tls = server.scheme == UpstreamScheme::Https;
-        let mut peer = HttpPeer::new(addr, tls, server.host.clone());
-        peer.options.connection_timeout = Some(Duration::from_secs(30));
-        // Traefik's idleConnTimeout; and connections are never shared across pool instances.
-        peer.options.idle_timeout = Some(Duration::from_secs(90));
-        peer.group_key = pool.instance;
-        match server.scheme {
-            UpstreamScheme::H2c => peer.options.set_http_version(2, 2),
-            UpstreamScheme::Https => peer.options.set_http_version(2, 1),
-            UpstreamScheme::Http => {}
-        }
+        let peer = wharf_upstream::http_peer(addr, server.scheme, &server.host, state.id);
         Ok(Box::new(peer))
     }
 
@@ -410,9 +421,18 @@ impl ProxyHttp for EntryPointProxy {
             upstream.remove_header(&http::header::CONTENT_LENGTH);
         }
         let pool = ctx.pool.as_ref().expect("forwarded requests have a pool");
+        let server = ctx.server.and_then(|i| pool.servers.get(i));
+        if let Some(prefix) = server.map(|s| s.path_prefix.as_str()).filter(|p| !p.is_empty()) {
+            // preservePath: the server URL's path goes before the request's.
+            let target = format!("{prefix}{}", upstream.uri.path_and_query().map_or("/", |p| p.as_str()));
+            let uri = target
+                .parse::<http::Uri>()
+                .map_err(|e| Error::because(ErrorType::InvalidHTTPHeader, "bad target", e))?;
+            upstream.set_uri(uri);
+        }
         if pool.pass_host_header && !host.is_empty() {
             upstream.insert_header("Host", host.as_str())?;
-        } else if let Some(server) = ctx.server.and_then(|i| pool.servers.get(i)) {
+        } else if let Some(server) = server {
             // Also for an HTTP/1.0 request without Host: Go's client then names the server.
             upstream.insert_header("Host", server.authority.as_str())?;
         }
@@ -425,6 +445,16 @@ impl ProxyHttp for EntryPointProxy {
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        if let (Some(pool), Some(index)) = (&ctx.pool, ctx.server) {
+            if !upstream_response.status.is_informational() {
+                let ttfb = ctx.attempt_started.map(|t| t.elapsed()).unwrap_or_default();
+                let status = upstream_response.status.as_u16();
+                pool.report(index, wharf_upstream::Outcome::Answered { status, ttfb });
+            }
+        }
+        if let Some(cookie) = ctx.sticky_cookie.take() {
+            upstream_response.append_header(http::header::SET_COOKIE, cookie)?;
+        }
         if let Some(chain) = &ctx.chain {
             let status = upstream_response.status.as_u16();
             if let Some(policy) = chain.retry().filter(|p| p.retries_status(status)) {
@@ -551,11 +581,29 @@ impl ProxyHttp for EntryPointProxy {
         ctx: &mut RequestCtx,
         mut e: Box<Error>,
     ) -> Box<Error> {
+        if let (Some(pool), Some(index)) = (&ctx.pool, ctx.server) {
+            pool.report(index, wharf_upstream::Outcome::ConnectFailed);
+        }
         let policy = ctx.chain.as_ref().and_then(|c| c.retry());
         if let Some(policy) = policy.filter(|p| p.on_network_error) {
             if ctx.attempts.another(policy, session, ctx.body_bytes) {
                 e.set_retry(true);
+                return e;
             }
+        }
+        // Nothing reached a server: one more attempt on another server of the service, for
+        // any method (wharf's failover; Traefik answers 502).
+        let other = ctx.pool.as_ref().is_some_and(|pool| {
+            let choice = wharf_upstream::Choice {
+                avoid: ctx.attempts.tried,
+                ..Default::default()
+            };
+            pool.select(&choice)
+                .is_some_and(|p| Some(p.index) != ctx.server && pool.states[p.index].available())
+        });
+        if other && !std::mem::replace(&mut ctx.connect_failover_used, true) {
+            tracing::debug!("connection failed: trying another server");
+            e.set_retry(true);
         }
         e
     }
@@ -577,6 +625,11 @@ impl ProxyHttp for EntryPointProxy {
         let lost_server = e.esource() == &ErrorSource::Upstream
             && !matches!(e.etype(), ErrorType::HTTPStatus(_))
             && session.response_written().is_none();
+        if lost_server {
+            if let (Some(pool), Some(index)) = (&ctx.pool, ctx.server) {
+                pool.report(index, wharf_upstream::Outcome::NoAnswer);
+            }
+        }
         match ctx.chain.as_ref().and_then(|c| c.retry()) {
             Some(policy) if lost_server && policy.on_network_error => {
                 let again = ctx.attempts.another(policy, session, ctx.body_bytes);

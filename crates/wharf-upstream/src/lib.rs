@@ -1,14 +1,30 @@
-//! Service pools: the servers of one service and the state that must outlive a routing
-//! generation (the round-robin position now; health and connection state later).
+//! Service pools: the servers of one service, how one is picked, and the state that must
+//! outlive a routing generation (health, failures, load, the round-robin position).
 //!
 //! The control plane owns the [`PoolRegistry`] (single writer, no locks needed); each
 //! generation holds `Arc<ServicePool>`s taken from it, so a config swap that leaves a service
-//! unchanged keeps its pool, and its state, as it was.
+//! unchanged keeps its pool as it was, and a changed service keeps what is known of the
+//! servers it still has ([`ServerState`], keyed by service and server URL). Active health
+//! checks run as tasks per server, started and stopped with their pool; the request path only
+//! reads atomics.
 
+mod balance;
 mod dns;
+mod exchange;
+mod health;
+mod peer;
 mod pool;
 mod registry;
+mod schedule;
+mod server;
+mod sticky;
 
+pub use balance::{Choice, Pick};
 pub use dns::{CachedName, Target};
-pub use pool::{Server, ServicePool};
+pub use exchange::{connect_addr, Client, IDLE};
+pub use peer::{http_peer, DIAL_TIMEOUT, IDLE_TIMEOUT};
+pub use pool::{Outcome, ServicePool, CONNECT_FAILURE_BACKOFF};
 pub use registry::PoolRegistry;
+pub use schedule::{Schedule, MAX_CYCLE};
+pub use server::{authority, InFlightGuard, Server, ServerState};
+pub use sticky::{request_cookie, set_cookie};

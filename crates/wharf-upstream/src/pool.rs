@@ -1,165 +1,173 @@
-//! One service's servers and a lock-free weighted round robin over them.
+//! One service's servers, their shared state, and what the proxy reports back after an
+//! attempt (which feeds passive health and the least-time strategy).
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
 
-use crate::Target;
+use wharf_model::{PassiveHealthCheckSpec, QualifiedName, ServiceSpec, StickyCookieSpec, Strategy};
 
-use wharf_model::{QualifiedName, ServerSpec, ServiceSpec, UpstreamScheme};
+use crate::schedule::Schedule;
+use crate::server::{Server, ServerState};
 
-/// One upstream server, resolved as far as it can be ahead of time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Server {
-    pub url: String,
-    pub scheme: UpstreamScheme,
-    pub host: String,
-    pub port: u16,
-    /// Where to connect (an IP literal, or the host name's cached addresses).
-    pub target: Target,
-    /// `host:port` as sent in `Host` when passHostHeader is false.
-    pub authority: String,
-}
-
-impl Server {
-    fn from_spec(s: &ServerSpec) -> Self {
-        let authority = if s.host.contains(':') {
-            format!("[{}]:{}", s.host, s.port)
-        } else {
-            format!("{}:{}", s.host, s.port)
-        };
-        Server {
-            url: s.url.clone(),
-            scheme: s.scheme,
-            host: s.host.clone(),
-            port: s.port,
-            target: Target::new(&s.host, s.port),
-            authority,
-        }
-    }
-}
+/// How long a server whose connection failed stays out when no health check watches it.
+pub const CONNECT_FAILURE_BACKOFF: Duration = Duration::from_secs(3);
 
 /// The servers of one service. Selection never locks.
 #[derive(Debug)]
 pub struct ServicePool {
-    /// Unique per pool instance: upstream connections are pooled per instance, so a service
-    /// whose servers changed (a container replaced by one that took over its IP) never
-    /// reuses a connection made to the old one.
-    pub instance: u64,
     pub name: QualifiedName,
     pub servers: Vec<Server>,
+    /// Per server (same index), shared with the pools this service had before.
+    pub states: Vec<Arc<ServerState>>,
     pub pass_host_header: bool,
-    /// Server indices in weighted round-robin order, one full cycle.
-    schedule: Vec<u32>,
-    next: AtomicUsize,
-    spec_servers: Vec<ServerSpec>,
+    pub strategy: Strategy,
+    pub sticky: Option<StickyCookieSpec>,
+    pub passive: Option<PassiveHealthCheckSpec>,
+    /// An active health check watches the servers (it alone brings a server back).
+    pub health_checked: bool,
+    pub flush_interval: Duration,
+    pub(crate) schedule: Schedule,
+    pub(crate) next: AtomicU64,
+    spec: ServiceSpec,
+}
+
+/// How an attempt on a server ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// No connection (refused, unreachable, timed out): nothing reached the server.
+    ConnectFailed,
+    /// The connection was lost before an answer.
+    NoAnswer,
+    /// An answer with this status, `ttfb` after the attempt began.
+    Answered { status: u16, ttfb: Duration },
 }
 
 impl ServicePool {
-    pub fn new(spec: &ServiceSpec) -> Self {
+    /// A pool for `spec`; `state` gives each server's state (kept from earlier pools).
+    pub fn new(spec: &ServiceSpec, mut state: impl FnMut(&str) -> Arc<ServerState>) -> Self {
         let servers: Vec<Server> = spec.servers.iter().map(Server::from_spec).collect();
+        let states = spec.servers.iter().map(|s| state(&s.url)).collect();
         let weights: Vec<u32> = spec.servers.iter().map(|s| s.weight).collect();
-        static INSTANCES: AtomicU64 = AtomicU64::new(1);
         ServicePool {
-            instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
             name: spec.name.clone(),
             servers,
+            states,
             pass_host_header: spec.pass_host_header,
-            schedule: weighted_schedule(&weights),
-            next: AtomicUsize::new(0),
-            spec_servers: spec.servers.clone(),
+            strategy: spec.strategy,
+            sticky: spec.sticky.clone(),
+            passive: spec.passive_health_check,
+            health_checked: spec.health_check.is_some(),
+            flush_interval: spec.flush_interval,
+            schedule: Schedule::new(&weights),
+            next: AtomicU64::new(0),
+            spec: spec.clone(),
         }
     }
 
-    /// Whether this pool already serves `spec` exactly (so it can be kept across a swap).
+    /// A pool with fresh state for every server (tests, one-off services).
+    pub fn standalone(spec: &ServiceSpec) -> Self {
+        ServicePool::new(spec, |_| Arc::new(ServerState::new()))
+    }
+
+    /// Whether this pool already serves `spec` exactly (so it is kept across a swap).
     pub fn serves(&self, spec: &ServiceSpec) -> bool {
-        self.spec_servers == spec.servers && self.pass_host_header == spec.pass_host_header
+        self.spec == *spec
     }
 
-    /// The next server in weighted round-robin order, with its index, or None if the service
-    /// has no server.
-    pub fn select(&self) -> Option<(usize, &Server)> {
-        self.select_avoiding(0)
+    pub fn spec(&self) -> &ServiceSpec {
+        &self.spec
     }
 
-    /// The next server in turn that is not in `avoid` (a bit per server index, the first 64),
-    /// or the next in turn if every server is to be avoided. For a retry: another server
-    /// than the ones that just failed, whatever other requests did to the rotation.
-    pub fn select_avoiding(&self, avoid: u64) -> Option<(usize, &Server)> {
-        let len = self.schedule.len();
-        if len == 0 {
-            return None;
-        }
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let pick = (0..len)
-            .map(|k| self.schedule[start.wrapping_add(k) % len] as usize)
-            .find(|&idx| idx >= 64 || avoid & (1u64 << idx) == 0)
-            .unwrap_or(self.schedule[start % len] as usize);
-        self.servers.get(pick).map(|s| (pick, s))
-    }
-}
-
-/// Earliest-deadline-first order over one cycle (sum of weights, capped), like Traefik's wrr:
-/// equal weights alternate strictly, 3:1 interleaves.
-fn weighted_schedule(weights: &[u32]) -> Vec<u32> {
-    let active: Vec<(usize, f64)> = weights
-        .iter()
-        .enumerate()
-        .filter(|(_, w)| **w > 0)
-        .map(|(i, w)| (i, f64::from(*w)))
-        .collect();
-    if active.is_empty() {
-        return Vec::new();
-    }
-    let total: u64 = active.iter().map(|(_, w)| *w as u64).sum();
-    let len = total.min(4096) as usize;
-    let mut deadlines: Vec<f64> = active.iter().map(|(_, w)| 1.0 / w).collect();
-    let mut out = Vec::with_capacity(len);
-    for _ in 0..len {
-        let (pos, _) = deadlines
+    /// Whether any server may get a request now.
+    pub fn any_available(&self) -> bool {
+        self.servers
             .iter()
-            .enumerate()
-            .min_by(|a, b| a.1.total_cmp(b.1).then(a.0.cmp(&b.0)))
-            .expect("non-empty");
-        out.push(active[pos].0 as u32);
-        deadlines[pos] += 1.0 / active[pos].1;
+            .zip(&self.states)
+            .any(|(s, st)| s.weight > 0 && st.available())
     }
-    out
+
+    /// Feeds an attempt's outcome to the server's state: passive health, the least-time
+    /// average, and the connect-failure backoff.
+    pub fn report(&self, index: usize, outcome: Outcome) {
+        let Some(state) = self.states.get(index) else {
+            return;
+        };
+        let failed = match outcome {
+            Outcome::ConnectFailed => {
+                if self.health_checked {
+                    // Out until its next good check.
+                    if state.set_active(false) {
+                        tracing::warn!(service = %self.name, server = %self.servers[index].url, "connection failed: the server is out until its health check passes");
+                    }
+                } else {
+                    state.take_out(CONNECT_FAILURE_BACKOFF);
+                    tracing::warn!(service = %self.name, server = %self.servers[index].url, "connection failed: the server is out for {CONNECT_FAILURE_BACKOFF:?}");
+                }
+                true
+            }
+            Outcome::NoAnswer => true,
+            Outcome::Answered { status, ttfb } => {
+                state.record_ttfb(ttfb);
+                status >= 500
+            }
+        };
+        let Some(passive) = self.passive else {
+            return;
+        };
+        if !failed {
+            state.passive_success();
+        } else if state.passive_failure(passive.failure_window, passive.max_failed_attempts) {
+            tracing::warn!(service = %self.name, server = %self.servers[index].url, "passive health check: the server is out for {:?}", passive.failure_window);
+            if self.health_checked {
+                // As Traefik: with an active check, only a good check brings it back.
+                state.set_active(false);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wharf_model::{ServerSpec, UpstreamScheme};
 
-    #[test]
-    fn a_retry_avoids_the_servers_it_tried() {
-        let spec = |n: usize| ServerSpec {
-            url: format!("http://10.0.0.{n}:80"),
-            scheme: UpstreamScheme::Http,
-            host: format!("10.0.0.{n}"),
-            port: 80,
-            weight: 1,
-        };
-        let pool = ServicePool::new(&ServiceSpec {
-            name: QualifiedName::new("s", &wharf_model::ProviderName::new("file")),
-            servers: vec![spec(1), spec(2), spec(3)],
-            pass_host_header: true,
-            origin: wharf_model::Origin::Default,
-        });
-        for _ in 0..10 {
-            assert_eq!(pool.select_avoiding(0b011).map(|(i, _)| i), Some(2));
-        }
-        assert!(
-            pool.select_avoiding(0b111).is_some(),
-            "all tried: the next in turn"
-        );
+    pub(crate) fn spec(weights: &[u32]) -> ServiceSpec {
+        let servers = weights
+            .iter()
+            .enumerate()
+            .map(|(n, w)| ServerSpec {
+                url: format!("http://10.0.0.{n}:80"),
+                scheme: UpstreamScheme::Http,
+                host: format!("10.0.0.{n}"),
+                port: 80,
+                weight: *w,
+                path_prefix: String::new(),
+            })
+            .collect();
+        ServiceSpec::new(
+            QualifiedName::new("s", &wharf_model::ProviderName::new("file")),
+            servers,
+            wharf_model::Origin::Default,
+        )
     }
 
     #[test]
-    fn equal_weights_alternate_and_weights_interleave() {
-        assert_eq!(weighted_schedule(&[1, 1]), vec![0, 1]);
-        let s = weighted_schedule(&[3, 1]);
-        assert_eq!(s.iter().filter(|i| **i == 0).count(), 3);
-        assert_eq!(s.len(), 4);
-        assert_eq!(weighted_schedule(&[0, 2]), vec![1, 1]);
-        assert!(weighted_schedule(&[]).is_empty());
+    fn a_connection_failure_takes_the_server_out() {
+        let pool = ServicePool::standalone(&spec(&[1, 1]));
+        pool.report(0, Outcome::ConnectFailed);
+        assert!(!pool.states[0].available() && pool.states[1].available());
+        let mut checked = spec(&[1, 1]);
+        checked.health_check = None;
+        checked.passive_health_check = Some(PassiveHealthCheckSpec {
+            failure_window: Duration::from_secs(60),
+            max_failed_attempts: 2,
+        });
+        let pool = ServicePool::standalone(&checked);
+        pool.report(1, Outcome::Answered { status: 502, ttfb: Duration::ZERO });
+        assert!(pool.states[1].available());
+        pool.report(1, Outcome::Answered { status: 500, ttfb: Duration::ZERO });
+        assert!(!pool.states[1].available());
+        assert!(pool.any_available());
     }
 }

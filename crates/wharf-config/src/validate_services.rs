@@ -1,0 +1,139 @@
+//! Raw load balancers -> [`ServiceSpec`]s: server URLs parsed, the sticky cookie's name
+//! resolved as Traefik does. A service with an unusable server is dropped with its origin.
+
+use sha1::{Digest, Sha1};
+use wharf_model::{ConfigIssue, QualifiedName, ServerSpec, ServiceSpec, StickyCookieSpec, UpstreamScheme};
+
+use crate::services::{RawLoadBalancer, RawStickyCookie};
+
+pub(crate) fn load_balancer(
+    qn: &QualifiedName,
+    lb: &RawLoadBalancer,
+    issues: &mut Vec<ConfigIssue>,
+) -> Option<ServiceSpec> {
+    let mut specs = Vec::new();
+    let mut ok = true;
+    for s in &lb.servers {
+        match parse_server_url(&s.url.value) {
+            Ok(url) => specs.push(ServerSpec {
+                url: s.url.value.clone(),
+                scheme: url.scheme,
+                host: url.host,
+                port: url.port,
+                weight: s.weight,
+                path_prefix: if s.preserve_path {
+                    url.path.trim_end_matches('/').to_string()
+                } else {
+                    String::new()
+                },
+            }),
+            Err(e) => {
+                ok = false;
+                issues.push(
+                    ConfigIssue::error(
+                        s.url.origin.clone(),
+                        format!(
+                            "service `{qn}`: server url `{}` {e}; the service is dropped",
+                            s.url.value
+                        ),
+                    )
+                    .with_hint("write e.g. `http://10.0.0.5:8080`"),
+                );
+            }
+        }
+    }
+    if !ok {
+        return None;
+    }
+    let mut spec = ServiceSpec::new(qn.clone(), specs, lb.origin.clone());
+    spec.pass_host_header = lb.pass_host_header;
+    spec.strategy = lb.strategy;
+    spec.health_check = lb.health_check.clone();
+    spec.passive_health_check = lb.passive_health_check;
+    spec.sticky = lb.sticky.as_ref().map(|c| sticky_cookie(c, qn));
+    spec.flush_interval = lb.flush_interval;
+    Some(spec)
+}
+
+/// Traefik's cookie: a configured name with non-token characters replaced by `_`, or `_` and
+/// the first 5 hex digits of sha1("_TRAEFIK_BACKEND_" + qualified service name).
+fn sticky_cookie(c: &RawStickyCookie, service: &QualifiedName) -> StickyCookieSpec {
+    let name = match &c.name {
+        Some(n) => n
+            .chars()
+            .map(|ch| {
+                if ch.is_ascii_alphanumeric() || "!#$%&'*+-.^`|~".contains(ch) {
+                    ch
+                } else {
+                    '_'
+                }
+            })
+            .collect(),
+        None => default_cookie_name(service.as_str()),
+    };
+    StickyCookieSpec {
+        name,
+        secure: c.secure,
+        http_only: c.http_only,
+        same_site: c.same_site,
+        max_age: c.max_age,
+        path: c.path.clone(),
+        domain: c.domain.clone(),
+    }
+}
+
+pub(crate) fn default_cookie_name(service: &str) -> String {
+    let digest = Sha1::digest(format!("_TRAEFIK_BACKEND_{service}").as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("_{}", &hex[..5])
+}
+
+struct ServerUrl {
+    scheme: UpstreamScheme,
+    host: String,
+    port: u16,
+    path: String,
+}
+
+fn parse_server_url(url: &str) -> Result<ServerUrl, String> {
+    let uri: http::Uri = url.parse().map_err(|e| format!("is not a URL ({e})"))?;
+    let scheme = match uri.scheme_str() {
+        Some("http") => UpstreamScheme::Http,
+        Some("https") => UpstreamScheme::Https,
+        Some("h2c") => UpstreamScheme::H2c,
+        Some(other) => {
+            return Err(format!(
+                "has an unsupported scheme `{other}` (use http, https or h2c)"
+            ))
+        }
+        None => return Err("has no scheme".into()),
+    };
+    let host = uri
+        .host()
+        .filter(|h| !h.is_empty())
+        .ok_or("has no host")?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = uri.port_u16().unwrap_or(match scheme {
+        UpstreamScheme::Https => 443,
+        _ => 80,
+    });
+    Ok(ServerUrl {
+        scheme,
+        host,
+        port,
+        path: uri.path().to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_cookie_name_is_traefiks() {
+        // Observed with Traefik 3.7.15 (traefik-compat.md §5.3).
+        assert_eq!(default_cookie_name("svcsticky@file"), "_2c04d");
+    }
+}
