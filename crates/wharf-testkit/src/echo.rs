@@ -1,7 +1,7 @@
 //! An echo backend: answers every request with a JSON description of it.
 //!
-//! Paths with special meaning: `/status/<code>` answers that status; `/delay/<ms>` answers
-//! after that long; `/health` answers 200 or 503, switched by `/health/fail` and `/health/ok`;
+//! Paths with special meaning (whatever follows them): `/status/<code>` answers that status;
+//! `/delay/<ms>` answers after that long; `/health` answers 200 or 503, switched by `/health/fail` and `/health/ok`;
 //! `/auth/<code>` answers like an auth server (that status, `X-Auth-User`, cookies, and a
 //! relative `Location` for redirects); `/bytes/<n>` answers n bytes of text, with the
 //! Content-Type of the `type` query parameter (`%3B` and `%20` decoded; `none`: no header) and
@@ -244,8 +244,9 @@ async fn handle(
         .map(|(_, v)| v.clone())
         .filter(|ct| ct.starts_with("application/grpc"));
     let mut status = 200u16;
+    // `/status/<code>/anything` too (a server URL with preservePath puts it first).
     if let Some(code) = path.strip_prefix("/status/") {
-        status = code.parse().unwrap_or(200);
+        status = code.split('/').next().unwrap_or("").parse().unwrap_or(200);
     }
     match path.as_str() {
         "/health/fail" => healthy.store(false, Ordering::SeqCst),
@@ -275,7 +276,10 @@ async fn handle(
         body,
     });
     // Recorded first, so a test can see a slow request arrive while it is still in flight.
-    if let Some(ms) = path.strip_prefix("/delay/") {
+    if let Some(ms) = path
+        .strip_prefix("/delay/")
+        .map(|rest| rest.split('/').next().unwrap_or(""))
+    {
         tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
     }
     // `/auth/<code>`: an auth server's answer, with identity headers and a cookie.

@@ -158,3 +158,61 @@ pub fn request(
     req.push_str("\r\n");
     send(addr, req.as_bytes())
 }
+
+/// One keep-alive connection: requests go one after the other on it.
+pub struct KeepAlive {
+    stream: TcpStream,
+}
+
+impl KeepAlive {
+    pub fn connect(addr: SocketAddr) -> std::io::Result<KeepAlive> {
+        Self::from_stream(TcpStream::connect(addr)?)
+    }
+
+    /// Connects from `source` (another loopback address, say), so the proxy sees that
+    /// client IP.
+    pub fn connect_from(source: std::net::IpAddr, addr: SocketAddr) -> std::io::Result<KeepAlive> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let stream = runtime.block_on(async {
+            let socket = match addr {
+                SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+                SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+            };
+            socket.bind(SocketAddr::new(source, 0))?;
+            socket.connect(addr).await
+        })?;
+        let stream = stream.into_std()?;
+        stream.set_nonblocking(false)?;
+        Self::from_stream(stream)
+    }
+
+    fn from_stream(stream: TcpStream) -> std::io::Result<KeepAlive> {
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        stream.set_nodelay(true)?;
+        Ok(KeepAlive { stream })
+    }
+
+    /// `method path` with a Host header and extra header lines (a body only with a
+    /// Content-Length among them, written after the head).
+    pub fn request(
+        &mut self,
+        method: &str,
+        host: &str,
+        path: &str,
+        extra: &[(&str, &str)],
+    ) -> std::io::Result<Response> {
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n");
+        for (k, v) in extra {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        self.stream.write_all(req.as_bytes())?;
+        read_response(&mut self.stream, method == "HEAD")
+    }
+
+    pub fn get(&mut self, host: &str, path: &str) -> std::io::Result<Response> {
+        self.request("GET", host, path, &[])
+    }
+}

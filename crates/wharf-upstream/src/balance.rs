@@ -39,8 +39,14 @@ fn avoided(avoid: u64, index: usize) -> bool {
 }
 
 impl ServicePool {
-    fn usable(&self, index: usize) -> bool {
-        self.servers[index].weight > 0 && self.states[index].available()
+    fn usable(&self, index: usize, preferred: bool) -> bool {
+        let state = &self.states[index];
+        self.servers[index].weight > 0
+            && if preferred {
+                state.preferred()
+            } else {
+                state.available()
+            }
     }
 
     /// The server for one attempt, or None when no server is available (503).
@@ -56,18 +62,21 @@ impl ServicePool {
                 }
             }
         }
-        // Servers not yet tried first; a retry with all of them tried goes to any.
-        let index = self
-            .pick(choice, choice.avoid)
-            .or_else(|| (choice.avoid != 0).then(|| self.pick(choice, 0)).flatten())?;
+        // Servers not yet tried and not backing off first; then those backing off; a retry
+        // with all of them tried goes to any.
+        let tiers = [(choice.avoid, true), (choice.avoid, false), (0, true), (0, false)];
+        let used = if choice.avoid == 0 { 2 } else { 4 };
+        let index = tiers[..used]
+            .iter()
+            .find_map(|(avoid, preferred)| self.pick(choice, *avoid, *preferred))?;
         Some(Pick {
             index,
             set_cookie: sticky,
         })
     }
 
-    fn pick(&self, choice: &Choice<'_>, avoid: u64) -> Option<usize> {
-        let ok = |i: usize| self.usable(i) && !avoided(avoid, i);
+    fn pick(&self, choice: &Choice<'_>, avoid: u64, preferred: bool) -> Option<usize> {
+        let ok = |i: usize| self.usable(i, preferred) && !avoided(avoid, i);
         match self.strategy {
             Strategy::Wrr => self.wrr(ok),
             Strategy::P2c => self.p2c(ok),

@@ -10,7 +10,7 @@ use wharf_model::{PassiveHealthCheckSpec, QualifiedName, ServiceSpec, StickyCook
 use crate::schedule::Schedule;
 use crate::server::{Server, ServerState};
 
-/// How long a server whose connection failed stays out when no health check watches it.
+/// How long a server whose connection failed is avoided when no health check watches it.
 pub const CONNECT_FAILURE_BACKOFF: Duration = Duration::from_secs(3);
 
 /// The servers of one service. Selection never locks.
@@ -101,8 +101,8 @@ impl ServicePool {
                         tracing::warn!(service = %self.name, server = %self.servers[index].url, "connection failed: the server is out until its health check passes");
                     }
                 } else {
-                    state.take_out(CONNECT_FAILURE_BACKOFF);
-                    tracing::warn!(service = %self.name, server = %self.servers[index].url, "connection failed: the server is out for {CONNECT_FAILURE_BACKOFF:?}");
+                    state.back_off(CONNECT_FAILURE_BACKOFF);
+                    tracing::warn!(service = %self.name, server = %self.servers[index].url, "connection failed: the server is avoided for {CONNECT_FAILURE_BACKOFF:?}");
                 }
                 true
             }
@@ -156,7 +156,8 @@ mod tests {
     fn a_connection_failure_takes_the_server_out() {
         let pool = ServicePool::standalone(&spec(&[1, 1]));
         pool.report(0, Outcome::ConnectFailed);
-        assert!(!pool.states[0].available() && pool.states[1].available());
+        assert!(!pool.states[0].preferred() && pool.states[0].available());
+        assert!(pool.states[1].preferred());
         let mut checked = spec(&[1, 1]);
         checked.health_check = None;
         checked.passive_health_check = Some(PassiveHealthCheckSpec {

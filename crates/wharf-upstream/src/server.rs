@@ -61,6 +61,12 @@ pub(crate) fn now_ms() -> u64 {
         .saturating_add(1)
 }
 
+/// Whether a deadline (0: none) has passed.
+fn passed(deadline: &AtomicU64) -> bool {
+    let until = deadline.load(Ordering::Relaxed);
+    until == 0 || now_ms() >= until
+}
+
 fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -73,9 +79,10 @@ pub struct ServerState {
     pub id: u64,
     /// The last active health check passed (true until a check says otherwise).
     active_up: AtomicBool,
-    /// Out of rotation until this time (`now_ms`), after passive failures or a failed
-    /// connection; 0: not out.
+    /// Out of rotation until this time (`now_ms`), after passive failures; 0: not out.
     out_until: AtomicU64,
+    /// Avoided until this time after a failed connection, while another server can serve.
+    backoff_until: AtomicU64,
     /// Failures counted for passiveHealthCheck since the last success, and when the first of
     /// them happened.
     failures: AtomicU32,
@@ -92,6 +99,7 @@ impl ServerState {
             id: IDS.fetch_add(1, Ordering::Relaxed),
             active_up: AtomicBool::new(true),
             out_until: AtomicU64::new(0),
+            backoff_until: AtomicU64::new(0),
             failures: AtomicU32::new(0),
             first_failure: AtomicU64::new(0),
             in_flight: AtomicU32::new(0),
@@ -99,13 +107,17 @@ impl ServerState {
         }
     }
 
-    /// Whether the server may get a request now.
+    /// Whether the server may get a request now (health checks, passive or active, say it
+    /// may). When no server may, the service answers 503.
     pub fn available(&self) -> bool {
-        if !self.active_up.load(Ordering::Relaxed) {
-            return false;
-        }
-        let until = self.out_until.load(Ordering::Relaxed);
-        until == 0 || now_ms() >= until
+        self.active_up.load(Ordering::Relaxed) && passed(&self.out_until)
+    }
+
+    /// Whether the server is available and not backing off after a failed connection: a
+    /// server backing off still gets requests when no other server can take them (a single
+    /// dead server answers 502, as in Traefik, rather than 503).
+    pub fn preferred(&self) -> bool {
+        self.available() && passed(&self.backoff_until)
     }
 
     /// What the active health check says (the API's serverStatus).
@@ -117,8 +129,9 @@ impl ServerState {
     pub fn set_active(&self, up: bool) -> bool {
         let was = self.active_up.swap(up, Ordering::Relaxed);
         if up && !was {
-            // A good check also ends what passive failures started.
+            // A good check also ends what failures started.
             self.out_until.store(0, Ordering::Relaxed);
+            self.backoff_until.store(0, Ordering::Relaxed);
             self.failures.store(0, Ordering::Relaxed);
         }
         was != up
@@ -128,6 +141,12 @@ impl ServerState {
     pub fn take_out(&self, period: Duration) {
         let until = now_ms().saturating_add(ms(period));
         self.out_until.fetch_max(until, Ordering::Relaxed);
+    }
+
+    /// Avoids the server for `period` while others can serve.
+    pub fn back_off(&self, period: Duration) {
+        let until = now_ms().saturating_add(ms(period));
+        self.backoff_until.fetch_max(until, Ordering::Relaxed);
     }
 
     /// Counts a failure (a 5xx or no answer) for passiveHealthCheck: `max` of them within

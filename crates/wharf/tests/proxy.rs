@@ -438,7 +438,7 @@ fn in_flight_requests_are_limited_per_source() {
 }
 
 #[test]
-fn retry_tries_another_server_when_connecting_fails() {
+fn a_failed_connection_is_tried_on_another_server() {
     let (b1, b2) = (EchoServer::start("b1"), EchoServer::start("b2"));
     let s = start(&routes(&b1, &b2), &[]);
     let statuses = |host: &str, method: &str| -> Vec<u16> {
@@ -450,19 +450,13 @@ fn retry_tries_another_server_when_connecting_fails() {
             })
             .collect()
     };
-    assert!(
-        statuses("flaky.test", "GET").contains(&502),
-        "without retry, the dead server answers 502"
-    );
+    // Beyond Traefik: a connection that fails reached no server, so it is tried once on
+    // another server of the service, for any method, whatever the retry middleware says.
+    assert_eq!(statuses("flaky.test", "GET"), [200, 200, 200, 200]);
+    assert_eq!(statuses("flaky.test", "POST"), [200, 200, 200, 200]);
     assert_eq!(statuses("retried.test", "GET"), [200, 200, 200, 200]);
-    assert!(
-        statuses("retried.test", "POST").contains(&502),
-        "POST is never resent"
-    );
-    assert!(
-        statuses("nonet.test", "GET").contains(&502),
-        "disableRetryOnNetworkError"
-    );
+    assert_eq!(statuses("retried.test", "POST"), [200, 200, 200, 200]);
+    assert_eq!(statuses("nonet.test", "GET"), [200, 200, 200, 200]);
     // retryNonIdempotentMethod: a POST is resent, its body with it.
     for _ in 0..4 {
         let r = raw::send(
