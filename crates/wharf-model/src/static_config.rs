@@ -35,6 +35,9 @@ pub struct EntryPoint {
     pub write_timeout: Duration,
     pub idle_timeout: Duration,
     pub grace_timeout: Duration,
+    /// `lifeCycle.requestAcceptGraceTimeout`: how long requests are still accepted after
+    /// SIGTERM (`/ping` answering 503 meanwhile), before draining.
+    pub request_accept_grace_timeout: Duration,
     /// `http.maxHeaderBytes`: the request line and headers together.
     pub max_header_bytes: usize,
     /// `http.underscoreHeadersStrategy`.

@@ -97,7 +97,7 @@ enum Decision {
     Misdirected,
     BadRequest(&'static [u8]),
     Ping,
-    /// `/health/live` (`Ok`) or `/health/ready`.
+    /// `/health`, `/health/live` (`Ok`) or `/health/ready`.
     Health(Result<(), String>),
     Api(Option<bytes::Bytes>),
     Redirect {
@@ -181,7 +181,15 @@ impl EntryPointProxy {
             None => Decision::NotFound,
             Some(route) => match &route.action {
                 RouteAction::Ping => Decision::Ping,
+                // Liveness: the process answers.
                 RouteAction::Health if req.uri.path() == "/health/live" => Decision::Health(Ok(())),
+                // Basic health: serving, not draining (as /ping).
+                RouteAction::Health if req.uri.path() == "/health" => Decision::Health(if self.lifecycle.is_terminating() {
+                    Err("shutting down".into())
+                } else {
+                    Ok(())
+                }),
+                // Readiness: also every provider delivered and the control plane alive.
                 RouteAction::Health => Decision::Health(if self.lifecycle.is_terminating() {
                     Err("shutting down".into())
                 } else {

@@ -1,5 +1,8 @@
-//! Graceful shutdown within `graceTimeOut`: pingora closes the listeners on SIGTERM and then
-//! sleeps a fixed grace period; we end the process as soon as in-flight requests are done.
+//! Graceful shutdown as Traefik: on SIGTERM, requests are still accepted for
+//! `requestAcceptGraceTimeout` while `/ping` (and wharf's `/health`) answer 503, so a load
+//! balancer in front stops sending; then pingora closes the listeners and sleeps a fixed grace
+//! period, and we end the process as soon as in-flight requests are done (`graceTimeOut` at
+//! most).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -29,9 +32,10 @@ impl Lifecycle {
     }
 
     /// The signal watcher to hand to pingora's `Server::run`.
-    pub fn signal_watch(&self, grace: Duration) -> Box<dyn ShutdownSignalWatch> {
+    pub fn signal_watch(&self, accept_grace: Duration, grace: Duration) -> Box<dyn ShutdownSignalWatch> {
         Box::new(DrainingSignalWatch {
             lifecycle: self.clone(),
+            accept_grace,
             grace,
         })
     }
@@ -39,6 +43,7 @@ impl Lifecycle {
 
 struct DrainingSignalWatch {
     lifecycle: Lifecycle,
+    accept_grace: Duration,
     grace: Duration,
 }
 
@@ -59,8 +64,15 @@ impl ShutdownSignalWatch for DrainingSignalWatch {
             _ = term.recv() => {}
             _ = quit.recv() => {}
         }
-        tracing::info!(grace = ?self.grace, "shutting down: draining in-flight requests");
         self.lifecycle.terminating.store(true, Ordering::Release);
+        if !self.accept_grace.is_zero() {
+            tracing::info!(accept_grace = ?self.accept_grace, "shutting down: still accepting requests, /ping answers 503");
+            tokio::select! {
+                () = tokio::time::sleep(self.accept_grace) => {}
+                _ = int.recv() => return ShutdownSignal::FastShutdown,
+            }
+        }
+        tracing::info!(grace = ?self.grace, "shutting down: draining in-flight requests");
         let lifecycle = self.lifecycle.clone();
         let grace = self.grace;
         // Pingora's main thread now sleeps for the whole grace period; end earlier once idle.

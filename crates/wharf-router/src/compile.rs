@@ -19,7 +19,7 @@ pub struct InternalRoutes {
     pub ping_entry_point: Option<String>,
     /// Entrypoint that serves `/api` (`api.insecure`: always `traefik`).
     pub api_entry_point: Option<String>,
-    /// Entrypoint that serves wharf's `/health/live` and `/health/ready` (`traefik`, when
+    /// Entrypoint that serves wharf's `/health`, `/health/live` and `/health/ready` (`traefik`, when
     /// it exists).
     pub health_entry_point: Option<String>,
     /// Entrypoints of ACME resolvers' `httpChallenge`.
@@ -193,7 +193,7 @@ pub fn compile(
         if internal.health_entry_point.as_deref() == Some(name.as_str()) {
             list.push(internal_route(
                 "health",
-                "Path(`/health/ready`) || Path(`/health/live`)",
+                "Path(`/health`) || Path(`/health/ready`) || Path(`/health/live`)",
                 RouteAction::Health,
             ));
         }

@@ -22,7 +22,7 @@ pub enum RouteAction {
     Ping,
     /// `api@internal`: the documents of the generation's [`crate::ApiView`].
     Api,
-    /// `health@internal`: wharf's `/health/live` and `/health/ready` (see
+    /// `health@internal`: wharf's `/health`, `/health/live` and `/health/ready` (see
     /// [`crate::ControlStatus`]).
     Health,
     /// `acme-http@internal`: the answer to an ACME HTTP-01 challenge in flight.

@@ -6,6 +6,7 @@
 //! service per entrypoint.
 
 mod check;
+mod healthcheck;
 mod logging;
 mod run;
 
@@ -22,6 +23,13 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some("check") => match check::check(args[1..].to_vec()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("wharf: {e:#}");
+                ExitCode::from(1)
+            }
+        },
+        Some("healthcheck") => match healthcheck::healthcheck(args[1..].to_vec()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("wharf: {e:#}");

@@ -96,6 +96,12 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         .map(|e| e.grace_timeout)
         .max()
         .unwrap_or(Duration::from_secs(10));
+    let accept_grace = statics
+        .entry_points
+        .values()
+        .map(|e| e.request_accept_grace_timeout)
+        .max()
+        .unwrap_or_default();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut conf = ServerConf {
         threads,
@@ -172,7 +178,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         tracing::info!(entrypoint = %name, address = %ep.address, "listening");
     }
     server.run(RunArgs {
-        shutdown_signal: lifecycle.signal_watch(grace),
+        shutdown_signal: lifecycle.signal_watch(accept_grace, grace),
     });
     drop(control_rt);
     Ok(())

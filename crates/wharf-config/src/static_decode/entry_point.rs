@@ -231,6 +231,7 @@ pub(super) fn entry_point(
         write_timeout: Duration::ZERO,
         idle_timeout: Duration::from_secs(180),
         grace_timeout: Duration::from_secs(10),
+        request_accept_grace_timeout: Duration::ZERO,
         max_header_bytes,
         underscore_headers,
         tls,
@@ -287,12 +288,15 @@ pub(super) fn entry_point(
             check_keys(
                 l,
                 &lp,
-                &["graceTimeOut"],
-                &["requestAcceptGraceTimeout"],
+                &["graceTimeOut", "requestAcceptGraceTimeout"],
+                &[],
                 issues,
             );
             if let Some(d) = get_duration(l, "graceTimeOut", &lp, issues) {
                 ep.grace_timeout = d;
+            }
+            if let Some(d) = get_duration(l, "requestAcceptGraceTimeout", &lp, issues) {
+                ep.request_accept_grace_timeout = d;
             }
         }
     }

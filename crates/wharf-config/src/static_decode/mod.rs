@@ -334,6 +334,7 @@ fn default_entry_point(name: &str, port: u16) -> EntryPoint {
         write_timeout: Duration::ZERO,
         idle_timeout: Duration::from_secs(180),
         grace_timeout: Duration::from_secs(10),
+        request_accept_grace_timeout: Duration::ZERO,
         max_header_bytes: wharf_model::DEFAULT_MAX_HEADER_BYTES,
         underscore_headers: wharf_model::UnderscoreHeaders::Keep,
         tls: None,
