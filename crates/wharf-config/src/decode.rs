@@ -239,3 +239,21 @@ pub fn list(node: &Node, path: &str, issues: &mut Issues) -> Option<Vec<(String,
         }
     }
 }
+
+/// The items of a list of maps: a YAML sequence, or the indexed form of flags, environment
+/// variables and labels (`key[0].x`), in index order. None (reported) for anything else.
+pub fn items<'a>(node: &'a Node, path: &str, issues: &mut Issues) -> Option<Vec<&'a Node>> {
+    match &node.value {
+        NodeValue::Seq(items) => Some(items.iter().collect()),
+        NodeValue::Null => Some(Vec::new()),
+        NodeValue::Map(entries) if entries.iter().all(|(k, _)| k.name.parse::<usize>().is_ok()) => {
+            let mut sorted: Vec<_> = entries.iter().collect();
+            sorted.sort_by_key(|(k, _)| k.name.parse::<usize>().unwrap_or(0));
+            Some(sorted.into_iter().map(|(_, v)| v).collect())
+        }
+        _ => {
+            issues.error(&node.origin, format!("`{path}` must be a list"));
+            None
+        }
+    }
+}

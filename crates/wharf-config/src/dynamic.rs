@@ -42,6 +42,8 @@ pub struct RawDynamicConfig {
     pub routers: BTreeMap<String, RawRouter>,
     pub services: BTreeMap<String, RawService>,
     pub middlewares: BTreeMap<String, RawMiddleware>,
+    /// `http.serversTransports`, decoded when providers are merged (names get qualified).
+    pub servers_transports: BTreeMap<String, Node>,
     pub tls: crate::tls::RawTls,
 }
 
@@ -59,11 +61,25 @@ pub fn decode_dynamic(root: &Node) -> (RawDynamicConfig, Vec<ConfigIssue>) {
     if !check_keys(
         http,
         "http",
-        &["routers", "services", "middlewares"],
-        &["serversTransports"],
+        &["routers", "services", "middlewares", "serversTransports"],
+        &[],
         &mut issues,
     ) {
         return (out, issues.0);
+    }
+    if let Some(st) = http.get("serversTransports") {
+        match &st.value {
+            NodeValue::Map(entries) => {
+                for (key, body) in entries {
+                    out.servers_transports.insert(key.name.clone(), body.clone());
+                }
+            }
+            NodeValue::Null => {}
+            _ => issues.error(
+                &st.origin,
+                "`http.serversTransports` must be a map of names to definitions",
+            ),
+        }
     }
     for (section, node) in [
         ("routers", http.get("routers")),

@@ -24,6 +24,7 @@ mod services;
 mod sources;
 mod static_decode;
 mod tls;
+mod transport;
 mod validate;
 mod validate_services;
 pub mod yaml;

@@ -164,3 +164,19 @@ impl Node {
         }
     }
 }
+
+/// Splits a dotted key (label, flag) `a.b[0].c` into `a`, `b`, `0`, `c`.
+pub fn key_segments(key: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for part in key.split('.') {
+        match part.find('[') {
+            Some(open) if part.ends_with(']') => {
+                out.push(&part[..open]);
+                out.push(&part[open + 1..part.len() - 1]);
+            }
+            _ => out.push(part),
+        }
+    }
+    out
+}
+

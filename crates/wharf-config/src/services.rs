@@ -42,6 +42,7 @@ pub struct RawLoadBalancer {
     pub passive_health_check: Option<PassiveHealthCheckSpec>,
     pub sticky: Option<RawStickyCookie>,
     pub flush_interval: Duration,
+    pub servers_transport: Option<Sourced<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,8 +123,9 @@ fn load_balancer(
             "passiveHealthCheck",
             "sticky",
             "responseForwarding",
+            "serversTransport",
         ],
-        &["serversTransport"],
+        &[],
         issues,
     );
     let strategy = match body.get("strategy") {
@@ -185,6 +187,13 @@ fn load_balancer(
         passive_health_check,
         sticky,
         flush_interval,
+        servers_transport: body.get("serversTransport").and_then(|t| {
+            let value = string(t, &join(lp, "serversTransport"), issues)?;
+            (!value.is_empty()).then(|| Sourced {
+                value,
+                origin: t.origin.clone(),
+            })
+        }),
     })
 }
 

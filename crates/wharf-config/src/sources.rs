@@ -170,7 +170,7 @@ pub fn flags_to_node(args: &[String]) -> Node {
         if is_config_flag(&key) {
             continue;
         }
-        let path: Vec<&str> = key.split('.').collect();
+        let path = crate::node::key_segments(&key);
         let leaf = Node::new(Origin::Flag(key.clone()), NodeValue::Scalar(value));
         root.insert_path(&path, leaf);
     }

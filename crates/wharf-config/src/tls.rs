@@ -226,7 +226,7 @@ pub fn decode_tls(n: &Node, issues: &mut Issues) -> RawTls {
     out
 }
 
-fn certificate(n: &Node, path: &str, issues: &mut Issues) -> Option<CertificateSpec> {
+pub(crate) fn certificate(n: &Node, path: &str, issues: &mut Issues) -> Option<CertificateSpec> {
     let mut pem = |key: &str| {
         let v = n.get(key);
         let s = v.and_then(|v| string(v, &join(path, key), issues));

@@ -34,12 +34,13 @@ pub fn validate(
     let mut unsupported_services: BTreeMap<QualifiedName, String> = BTreeMap::new();
     let mut middlewares: BTreeMap<QualifiedName, MiddlewareStatus> = BTreeMap::new();
 
+    let transports = crate::validate_services::transports(providers, statics, &mut issues);
     for p in providers {
         for (name, raw) in &p.raw.services {
             let qn = QualifiedName::new(name, &p.provider);
             match raw {
                 RawService::LoadBalancer(lb) => {
-                    if let Some(spec) = crate::validate_services::load_balancer(&qn, lb, &mut issues) {
+                    if let Some(spec) = crate::validate_services::load_balancer(&qn, lb, &transports, &mut issues) {
                         out.services.insert(qn, spec);
                     }
                 }

@@ -1,16 +1,81 @@
 //! Raw load balancers -> [`ServiceSpec`]s: server URLs parsed, the sticky cookie's name
 //! resolved as Traefik does. A service with an unusable server is dropped with its origin.
 
+use std::collections::BTreeMap;
+
 use sha1::{Digest, Sha1};
-use wharf_model::{ConfigIssue, QualifiedName, ServerSpec, ServiceSpec, StickyCookieSpec, UpstreamScheme};
+use wharf_model::{
+    ConfigIssue, QualifiedName, ServerSpec, ServersTransportSpec, ServiceSpec, StaticConfig,
+    StickyCookieSpec, UpstreamScheme,
+};
 
 use crate::services::{RawLoadBalancer, RawStickyCookie};
+use crate::validate::ProviderConfig;
+
+/// Every provider's servers transports, and the static one as `default@internal`.
+pub(crate) fn transports(
+    providers: &[ProviderConfig],
+    statics: &StaticConfig,
+    issues: &mut Vec<ConfigIssue>,
+) -> BTreeMap<QualifiedName, ServersTransportSpec> {
+    let mut out = BTreeMap::new();
+    out.insert(
+        statics.servers_transport.name.clone(),
+        statics.servers_transport.clone(),
+    );
+    for p in providers {
+        for (name, body) in &p.raw.servers_transports {
+            let qn = QualifiedName::new(name, &p.provider);
+            let mut local = crate::decode::Issues::default();
+            let path = format!("http.serversTransports.{name}");
+            if let Some(t) = crate::transport::transport(body, &path, qn.clone(), &mut local) {
+                out.insert(qn, t);
+            }
+            issues.extend(local.0);
+        }
+    }
+    out
+}
 
 pub(crate) fn load_balancer(
     qn: &QualifiedName,
     lb: &RawLoadBalancer,
+    transports: &BTreeMap<QualifiedName, ServersTransportSpec>,
     issues: &mut Vec<ConfigIssue>,
 ) -> Option<ServiceSpec> {
+    let provider = wharf_model::ProviderName::new(qn.provider());
+    let transport = match &lb.servers_transport {
+        None => transports
+            .get(&QualifiedName::new(
+                "default",
+                &wharf_model::ProviderName::new("internal"),
+            ))
+            .cloned(),
+        Some(reference) => {
+            let name = QualifiedName::resolve(&reference.value, &provider);
+            match transports.get(&name) {
+                Some(t) => Some(t.clone()),
+                None => {
+                    let hint = crate::decode::nearest(
+                        name.as_str(),
+                        transports.keys().map(QualifiedName::as_str),
+                    )
+                    .map_or_else(
+                        || "define it under http.serversTransports (file provider)".to_string(),
+                        |n| format!("did you mean `{n}`?"),
+                    );
+                    issues.push(
+                        ConfigIssue::error(
+                            reference.origin.clone(),
+                            format!("service `{qn}`: servers transport `{name}` does not exist; the service is dropped"),
+                        )
+                        .with_hint(hint),
+                    );
+                    return None;
+                }
+            }
+        }
+    };
     let mut specs = Vec::new();
     let mut ok = true;
     for s in &lb.servers {
@@ -52,6 +117,9 @@ pub(crate) fn load_balancer(
     spec.passive_health_check = lb.passive_health_check;
     spec.sticky = lb.sticky.as_ref().map(|c| sticky_cookie(c, qn));
     spec.flush_interval = lb.flush_interval;
+    if let Some(t) = transport {
+        spec.transport = t;
+    }
     Some(spec)
 }
 

@@ -200,7 +200,7 @@ impl Controller {
             .collect();
         let (mut config, validation_issues) = validate(&inputs, &self.statics);
         issues.extend(validation_issues);
-        self.pools.sync(&config);
+        issues.extend(self.pools.sync(&config));
         if let Some(acme) = &self.acme {
             config
                 .tls

@@ -366,6 +366,16 @@ fn merge(into: &mut RawDynamicConfig, from: RawDynamicConfig, issues: &mut Vec<C
         |m| &m.origin,
         issues,
     );
+    for (name, body) in from.servers_transports {
+        if into.servers_transports.contains_key(&name) {
+            issues.push(ConfigIssue::error(
+                body.origin.clone(),
+                format!("servers transport `{name}` is defined in two files; this definition is ignored"),
+            ));
+        } else {
+            into.servers_transports.insert(name, body);
+        }
+    }
     into.tls.certificates.extend(from.tls.certificates);
     if into.tls.default_certificate.is_none() {
         into.tls.default_certificate = from.tls.default_certificate;

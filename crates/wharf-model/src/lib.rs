@@ -15,6 +15,7 @@ mod origin;
 mod service;
 mod static_config;
 mod tls;
+mod transport;
 
 pub use duration::parse_go_duration;
 pub use dynamic::{DynamicConfig, RefusedTlsRouter, RouterSpec};
@@ -26,6 +27,7 @@ pub use middleware::{
     SourceCriterion,
 };
 pub use origin::Origin;
+pub use transport::{ForwardingTimeouts, ServersTransportSpec, DEFAULT_TRANSPORT};
 pub use service::{
     HealthCheckMode, HealthCheckSpec, PassiveHealthCheckSpec, SameSite, ServerSpec, ServiceSpec,
     StickyCookieSpec, Strategy, UpstreamScheme,

@@ -122,6 +122,8 @@ pub struct ServiceSpec {
     pub sticky: Option<StickyCookieSpec>,
     /// `responseForwarding.flushInterval`; negative in Traefik (flush every write) is zero.
     pub flush_interval: Duration,
+    /// How its servers are reached (resolved: `default@internal` unless it names one).
+    pub transport: crate::ServersTransportSpec,
     pub origin: Origin,
 }
 
@@ -137,6 +139,10 @@ impl ServiceSpec {
             passive_health_check: None,
             sticky: None,
             flush_interval: Duration::from_millis(100),
+            transport: crate::ServersTransportSpec::new(
+                QualifiedName::new("default", &crate::ProviderName::new("internal")),
+                Origin::Default,
+            ),
             origin,
         }
     }

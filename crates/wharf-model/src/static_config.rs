@@ -9,6 +9,8 @@ use crate::origin::Origin;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StaticConfig {
+    /// `serversTransport`: the `default@internal` transport.
+    pub servers_transport: crate::ServersTransportSpec,
     /// By name. Always at least one (Traefik creates `http` on `:80` when none is defined).
     pub entry_points: BTreeMap<String, EntryPoint>,
     pub providers: ProvidersConfig,

@@ -388,8 +388,7 @@ impl ProxyHttp for EntryPointProxy {
         ctx.server_load = Some(state.begin());
         ctx.attempt_started = Some(std::time::Instant::now());
         let addr = connect_addr(&server.target).await?;
-        let peer = wharf_upstream::http_peer(addr, server.scheme, &server.host, state.id);
-        Ok(Box::new(peer))
+        Ok(Box::new(pool.peer(pick.index, addr)))
     }
 
     async fn upstream_request_filter(

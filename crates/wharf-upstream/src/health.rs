@@ -11,7 +11,6 @@ use tokio_util::sync::CancellationToken;
 use wharf_model::{HealthCheckMode, HealthCheckSpec, UpstreamScheme};
 
 use crate::exchange::{connect_addr, Client};
-use crate::peer::http_peer;
 use crate::pool::ServicePool;
 use crate::server::{authority, Server, ServerState};
 use crate::Target;
@@ -36,6 +35,7 @@ pub(crate) fn spawn(
             spec: spec.clone(),
             client: client.clone(),
             changes: changes.clone(),
+            transport: pool.transport.clone(),
         };
         let token = token.clone();
         runtime.spawn(async move {
@@ -55,6 +55,7 @@ struct Check {
     spec: HealthCheckSpec,
     client: Arc<Client>,
     changes: Arc<Notify>,
+    transport: crate::Transport,
 }
 
 impl Check {
@@ -111,7 +112,7 @@ impl Check {
         let mut method = self.spec.method.clone();
         for _ in 0..=MAX_REDIRECTS {
             let addr = connect_addr(&target).await.map_err(|e| e.to_string())?;
-            let peer = http_peer(addr, scheme, &sni, self.state.id);
+            let peer = self.transport.peer(addr, scheme, &sni, self.state.id);
             let mut req = RequestHeader::build(method.as_str(), path.as_bytes(), None)
                 .map_err(|e| e.to_string())?;
             let host_header = self.spec.hostname.as_deref().unwrap_or(&host).to_string();
@@ -165,7 +166,9 @@ impl Check {
             _ => UpstreamScheme::H2c,
         };
         let addr = connect_addr(&target).await.map_err(|e| e.to_string())?;
-        let mut peer = http_peer(addr, scheme, &self.server.host, self.state.id);
+        let mut peer = self
+            .transport
+            .peer(addr, scheme, &self.server.host, self.state.id);
         peer.options.set_http_version(2, 2);
         let mut req = RequestHeader::build("POST", b"/grpc.health.v1.Health/Check", None)
             .map_err(|e| e.to_string())?;

@@ -18,11 +18,13 @@ mod registry;
 mod schedule;
 mod server;
 mod sticky;
+mod transport;
 
 pub use balance::{Choice, Pick};
 pub use dns::{CachedName, Target};
 pub use exchange::{connect_addr, Client, IDLE};
-pub use peer::{http_peer, DIAL_TIMEOUT, IDLE_TIMEOUT};
+pub use peer::http_peer;
+pub use transport::{ca_list, client_cert, Transport};
 pub use pool::{Outcome, ServicePool, CONNECT_FAILURE_BACKOFF};
 pub use registry::PoolRegistry;
 pub use schedule::{Schedule, MAX_CYCLE};

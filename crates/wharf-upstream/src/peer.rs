@@ -1,28 +1,21 @@
-//! The one place an upstream `HttpPeer` is set up (proxied requests and health checks alike).
+//! A peer with Traefik's default transport (auth servers, error pages, health checks of
+//! services without a transport of their own, the healthcheck command).
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::OnceLock;
 
 use pingora::upstreams::peer::HttpPeer;
-use wharf_model::UpstreamScheme;
+use wharf_model::{ProviderName, QualifiedName, ServersTransportSpec, UpstreamScheme};
 
-/// Traefik's `dialTimeout` default.
-pub const DIAL_TIMEOUT: Duration = Duration::from_secs(30);
-/// Traefik's `idleConnTimeout` default.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+use crate::transport::Transport;
 
-/// A peer for `addr` speaking `scheme`, TLS checked against `sni`. Connections are pooled
-/// under `group` (a server's state id): never shared with another server that took the same
-/// address.
+/// A peer for `addr` speaking `scheme` with Traefik's default transport options.
 pub fn http_peer(addr: SocketAddr, scheme: UpstreamScheme, sni: &str, group: u64) -> HttpPeer {
-    let mut peer = HttpPeer::new(addr, scheme == UpstreamScheme::Https, sni.to_string());
-    peer.options.connection_timeout = Some(DIAL_TIMEOUT);
-    peer.options.idle_timeout = Some(IDLE_TIMEOUT);
-    peer.group_key = group;
-    match scheme {
-        UpstreamScheme::H2c => peer.options.set_http_version(2, 2),
-        UpstreamScheme::Https => peer.options.set_http_version(2, 1),
-        UpstreamScheme::Http => {}
-    }
-    peer
+    static DEFAULT: OnceLock<Transport> = OnceLock::new();
+    DEFAULT
+        .get_or_init(|| {
+            let name = QualifiedName::new("default", &ProviderName::new("internal"));
+            Transport::build(&ServersTransportSpec::new(name, wharf_model::Origin::Default)).0
+        })
+        .peer(addr, scheme, sni, group)
 }

@@ -27,6 +27,10 @@ pub struct ServicePool {
     /// An active health check watches the servers (it alone brings a server back).
     pub health_checked: bool,
     pub flush_interval: Duration,
+    /// How the servers are reached.
+    pub transport: crate::Transport,
+    /// What building the transport reported (kept while the pool lives).
+    pub issues: Vec<wharf_model::ConfigIssue>,
     pub(crate) schedule: Schedule,
     pub(crate) next: AtomicU64,
     spec: ServiceSpec,
@@ -49,7 +53,10 @@ impl ServicePool {
         let servers: Vec<Server> = spec.servers.iter().map(Server::from_spec).collect();
         let states = spec.servers.iter().map(|s| state(&s.url)).collect();
         let weights: Vec<u32> = spec.servers.iter().map(|s| s.weight).collect();
+        let (transport, issues) = crate::Transport::build(&spec.transport);
         ServicePool {
+            transport,
+            issues,
             name: spec.name.clone(),
             servers,
             states,
@@ -77,6 +84,13 @@ impl ServicePool {
 
     pub fn spec(&self) -> &ServiceSpec {
         &self.spec
+    }
+
+    /// The peer for server `index` at `addr` (its address now).
+    pub fn peer(&self, index: usize, addr: std::net::SocketAddr) -> pingora::upstreams::peer::HttpPeer {
+        let server = &self.servers[index];
+        self.transport
+            .peer(addr, server.scheme, &server.host, self.states[index].id)
     }
 
     /// Whether any server may get a request now.

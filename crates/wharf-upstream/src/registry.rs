@@ -51,7 +51,7 @@ impl PoolRegistry {
     /// or new ones get a fresh pool (with the state of the servers they keep), removed ones
     /// are forgotten (in-flight requests keep theirs through their `Arc`). Health checks run
     /// on the current tokio runtime; without one (unit tests) they do not run.
-    pub fn sync(&mut self, config: &DynamicConfig) {
+    pub fn sync(&mut self, config: &DynamicConfig) -> Vec<wharf_model::ConfigIssue> {
         self.pools
             .retain(|name, _| config.services.contains_key(name));
         let wanted: HashSet<(&QualifiedName, &str)> = config
@@ -94,6 +94,16 @@ impl PoolRegistry {
                 },
             );
         }
+        // One report per transport, however many services use it.
+        let mut issues: Vec<wharf_model::ConfigIssue> = Vec::new();
+        for entry in self.pools.values() {
+            for issue in &entry.pool.issues {
+                if !issues.contains(issue) {
+                    issues.push(issue.clone());
+                }
+            }
+        }
+        issues
     }
 
     pub fn get(&self, name: &QualifiedName) -> Option<Arc<ServicePool>> {

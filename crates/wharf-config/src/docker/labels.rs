@@ -4,22 +4,7 @@ use wharf_model::{ConfigIssue, Origin};
 
 use super::container::ContainerInfo;
 use crate::decode::{nearest, Issues};
-use crate::node::{Node, NodeValue};
-
-/// Splits `a.b[0].c` into `a`, `b`, `0`, `c`.
-fn segments(key: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    for part in key.split('.') {
-        match part.find('[') {
-            Some(open) if part.ends_with(']') => {
-                out.push(&part[..open]);
-                out.push(&part[open + 1..part.len() - 1]);
-            }
-            _ => out.push(part),
-        }
-    }
-    out
-}
+use crate::node::{key_segments as segments, Node, NodeValue};
 
 /// Lowers the labels; None if the container must be skipped (reported).
 pub(super) fn lower(c: &ContainerInfo, issues: &mut Issues) -> Option<Node> {

@@ -33,9 +33,9 @@ const TOP: &[&str] = &[
     "accessLog",
     "global",
     "certificatesResolvers",
+    "serversTransport",
 ];
 const TOP_LATER: &[&str] = &[
-    "serversTransport",
     "tcpServersTransport",
     "tracing",
     "experimental",
@@ -106,7 +106,20 @@ pub fn decode_static(root: &Node) -> (StaticConfig, Vec<ConfigIssue>) {
         .get("certificatesResolvers")
         .map(|n| acme::cert_resolvers(n, &mut issues))
         .unwrap_or_default();
+    let default_transport = wharf_model::QualifiedName::new(
+        "default",
+        &wharf_model::ProviderName::new("internal"),
+    );
+    let servers_transport = root
+        .get("serversTransport")
+        .and_then(|n| {
+            crate::transport::transport(n, "serversTransport", default_transport.clone(), &mut issues)
+        })
+        .unwrap_or_else(|| {
+            wharf_model::ServersTransportSpec::new(default_transport, wharf_model::Origin::Default)
+        });
     let mut config = StaticConfig {
+        servers_transport,
         entry_points,
         providers,
         api,

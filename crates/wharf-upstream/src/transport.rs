@@ -1,0 +1,176 @@
+//! A servers transport, built once per pool: the CA list and client certificate loaded, the
+//! options applied to each `HttpPeer` (TLS verification and SNI, mutual TLS, HTTP/2, timeouts,
+//! pooling).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pingora::protocols::tls::CaType;
+use pingora::upstreams::peer::HttpPeer;
+use pingora::utils::tls::CertKey;
+use wharf_model::{ConfigIssue, PemSource, ServersTransportSpec, UpstreamScheme};
+
+/// HTTP/2 streams one backend connection carries (pingora's default is 1).
+const H2_STREAMS: usize = 100;
+
+#[derive(Clone, Default)]
+pub struct Transport {
+    ca: Option<Arc<CaType>>,
+    client_cert: Option<Arc<CertKey>>,
+    server_name: Option<String>,
+    insecure: bool,
+    disable_http2: bool,
+    pooling: bool,
+    dial: Option<Duration>,
+    response_header: Option<Duration>,
+    idle: Option<Duration>,
+    read_idle: Option<Duration>,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("server_name", &self.server_name)
+            .field("insecure", &self.insecure)
+            .field("custom_ca", &self.ca.is_some())
+            .field("client_cert", &self.client_cert.is_some())
+            .finish()
+    }
+}
+
+fn read(source: &PemSource) -> Result<String, String> {
+    match source {
+        PemSource::Inline(pem) => Ok(pem.clone()),
+        PemSource::File(path) => std::fs::read_to_string(path).map_err(|e| e.to_string()),
+    }
+}
+
+fn nonzero(d: Duration) -> Option<Duration> {
+    (!d.is_zero()).then_some(d)
+}
+
+impl Transport {
+    /// Builds `spec`; what cannot be read is reported with the transport's origin and left
+    /// out (a backend that needs it then fails its handshakes, visibly, with 502).
+    pub fn build(spec: &ServersTransportSpec) -> (Transport, Vec<ConfigIssue>) {
+        let mut issues = Vec::new();
+        let mut problem = |what: String, hint: &str| {
+            issues.push(
+                ConfigIssue::error(spec.origin.clone(), format!("servers transport `{}`: {what}", spec.name))
+                    .with_hint(hint.to_string()),
+            );
+        };
+        let mut pem = String::new();
+        for ca in &spec.root_cas {
+            match read(ca) {
+                Ok(text) => {
+                    if ca_list(&text).is_ok() {
+                        pem.push_str(&text);
+                        pem.push('\n');
+                    } else {
+                        problem(format!("root CA {} is not a PEM certificate list; it is left out", ca.describe()), "give a PEM file of CA certificates");
+                    }
+                }
+                Err(e) => problem(format!("cannot read root CA {}: {e}; it is left out", ca.describe()), "check the path and permissions"),
+            }
+        }
+        let ca = if pem.is_empty() { None } else { ca_list(&pem).ok() };
+        let client_cert = spec.certificates.first().and_then(|c| {
+            let loaded = read(&c.cert).and_then(|cert| Ok((cert, read(&c.key)?)));
+            match loaded.and_then(|(cert, key)| client_cert(&cert, &key)) {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    problem(format!("client certificate {}: {e}; none is presented", c.cert.describe()), "give a PEM certificate and its key");
+                    None
+                }
+            }
+        });
+        let t = &spec.timeouts;
+        let transport = Transport {
+            ca,
+            client_cert,
+            server_name: spec.server_name.clone(),
+            insecure: spec.insecure_skip_verify,
+            disable_http2: spec.disable_http2,
+            pooling: spec.max_idle_conns_per_host >= 0,
+            dial: nonzero(t.dial),
+            response_header: nonzero(t.response_header),
+            idle: nonzero(t.idle_conn),
+            read_idle: nonzero(t.read_idle),
+        };
+        (transport, issues)
+    }
+
+    /// A peer for one server at `addr`, connections pooled under `group`.
+    pub fn peer(&self, addr: SocketAddr, scheme: UpstreamScheme, host: &str, group: u64) -> HttpPeer {
+        let sni = self.server_name.as_deref().unwrap_or(host);
+        let mut peer = HttpPeer::new(addr, scheme == UpstreamScheme::Https, sni.to_string());
+        let o = &mut peer.options;
+        o.connection_timeout = self.dial;
+        // Every wait for the backend (Traefik bounds only the wait for the response head).
+        o.read_timeout = self.response_header;
+        o.idle_timeout = if self.pooling { self.idle } else { Some(Duration::ZERO) };
+        o.h2_ping_interval = self.read_idle;
+        o.verify_cert = !self.insecure;
+        o.verify_hostname = !self.insecure;
+        o.ca.clone_from(&self.ca);
+        peer.client_cert_key.clone_from(&self.client_cert);
+        peer.group_key = group;
+        match scheme {
+            UpstreamScheme::H2c => {
+                peer.options.set_http_version(2, 2);
+                peer.options.max_h2_streams = H2_STREAMS;
+            }
+            UpstreamScheme::Https if !self.disable_http2 => {
+                peer.options.set_http_version(2, 1);
+                peer.options.max_h2_streams = H2_STREAMS;
+            }
+            _ => {}
+        }
+        peer
+    }
+}
+
+/// PEM certificates as pingora's CA list (checked at load; a bad one is a build error).
+pub fn ca_list(
+    pem: &str,
+) -> Result<Arc<CaType>, String> {
+    use pingora::utils::tls::{parse_x509, WrappedX509};
+    Ok(der_certificates(pem)?
+        .into_iter()
+        .map(|der| WrappedX509::new(der, parse_x509))
+        .collect::<Vec<_>>()
+        .into())
+}
+
+/// A PEM certificate chain and key as pingora's client certificate.
+pub fn client_cert(
+    cert: &str,
+    key: &str,
+) -> Result<Arc<CertKey>, String> {
+    use rustls_pki_types::pem::PemObject;
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes())
+        .map_err(|e| format!("client key: {e}"))?;
+    Ok(std::sync::Arc::new(pingora::utils::tls::CertKey::new(
+        der_certificates(cert)?,
+        key.secret_der().to_vec(),
+    )))
+}
+
+fn der_certificates(pem: &str) -> Result<Vec<Vec<u8>>, String> {
+    use rustls_pki_types::pem::PemObject;
+    let certs: Vec<Vec<u8>> = rustls_pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
+        .map(|c| c.map(|c| c.to_vec()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("certificates: {e}"))?;
+    // pingora parses each certificate and panics on a bad one: checked here first.
+    if certs.is_empty()
+        || certs
+            .iter()
+            .any(|c| x509_parser::parse_x509_certificate(c).is_err())
+    {
+        return Err("not a valid PEM certificate list".into());
+    }
+    Ok(certs)
+}

@@ -1,0 +1,139 @@
+//! serversTransports against real HTTPS backends on loopback: trusted CAs, mutual TLS,
+//! serverName, insecureSkipVerify, HTTP/2 by ALPN (and disableHTTP2), responseHeaderTimeout
+//! (504), the static default transport, and references or files that are wrong.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{start, WAIT};
+use wharf_testkit::pki::TestPki;
+use wharf_testkit::{raw, EchoServer};
+
+#[test]
+fn transports_reach_https_backends_as_configured() {
+    let pki = TestPki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let files = pki.write(dir.path());
+    let bad_ca = dir.path().join("bad-ca.pem");
+    std::fs::write(&bad_ca, "not a certificate").unwrap();
+    // One backend that wants a client certificate of the test CA, one that speaks h2 too.
+    let mtls = EchoServer::start_tls("mtls", pki.server_config(true));
+    let mut h2 = (*pki.server_config(false)).clone();
+    h2.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let h2 = EchoServer::start_tls("h2", Arc::new(h2));
+    let plain = EchoServer::start("plain");
+    let (ca, cert, key) = (
+        files.ca.display(),
+        files.client_cert.display(),
+        files.client_key.display(),
+    );
+    let yaml = format!(
+        r#"
+http:
+  routers:
+    mtls: {{rule: "Host(`mtls.test`)", service: mtls}}
+    nocert: {{rule: "Host(`nocert.test`)", service: nocert}}
+    untrusted: {{rule: "Host(`untrusted.test`)", service: untrusted}}
+    insecure: {{rule: "Host(`insecure.test`)", service: insecure}}
+    named: {{rule: "Host(`named.test`)", service: named}}
+    misnamed: {{rule: "Host(`misnamed.test`)", service: misnamed}}
+    h2: {{rule: "Host(`h2.test`)", service: h2}}
+    h1only: {{rule: "Host(`h1only.test`)", service: h1only}}
+    slow: {{rule: "Host(`slow.test`)", service: slow}}
+    missing: {{rule: "Host(`missing.test`)", service: missing}}
+  services:
+    mtls: {{loadBalancer: {{servers: [{{url: "{mtls_url}"}}], serversTransport: mtls}}}}
+    nocert: {{loadBalancer: {{servers: [{{url: "{mtls_url}"}}], serversTransport: ca-only}}}}
+    untrusted: {{loadBalancer: {{servers: [{{url: "{h2_url}"}}]}}}}
+    insecure: {{loadBalancer: {{servers: [{{url: "{mtls_url}"}}], serversTransport: insecure}}}}
+    named: {{loadBalancer: {{servers: [{{url: "{mtls_url}"}}], serversTransport: named}}}}
+    misnamed: {{loadBalancer: {{servers: [{{url: "{mtls_url}"}}], serversTransport: misnamed}}}}
+    h2: {{loadBalancer: {{servers: [{{url: "{h2_url}"}}], serversTransport: ca-only@file}}}}
+    h1only: {{loadBalancer: {{servers: [{{url: "{h2_url}"}}], serversTransport: h1}}}}
+    slow: {{loadBalancer: {{servers: [{{url: "{plain_url}"}}], serversTransport: impatient}}}}
+    missing: {{loadBalancer: {{servers: [{{url: "{plain_url}"}}], serversTransport: nowhere}}}}
+  serversTransports:
+    mtls:
+      rootCAs: ["{ca}"]
+      certificates: [{{certFile: "{cert}", keyFile: "{key}"}}]
+    ca-only:
+      rootCAs: ["{ca}", "{bad_ca}"]
+    insecure:
+      insecureSkipVerify: true
+      certificates: [{{certFile: "{cert}", keyFile: "{key}"}}]
+    named:
+      serverName: localhost
+      rootCAs: ["{ca}"]
+      certificates: [{{certFile: "{cert}", keyFile: "{key}"}}]
+    misnamed:
+      serverName: wrong.test
+      rootCAs: ["{ca}"]
+      certificates: [{{certFile: "{cert}", keyFile: "{key}"}}]
+    h1:
+      rootCAs: ["{ca}"]
+      disableHTTP2: true
+    impatient:
+      forwardingTimeouts: {{responseHeaderTimeout: 300ms}}
+"#,
+        mtls_url = mtls.url(),
+        h2_url = h2.url(),
+        plain_url = plain.url(),
+        bad_ca = bad_ca.display(),
+    );
+    let s = start(&yaml, &[]);
+    let get = |host: &str, path: &str| raw::get(s.web, host, path, &[]).unwrap();
+    for (host, want) in [
+        ("mtls.test", 200),
+        ("nocert.test", 502),
+        ("untrusted.test", 502),
+        ("insecure.test", 200),
+        ("named.test", 200),
+        ("misnamed.test", 502),
+        ("missing.test", 404),
+    ] {
+        let r = get(host, "/");
+        assert_eq!(r.status, want, "{host}: {}\n{}", r.body_text(), s.proc.log());
+    }
+    assert_eq!(mtls.count(), 3, "mtls, insecure and named reached the backend");
+
+    // HTTP/2 to an https backend when it offers it by ALPN; HTTP/1.1 with disableHTTP2.
+    assert_eq!(get("h2.test", "/").json()["version"], "HTTP/2.0");
+    assert_eq!(get("h1only.test", "/").json()["version"], "HTTP/1.1");
+
+    // responseHeaderTimeout: 504, Traefik's body.
+    let r = get("slow.test", "/delay/3000");
+    assert_eq!((r.status, r.body_text().as_str()), (504, "Gateway Timeout"));
+    assert_eq!(get("slow.test", "/").status, 200);
+
+    let file = s.dynamic.display().to_string();
+    for needle in [
+        format!("{file}:24:"),
+        "servers transport `nowhere@file` does not exist".to_string(),
+        format!("root CA {} is not a PEM certificate list", bad_ca.display()),
+    ] {
+        assert!(s.proc.wait_for_log(&needle, WAIT), "{needle}\n{}", s.proc.log());
+    }
+}
+
+#[test]
+fn the_static_transport_is_every_services_default() {
+    let pki = TestPki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let files = pki.write(dir.path());
+    let mtls = EchoServer::start_tls("mtls", pki.server_config(true));
+    let yaml = format!(
+        "http:\n  routers:\n    r: {{rule: \"Host(`a.test`)\", service: s}}\n  services:\n    s: {{loadBalancer: {{servers: [{{url: \"{}\"}}]}}}}\n",
+        mtls.url()
+    );
+    let s = start(
+        &yaml,
+        &[
+            format!("--serversTransport.rootCAs={}", files.ca.display()),
+            format!("--serversTransport.certificates[0].certFile={}", files.client_cert.display()),
+            format!("--serversTransport.certificates[0].keyFile={}", files.client_key.display()),
+        ],
+    );
+    let r = raw::get(s.web, "a.test", "/", &[]).unwrap();
+    assert_eq!(r.status, 200, "{}\n{}", r.body_text(), s.proc.log());
+}
