@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use wharf_model::{ConfigIssue, Origin};
 
 use crate::decode::{check_keys, integer, join, list, string, Issues};
-pub use crate::services::{RawLoadBalancer, RawServer, RawService, RawStickyCookie};
 use crate::middlewares::{check_options, KINDS};
 use crate::node::{Node, NodeValue};
+pub use crate::services::{RawLoadBalancer, RawServer, RawService, RawStickyCookie};
 
 /// A value and where it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +71,8 @@ pub fn decode_dynamic(root: &Node) -> (RawDynamicConfig, Vec<ConfigIssue>) {
         match &st.value {
             NodeValue::Map(entries) => {
                 for (key, body) in entries {
-                    out.servers_transports.insert(key.name.clone(), body.clone());
+                    out.servers_transports
+                        .insert(key.name.clone(), body.clone());
                 }
             }
             NodeValue::Null => {}
@@ -102,7 +103,9 @@ pub fn decode_dynamic(root: &Node) -> (RawDynamicConfig, Vec<ConfigIssue>) {
                             }
                         }
                         "services" => {
-                            if let Some(s) = crate::services::service(item, &key.origin, &item_path, &mut local) {
+                            if let Some(s) =
+                                crate::services::service(item, &key.origin, &item_path, &mut local)
+                            {
                                 if !local.has_errors() {
                                     out.services.insert(key.name.clone(), s);
                                 }

@@ -12,6 +12,7 @@
 //!
 //! [`Origin`]: wharf_model::Origin
 
+mod composite;
 mod decode;
 pub mod docker;
 mod dynamic;
@@ -26,13 +27,15 @@ mod static_decode;
 mod tls;
 mod transport;
 mod validate;
+mod validate_composite;
 mod validate_services;
 pub mod yaml;
 
+pub use composite::{RawChild, RawComposite, RawCompositeKind};
 pub use decode::nearest;
 pub use dynamic::{
-    decode_dynamic, RawDynamicConfig, RawLoadBalancer, RawMiddleware, RawRouter, RawServer, RawService,
-    RawStickyCookie, Sourced,
+    decode_dynamic, RawDynamicConfig, RawLoadBalancer, RawMiddleware, RawRouter, RawServer,
+    RawService, RawStickyCookie, Sourced,
 };
 pub use node::{Key, Node, NodeValue};
 pub use sources::{

@@ -179,4 +179,3 @@ pub fn key_segments(key: &str) -> Vec<&str> {
     }
     out
 }
-

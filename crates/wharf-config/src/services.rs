@@ -48,20 +48,19 @@ pub struct RawLoadBalancer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RawService {
     LoadBalancer(Box<RawLoadBalancer>),
-    /// A service type wharf does not implement yet (`weighted`, `mirroring`, ...).
-    Unsupported { origin: Origin, kind: String },
+    Composite(Box<crate::composite::RawComposite>),
 }
 
 impl RawService {
     pub fn origin(&self) -> &Origin {
         match self {
             RawService::LoadBalancer(lb) => &lb.origin,
-            RawService::Unsupported { origin, .. } => origin,
+            RawService::Composite(c) => &c.origin,
         }
     }
 }
 
-const SERVICE_KINDS_LATER: &[&str] = &["weighted", "mirroring", "failover", "highestRandomWeight"];
+const COMPOSITE_KINDS: &[&str] = &["weighted", "mirroring", "failover", "highestRandomWeight"];
 
 /// Traefik's defaults (`dynamic.DefaultHealthCheck*`).
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
@@ -75,7 +74,7 @@ pub(crate) fn service(
     issues: &mut Issues,
 ) -> Option<RawService> {
     let mut kinds = vec!["loadBalancer"];
-    kinds.extend(SERVICE_KINDS_LATER);
+    kinds.extend(COMPOSITE_KINDS);
     if !check_keys(n, path, &kinds, &[], issues) {
         return None;
     }
@@ -97,10 +96,11 @@ pub(crate) fn service(
     }
     let (key, body) = &entries[0];
     if !key.name.eq_ignore_ascii_case("loadBalancer") {
-        return Some(RawService::Unsupported {
-            origin: key.origin.clone(),
-            kind: key.name.clone(),
-        });
+        let kind = COMPOSITE_KINDS
+            .iter()
+            .find(|k| k.eq_ignore_ascii_case(&key.name))?;
+        return crate::composite::composite(kind, body, origin, &join(path, kind), issues)
+            .map(|c| RawService::Composite(Box::new(c)));
     }
     load_balancer(body, origin, &join(path, "loadBalancer"), issues)
         .map(|lb| RawService::LoadBalancer(Box::new(lb)))
@@ -310,10 +310,15 @@ fn health_check(node: &Node, hp: &str, issues: &mut Issues) -> Option<HealthChec
         Some(m) if m.eq_ignore_ascii_case("http") => HealthCheckMode::Http,
         Some(m) if m.eq_ignore_ascii_case("grpc") => HealthCheckMode::Grpc,
         Some(m) => {
-            let origin = node.get("mode").map_or(node.origin.clone(), |n| n.origin.clone());
+            let origin = node
+                .get("mode")
+                .map_or(node.origin.clone(), |n| n.origin.clone());
             issues.push(
-                ConfigIssue::error(origin, format!("`{hp}.mode: {m}` is not a health-check mode"))
-                    .with_hint("use http or grpc"),
+                ConfigIssue::error(
+                    origin,
+                    format!("`{hp}.mode: {m}` is not a health-check mode"),
+                )
+                .with_hint("use http or grpc"),
             );
             HealthCheckMode::Http
         }
@@ -326,10 +331,15 @@ fn health_check(node: &Node, hp: &str, issues: &mut Issues) -> Option<HealthChec
                     .with_hint("set the path to check, e.g. `path: /health`"),
             );
         } else if !path.starts_with('/') {
-            let origin = node.get("path").map_or(node.origin.clone(), |n| n.origin.clone());
+            let origin = node
+                .get("path")
+                .map_or(node.origin.clone(), |n| n.origin.clone());
             issues.push(
-                ConfigIssue::error(origin, format!("`{hp}.path: {path}` must be a relative URL starting with `/`"))
-                    .with_hint("the check goes to each server's own address; e.g. `/health?full=1`"),
+                ConfigIssue::error(
+                    origin,
+                    format!("`{hp}.path: {path}` must be a relative URL starting with `/`"),
+                )
+                .with_hint("the check goes to each server's own address; e.g. `/health?full=1`"),
             );
         }
     }
@@ -340,7 +350,9 @@ fn health_check(node: &Node, hp: &str, issues: &mut Issues) -> Option<HealthChec
             "https" => Some(UpstreamScheme::Https),
             "h2c" => Some(UpstreamScheme::H2c),
             _ => {
-                let origin = node.get("scheme").map_or(node.origin.clone(), |n| n.origin.clone());
+                let origin = node
+                    .get("scheme")
+                    .map_or(node.origin.clone(), |n| n.origin.clone());
                 issues.push(
                     ConfigIssue::error(origin, format!("`{hp}.scheme: {s}` is not supported"))
                         .with_hint("use http, https or h2c"),
@@ -356,7 +368,10 @@ fn health_check(node: &Node, hp: &str, issues: &mut Issues) -> Option<HealthChec
             Some(v) => match u16::try_from(v) {
                 Ok(v) => Some(v),
                 Err(_) => {
-                    issues.error(&p.origin, format!("`{hp}.port: {v}` is not a port (1-65535)"));
+                    issues.error(
+                        &p.origin,
+                        format!("`{hp}.port: {v}` is not a port (1-65535)"),
+                    );
                     None
                 }
             },
@@ -368,7 +383,10 @@ fn health_check(node: &Node, hp: &str, issues: &mut Issues) -> Option<HealthChec
             Some(0) | None => None,
             Some(v) if (100..=599).contains(&v) => u16::try_from(v).ok(),
             Some(v) => {
-                issues.error(&s.origin, format!("`{hp}.status: {v}` is not an HTTP status"));
+                issues.error(
+                    &s.origin,
+                    format!("`{hp}.status: {v}` is not an HTTP status"),
+                );
                 None
             }
         },
@@ -393,13 +411,21 @@ fn health_check(node: &Node, hp: &str, issues: &mut Issues) -> Option<HealthChec
                 }
             }
             NodeValue::Null => {}
-            _ => issues.error(&h.origin, format!("`{hp}.headers` must be a map of names to values")),
+            _ => issues.error(
+                &h.origin,
+                format!("`{hp}.headers` must be a map of names to values"),
+            ),
         }
     }
     let method = text("method", issues).unwrap_or_else(|| "GET".to_string());
     if http::Method::from_bytes(method.as_bytes()).is_err() {
-        let origin = node.get("method").map_or(node.origin.clone(), |n| n.origin.clone());
-        issues.error(&origin, format!("`{hp}.method: {method}` is not an HTTP method"));
+        let origin = node
+            .get("method")
+            .map_or(node.origin.clone(), |n| n.origin.clone());
+        issues.error(
+            &origin,
+            format!("`{hp}.method: {method}` is not an HTTP method"),
+        );
     }
     let interval = match node.get("interval") {
         Some(i) => positive(i, &join(hp, "interval"), issues),
@@ -437,7 +463,13 @@ fn health_check(node: &Node, hp: &str, issues: &mut Issues) -> Option<HealthChec
 }
 
 fn passive(node: &Node, pp: &str, issues: &mut Issues) -> Option<PassiveHealthCheckSpec> {
-    if !check_keys(node, pp, &["failureWindow", "maxFailedAttempts"], &[], issues) {
+    if !check_keys(
+        node,
+        pp,
+        &["failureWindow", "maxFailedAttempts"],
+        &[],
+        issues,
+    ) {
         return None;
     }
     let failure_window = match node.get("failureWindow") {
@@ -450,8 +482,13 @@ fn passive(node: &Node, pp: &str, issues: &mut Issues) -> Option<PassiveHealthCh
             v if v >= 1 => u32::try_from(v).unwrap_or(u32::MAX),
             v => {
                 issues.push(
-                    ConfigIssue::error(m.origin.clone(), format!("`{pp}.maxFailedAttempts: {v}` must be 1 or more"))
-                        .with_hint("the number of failures within failureWindow that take a server out"),
+                    ConfigIssue::error(
+                        m.origin.clone(),
+                        format!("`{pp}.maxFailedAttempts: {v}` must be 1 or more"),
+                    )
+                    .with_hint(
+                        "the number of failures within failureWindow that take a server out",
+                    ),
                 );
                 return None;
             }
@@ -463,14 +500,16 @@ fn passive(node: &Node, pp: &str, issues: &mut Issues) -> Option<PassiveHealthCh
     })
 }
 
-fn sticky(node: &Node, sp: &str, issues: &mut Issues) -> Option<RawStickyCookie> {
+pub(crate) fn sticky(node: &Node, sp: &str, issues: &mut Issues) -> Option<RawStickyCookie> {
     check_keys(node, sp, &["cookie"], &[], issues);
     let cookie = node.get("cookie")?;
     let cp = join(sp, "cookie");
     check_keys(
         cookie,
         &cp,
-        &["name", "secure", "httpOnly", "sameSite", "maxAge", "path", "domain", "expires"],
+        &[
+            "name", "secure", "httpOnly", "sameSite", "maxAge", "path", "domain", "expires",
+        ],
         &[],
         issues,
     );
@@ -493,7 +532,9 @@ fn sticky(node: &Node, sp: &str, issues: &mut Issues) -> Option<RawStickyCookie>
             "lax" => Some(SameSite::Lax),
             "strict" => Some(SameSite::Strict),
             _ => {
-                let origin = cookie.get("sameSite").map_or(cookie.origin.clone(), |n| n.origin.clone());
+                let origin = cookie
+                    .get("sameSite")
+                    .map_or(cookie.origin.clone(), |n| n.origin.clone());
                 issues.push(
                     ConfigIssue::warning(origin, format!("`{cp}.sameSite: {s}` is not none, lax or strict; no SameSite attribute is sent"))
                         .with_hint("use none, lax or strict"),
@@ -545,7 +586,10 @@ mod tests {
         assert_eq!(hc.method, "GET");
         assert!(hc.follow_redirects);
         let p = b.passive_health_check.unwrap();
-        assert_eq!((p.failure_window, p.max_failed_attempts), (Duration::from_secs(10), 1));
+        assert_eq!(
+            (p.failure_window, p.max_failed_attempts),
+            (Duration::from_secs(10), 1)
+        );
         let c = b.sticky.unwrap();
         assert_eq!((c.name, c.path.as_str(), c.max_age), (None, "/", 0));
         assert_eq!(b.flush_interval, Duration::from_millis(100));
@@ -572,17 +616,40 @@ mod tests {
     #[test]
     fn bad_options_are_errors_with_origins() {
         for (doc, needle) in [
-            ("loadBalancer: {strategy: fastest}", "not a load-balancing strategy"),
+            (
+                "loadBalancer: {strategy: fastest}",
+                "not a load-balancing strategy",
+            ),
             ("loadBalancer: {healthCheck: {interval: 1s}}", "has no path"),
-            ("loadBalancer: {healthCheck: {path: 'http://x/h'}}", "relative URL"),
-            ("loadBalancer: {healthCheck: {path: /h, mode: tcp}}", "not a health-check mode"),
-            ("loadBalancer: {healthCheck: {path: /h, interval: 0s}}", "must be positive"),
-            ("loadBalancer: {healthCheck: {path: /h, port: 70000}}", "not a port"),
-            ("loadBalancer: {passiveHealthCheck: {maxFailedAttempts: 0}}", "1 or more"),
-            ("loadBalancer: {servers: [{url: 'http://a', weight: -1}]}", "negative"),
+            (
+                "loadBalancer: {healthCheck: {path: 'http://x/h'}}",
+                "relative URL",
+            ),
+            (
+                "loadBalancer: {healthCheck: {path: /h, mode: tcp}}",
+                "not a health-check mode",
+            ),
+            (
+                "loadBalancer: {healthCheck: {path: /h, interval: 0s}}",
+                "must be positive",
+            ),
+            (
+                "loadBalancer: {healthCheck: {path: /h, port: 70000}}",
+                "not a port",
+            ),
+            (
+                "loadBalancer: {passiveHealthCheck: {maxFailedAttempts: 0}}",
+                "1 or more",
+            ),
+            (
+                "loadBalancer: {servers: [{url: 'http://a', weight: -1}]}",
+                "negative",
+            ),
         ] {
             let (_, issues) = decode(doc);
-            let found = issues.iter().find(|i| i.is_error() && i.message.contains(needle));
+            let found = issues
+                .iter()
+                .find(|i| i.is_error() && i.message.contains(needle));
             let found = found.unwrap_or_else(|| panic!("{doc}: {issues:?}"));
             assert!(matches!(found.origin, Origin::File { .. }), "{found:?}");
         }
@@ -590,9 +657,15 @@ mod tests {
 
     #[test]
     fn zero_weight_is_a_warning_and_preserve_path_is_read() {
-        let (s, issues) = decode("loadBalancer: {servers: [{url: 'http://a/p', weight: 0, preservePath: true}]}");
-        let Some(RawService::LoadBalancer(b)) = s else { panic!() };
+        let (s, issues) =
+            decode("loadBalancer: {servers: [{url: 'http://a/p', weight: 0, preservePath: true}]}");
+        let Some(RawService::LoadBalancer(b)) = s else {
+            panic!()
+        };
         assert_eq!((b.servers[0].weight, b.servers[0].preserve_path), (0, true));
-        assert!(issues.iter().all(|i| !i.is_error()) && issues.len() == 1, "{issues:?}");
+        assert!(
+            issues.iter().all(|i| !i.is_error()) && issues.len() == 1,
+            "{issues:?}"
+        );
     }
 }

@@ -8,7 +8,10 @@ use crate::node::Node;
 
 /// Options that would weaken what the user asked for if ignored: refused.
 const REFUSED: &[(&str, &str)] = &[
-    ("peerCertURI", "the backend certificate's URI SAN would not be checked"),
+    (
+        "peerCertURI",
+        "the backend certificate's URI SAN would not be checked",
+    ),
     ("spiffe", "SPIFFE identities are not supported"),
 ];
 
@@ -76,7 +79,11 @@ pub(crate) fn transport(
     }
     if let Some(c) = n.get("certificates") {
         let cp = join(path, "certificates");
-        for (i, item) in items(c, &cp, issues).unwrap_or_default().into_iter().enumerate() {
+        for (i, item) in items(c, &cp, issues)
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
             if let Some(cert) = crate::tls::certificate(item, &format!("{cp}[{i}]"), issues) {
                 out.certificates.push(cert);
             }

@@ -31,7 +31,7 @@ pub fn validate(
 ) -> (DynamicConfig, Vec<ConfigIssue>) {
     let mut issues = Vec::new();
     let mut out = DynamicConfig::default();
-    let mut unsupported_services: BTreeMap<QualifiedName, String> = BTreeMap::new();
+    let mut composites = Vec::new();
     let mut middlewares: BTreeMap<QualifiedName, MiddlewareStatus> = BTreeMap::new();
 
     let transports = crate::validate_services::transports(providers, statics, &mut issues);
@@ -40,17 +40,13 @@ pub fn validate(
             let qn = QualifiedName::new(name, &p.provider);
             match raw {
                 RawService::LoadBalancer(lb) => {
-                    if let Some(spec) = crate::validate_services::load_balancer(&qn, lb, &transports, &mut issues) {
+                    if let Some(spec) =
+                        crate::validate_services::load_balancer(&qn, lb, &transports, &mut issues)
+                    {
                         out.services.insert(qn, spec);
                     }
                 }
-                RawService::Unsupported { origin, kind } => {
-                    issues.push(ConfigIssue::warning(
-                        origin.clone(),
-                        format!("service `{qn}`: the `{kind}` service type is not implemented by wharf yet; routers using it are dropped"),
-                    ));
-                    unsupported_services.insert(qn, kind.clone());
-                }
+                RawService::Composite(c) => composites.push((qn, p.provider.clone(), &**c)),
             }
         }
         for (name, m) in &p.raw.middlewares {
@@ -82,12 +78,8 @@ pub fn validate(
             middlewares.insert(qn, status);
         }
     }
-    check_error_services(
-        &mut out,
-        &unsupported_services,
-        &mut middlewares,
-        &mut issues,
-    );
+    crate::validate_composite::resolve(&composites, &mut out, &mut issues);
+    check_error_services(&mut out, &mut middlewares, &mut issues);
     check_chains(&mut out, &mut middlewares, &mut issues);
     merge_tls(providers, &mut out, &mut issues);
     if let Some(g) = &out.tls.default_generated {
@@ -111,7 +103,6 @@ pub fn validate(
                 statics,
                 &default_eps,
                 &out,
-                &unsupported_services,
                 &middlewares,
                 &mut router_issues,
             );
@@ -164,7 +155,6 @@ fn router(
     statics: &StaticConfig,
     default_eps: &[String],
     config: &DynamicConfig,
-    unsupported_services: &BTreeMap<QualifiedName, String>,
     middlewares: &BTreeMap<QualifiedName, MiddlewareStatus>,
     issues: &mut Vec<ConfigIssue>,
 ) -> Option<RouterSpec> {
@@ -240,15 +230,13 @@ fn router(
         return None;
     };
     let service = QualifiedName::resolve(&service_ref.value, provider);
-    if let Some(kind) = unsupported_services.get(&service) {
-        issues.push(ConfigIssue::error(
-            service_ref.origin.clone(),
-            format!("router `{qn}`: service `{service}` is of type `{kind}`, which wharf does not implement yet; the router is dropped"),
-        ));
-        return None;
-    }
-    if !config.services.contains_key(&service) {
-        let names: BTreeSet<&str> = config.services.keys().map(QualifiedName::as_str).collect();
+    if !config.services.contains_key(&service) && !config.composites.contains_key(&service) {
+        let names: BTreeSet<&str> = config
+            .services
+            .keys()
+            .chain(config.composites.keys())
+            .map(QualifiedName::as_str)
+            .collect();
         issues.push(
             ConfigIssue::error(
                 service_ref.origin.clone(),
@@ -424,7 +412,6 @@ fn check_chains(
 /// its routers are dropped), as Traefik refuses to build it.
 fn check_error_services(
     out: &mut DynamicConfig,
-    unsupported_services: &BTreeMap<QualifiedName, String>,
     middlewares: &mut BTreeMap<QualifiedName, MiddlewareStatus>,
     issues: &mut Vec<ConfigIssue>,
 ) {
@@ -435,12 +422,13 @@ fn check_error_services(
             wharf_model::MiddlewareKind::Errors(spec)
                 if !out.services.contains_key(&spec.service) =>
             {
-                let why = match unsupported_services.get(&spec.service) {
-                    Some(kind) => format!(
-                        "its service `{}` is a `{kind}` service, not implemented by wharf yet",
+                let why = if out.composites.contains_key(&spec.service) {
+                    format!(
+                        "its service `{}` must be a loadBalancer service to serve error pages",
                         spec.service
-                    ),
-                    None => format!("its service `{}` does not exist", spec.service),
+                    )
+                } else {
+                    format!("its service `{}` does not exist", spec.service)
                 };
                 Some((m.name.clone(), why))
             }

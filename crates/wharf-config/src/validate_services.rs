@@ -125,7 +125,7 @@ pub(crate) fn load_balancer(
 
 /// Traefik's cookie: a configured name with non-token characters replaced by `_`, or `_` and
 /// the first 5 hex digits of sha1("_TRAEFIK_BACKEND_" + qualified service name).
-fn sticky_cookie(c: &RawStickyCookie, service: &QualifiedName) -> StickyCookieSpec {
+pub(crate) fn sticky_cookie(c: &RawStickyCookie, service: &QualifiedName) -> StickyCookieSpec {
     let name = match &c.name {
         Some(n) => n
             .chars()

@@ -37,7 +37,9 @@ fn container(name: &str, ip: &str, labels: &[(&str, &str)]) -> ContainerInfo {
 
 fn urls(raw: &wharf_config::RawDynamicConfig, service: &str) -> Vec<String> {
     match raw.services.get(service) {
-        Some(RawService::LoadBalancer(lb)) => lb.servers.iter().map(|s| s.url.value.clone()).collect(),
+        Some(RawService::LoadBalancer(lb)) => {
+            lb.servers.iter().map(|s| s.url.value.clone()).collect()
+        }
         other => panic!("{service}: {other:?}"),
     }
 }

@@ -367,13 +367,17 @@ fn merge(into: &mut RawDynamicConfig, from: RawDynamicConfig, issues: &mut Vec<C
         issues,
     );
     for (name, body) in from.servers_transports {
-        if into.servers_transports.contains_key(&name) {
-            issues.push(ConfigIssue::error(
+        match into.servers_transports.entry(name) {
+            std::collections::btree_map::Entry::Occupied(e) => issues.push(ConfigIssue::error(
                 body.origin.clone(),
-                format!("servers transport `{name}` is defined in two files; this definition is ignored"),
-            ));
-        } else {
-            into.servers_transports.insert(name, body);
+                format!(
+                    "servers transport `{}` is defined in two files; this definition is ignored",
+                    e.key()
+                ),
+            )),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(body);
+            }
         }
     }
     into.tls.certificates.extend(from.tls.certificates);

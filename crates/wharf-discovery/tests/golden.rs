@@ -49,8 +49,8 @@ fn render(raw: &RawDynamicConfig, issues: &[ConfigIssue]) -> String {
                     let _w = writeln!(out, "    server {u}");
                 }
             }
-            RawService::Unsupported { origin, kind } => {
-                let _w = writeln!(out, "  {name}: unsupported {kind} at {origin}");
+            RawService::Composite(c) => {
+                let _w = writeln!(out, "  {name}: composite at {}", c.origin);
             }
         }
     }

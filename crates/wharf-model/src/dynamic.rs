@@ -11,6 +11,9 @@ use crate::origin::Origin;
 pub struct DynamicConfig {
     pub routers: BTreeMap<QualifiedName, RouterSpec>,
     pub services: BTreeMap<QualifiedName, crate::ServiceSpec>,
+    /// weighted, mirroring, failover and highestRandomWeight services (children valid, no
+    /// cycles).
+    pub composites: BTreeMap<QualifiedName, crate::CompositeSpec>,
     pub middlewares: BTreeMap<QualifiedName, crate::MiddlewareSpec>,
     pub tls: crate::TlsConfig,
     /// Routers dropped because their TLS options do not exist: as in Traefik, handshakes for

@@ -5,6 +5,7 @@
 //! No I/O, no async, no file formats: the config crate produces these values, the router
 //! compiles them, and nothing on the request path reads them.
 
+mod composite;
 mod duration;
 mod dynamic;
 pub mod fuzz_logic;
@@ -17,6 +18,7 @@ mod static_config;
 mod tls;
 mod transport;
 
+pub use composite::{CompositeKind, CompositeSpec, WeightedChild};
 pub use duration::parse_go_duration;
 pub use dynamic::{DynamicConfig, RefusedTlsRouter, RouterSpec};
 pub use ids::{ProviderName, QualifiedName};
@@ -27,7 +29,6 @@ pub use middleware::{
     SourceCriterion,
 };
 pub use origin::Origin;
-pub use transport::{ForwardingTimeouts, ServersTransportSpec, DEFAULT_TRANSPORT};
 pub use service::{
     HealthCheckMode, HealthCheckSpec, PassiveHealthCheckSpec, SameSite, ServerSpec, ServiceSpec,
     StickyCookieSpec, Strategy, UpstreamScheme,
@@ -43,3 +44,4 @@ pub use tls::{
     GeneratedCertSpec, PemSource, RouterTls, TlsConfig, TlsDomain, TlsOptionsSpec, TlsVersion,
     DEFAULT_TLS_OPTIONS,
 };
+pub use transport::{ForwardingTimeouts, ServersTransportSpec, DEFAULT_TRANSPORT};

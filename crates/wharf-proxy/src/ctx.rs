@@ -54,6 +54,15 @@ pub struct RequestCtx {
     pub(crate) attempt_started: Option<std::time::Instant>,
     /// `Set-Cookie` pinning the client to the chosen server (sticky sessions).
     pub(crate) sticky_cookie: Option<String>,
+    /// `Set-Cookie` of the weighted services passed (sticky at their level).
+    pub(crate) service_cookies: Vec<String>,
+    /// failover `errors`: where an answer with a listed status goes instead.
+    pub(crate) fallback: Option<wharf_upstream::Fallback>,
+    /// mirroring: where copies of this request go, and the copy (head as sent upstream,
+    /// body as received, while it fits).
+    pub(crate) mirrors: Vec<wharf_upstream::Mirror>,
+    pub(crate) mirror_head: Option<pingora::http::RequestHeader>,
+    pub(crate) mirror_body: Option<bytes::BytesMut>,
     /// A failed connection was already retried on another server (wharf's failover).
     pub(crate) connect_failover_used: bool,
 }

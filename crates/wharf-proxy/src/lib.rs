@@ -14,6 +14,7 @@ mod ctx;
 pub mod edge;
 mod forwarded;
 mod headers;
+mod mirror;
 mod responses;
 mod retry;
 mod routed;

@@ -10,7 +10,7 @@ use wharf_middleware::{
     content_length, request_host, Chain, CompressModule, GrpcWeb, GrpcWebModule, ReadBody, Reply,
     RequestContext, FORWARD_BODY_CAP,
 };
-use wharf_upstream::ServicePool;
+use wharf_upstream::{Routing, ServiceNode, ServicePool};
 
 use crate::ctx::RequestCtx;
 use crate::edge::TlsInfo;
@@ -25,7 +25,7 @@ impl EntryPointProxy {
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
-        pool: Arc<ServicePool>,
+        service: ServiceNode,
         chain: Arc<Chain>,
     ) -> Result<bool> {
         let host = request_host(session.req_header()).to_string();
@@ -93,11 +93,31 @@ impl EntryPointProxy {
                 return Ok(true);
             }
         }
-        if !pool.any_available() {
+        let resolved = {
+            let req = session.req_header();
+            let cookie = |name: &str| {
+                wharf_upstream::request_cookie(req.headers.get_all(http::header::COOKIE), name)
+            };
+            service.resolve(&Routing {
+                client_ip: ctx.cx.peer,
+                cookie: &cookie,
+            })
+        };
+        let Some(pool) = resolved.pool.filter(|p| p.any_available()) else {
             // No server, or every one down: Traefik's 503 `no available server`.
             self.decorated(session, ctx, 503).await?;
             return Ok(true);
+        };
+        if resolved.fallback.is_some() || resolved.mirrors.iter().any(|m| m.with_body) {
+            // The body may have to be sent again (failover) or copied (mirroring).
+            session.enable_retry_buffering();
         }
+        if resolved.mirrors.iter().any(|m| m.with_body) {
+            ctx.mirror_body = Some(bytes::BytesMut::new());
+        }
+        ctx.service_cookies = resolved.cookies;
+        ctx.fallback = resolved.fallback;
+        ctx.mirrors = resolved.mirrors;
         ctx.pool = Some(pool);
         Ok(false)
     }
@@ -205,4 +225,18 @@ fn translate_grpc_web(session: &mut Session, cx: &mut RequestContext) {
         cx.grpc_web = true;
         cx.grpc_web_text = decoder;
     }
+}
+
+/// The pool a failover's fallback resolves to for this request.
+pub(crate) fn resolve_fallback(session: &Session, node: &ServiceNode) -> Option<Arc<ServicePool>> {
+    let req = session.req_header();
+    let cookie = |name: &str| {
+        wharf_upstream::request_cookie(req.headers.get_all(http::header::COOKIE), name)
+    };
+    node.resolve(&Routing {
+        client_ip: peer_ip(session),
+        cookie: &cookie,
+    })
+    .pool
+    .filter(|p| p.any_available())
 }

@@ -21,7 +21,7 @@ use wharf_router::{ControlStatus, Generation, GenerationReader, RouteAction};
 use wharf_rule::{
     normalize_escapes, normalize_request_host, routing_path, sanitize_path, RequestView,
 };
-use wharf_upstream::ServicePool;
+use wharf_upstream::ServiceNode;
 
 use crate::ctx::{InFlight, RequestCtx};
 use crate::edge::TlsInfo;
@@ -105,7 +105,7 @@ enum Decision {
         location: String,
     },
     Forward {
-        pool: Arc<ServicePool>,
+        service: ServiceNode,
         chain: Arc<Chain>,
     },
 }
@@ -184,11 +184,13 @@ impl EntryPointProxy {
                 // Liveness: the process answers.
                 RouteAction::Health if req.uri.path() == "/health/live" => Decision::Health(Ok(())),
                 // Basic health: serving, not draining (as /ping).
-                RouteAction::Health if req.uri.path() == "/health" => Decision::Health(if self.lifecycle.is_terminating() {
-                    Err("shutting down".into())
-                } else {
-                    Ok(())
-                }),
+                RouteAction::Health if req.uri.path() == "/health" => {
+                    Decision::Health(if self.lifecycle.is_terminating() {
+                        Err("shutting down".into())
+                    } else {
+                        Ok(())
+                    })
+                }
                 // Readiness: also every provider delivered and the control plane alive.
                 RouteAction::Health => Decision::Health(if self.lifecycle.is_terminating() {
                     Err("shutting down".into())
@@ -217,8 +219,8 @@ impl EntryPointProxy {
                         location: redirect_location(req, &r.scheme, r.port),
                     }
                 }
-                RouteAction::Forward { pool, chain } => Decision::Forward {
-                    pool: pool.clone(),
+                RouteAction::Forward { service, chain } => Decision::Forward {
+                    service: service.clone(),
                     chain: chain.clone(),
                 },
             },
@@ -256,6 +258,11 @@ impl ProxyHttp for EntryPointProxy {
             server_load: None,
             attempt_started: None,
             sticky_cookie: None,
+            service_cookies: Vec::new(),
+            fallback: None,
+            mirrors: Vec::new(),
+            mirror_head: None,
+            mirror_body: None,
             connect_failover_used: false,
         }
     }
@@ -281,7 +288,9 @@ impl ProxyHttp for EntryPointProxy {
                 .map(|()| true);
         }
         match self.decide(session, ctx) {
-            Decision::Forward { pool, chain } => self.forward(session, ctx, pool, chain).await,
+            Decision::Forward { service, chain } => {
+                self.forward(session, ctx, service, chain).await
+            }
             Decision::NotFound | Decision::AcmeHttp(None) => {
                 responses::not_found(session).await.map(|()| true)
             }
@@ -429,9 +438,15 @@ impl ProxyHttp for EntryPointProxy {
         }
         let pool = ctx.pool.as_ref().expect("forwarded requests have a pool");
         let server = ctx.server.and_then(|i| pool.servers.get(i));
-        if let Some(prefix) = server.map(|s| s.path_prefix.as_str()).filter(|p| !p.is_empty()) {
+        if let Some(prefix) = server
+            .map(|s| s.path_prefix.as_str())
+            .filter(|p| !p.is_empty())
+        {
             // preservePath: the server URL's path goes before the request's.
-            let target = format!("{prefix}{}", upstream.uri.path_and_query().map_or("/", |p| p.as_str()));
+            let target = format!(
+                "{prefix}{}",
+                upstream.uri.path_and_query().map_or("/", |p| p.as_str())
+            );
             let uri = target
                 .parse::<http::Uri>()
                 .map_err(|e| Error::because(ErrorType::InvalidHTTPHeader, "bad target", e))?;
@@ -442,6 +457,9 @@ impl ProxyHttp for EntryPointProxy {
         } else if let Some(server) = server {
             // Also for an HTTP/1.0 request without Host: Go's client then names the server.
             upstream.insert_header("Host", server.authority.as_str())?;
+        }
+        if !ctx.mirrors.is_empty() && ctx.mirror_head.is_none() {
+            ctx.mirror_head = Some(upstream.clone());
         }
         Ok(())
     }
@@ -459,7 +477,32 @@ impl ProxyHttp for EntryPointProxy {
                 pool.report(index, wharf_upstream::Outcome::Answered { status, ttfb });
             }
         }
-        if let Some(cookie) = ctx.sticky_cookie.take() {
+        if let Some(fallback) = ctx.fallback.take() {
+            let status = upstream_response.status.as_u16();
+            let listed = fallback
+                .statuses
+                .iter()
+                .any(|(a, b)| (*a..=*b).contains(&status));
+            let replayable = !session.as_ref().retry_buffer_truncated()
+                && (fallback.max_request_body < 0
+                    || ctx.body_bytes <= u64::try_from(fallback.max_request_body).unwrap_or(0));
+            if listed && replayable {
+                if let Some(pool) = crate::routed::resolve_fallback(session, &fallback.node) {
+                    // failover `errors`: the same request goes to the fallback instead.
+                    tracing::debug!(status, fallback = %pool.name, "failover: the answer's status sends the request to the fallback");
+                    ctx.pool = Some(pool);
+                    ctx.attempts.tried = 0;
+                    ctx.retry_status = true;
+                    return Error::e_explain(ErrorType::HTTPStatus(status), "failover: status");
+                }
+            }
+        }
+        for cookie in ctx
+            .sticky_cookie
+            .take()
+            .into_iter()
+            .chain(ctx.service_cookies.drain(..))
+        {
             upstream_response.append_header(http::header::SET_COOKIE, cookie)?;
         }
         if let Some(chain) = &ctx.chain {
@@ -517,6 +560,7 @@ impl ProxyHttp for EntryPointProxy {
         }
         if let Some(chunk) = body.as_ref() {
             ctx.body_bytes += chunk.len() as u64;
+            crate::mirror::keep_body(ctx, chunk);
         }
         if let Some(max) = ctx.chain.as_ref().and_then(|c| c.max_request_body()) {
             if ctx.body_bytes > max {
@@ -530,6 +574,7 @@ impl ProxyHttp for EntryPointProxy {
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        crate::mirror::send(ctx);
         if ctx.cx.breakers.is_empty() {
             return;
         }

@@ -32,7 +32,11 @@ impl Lifecycle {
     }
 
     /// The signal watcher to hand to pingora's `Server::run`.
-    pub fn signal_watch(&self, accept_grace: Duration, grace: Duration) -> Box<dyn ShutdownSignalWatch> {
+    pub fn signal_watch(
+        &self,
+        accept_grace: Duration,
+        grace: Duration,
+    ) -> Box<dyn ShutdownSignalWatch> {
         Box::new(DrainingSignalWatch {
             lifecycle: self.clone(),
             accept_grace,

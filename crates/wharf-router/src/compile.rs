@@ -113,7 +113,7 @@ pub fn compile(
         cache: middlewares,
     };
     for router in config.routers.values() {
-        let Some(pool) = pools.get(&router.service) else {
+        let Some(service) = pools.node(&router.service) else {
             continue; // validation guarantees the service; a missing pool is a registry bug
         };
 
@@ -151,7 +151,7 @@ pub fn compile(
                         priority: router.priority,
                         rule: compiled.clone(),
                         action: RouteAction::Forward {
-                            pool: pool.clone(),
+                            service: service.clone(),
                             chain: chain.clone(),
                         },
                     },

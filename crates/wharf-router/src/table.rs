@@ -6,14 +6,14 @@ use std::sync::Arc;
 use wharf_middleware::Chain;
 use wharf_model::{EntryPointRedirect, QualifiedName};
 use wharf_rule::{CompiledRule, HostConstraint, RequestView};
-use wharf_upstream::ServicePool;
+use wharf_upstream::ServiceNode;
 
 /// What a matched route does.
 #[derive(Debug, Clone)]
 pub enum RouteAction {
     /// Run the router's middlewares, then proxy to a service's servers.
     Forward {
-        pool: Arc<ServicePool>,
+        service: ServiceNode,
         chain: Arc<Chain>,
     },
     /// The entrypoint redirection (`<ep>-to-<target>@internal`).

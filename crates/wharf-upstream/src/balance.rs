@@ -64,7 +64,12 @@ impl ServicePool {
         }
         // Servers not yet tried and not backing off first; then those backing off; a retry
         // with all of them tried goes to any.
-        let tiers = [(choice.avoid, true), (choice.avoid, false), (0, true), (0, false)];
+        let tiers = [
+            (choice.avoid, true),
+            (choice.avoid, false),
+            (0, true),
+            (0, false),
+        ];
         let used = if choice.avoid == 0 { 2 } else { 4 };
         let index = tiers[..used]
             .iter()
@@ -208,10 +213,16 @@ mod tests {
     fn a_retry_avoids_the_servers_it_tried() {
         let pool = ServicePool::standalone(&spec(&[1, 1, 1]));
         for _ in 0..10 {
-            let c = Choice { avoid: 0b011, ..Choice::default() };
+            let c = Choice {
+                avoid: 0b011,
+                ..Choice::default()
+            };
             assert_eq!(pool.select(&c).map(|p| p.index), Some(2));
         }
-        let all = Choice { avoid: 0b111, ..Choice::default() };
+        let all = Choice {
+            avoid: 0b111,
+            ..Choice::default()
+        };
         assert!(pool.select(&all).is_some(), "all tried: any");
     }
 
@@ -244,13 +255,31 @@ mod tests {
         });
         let pool = ServicePool::standalone(&s);
         let value = pool.servers[1].sticky_value.clone();
-        let c = Choice { cookie: Some(&value), ..Choice::default() };
+        let c = Choice {
+            cookie: Some(&value),
+            ..Choice::default()
+        };
         for _ in 0..4 {
-            assert_eq!(pool.select(&c), Some(Pick { index: 1, set_cookie: false }));
+            assert_eq!(
+                pool.select(&c),
+                Some(Pick {
+                    index: 1,
+                    set_cookie: false
+                })
+            );
         }
         pool.states[1].set_active(false);
-        assert_eq!(pool.select(&c), Some(Pick { index: 0, set_cookie: true }));
-        let bogus = Choice { cookie: Some("nope"), ..Choice::default() };
+        assert_eq!(
+            pool.select(&c),
+            Some(Pick {
+                index: 0,
+                set_cookie: true
+            })
+        );
+        let bogus = Choice {
+            cookie: Some("nope"),
+            ..Choice::default()
+        };
         assert!(pool.select(&bogus).unwrap().set_cookie);
     }
 
@@ -265,8 +294,20 @@ mod tests {
         s.strategy = Strategy::LeastTime;
         let pool = ServicePool::standalone(&s);
         assert_eq!(picks(&pool, 4), vec![0, 1, 0, 1], "no samples: the cycle");
-        pool.report(0, Outcome::Answered { status: 200, ttfb: Duration::from_millis(50) });
-        pool.report(1, Outcome::Answered { status: 200, ttfb: Duration::from_millis(5) });
+        pool.report(
+            0,
+            Outcome::Answered {
+                status: 200,
+                ttfb: Duration::from_millis(50),
+            },
+        );
+        pool.report(
+            1,
+            Outcome::Answered {
+                status: 200,
+                ttfb: Duration::from_millis(5),
+            },
+        );
         assert_eq!(picks(&pool, 10), vec![1; 10]);
     }
 
@@ -278,7 +319,10 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for last in 1..=40u8 {
             let ip: IpAddr = format!("192.0.2.{last}").parse().unwrap();
-            let c = Choice { client_ip: Some(ip), ..Choice::default() };
+            let c = Choice {
+                client_ip: Some(ip),
+                ..Choice::default()
+            };
             let first = pool.select(&c).unwrap().index;
             assert!((0..5).all(|_| pool.select(&c).unwrap().index == first));
             seen.insert(first);

@@ -65,7 +65,6 @@ pub async fn connect_addr(target: &Target) -> pingora::Result<std::net::SocketAd
         .map_err(|e| pingora::Error::explain(pingora::ErrorType::ConnectNoRoute, e))
 }
 
-
 impl Default for Client {
     fn default() -> Self {
         Client::new()

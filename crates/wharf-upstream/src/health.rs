@@ -68,8 +68,12 @@ impl Check {
             let up = verdict.is_ok();
             if self.state.set_active(up) {
                 match &verdict {
-                    Ok(()) => tracing::info!(service = %self.service, server = %self.server.url, "health check passed: the server is back in rotation"),
-                    Err(why) => tracing::warn!(service = %self.service, server = %self.server.url, "health check failed: {why}; the server is out of rotation"),
+                    Ok(()) => {
+                        tracing::info!(service = %self.service, server = %self.server.url, "health check passed: the server is back in rotation")
+                    }
+                    Err(why) => {
+                        tracing::warn!(service = %self.service, server = %self.server.url, "health check failed: {why}; the server is out of rotation")
+                    }
                 }
                 self.changes.notify_one();
             }
@@ -121,10 +125,12 @@ impl Check {
                 ("User-Agent", "Go-http-client/1.1"),
                 ("Accept-Encoding", "gzip"),
             ];
-            for (name, value) in headers
-                .into_iter()
-                .chain(self.spec.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))
-            {
+            for (name, value) in headers.into_iter().chain(
+                self.spec
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str())),
+            ) {
                 req.insert_header(name.to_string(), value)
                     .map_err(|e| e.to_string())?;
             }

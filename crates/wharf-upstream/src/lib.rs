@@ -9,6 +9,7 @@
 //! reads atomics.
 
 mod balance;
+mod composite;
 mod dns;
 mod exchange;
 mod health;
@@ -21,12 +22,13 @@ mod sticky;
 mod transport;
 
 pub use balance::{Choice, Pick};
+pub use composite::{CompositeNode, Fallback, Mirror, Resolved, Routing, ServiceNode};
 pub use dns::{CachedName, Target};
 pub use exchange::{connect_addr, Client, IDLE};
 pub use peer::http_peer;
-pub use transport::{ca_list, client_cert, Transport};
 pub use pool::{Outcome, ServicePool, CONNECT_FAILURE_BACKOFF};
 pub use registry::PoolRegistry;
 pub use schedule::{Schedule, MAX_CYCLE};
 pub use server::{authority, InFlightGuard, Server, ServerState};
 pub use sticky::{request_cookie, set_cookie};
+pub use transport::{ca_list, client_cert, Transport};

@@ -15,7 +15,11 @@ pub fn http_peer(addr: SocketAddr, scheme: UpstreamScheme, sni: &str, group: u64
     DEFAULT
         .get_or_init(|| {
             let name = QualifiedName::new("default", &ProviderName::new("internal"));
-            Transport::build(&ServersTransportSpec::new(name, wharf_model::Origin::Default)).0
+            Transport::build(&ServersTransportSpec::new(
+                name,
+                wharf_model::Origin::Default,
+            ))
+            .0
         })
         .peer(addr, scheme, sni, group)
 }

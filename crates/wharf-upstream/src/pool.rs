@@ -87,7 +87,11 @@ impl ServicePool {
     }
 
     /// The peer for server `index` at `addr` (its address now).
-    pub fn peer(&self, index: usize, addr: std::net::SocketAddr) -> pingora::upstreams::peer::HttpPeer {
+    pub fn peer(
+        &self,
+        index: usize,
+        addr: std::net::SocketAddr,
+    ) -> pingora::upstreams::peer::HttpPeer {
         let server = &self.servers[index];
         self.transport
             .peer(addr, server.scheme, &server.host, self.states[index].id)
@@ -179,9 +183,21 @@ mod tests {
             max_failed_attempts: 2,
         });
         let pool = ServicePool::standalone(&checked);
-        pool.report(1, Outcome::Answered { status: 502, ttfb: Duration::ZERO });
+        pool.report(
+            1,
+            Outcome::Answered {
+                status: 502,
+                ttfb: Duration::ZERO,
+            },
+        );
         assert!(pool.states[1].available());
-        pool.report(1, Outcome::Answered { status: 500, ttfb: Duration::ZERO });
+        pool.report(
+            1,
+            Outcome::Answered {
+                status: 500,
+                ttfb: Duration::ZERO,
+            },
+        );
         assert!(!pool.states[1].available());
         assert!(pool.any_available());
     }

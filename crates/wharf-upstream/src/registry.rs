@@ -9,7 +9,17 @@ use tokio::sync::Notify;
 use tokio_util::sync::DropGuard;
 use wharf_model::{DynamicConfig, QualifiedName};
 
+use crate::composite::{CompositeNode, ServiceNode};
 use crate::exchange::Client;
+
+/// The same node (so a parent over it can be kept).
+fn same(a: &ServiceNode, b: &ServiceNode) -> bool {
+    match (a, b) {
+        (ServiceNode::Pool(x), ServiceNode::Pool(y)) => Arc::ptr_eq(x, y),
+        (ServiceNode::Composite(x), ServiceNode::Composite(y)) => Arc::ptr_eq(x, y),
+        _ => false,
+    }
+}
 use crate::pool::ServicePool;
 use crate::server::ServerState;
 
@@ -21,6 +31,7 @@ struct Entry {
 
 pub struct PoolRegistry {
     pools: HashMap<QualifiedName, Entry>,
+    composites: HashMap<QualifiedName, Arc<CompositeNode>>,
     states: HashMap<(QualifiedName, String), Arc<ServerState>>,
     client: Arc<Client>,
     changes: Arc<Notify>,
@@ -39,6 +50,7 @@ impl Default for PoolRegistry {
     fn default() -> Self {
         PoolRegistry {
             pools: HashMap::new(),
+            composites: HashMap::new(),
             states: HashMap::new(),
             client: Arc::new(Client::new()),
             changes: Arc::new(Notify::new()),
@@ -94,6 +106,7 @@ impl PoolRegistry {
                 },
             );
         }
+        self.sync_composites(config);
         // One report per transport, however many services use it.
         let mut issues: Vec<wharf_model::ConfigIssue> = Vec::new();
         for entry in self.pools.values() {
@@ -110,9 +123,53 @@ impl PoolRegistry {
         self.pools.get(name).map(|e| e.pool.clone())
     }
 
+    /// Any service (load balancer or composite) as the request path uses it.
+    pub fn node(&self, name: &QualifiedName) -> Option<ServiceNode> {
+        self.get(name).map(ServiceNode::Pool).or_else(|| {
+            self.composites
+                .get(name)
+                .map(|c| ServiceNode::Composite(c.clone()))
+        })
+    }
+
+    /// Composite nodes over the current pools; one is kept (with its schedule position and
+    /// counters) while its definition and children are the same.
+    fn sync_composites(&mut self, config: &DynamicConfig) {
+        let old = std::mem::take(&mut self.composites);
+        // Validation guarantees no cycles: building children first terminates.
+        fn build(
+            name: &QualifiedName,
+            config: &DynamicConfig,
+            reg: &mut PoolRegistry,
+            old: &HashMap<QualifiedName, Arc<CompositeNode>>,
+        ) -> Option<ServiceNode> {
+            if let Some(node) = reg.node(name) {
+                return Some(node);
+            }
+            let spec = config.composites.get(name)?;
+            let mut children = Vec::new();
+            for child in spec.children() {
+                children.push(build(child, config, reg, old)?);
+            }
+            let kept = old.get(name).filter(|c| {
+                c.spec == *spec
+                    && c.children().len() == children.len()
+                    && c.children().iter().zip(&children).all(|(a, b)| same(a, b))
+            });
+            let node = match kept {
+                Some(c) => c.clone(),
+                None => Arc::new(CompositeNode::new(spec, children)),
+            };
+            reg.composites.insert(name.clone(), node.clone());
+            Some(ServiceNode::Composite(node))
+        }
+        for name in config.composites.keys() {
+            build(name, config, self, &old);
+        }
+    }
+
     /// Notified when a health check changes a server's state.
     pub fn changes(&self) -> Arc<Notify> {
         self.changes.clone()
     }
 }
-

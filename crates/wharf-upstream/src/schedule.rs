@@ -19,7 +19,10 @@ pub enum Schedule {
     /// Server indices in pick order, one full cycle.
     Cycle(Vec<u32>),
     /// (server index, weight) of each positive-weight server, and their sum.
-    Exact { weights: Vec<(u32, u64)>, total: u64 },
+    Exact {
+        weights: Vec<(u32, u64)>,
+        total: u64,
+    },
 }
 
 impl Schedule {
@@ -180,7 +183,12 @@ fn exact_pick(weights: &[(u32, u64)], total: u64, n: u64) -> usize {
         // The next deadline after those counted, ties to the lower index.
         let mut best = 0;
         for k in 1..weights.len() {
-            if less(counts[k] + 1, weights[k].1, counts[best] + 1, weights[best].1) {
+            if less(
+                counts[k] + 1,
+                weights[k].1,
+                counts[best] + 1,
+                weights[best].1,
+            ) {
                 best = k;
             }
         }
@@ -212,7 +220,13 @@ mod tests {
 
     #[test]
     fn every_ratio_is_honoured() {
-        for weights in [vec![3, 1], vec![7, 5, 2], vec![5000, 1], vec![70000, 1], vec![1_000_000, 3, 2]] {
+        for weights in [
+            vec![3, 1],
+            vec![7, 5, 2],
+            vec![5000, 1],
+            vec![70000, 1],
+            vec![1_000_000, 3, 2],
+        ] {
             let s = Schedule::new(&weights);
             let total: u64 = weights.iter().map(|w| u64::from(*w)).sum();
             assert_eq!(s.len() % total, 0);
@@ -229,7 +243,12 @@ mod tests {
     /// The exact order against a plain simulation with rational deadlines.
     #[test]
     fn exact_picks_follow_earliest_deadline_first() {
-        for weights in [vec![3u64, 1], vec![2, 3, 5], vec![7, 7, 1, 4], vec![1, 1, 1]] {
+        for weights in [
+            vec![3u64, 1],
+            vec![2, 3, 5],
+            vec![7, 7, 1, 4],
+            vec![1, 1, 1],
+        ] {
             let active: Vec<(u32, u64)> = weights
                 .iter()
                 .enumerate()
@@ -255,8 +274,15 @@ mod tests {
     fn interleaving_is_smooth_at_extreme_ratios() {
         let s = Schedule::new(&[100_000, 1]);
         let second: Vec<u64> = (0..s.len()).filter(|n| s.pick(*n) == Some(1)).collect();
-        assert_eq!(second, vec![100_000], "the light server comes once per cycle");
+        assert_eq!(
+            second,
+            vec![100_000],
+            "the light server comes once per cycle"
+        );
         let s = Schedule::new(&[100_000, 100_000]);
-        assert_eq!((0..4).map(|n| s.pick(n).unwrap()).collect::<Vec<_>>(), vec![0, 1, 0, 1]);
+        assert_eq!(
+            (0..4).map(|n| s.pick(n).unwrap()).collect::<Vec<_>>(),
+            vec![0, 1, 0, 1]
+        );
     }
 }

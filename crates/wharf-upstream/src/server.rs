@@ -214,10 +214,12 @@ pub struct InFlightGuard(std::sync::Arc<ServerState>);
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
-        let _ = self
+        // Never below zero (an Err here only means it already was zero).
+        let _was = self
             .0
             .in_flight
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok();
     }
 }
 

@@ -62,7 +62,12 @@ pub fn request_cookie<'a>(
 
 /// The `Set-Cookie` value pinning a client to `server`, attributes in Go's order.
 pub fn set_cookie(spec: &StickyCookieSpec, server: &Server) -> String {
-    let mut out = format!("{}={}", spec.name, server.sticky_value);
+    cookie(spec, &server.sticky_value)
+}
+
+/// The `Set-Cookie` value for cookie `spec` with `value`, attributes in Go's order.
+pub fn cookie(spec: &StickyCookieSpec, value: &str) -> String {
+    let mut out = format!("{}={value}", spec.name);
     if !spec.path.is_empty() {
         out.push_str("; Path=");
         out.push_str(&spec.path);
@@ -111,7 +116,10 @@ mod tests {
     fn values_are_traefiks() {
         // Observed with Traefik 3.7.15 (traefik-compat.md §5.3).
         assert_eq!(server_value("http://127.0.0.1:19001"), "6cb9cb177dc2d936");
-        let servers = [server("http://127.0.0.1:19002"), server("http://127.0.0.1:19001")];
+        let servers = [
+            server("http://127.0.0.1:19002"),
+            server("http://127.0.0.1:19001"),
+        ];
         assert_eq!(find(&servers, "6cb9cb177dc2d936"), Some((1, false)));
         assert_eq!(find(&servers, "http://127.0.0.1:19001"), Some((1, true)));
         let fnv = fnv1_64("http://127.0.0.1:19001");

@@ -57,8 +57,11 @@ impl Transport {
         let mut issues = Vec::new();
         let mut problem = |what: String, hint: &str| {
             issues.push(
-                ConfigIssue::error(spec.origin.clone(), format!("servers transport `{}`: {what}", spec.name))
-                    .with_hint(hint.to_string()),
+                ConfigIssue::error(
+                    spec.origin.clone(),
+                    format!("servers transport `{}`: {what}", spec.name),
+                )
+                .with_hint(hint.to_string()),
             );
         };
         let mut pem = String::new();
@@ -69,19 +72,38 @@ impl Transport {
                         pem.push_str(&text);
                         pem.push('\n');
                     } else {
-                        problem(format!("root CA {} is not a PEM certificate list; it is left out", ca.describe()), "give a PEM file of CA certificates");
+                        problem(
+                            format!(
+                                "root CA {} is not a PEM certificate list; it is left out",
+                                ca.describe()
+                            ),
+                            "give a PEM file of CA certificates",
+                        );
                     }
                 }
-                Err(e) => problem(format!("cannot read root CA {}: {e}; it is left out", ca.describe()), "check the path and permissions"),
+                Err(e) => problem(
+                    format!("cannot read root CA {}: {e}; it is left out", ca.describe()),
+                    "check the path and permissions",
+                ),
             }
         }
-        let ca = if pem.is_empty() { None } else { ca_list(&pem).ok() };
+        let ca = if pem.is_empty() {
+            None
+        } else {
+            ca_list(&pem).ok()
+        };
         let client_cert = spec.certificates.first().and_then(|c| {
             let loaded = read(&c.cert).and_then(|cert| Ok((cert, read(&c.key)?)));
             match loaded.and_then(|(cert, key)| client_cert(&cert, &key)) {
                 Ok(k) => Some(k),
                 Err(e) => {
-                    problem(format!("client certificate {}: {e}; none is presented", c.cert.describe()), "give a PEM certificate and its key");
+                    problem(
+                        format!(
+                            "client certificate {}: {e}; none is presented",
+                            c.cert.describe()
+                        ),
+                        "give a PEM certificate and its key",
+                    );
                     None
                 }
             }
@@ -103,14 +125,24 @@ impl Transport {
     }
 
     /// A peer for one server at `addr`, connections pooled under `group`.
-    pub fn peer(&self, addr: SocketAddr, scheme: UpstreamScheme, host: &str, group: u64) -> HttpPeer {
+    pub fn peer(
+        &self,
+        addr: SocketAddr,
+        scheme: UpstreamScheme,
+        host: &str,
+        group: u64,
+    ) -> HttpPeer {
         let sni = self.server_name.as_deref().unwrap_or(host);
         let mut peer = HttpPeer::new(addr, scheme == UpstreamScheme::Https, sni.to_string());
         let o = &mut peer.options;
         o.connection_timeout = self.dial;
         // Every wait for the backend (Traefik bounds only the wait for the response head).
         o.read_timeout = self.response_header;
-        o.idle_timeout = if self.pooling { self.idle } else { Some(Duration::ZERO) };
+        o.idle_timeout = if self.pooling {
+            self.idle
+        } else {
+            Some(Duration::ZERO)
+        };
         o.h2_ping_interval = self.read_idle;
         o.verify_cert = !self.insecure;
         o.verify_hostname = !self.insecure;
@@ -133,9 +165,7 @@ impl Transport {
 }
 
 /// PEM certificates as pingora's CA list (checked at load; a bad one is a build error).
-pub fn ca_list(
-    pem: &str,
-) -> Result<Arc<CaType>, String> {
+pub fn ca_list(pem: &str) -> Result<Arc<CaType>, String> {
     use pingora::utils::tls::{parse_x509, WrappedX509};
     Ok(der_certificates(pem)?
         .into_iter()
@@ -145,10 +175,7 @@ pub fn ca_list(
 }
 
 /// A PEM certificate chain and key as pingora's client certificate.
-pub fn client_cert(
-    cert: &str,
-    key: &str,
-) -> Result<Arc<CertKey>, String> {
+pub fn client_cert(cert: &str, key: &str) -> Result<Arc<CertKey>, String> {
     use rustls_pki_types::pem::PemObject;
     let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes())
         .map_err(|e| format!("client key: {e}"))?;

@@ -24,7 +24,10 @@ pub fn healthcheck(args: Vec<String>) -> anyhow::Result<()> {
         let client = wharf_upstream::Client::new();
         let peer = wharf_upstream::http_peer(addr, UpstreamScheme::Http, "", 0);
         let mut req = RequestHeader::build("GET", path.as_bytes(), None)?;
-        req.insert_header("Host", wharf_upstream::authority(&addr.ip().to_string(), addr.port()))?;
+        req.insert_header(
+            "Host",
+            wharf_upstream::authority(&addr.ip().to_string(), addr.port()),
+        )?;
         let answer = tokio::time::timeout(TIMEOUT, client.send(&peer, req, None)).await;
         match answer {
             Ok(Ok((head, _))) => Ok(head.status.as_u16()),
@@ -61,8 +64,12 @@ fn probe(statics: &StaticConfig) -> anyhow::Result<(SocketAddr, &'static str)> {
 /// A wildcard listen address is asked on loopback.
 fn loopback(addr: SocketAddr) -> SocketAddr {
     match addr.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port()),
-        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port()),
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port())
+        }
         _ => addr,
     }
 }

@@ -46,7 +46,11 @@ fn set_cookie(r: &raw::Response, name: &str) -> Option<String> {
 }
 
 fn switch_health(b: &EchoServer, healthy: bool) {
-    let path = if healthy { "/health/ok" } else { "/health/fail" };
+    let path = if healthy {
+        "/health/ok"
+    } else {
+        "/health/fail"
+    };
     assert_eq!(raw::get(b.addr, "x", path, &[]).unwrap().status, 200);
 }
 
@@ -80,7 +84,10 @@ http:
     let status = |b: &EchoServer| server_status(s.admin, "hc@file", &b.url());
 
     // The check as Traefik sends it.
-    assert!(wait_until(WAIT, || b1.received().iter().any(|r| r.target == "/health?x=1")));
+    assert!(wait_until(WAIT, || b1
+        .received()
+        .iter()
+        .any(|r| r.target == "/health?x=1")));
     let check = b1
         .received()
         .into_iter()
@@ -101,7 +108,11 @@ http:
 
     // b2 fails its checks: out at the next one, and nothing reaches it.
     switch_health(&b2, false);
-    assert!(wait_until(WAIT, || status(&b2) == "DOWN"), "{}", s.proc.log());
+    assert!(
+        wait_until(WAIT, || status(&b2) == "DOWN"),
+        "{}",
+        s.proc.log()
+    );
     let before = served(&b2);
     for _ in 0..10 {
         let r = client.get("hc.test", "/").unwrap();
@@ -112,17 +123,26 @@ http:
     // Back at its next good check.
     switch_health(&b2, true);
     assert!(wait_until(WAIT, || status(&b2) == "UP"));
-    assert!(wait_until(WAIT, || backend(&client.get("hc.test", "/").unwrap()) == "b2"));
+    assert!(wait_until(WAIT, || backend(
+        &client.get("hc.test", "/").unwrap()
+    ) == "b2"));
 
     // Every server down: Traefik's 503.
     switch_health(&b1, false);
     switch_health(&b2, false);
-    assert!(wait_until(WAIT, || client.get("hc.test", "/").unwrap().status == 503));
+    assert!(wait_until(WAIT, || client
+        .get("hc.test", "/")
+        .unwrap()
+        .status
+        == 503));
     let r = raw::get(s.web, "hc.test", "/", &[]).unwrap();
     assert_eq!(r.body_text(), "no available server\n");
     assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
     assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
-    assert_eq!((status(&b1).as_str(), status(&b2).as_str()), ("DOWN", "DOWN"));
+    assert_eq!(
+        (status(&b1).as_str(), status(&b2).as_str()),
+        ("DOWN", "DOWN")
+    );
 }
 
 #[test]
@@ -159,9 +179,20 @@ http:
         assert_eq!(b1.last().unwrap().method, method);
     }
     // With one: out from its first check on.
-    assert!(wait_until(WAIT, || server_status(s.admin, "checked@file", &dead_checked) == "DOWN"));
+    assert!(wait_until(WAIT, || server_status(
+        s.admin,
+        "checked@file",
+        &dead_checked
+    ) == "DOWN"));
     for _ in 0..10 {
-        let r = raw::request(s.web, "POST", "checked.test", "/", &[("Content-Length", "0")]).unwrap();
+        let r = raw::request(
+            s.web,
+            "POST",
+            "checked.test",
+            "/",
+            &[("Content-Length", "0")],
+        )
+        .unwrap();
         assert_eq!(r.status, 200);
     }
     // A service whose only server is dead still answers 502, as Traefik, not 503.
@@ -309,7 +340,11 @@ http:
     let statuses: Vec<u16> = (0..12)
         .map(|_| client.get("passive.test", "/").unwrap().status)
         .collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 500).count(), 2, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 500).count(),
+        2,
+        "{statuses:?}"
+    );
     assert_eq!(served(&b1), 2, "out after two failures, for the window");
 }
 
@@ -341,10 +376,15 @@ http:
     let first = raw::get(s.web, "sticky.test", "/", &[]).unwrap();
     let set = set_cookie(&first, "_2c04d").unwrap();
     // Traefik's default name for svcsticky@file, and a 16-hex-digit value.
-    let pair = set.strip_suffix("; Path=/").unwrap_or_else(|| panic!("{set}"));
+    let pair = set
+        .strip_suffix("; Path=/")
+        .unwrap_or_else(|| panic!("{set}"));
     let (name, value) = pair.split_once('=').unwrap();
     assert_eq!(name, "_2c04d");
-    assert!(value.len() == 16 && value.chars().all(|c| c.is_ascii_hexdigit()), "{value}");
+    assert!(
+        value.len() == 16 && value.chars().all(|c| c.is_ascii_hexdigit()),
+        "{value}"
+    );
     let pinned = backend(&first);
     let cookie = format!("{name}={value}");
     for _ in 0..6 {
@@ -357,18 +397,31 @@ http:
     assert!(set_cookie(&r, "_2c04d").is_some());
 
     // The pinned server goes down: the client is re-pinned elsewhere.
-    let (down, other) = if pinned == "b1" { (&b1, "b2") } else { (&b2, "b1") };
+    let (down, other) = if pinned == "b1" {
+        (&b1, "b2")
+    } else {
+        (&b2, "b1")
+    };
     switch_health(down, false);
-    assert!(wait_until(WAIT, || server_status(s.admin, "svcsticky@file", &down.url()) == "DOWN"));
+    assert!(wait_until(WAIT, || server_status(
+        s.admin,
+        "svcsticky@file",
+        &down.url()
+    ) == "DOWN"));
     let r = raw::get(s.web, "sticky.test", "/", &[("Cookie", &cookie)]).unwrap();
     assert_eq!(backend(&r), other);
     let repinned = set_cookie(&r, "_2c04d").unwrap();
-    assert!(repinned.starts_with("_2c04d=") && !repinned.contains(value), "{repinned}");
+    assert!(
+        repinned.starts_with("_2c04d=") && !repinned.contains(value),
+        "{repinned}"
+    );
 
     // Every attribute, in Go's order; the name's space becomes `_`.
     let r = raw::get(s.web, "named.test", "/", &[]).unwrap();
     let set = set_cookie(&r, "my_cookie").unwrap();
-    let rest = set.strip_prefix("my_cookie=").unwrap_or_else(|| panic!("{set}"));
+    let rest = set
+        .strip_prefix("my_cookie=")
+        .unwrap_or_else(|| panic!("{set}"));
     assert_eq!(
         &rest[16..],
         "; Path=/; Max-Age=60; HttpOnly; Secure; SameSite=Strict"

@@ -71,17 +71,34 @@ fn sigterm_answers_503_on_ping_while_requests_are_still_accepted() {
         format!("--entryPoints.traefik.address={}", s.admin),
         "--ping=true".to_string(),
     ];
-    let status = |path: &str| raw::get(s.admin, "x", path, &[]).map(|r| r.status).unwrap_or(0);
-    assert_eq!((status("/ping"), status("/health"), status("/health/live")), (200, 200, 200));
+    let status = |path: &str| {
+        raw::get(s.admin, "x", path, &[])
+            .map(|r| r.status)
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        (status("/ping"), status("/health"), status("/health/live")),
+        (200, 200, 200)
+    );
     assert!(healthcheck(&flags).success(), "{}", s.proc.log());
     let no_ping = [format!("--entryPoints.traefik.address={}", s.admin)];
-    assert!(healthcheck(&no_ping).success(), "without ping: /health/ready");
+    assert!(
+        healthcheck(&no_ping).success(),
+        "without ping: /health/ready"
+    );
     let nothing = [format!("--entryPoints.web.address={}", s.web)];
     assert!(!healthcheck(&nothing).success(), "nothing to ask");
 
     s.proc.terminate();
-    assert!(wait_until(WAIT, || status("/ping") == 503), "{}", s.proc.log());
-    assert_eq!(raw::get(s.admin, "x", "/ping", &[]).unwrap().body_text(), "Service Unavailable");
+    assert!(
+        wait_until(WAIT, || status("/ping") == 503),
+        "{}",
+        s.proc.log()
+    );
+    assert_eq!(
+        raw::get(s.admin, "x", "/ping", &[]).unwrap().body_text(),
+        "Service Unavailable"
+    );
     assert_eq!(status("/health"), 503);
     assert_eq!(status("/health/live"), 200);
     assert!(!healthcheck(&flags).success(), "draining is not healthy");

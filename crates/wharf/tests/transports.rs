@@ -93,9 +93,19 @@ http:
         ("missing.test", 404),
     ] {
         let r = get(host, "/");
-        assert_eq!(r.status, want, "{host}: {}\n{}", r.body_text(), s.proc.log());
+        assert_eq!(
+            r.status,
+            want,
+            "{host}: {}\n{}",
+            r.body_text(),
+            s.proc.log()
+        );
     }
-    assert_eq!(mtls.count(), 3, "mtls, insecure and named reached the backend");
+    assert_eq!(
+        mtls.count(),
+        3,
+        "mtls, insecure and named reached the backend"
+    );
 
     // HTTP/2 to an https backend when it offers it by ALPN; HTTP/1.1 with disableHTTP2.
     assert_eq!(get("h2.test", "/").json()["version"], "HTTP/2.0");
@@ -112,7 +122,11 @@ http:
         "servers transport `nowhere@file` does not exist".to_string(),
         format!("root CA {} is not a PEM certificate list", bad_ca.display()),
     ] {
-        assert!(s.proc.wait_for_log(&needle, WAIT), "{needle}\n{}", s.proc.log());
+        assert!(
+            s.proc.wait_for_log(&needle, WAIT),
+            "{needle}\n{}",
+            s.proc.log()
+        );
     }
 }
 
@@ -130,8 +144,14 @@ fn the_static_transport_is_every_services_default() {
         &yaml,
         &[
             format!("--serversTransport.rootCAs={}", files.ca.display()),
-            format!("--serversTransport.certificates[0].certFile={}", files.client_cert.display()),
-            format!("--serversTransport.certificates[0].keyFile={}", files.client_key.display()),
+            format!(
+                "--serversTransport.certificates[0].certFile={}",
+                files.client_cert.display()
+            ),
+            format!(
+                "--serversTransport.certificates[0].keyFile={}",
+                files.client_key.display()
+            ),
         ],
     );
     let r = raw::get(s.web, "a.test", "/", &[]).unwrap();

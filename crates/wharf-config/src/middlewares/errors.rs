@@ -48,7 +48,7 @@ pub(super) fn errors(
 }
 
 /// A list of status codes and ranges (`["500-599", "404"]`, or `"404,418"` from a label).
-pub(super) fn status_ranges(
+pub(crate) fn status_ranges(
     body: &Node,
     key: &str,
     p: &str,

@@ -428,6 +428,6 @@ pub(super) fn error_at(
 mod auth;
 mod client_tls;
 mod compress;
-mod errors;
+pub(crate) mod errors;
 mod headers;
 mod traffic;

@@ -106,14 +106,17 @@ pub fn decode_static(root: &Node) -> (StaticConfig, Vec<ConfigIssue>) {
         .get("certificatesResolvers")
         .map(|n| acme::cert_resolvers(n, &mut issues))
         .unwrap_or_default();
-    let default_transport = wharf_model::QualifiedName::new(
-        "default",
-        &wharf_model::ProviderName::new("internal"),
-    );
+    let default_transport =
+        wharf_model::QualifiedName::new("default", &wharf_model::ProviderName::new("internal"));
     let servers_transport = root
         .get("serversTransport")
         .and_then(|n| {
-            crate::transport::transport(n, "serversTransport", default_transport.clone(), &mut issues)
+            crate::transport::transport(
+                n,
+                "serversTransport",
+                default_transport.clone(),
+                &mut issues,
+            )
         })
         .unwrap_or_else(|| {
             wharf_model::ServersTransportSpec::new(default_transport, wharf_model::Origin::Default)
