@@ -7,7 +7,8 @@
 //! Content-Type of the `type` query parameter (`%3B` and `%20` decoded; `none`: no header) and
 //! the Content-Encoding of `encoding`, chunked with `chunked=1`. A gRPC request
 //! (`application/grpc*`) gets its message back, then the trailers `grpc-status: 0` and
-//! `grpc-message: echoed`.
+//! `grpc-message: echoed`; grpc.health.v1 `Check` answers SERVING, or NOT_SERVING after
+//! `/health/fail`.
 //! A WebSocket upgrade gets a 101 and then every byte is echoed back. The JSON includes the
 //! local address the request arrived on (which network a proxy used).
 
@@ -307,6 +308,21 @@ async fn handle(
         return Ok(b.body(EchoBody::full(body)).expect("response"));
     }
     if let Some(resp) = sized {
+        return Ok(resp);
+    }
+    // grpc.health.v1: SERVING (1) or, switched by /health/fail, NOT_SERVING (2).
+    if grpc.is_some() && path == "/grpc.health.v1.Health/Check" {
+        let status = if healthy.load(Ordering::SeqCst) { 1 } else { 2 };
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+        let resp = Response::builder()
+            .status(200)
+            .header("content-type", "application/grpc")
+            .body(EchoBody::Grpc(
+                Some(Bytes::from(vec![0, 0, 0, 0, 2, 0x08, status])),
+                Some(trailers),
+            ))
+            .expect("response");
         return Ok(resp);
     }
     // gRPC: the request's message echoed back, then trailers.

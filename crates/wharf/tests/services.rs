@@ -466,3 +466,43 @@ http:
         assert!(s.proc.wait_for_log(&needle, WAIT), "{needle}\n{}", s.proc.log());
     }
 }
+
+#[test]
+fn grpc_health_checks_use_grpc_health_v1() {
+    let (g1, g2) = (EchoServer::start("g1"), EchoServer::start("g2"));
+    let yaml = format!(
+        r#"
+http:
+  routers:
+    grpc: {{rule: "Host(`grpc.test`)", service: grpc}}
+  services:
+    grpc:
+      loadBalancer:
+        servers: [{{url: "{g1}"}}, {{url: "{g2}"}}]
+        healthCheck: {{mode: grpc, interval: 100ms}}
+"#,
+        g1 = g1.url().replace("http://", "h2c://"),
+        g2 = g2.url().replace("http://", "h2c://")
+    );
+    let s = start(&yaml, &["--api.insecure=true".to_string()]);
+    let g2_url = g2.url().replace("http://", "h2c://");
+    assert!(wait_until(WAIT, || {
+        g1.received()
+            .iter()
+            .any(|r| r.target == "/grpc.health.v1.Health/Check")
+    }));
+    let check = g1
+        .received()
+        .into_iter()
+        .find(|r| r.target == "/grpc.health.v1.Health/Check")
+        .unwrap();
+    assert_eq!((check.method.as_str(), check.version.as_str()), ("POST", "HTTP/2.0"));
+    assert_eq!(check.header("content-type"), Some("application/grpc"));
+    assert_eq!(check.body, [0, 0, 0, 0, 0], "an empty HealthCheckRequest");
+    assert_eq!(server_status(s.admin, "grpc@file", &g2_url), "UP");
+    switch_health(&g2, false);
+    assert!(wait_until(WAIT, || server_status(s.admin, "grpc@file", &g2_url) == "DOWN"));
+    for _ in 0..6 {
+        assert_eq!(backend(&raw::get(s.web, "grpc.test", "/", &[]).unwrap()), "g1");
+    }
+}
