@@ -496,13 +496,23 @@ http:
         .into_iter()
         .find(|r| r.target == "/grpc.health.v1.Health/Check")
         .unwrap();
-    assert_eq!((check.method.as_str(), check.version.as_str()), ("POST", "HTTP/2.0"));
+    assert_eq!(
+        (check.method.as_str(), check.version.as_str()),
+        ("POST", "HTTP/2.0")
+    );
     assert_eq!(check.header("content-type"), Some("application/grpc"));
     assert_eq!(check.body, [0, 0, 0, 0, 0], "an empty HealthCheckRequest");
     assert_eq!(server_status(s.admin, "grpc@file", &g2_url), "UP");
     switch_health(&g2, false);
-    assert!(wait_until(WAIT, || server_status(s.admin, "grpc@file", &g2_url) == "DOWN"));
+    assert!(wait_until(WAIT, || server_status(
+        s.admin,
+        "grpc@file",
+        &g2_url
+    ) == "DOWN"));
     for _ in 0..6 {
-        assert_eq!(backend(&raw::get(s.web, "grpc.test", "/", &[]).unwrap()), "g1");
+        assert_eq!(
+            backend(&raw::get(s.web, "grpc.test", "/", &[]).unwrap()),
+            "g1"
+        );
     }
 }
