@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use serde_json::{json, Value};
-use wharf_model::DynamicConfig;
+use wharf_model::{CompositeKind, CompositeSpec, DynamicConfig, WeightedChild};
 use wharf_router::ApiView;
 use wharf_upstream::PoolRegistry;
 
@@ -100,6 +100,14 @@ pub fn render(config: &DynamicConfig, pools: &PoolRegistry) -> Arc<ApiView> {
             })
         })
         .collect();
+    let mut services = services;
+    services.extend(
+        config
+            .composites
+            .values()
+            .map(|c| composite(c, used_by.get(c.name.as_str()).cloned().unwrap_or_default())),
+    );
+    services.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     let mut documents = HashMap::new();
     documents.insert("/api/http/routers".to_string(), doc(&json!(routers)));
     documents.insert("/api/http/services".to_string(), doc(&json!(services)));
@@ -108,4 +116,54 @@ pub fn render(config: &DynamicConfig, pools: &PoolRegistry) -> Arc<ApiView> {
         doc(&json!({ "Version": env!("CARGO_PKG_VERSION"), "Codename": "wharf" })),
     );
     Arc::new(ApiView { documents })
+}
+
+/// A composite service in Traefik's shape (`weighted.services`, `mirroring.mirrors`, ...).
+fn composite(c: &CompositeSpec, used_by: Vec<&str>) -> Value {
+    let children = |list: &[WeightedChild]| {
+        list.iter()
+            .map(|w| json!({ "name": w.service.as_str(), "weight": w.weight }))
+            .collect::<Vec<_>>()
+    };
+    let hc = |v: &mut Value| {
+        if c.health_check {
+            v["healthCheck"] = json!({});
+        }
+    };
+    let (kind, mut body) = match &c.kind {
+        CompositeKind::Weighted { children: list, .. } => {
+            ("weighted", json!({ "services": children(list) }))
+        }
+        CompositeKind::HighestRandomWeight { children: list } => {
+            ("highestRandomWeight", json!({ "services": children(list) }))
+        }
+        CompositeKind::Failover { main, fallback, .. } => (
+            "failover",
+            json!({ "service": main.as_str(), "fallback": fallback.as_str() }),
+        ),
+        CompositeKind::Mirroring {
+            main,
+            mirrors,
+            mirror_body,
+            max_body_size,
+        } => (
+            "mirroring",
+            json!({
+                "service": main.as_str(),
+                "mirrorBody": mirror_body,
+                "maxBodySize": max_body_size,
+                "mirrors": mirrors.iter().map(|m| json!({ "name": m.service.as_str(), "percent": m.weight })).collect::<Vec<_>>(),
+            }),
+        ),
+    };
+    hc(&mut body);
+    let mut v = json!({
+        "status": "enabled",
+        "usedBy": used_by,
+        "name": c.name.as_str(),
+        "provider": c.name.provider(),
+        "type": kind.to_ascii_lowercase(),
+    });
+    v[kind] = body;
+    v
 }

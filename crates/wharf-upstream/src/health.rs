@@ -262,7 +262,7 @@ fn redirect(location: &str, current: UpstreamScheme) -> Result<Redirect, String>
 }
 
 /// The `status` field (1) of a HealthCheckResponse in one gRPC message.
-fn serving_status(body: &[u8]) -> Option<u64> {
+pub(crate) fn serving_status(body: &[u8]) -> Option<u64> {
     let (header, rest) = body.split_at_checked(5)?;
     if header[0] != 0 {
         return None; // compressed: not asked for

@@ -12,6 +12,7 @@ mod balance;
 mod composite;
 mod dns;
 mod exchange;
+pub mod fuzz_logic;
 mod health;
 mod peer;
 mod pool;

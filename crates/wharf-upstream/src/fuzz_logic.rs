@@ -1,0 +1,35 @@
+//! What the fuzz target `upstream_answers` checks, kept in the crate so ordinary tests replay
+//! its corpus: what reaches the balancer from outside (a gRPC health answer from a backend,
+//! a request's Cookie header naming a sticky server) never panics.
+
+use wharf_model::{ServerSpec, UpstreamScheme};
+
+use crate::server::Server;
+
+/// The first line as a Cookie header, the rest as a gRPC health answer.
+pub fn upstream_answers(data: &[u8]) {
+    let (cookie, answer) = data
+        .iter()
+        .position(|b| *b == b'\n')
+        .map_or((&data[..0], data), |i| (&data[..i], &data[i + 1..]));
+    if let Some(status) = crate::health::serving_status(answer) {
+        // A varint decodes to at most 64 bits.
+        let _fits: u64 = status;
+    }
+    if let Ok(value) = http::HeaderValue::from_bytes(cookie) {
+        let headers = [value];
+        if let Some(v) = crate::sticky::request_cookie(&headers, "_2c04d") {
+            let server = Server::from_spec(&ServerSpec {
+                url: "http://10.0.0.1:80".into(),
+                scheme: UpstreamScheme::Http,
+                host: "10.0.0.1".into(),
+                port: 80,
+                weight: 1,
+                path_prefix: String::new(),
+            });
+            if let Some((index, _)) = crate::sticky::find(std::slice::from_ref(&server), v) {
+                assert_eq!(index, 0);
+            }
+        }
+    }
+}
