@@ -2,5 +2,8 @@
 
 #[test]
 fn upstream_answers_corpus() {
-    wharf_testkit::replay_corpus("upstream_answers", wharf_upstream::fuzz_logic::upstream_answers);
+    wharf_testkit::replay_corpus(
+        "upstream_answers",
+        wharf_upstream::fuzz_logic::upstream_answers,
+    );
 }

@@ -104,9 +104,18 @@ fn replicas_killed_and_scaled_under_load_cost_no_request() {
         .label("wharftest.run", &run)
         .label("traefik.http.routers.app.rule", format!("Host(`{host}`)"))
         .label("traefik.http.services.app.loadbalancer.server.port", "80")
-        .label("traefik.http.services.app.loadbalancer.healthcheck.path", "/health")
-        .label("traefik.http.services.app.loadbalancer.healthcheck.interval", "500ms")
-        .label("traefik.http.services.app.loadbalancer.healthcheck.timeout", "1s");
+        .label(
+            "traefik.http.services.app.loadbalancer.healthcheck.path",
+            "/health",
+        )
+        .label(
+            "traefik.http.services.app.loadbalancer.healthcheck.interval",
+            "500ms",
+        )
+        .label(
+            "traefik.http.services.app.loadbalancer.healthcheck.timeout",
+            "1s",
+        );
     let a = TestContainer::run("app", &spec);
     let b = TestContainer::run("app", &spec);
     let names = |n: &str| raw::get(web, &host, "/", &[]).is_ok_and(|r| r.json()["backend"] == n);
@@ -118,27 +127,57 @@ fn replicas_killed_and_scaled_under_load_cost_no_request() {
     let b_url = format!("http://{b_ip}:80");
     let status = || {
         raw::get(admin, "x", "/api/http/services", &[])
-            .map(|r| r.json()[0]["serverStatus"][&b_url].as_str().unwrap_or("").to_string())
+            .map(|r| {
+                r.json()[0]["serverStatus"][&b_url]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string()
+            })
             .unwrap_or_default()
     };
     let stream = Stream::start(web, &host, 4);
     assert!(wait_until(WAIT, || stream.count(&a.name) > 50));
-    raw::get(format!("{b_ip}:80").parse().unwrap(), "x", "/health/fail", &[]).unwrap();
+    raw::get(
+        format!("{b_ip}:80").parse().unwrap(),
+        "x",
+        "/health/fail",
+        &[],
+    )
+    .unwrap();
     assert!(wait_until(WAIT, || status() == "DOWN"), "{}", proc.log());
     let only_a = stream.count(&b.name);
     assert!(wait_until(WAIT, || stream.count(&a.name) > 200));
     // At most the requests in flight when its check failed.
-    assert!(stream.count(&b.name) <= only_a + 4, "{:?}\n{}", stream.seen, proc.log());
-    raw::get(format!("{b_ip}:80").parse().unwrap(), "x", "/health/ok", &[]).unwrap();
+    assert!(
+        stream.count(&b.name) <= only_a + 4,
+        "{:?}\n{}",
+        stream.seen,
+        proc.log()
+    );
+    raw::get(
+        format!("{b_ip}:80").parse().unwrap(),
+        "x",
+        "/health/ok",
+        &[],
+    )
+    .unwrap();
     assert!(wait_until(WAIT, || stream.count(&b.name) > only_a + 20));
 
     // Killed under load: no request fails.
     b.kill();
     let after_kill = stream.total();
-    assert!(wait_until(WAIT, || stream.total() > after_kill + 300), "{}", proc.log());
+    assert!(
+        wait_until(WAIT, || stream.total() > after_kill + 300),
+        "{}",
+        proc.log()
+    );
     // Scaled up: the new replica gets its share; scaled down (stopped): still no failure.
     let c = TestContainer::run("app", &spec);
-    assert!(wait_until(WAIT, || stream.count(&c.name) > 50), "{}", proc.log());
+    assert!(
+        wait_until(WAIT, || stream.count(&c.name) > 50),
+        "{}",
+        proc.log()
+    );
     c.stop();
     let after_stop = stream.total();
     assert!(wait_until(WAIT, || stream.total() > after_stop + 300));
