@@ -166,27 +166,12 @@ struct ServerUrl {
 fn parse_server_url(url: &str) -> Result<ServerUrl, String> {
     let uri: http::Uri = url.parse().map_err(|e| format!("is not a URL ({e})"))?;
     let scheme = match uri.scheme_str() {
-        Some("http") => UpstreamScheme::Http,
-        Some("https") => UpstreamScheme::Https,
-        Some("h2c") => UpstreamScheme::H2c,
-        Some(other) => {
-            return Err(format!(
-                "has an unsupported scheme `{other}` (use http, https or h2c)"
-            ))
-        }
+        Some(name) => UpstreamScheme::from_name(name).ok_or_else(|| {
+            format!("has an unsupported scheme `{name}` (use http, https or h2c)")
+        })?,
         None => return Err("has no scheme".into()),
     };
-    let host = uri
-        .host()
-        .filter(|h| !h.is_empty())
-        .ok_or("has no host")?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let port = uri.port_u16().unwrap_or(match scheme {
-        UpstreamScheme::Https => 443,
-        _ => 80,
-    });
+    let (host, port) = wharf_model::uri_host_port(&uri, scheme).ok_or("has no host")?;
     Ok(ServerUrl {
         scheme,
         host,

@@ -30,8 +30,8 @@ pub use middleware::{
 };
 pub use origin::Origin;
 pub use service::{
-    HealthCheckMode, HealthCheckSpec, PassiveHealthCheckSpec, SameSite, ServerSpec, ServiceSpec,
-    StickyCookieSpec, Strategy, UpstreamScheme,
+    uri_host_port, HealthCheckMode, HealthCheckSpec, PassiveHealthCheckSpec, SameSite, ServerSpec,
+    ServiceSpec, StickyCookieSpec, Strategy, UpstreamScheme,
 };
 pub use static_config::{
     AccessLogConfig, AcmeConfig, AcmeKeyType, ApiConfig, CertResolverConfig, DockerProviderConfig,

@@ -13,6 +13,36 @@ pub enum UpstreamScheme {
     H2c,
 }
 
+impl UpstreamScheme {
+    /// `http`, `https` or `h2c`.
+    pub fn from_name(name: &str) -> Option<UpstreamScheme> {
+        match name {
+            "http" => Some(UpstreamScheme::Http),
+            "https" => Some(UpstreamScheme::Https),
+            "h2c" => Some(UpstreamScheme::H2c),
+            _ => None,
+        }
+    }
+
+    pub fn default_port(self) -> u16 {
+        match self {
+            UpstreamScheme::Https => 443,
+            UpstreamScheme::Http | UpstreamScheme::H2c => 80,
+        }
+    }
+}
+
+/// A URI's host (IPv6 brackets removed) and port (the scheme's default when absent), or None
+/// without a host.
+pub fn uri_host_port(uri: &http::Uri, scheme: UpstreamScheme) -> Option<(String, u16)> {
+    let host = uri.host().filter(|h| !h.is_empty())?;
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    Some((host, uri.port_u16().unwrap_or(scheme.default_port())))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ServerSpec {
     /// As written, e.g. `http://10.0.0.3:8080` (it names the server in the API and metrics).

@@ -181,26 +181,10 @@ mod tests {
     use super::*;
     use crate::pool::{Outcome, ServicePool};
     use std::time::Duration;
-    use wharf_model::{ServerSpec, ServiceSpec, UpstreamScheme};
+    use wharf_model::ServiceSpec;
 
     fn spec(weights: &[u32]) -> ServiceSpec {
-        let servers = weights
-            .iter()
-            .enumerate()
-            .map(|(n, w)| ServerSpec {
-                url: format!("http://10.0.0.{n}:80"),
-                scheme: UpstreamScheme::Http,
-                host: format!("10.0.0.{n}"),
-                port: 80,
-                weight: *w,
-                path_prefix: String::new(),
-            })
-            .collect();
-        ServiceSpec::new(
-            wharf_model::QualifiedName::new("s", &wharf_model::ProviderName::new("file")),
-            servers,
-            wharf_model::Origin::Default,
-        )
+        crate::pool::test_service("s", weights)
     }
 
     fn picks(pool: &ServicePool, n: usize) -> Vec<usize> {

@@ -237,21 +237,13 @@ fn redirect(location: &str, current: UpstreamScheme) -> Result<Redirect, String>
         .parse()
         .map_err(|_| format!("redirect to an unusable location `{location}`"))?;
     let scheme = match uri.scheme_str() {
-        Some("http") => UpstreamScheme::Http,
-        Some("https") => UpstreamScheme::Https,
         None => current,
-        Some(other) => return Err(format!("redirect to a `{other}` URL")),
+        Some(name) => UpstreamScheme::from_name(name)
+            .filter(|s| *s != UpstreamScheme::H2c)
+            .ok_or_else(|| format!("redirect to a `{name}` URL"))?,
     };
-    let host = uri
-        .host()
-        .ok_or_else(|| format!("redirect to an unusable location `{location}`"))?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let port = uri.port_u16().unwrap_or(match scheme {
-        UpstreamScheme::Https => 443,
-        _ => 80,
-    });
+    let (host, port) = wharf_model::uri_host_port(&uri, scheme)
+        .ok_or_else(|| format!("redirect to an unusable location `{location}`"))?;
     let path = uri
         .path_and_query()
         .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());

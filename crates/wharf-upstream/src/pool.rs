@@ -145,29 +145,35 @@ impl ServicePool {
     }
 }
 
+/// A service named `name`, one server per weight (`http://10.0.0.<n>:80`), for unit tests.
+#[cfg(test)]
+pub(crate) fn test_service(name: &str, weights: &[u32]) -> ServiceSpec {
+    use wharf_model::{ServerSpec, UpstreamScheme};
+    let servers = weights
+        .iter()
+        .enumerate()
+        .map(|(n, w)| ServerSpec {
+            url: format!("http://10.0.0.{n}:80"),
+            scheme: UpstreamScheme::Http,
+            host: format!("10.0.0.{n}"),
+            port: 80,
+            weight: *w,
+            path_prefix: String::new(),
+        })
+        .collect();
+    ServiceSpec::new(
+        QualifiedName::new(name, &wharf_model::ProviderName::new("file")),
+        servers,
+        wharf_model::Origin::Default,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wharf_model::{ServerSpec, UpstreamScheme};
 
-    pub(crate) fn spec(weights: &[u32]) -> ServiceSpec {
-        let servers = weights
-            .iter()
-            .enumerate()
-            .map(|(n, w)| ServerSpec {
-                url: format!("http://10.0.0.{n}:80"),
-                scheme: UpstreamScheme::Http,
-                host: format!("10.0.0.{n}"),
-                port: 80,
-                weight: *w,
-                path_prefix: String::new(),
-            })
-            .collect();
-        ServiceSpec::new(
-            QualifiedName::new("s", &wharf_model::ProviderName::new("file")),
-            servers,
-            wharf_model::Origin::Default,
-        )
+    fn spec(weights: &[u32]) -> ServiceSpec {
+        test_service("s", weights)
     }
 
     #[test]

@@ -3,32 +3,9 @@
 
 mod common;
 
-use std::net::IpAddr;
-
-use common::{start, WAIT};
-use wharf_testkit::raw::{self, KeepAlive};
+use common::{backend, served, start, switch_health, WAIT};
+use wharf_testkit::raw;
 use wharf_testkit::{wait_until, EchoServer};
-
-fn backend(r: &raw::Response) -> String {
-    r.json()["backend"].as_str().unwrap_or_default().to_string()
-}
-
-fn served(b: &EchoServer) -> Vec<String> {
-    b.received()
-        .into_iter()
-        .filter(|r| !r.target.starts_with("/health"))
-        .map(|r| format!("{} {}", r.method, r.target))
-        .collect()
-}
-
-fn switch_health(b: &EchoServer, healthy: bool) {
-    let path = if healthy {
-        "/health/ok"
-    } else {
-        "/health/fail"
-    };
-    assert_eq!(raw::get(b.addr, "x", path, &[]).unwrap().status, 200);
-}
 
 #[test]
 fn composite_services_route_as_traefik() {
@@ -113,7 +90,7 @@ http:
     }
 
     // mirroring: the client sees the main service; mirrors get copies with the body.
-    let before = (served(&b1).len(), served(&b2).len());
+    let before = (served(&b1), served(&b2));
     for i in 0..10 {
         let body = format!("copy{i}");
         let len = body.len();
@@ -123,7 +100,7 @@ http:
         let r = raw::send(s.web, raw_req.as_bytes()).unwrap();
         assert_eq!((r.status, backend(&r).as_str()), (200, "b3"));
     }
-    assert!(wait_until(WAIT, || served(&b2).len() - before.1 >= 10));
+    assert!(wait_until(WAIT, || served(&b2) - before.1 >= 10));
     let copies: Vec<_> = b2
         .received()
         .into_iter()
@@ -133,18 +110,10 @@ http:
         copies.iter().any(|c| c.body == b"copy9"),
         "bodies are copied"
     );
-    assert!(wait_until(WAIT, || served(&b1).len() - before.0 >= 5));
+    assert!(wait_until(WAIT, || served(&b1) - before.0 >= 5));
 
     // highestRandomWeight: each client address keeps its child.
-    let mut seen = std::collections::BTreeSet::new();
-    for last in 1..=10u8 {
-        let mut c = KeepAlive::connect_from(IpAddr::from([127, 0, 0, last]), s.web).unwrap();
-        let first = backend(&c.get("hrw.test", "/").unwrap());
-        for _ in 0..3 {
-            assert_eq!(backend(&c.get("hrw.test", "/").unwrap()), first);
-        }
-        seen.insert(first);
-    }
+    let seen = common::backend_per_client_ip(s.web, "hrw.test");
     assert!(seen.len() > 1, "{seen:?}");
 }
 

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use common::{check_expected, differences, file_proxy, start_ready, WAIT};
+use common::{backend, check_expected, differences, file_proxy, start_ready, switch_health, WAIT};
 use sha2::{Digest, Sha256};
 use wharf_testkit::{free_port, raw, wait_until, EchoServer};
 
@@ -74,10 +74,6 @@ http:
     )
 }
 
-fn backend(r: &raw::Response) -> String {
-    r.json()["backend"].as_str().unwrap_or_default().to_string()
-}
-
 fn sha16(url: &str) -> String {
     Sha256::digest(url.as_bytes())[..8]
         .iter()
@@ -91,15 +87,6 @@ fn set_cookie(r: &raw::Response) -> Option<String> {
         .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
         .map(|(_, v)| v.clone())
         .find(|v| !v.starts_with("authck=") && !v.starts_with("backendck="))
-}
-
-fn switch_health(b: &EchoServer, healthy: bool) {
-    let path = if healthy {
-        "/health/ok"
-    } else {
-        "/health/fail"
-    };
-    assert_eq!(raw::get(b.addr, "x", path, &[]).unwrap().status, 200);
 }
 
 /// `serverStatus` of `service@file`, servers named by backend.

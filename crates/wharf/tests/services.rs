@@ -4,55 +4,9 @@
 
 mod common;
 
-use std::net::{IpAddr, SocketAddr};
-
-use common::{start, WAIT};
+use common::{backend, served, server_status, set_cookie, start, switch_health, WAIT};
 use wharf_testkit::raw::{self, KeepAlive};
 use wharf_testkit::{free_port, wait_until, EchoServer};
-
-/// Requests a backend served, health checks and health switches aside.
-fn served(b: &EchoServer) -> usize {
-    b.received()
-        .iter()
-        .filter(|r| !r.target.starts_with("/health"))
-        .count()
-}
-
-fn backend(r: &raw::Response) -> String {
-    r.json()["backend"].as_str().unwrap_or_default().to_string()
-}
-
-/// `serverStatus` of one service, as the API shows it.
-fn server_status(admin: SocketAddr, service: &str, url: &str) -> String {
-    let Ok(r) = raw::get(admin, "localhost", "/api/http/services", &[]) else {
-        return String::new();
-    };
-    r.json()
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|s| s["name"] == service)
-        .and_then(|s| s["serverStatus"][url].as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
-/// The `Set-Cookie` for cookie `name` (the echo backend sets one of its own too).
-fn set_cookie(r: &raw::Response, name: &str) -> Option<String> {
-    r.headers
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
-        .map(|(_, v)| v.clone())
-        .find(|v| v.starts_with(&format!("{name}=")))
-}
-
-fn switch_health(b: &EchoServer, healthy: bool) {
-    let path = if healthy {
-        "/health/ok"
-    } else {
-        "/health/fail"
-    };
-    assert_eq!(raw::get(b.addr, "x", path, &[]).unwrap().status, 200);
-}
 
 fn dead_url() -> String {
     format!("http://127.0.0.1:{}", free_port())
@@ -305,16 +259,7 @@ http:
     assert!(to_slow * 2 < to_fast, "slow {to_slow}, fast {to_fast}");
 
     // hrw: each client address stays on one server; addresses spread.
-    let mut seen = std::collections::BTreeSet::new();
-    for last in 1..=10u8 {
-        let source = IpAddr::from([127, 0, 0, last]);
-        let mut c = KeepAlive::connect_from(source, s.web).unwrap();
-        let first = backend(&c.get("hrw.test", "/").unwrap());
-        for _ in 0..3 {
-            assert_eq!(backend(&c.get("hrw.test", "/").unwrap()), first, "{source}");
-        }
-        seen.insert(first);
-    }
+    let seen = common::backend_per_client_ip(s.web, "hrw.test");
     assert!(seen.len() > 1, "{seen:?}");
 }
 

@@ -179,3 +179,70 @@ pub fn common_name(der: &[u8]) -> String {
         .to_string();
     cn
 }
+
+/// Requests a backend served, health checks and health switches aside.
+pub fn served(b: &wharf_testkit::EchoServer) -> usize {
+    b.received()
+        .iter()
+        .filter(|r| !r.target.starts_with("/health"))
+        .count()
+}
+
+/// Which echo backend answered.
+pub fn backend(r: &wharf_testkit::raw::Response) -> String {
+    r.json()["backend"].as_str().unwrap_or_default().to_string()
+}
+
+/// `serverStatus` of one service, as the API shows it.
+pub fn server_status(admin: SocketAddr, service: &str, url: &str) -> String {
+    let Ok(r) = wharf_testkit::raw::get(admin, "localhost", "/api/http/services", &[]) else {
+        return String::new();
+    };
+    r.json()
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["name"] == service)
+        .and_then(|s| s["serverStatus"][url].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The `Set-Cookie` for cookie `name` (the echo backend sets one of its own too).
+pub fn set_cookie(r: &wharf_testkit::raw::Response, name: &str) -> Option<String> {
+    r.headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v.clone())
+        .find(|v| v.starts_with(&format!("{name}=")))
+}
+
+/// Makes an echo backend's `/health` (and gRPC health) pass or fail.
+pub fn switch_health(b: &wharf_testkit::EchoServer, healthy: bool) {
+    let path = if healthy {
+        "/health/ok"
+    } else {
+        "/health/fail"
+    };
+    assert_eq!(
+        wharf_testkit::raw::get(b.addr, "x", path, &[])
+            .unwrap()
+            .status,
+        200
+    );
+}
+
+/// The backends ten clients (127.0.0.1 to .10) reach on `host`, each asserted to stay on the
+/// one it first reached (hrw).
+pub fn backend_per_client_ip(web: SocketAddr, host: &str) -> std::collections::BTreeSet<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for last in 1..=10u8 {
+        let source = std::net::IpAddr::from([127, 0, 0, last]);
+        let mut c = wharf_testkit::raw::KeepAlive::connect_from(source, web).unwrap();
+        let first = backend(&c.get(host, "/").unwrap());
+        for _ in 0..3 {
+            assert_eq!(backend(&c.get(host, "/").unwrap()), first, "{source}");
+        }
+        seen.insert(first);
+    }
+    seen
+}
