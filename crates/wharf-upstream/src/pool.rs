@@ -31,6 +31,9 @@ pub struct ServicePool {
     pub transport: crate::Transport,
     /// What building the transport reported (kept while the pool lives).
     pub issues: Vec<wharf_model::ConfigIssue>,
+    /// Told when a server goes down or comes back outside the health-check tasks (the API's
+    /// serverStatus follows).
+    pub(crate) changes: Option<std::sync::Arc<tokio::sync::Notify>>,
     pub(crate) schedule: Schedule,
     pub(crate) next: AtomicU64,
     spec: ServiceSpec,
@@ -57,6 +60,7 @@ impl ServicePool {
         ServicePool {
             transport,
             issues,
+            changes: None,
             name: spec.name.clone(),
             servers,
             states,
@@ -80,6 +84,12 @@ impl ServicePool {
     /// Whether this pool already serves `spec` exactly (so it is kept across a swap).
     pub fn serves(&self, spec: &ServiceSpec) -> bool {
         self.spec == *spec
+    }
+
+    fn changed(&self) {
+        if let Some(changes) = &self.changes {
+            changes.notify_one();
+        }
     }
 
     pub fn spec(&self) -> &ServiceSpec {
@@ -116,6 +126,7 @@ impl ServicePool {
                 if self.health_checked {
                     // Out until its next good check.
                     if state.set_active(false) {
+                        self.changed();
                         tracing::warn!(service = %self.name, server = %self.servers[index].url, "connection failed: the server is out until its health check passes");
                     }
                 } else {
@@ -140,7 +151,18 @@ impl ServicePool {
             if self.health_checked {
                 // As Traefik: with an active check, only a good check brings it back.
                 state.set_active(false);
+            } else if let (Some(changes), Ok(runtime)) =
+                (&self.changes, tokio::runtime::Handle::try_current())
+            {
+                // It comes back by itself at the window's end: say so then.
+                let changes = changes.clone();
+                let window = passive.failure_window;
+                runtime.spawn(async move {
+                    tokio::time::sleep(window).await;
+                    changes.notify_one();
+                });
             }
+            self.changed();
         }
     }
 }

@@ -79,12 +79,14 @@ impl PoolRegistry {
                 continue;
             }
             let states = &mut self.states;
-            let pool = Arc::new(ServicePool::new(spec, |url| {
+            let mut pool = ServicePool::new(spec, |url| {
                 states
                     .entry((name.clone(), url.to_string()))
                     .or_insert_with(|| Arc::new(ServerState::new()))
                     .clone()
-            }));
+            });
+            pool.changes = Some(self.changes.clone());
+            let pool = Arc::new(pool);
             let checks = match (&spec.health_check, &runtime) {
                 (Some(hc), Some(rt)) => Some(
                     crate::health::spawn(&pool, hc, &self.client, &self.changes, rt).drop_guard(),

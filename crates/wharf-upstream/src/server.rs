@@ -120,9 +120,14 @@ impl ServerState {
         self.available() && passed(&self.backoff_until)
     }
 
-    /// What the active health check says (the API's serverStatus).
+    /// What the active health check says.
     pub fn active_up(&self) -> bool {
         self.active_up.load(Ordering::Relaxed)
+    }
+
+    /// The API's serverStatus: UP unless a health check (active or passive) has it down.
+    pub fn status_up(&self) -> bool {
+        self.available()
     }
 
     /// Records an active check's verdict; true if it changed.

@@ -30,6 +30,13 @@ pub fn check(args: Vec<String>) -> anyhow::Result<()> {
     // Certificates, keys and CA files are read and checked as the control plane would.
     let mut tls = wharf_tls::TlsRegistry::new().context("cannot set up TLS")?;
     issues.extend(tls.build(&config.tls).1);
+    // Servers transports' CA files and client certificates, read as the pools would.
+    let mut transports = std::collections::BTreeSet::new();
+    for service in config.services.values() {
+        if transports.insert(service.transport.name.clone()) {
+            issues.extend(wharf_upstream::Transport::build(&service.transport).1);
+        }
+    }
     for issue in &issues {
         println!("{issue}");
     }

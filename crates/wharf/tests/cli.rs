@@ -125,3 +125,41 @@ fn check_reports_tls_problems_with_their_origin() {
         "{out}"
     );
 }
+
+#[test]
+fn check_reports_service_problems_with_their_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("traefik.yml"),
+        "entryPoints:\n  web:\n    address: \":8080\"\nproviders:\n  file:\n    filename: dyn.yml\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("bad-ca.pem"), "not a certificate\n").unwrap();
+    std::fs::write(
+        dir.path().join("dyn.yml"),
+        "http:\n  services:\n    s:\n      loadBalancer:\n        servers: [{url: \"https://127.0.0.1:1\"}]\n        serversTransport: t\n        healthCheck: {path: /h, mode: tcp}\n    w: {weighted: {services: [{name: nowhere}]}}\n  serversTransports:\n    t: {rootCAs: [bad-ca.pem]}\n",
+    )
+    .unwrap();
+    let (ok, out) = run(&["check"], dir.path());
+    assert!(!ok, "{out}");
+    for needle in [
+        "dyn.yml:7:39: error: `http.services.s.loadBalancer.healthCheck.mode: tcp` is not a health-check mode",
+        "dyn.yml:8:38: error: service `w@file`: its child service `nowhere@file` does not exist",
+    ] {
+        assert!(out.contains(needle), "{needle}\n{out}");
+    }
+    // With the bad health check fixed, the transport's unreadable CA is reported.
+    std::fs::write(
+        dir.path().join("dyn.yml"),
+        "http:\n  services:\n    s:\n      loadBalancer:\n        servers: [{url: \"https://127.0.0.1:1\"}]\n        serversTransport: t\n  serversTransports:\n    t: {rootCAs: [bad-ca.pem]}\n",
+    )
+    .unwrap();
+    let (ok, out) = run(&["check"], dir.path());
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(
+            "servers transport `t@file`: root CA bad-ca.pem is not a PEM certificate list"
+        ),
+        "{out}"
+    );
+}

@@ -280,7 +280,7 @@ http:
         b1 = b1.url(),
         b2 = b2.url()
     );
-    let s = start(&yaml, &[]);
+    let s = start(&yaml, &["--api.insecure=true".to_string()]);
     let mut client = KeepAlive::connect(s.web).unwrap();
     let statuses: Vec<u16> = (0..12)
         .map(|_| client.get("passive.test", "/").unwrap().status)
@@ -291,6 +291,13 @@ http:
         "{statuses:?}"
     );
     assert_eq!(served(&b1), 2, "out after two failures, for the window");
+    let failing = format!("{}/status/500", b1.url());
+    assert!(wait_until(WAIT, || server_status(
+        s.admin,
+        "passive@file",
+        &failing
+    ) == "DOWN"));
+    assert_eq!(server_status(s.admin, "passive@file", &b2.url()), "UP");
 }
 
 #[test]
