@@ -5,7 +5,8 @@
 //! replaying Traefik's own heap (Go's `container/heap` over float deadlines), so ties fall as
 //! in Traefik (3:1 gives b1 b1 b2 b1 b1 b1 b1 b2). Longer cycles (extreme ratios such as
 //! 1000000:1) are never cut short: the n-th pick is computed exactly, in integers, from the
-//! weights alone.
+//! weights alone. Equal weights are a plain rotation, without a table (a pool per service must
+//! stay small with thousands of services).
 
 /// The longest cycle kept as a table (256 KiB of indices).
 pub const MAX_CYCLE: u64 = 1 << 16;
@@ -16,6 +17,8 @@ const MIN_PICKS: u64 = 4096;
 pub enum Schedule {
     /// No server with a positive weight.
     Empty,
+    /// Equal weights: these server indices in turn (no table per pick).
+    Rotation(Vec<u32>),
     /// Server indices in pick order, one full cycle.
     Cycle(Vec<u32>),
     /// (server index, weight) of each positive-weight server, and their sum.
@@ -37,6 +40,9 @@ impl Schedule {
         if active.is_empty() {
             return Schedule::Empty;
         }
+        if active.iter().all(|(_, w)| *w == active[0].1) {
+            return Schedule::Rotation(active.iter().map(|(i, _)| *i).collect());
+        }
         let total: u64 = active.iter().map(|(_, w)| *w).sum();
         if total <= MAX_CYCLE {
             // Several rounds: Traefik's float deadlines make its order drift from one round
@@ -55,6 +61,7 @@ impl Schedule {
     pub fn len(&self) -> u64 {
         match self {
             Schedule::Empty => 0,
+            Schedule::Rotation(r) => r.len() as u64,
             Schedule::Cycle(c) => c.len() as u64,
             Schedule::Exact { total, .. } => *total,
         }
@@ -68,6 +75,10 @@ impl Schedule {
     pub fn pick(&self, n: u64) -> Option<usize> {
         match self {
             Schedule::Empty => None,
+            Schedule::Rotation(r) => {
+                let len = r.len() as u64;
+                r.get(usize::try_from(n % len).ok()?).map(|i| *i as usize)
+            }
             Schedule::Cycle(c) => {
                 let len = c.len() as u64;
                 c.get(usize::try_from(n % len).ok()?).map(|i| *i as usize)
@@ -213,8 +224,9 @@ mod tests {
         let s = Schedule::new(&[3, 1]);
         let picks: Vec<usize> = (0..8).map(|n| s.pick(n).unwrap()).collect();
         assert_eq!(picks, vec![0, 0, 1, 0, 0, 0, 0, 1]);
-        assert_eq!(cycle(&[1, 1])[..4], [0, 1, 0, 1]);
-        assert!(cycle(&[0, 2]).iter().all(|i| *i == 1));
+        assert_eq!(cycle(&[1, 1]), [0, 1]);
+        assert_eq!(cycle(&[0, 2]), [1]);
+        assert_eq!(cycle(&[5, 0, 5]), [0, 2]);
         assert!(Schedule::new(&[]).is_empty() && Schedule::new(&[0, 0]).is_empty());
     }
 
