@@ -19,6 +19,7 @@ mod dynamic;
 #[doc(hidden)]
 mod fuzz_anchors;
 pub mod fuzz_logic;
+mod health_check;
 mod middlewares;
 mod node;
 mod services;

@@ -5,8 +5,7 @@
 use std::time::Duration;
 
 use wharf_model::{
-    ConfigIssue, HealthCheckMode, HealthCheckSpec, Origin, PassiveHealthCheckSpec, SameSite,
-    Strategy, UpstreamScheme,
+    ConfigIssue, HealthCheckSpec, Origin, PassiveHealthCheckSpec, SameSite, Strategy,
 };
 
 use crate::decode::{boolean, check_keys, duration, integer, join, string, Issues};
@@ -61,11 +60,6 @@ impl RawService {
 }
 
 const COMPOSITE_KINDS: &[&str] = &["weighted", "mirroring", "failover", "highestRandomWeight"];
-
-/// Traefik's defaults (`dynamic.DefaultHealthCheck*`).
-const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-const DEFAULT_FAILURE_WINDOW: Duration = Duration::from_secs(10);
 
 pub(crate) fn service(
     n: &Node,
@@ -149,11 +143,19 @@ fn load_balancer(
     };
     let servers = servers(body, lp, issues);
     let health_check = match body.get("healthCheck") {
-        Some(node) => Some(health_check(node, &join(lp, "healthCheck"), issues)?),
+        Some(node) => Some(crate::health_check::health_check(
+            node,
+            &join(lp, "healthCheck"),
+            issues,
+        )?),
         None => None,
     };
     let passive_health_check = match body.get("passiveHealthCheck") {
-        Some(node) => Some(passive(node, &join(lp, "passiveHealthCheck"), issues)?),
+        Some(node) => Some(crate::health_check::passive(
+            node,
+            &join(lp, "passiveHealthCheck"),
+            issues,
+        )?),
         None => None,
     };
     let sticky = match body.get("sticky") {
@@ -263,243 +265,6 @@ fn servers(body: &Node, lp: &str, issues: &mut Issues) -> Vec<RawServer> {
     servers
 }
 
-fn positive(node: &Node, path: &str, issues: &mut Issues) -> Option<Duration> {
-    let d = duration(node, path, issues)?;
-    if d.is_zero() {
-        issues.push(
-            ConfigIssue::error(node.origin.clone(), format!("`{path}` must be positive"))
-                .with_hint("e.g. 10s"),
-        );
-        return None;
-    }
-    Some(d)
-}
-
-/// `healthCheck`: None (reported) when an option is invalid.
-fn health_check(node: &Node, hp: &str, issues: &mut Issues) -> Option<HealthCheckSpec> {
-    if !check_keys(
-        node,
-        hp,
-        &[
-            "path",
-            "method",
-            "scheme",
-            "port",
-            "hostname",
-            "headers",
-            "status",
-            "interval",
-            "unhealthyInterval",
-            "timeout",
-            "followRedirects",
-            "mode",
-        ],
-        &[],
-        issues,
-    ) {
-        return None;
-    }
-    let before = issues.0.len();
-    let text = |key: &str, issues: &mut Issues| {
-        node.get(key)
-            .and_then(|v| string(v, &join(hp, key), issues))
-            .filter(|s| !s.is_empty())
-    };
-    let mode = match text("mode", issues) {
-        None => HealthCheckMode::Http,
-        Some(m) if m.eq_ignore_ascii_case("http") => HealthCheckMode::Http,
-        Some(m) if m.eq_ignore_ascii_case("grpc") => HealthCheckMode::Grpc,
-        Some(m) => {
-            let origin = node
-                .get("mode")
-                .map_or(node.origin.clone(), |n| n.origin.clone());
-            issues.push(
-                ConfigIssue::error(
-                    origin,
-                    format!("`{hp}.mode: {m}` is not a health-check mode"),
-                )
-                .with_hint("use http or grpc"),
-            );
-            HealthCheckMode::Http
-        }
-    };
-    let path = text("path", issues).unwrap_or_default();
-    if mode == HealthCheckMode::Http {
-        if path.is_empty() {
-            issues.push(
-                ConfigIssue::error(node.origin.clone(), format!("`{hp}` has no path"))
-                    .with_hint("set the path to check, e.g. `path: /health`"),
-            );
-        } else if !path.starts_with('/') {
-            let origin = node
-                .get("path")
-                .map_or(node.origin.clone(), |n| n.origin.clone());
-            issues.push(
-                ConfigIssue::error(
-                    origin,
-                    format!("`{hp}.path: {path}` must be a relative URL starting with `/`"),
-                )
-                .with_hint("the check goes to each server's own address; e.g. `/health?full=1`"),
-            );
-        }
-    }
-    let scheme = match text("scheme", issues) {
-        None => None,
-        Some(s) => match s.to_ascii_lowercase().as_str() {
-            "http" => Some(UpstreamScheme::Http),
-            "https" => Some(UpstreamScheme::Https),
-            "h2c" => Some(UpstreamScheme::H2c),
-            _ => {
-                let origin = node
-                    .get("scheme")
-                    .map_or(node.origin.clone(), |n| n.origin.clone());
-                issues.push(
-                    ConfigIssue::error(origin, format!("`{hp}.scheme: {s}` is not supported"))
-                        .with_hint("use http, https or h2c"),
-                );
-                None
-            }
-        },
-    };
-    let port = match node.get("port") {
-        None => None,
-        Some(p) => match integer(p, &join(hp, "port"), issues) {
-            Some(0) | None => None,
-            Some(v) => match u16::try_from(v) {
-                Ok(v) => Some(v),
-                Err(_) => {
-                    issues.error(
-                        &p.origin,
-                        format!("`{hp}.port: {v}` is not a port (1-65535)"),
-                    );
-                    None
-                }
-            },
-        },
-    };
-    let status = match node.get("status") {
-        None => None,
-        Some(s) => match integer(s, &join(hp, "status"), issues) {
-            Some(0) | None => None,
-            Some(v) if (100..=599).contains(&v) => u16::try_from(v).ok(),
-            Some(v) => {
-                issues.error(
-                    &s.origin,
-                    format!("`{hp}.status: {v}` is not an HTTP status"),
-                );
-                None
-            }
-        },
-    };
-    let mut headers = Vec::new();
-    if let Some(h) = node.get("headers") {
-        match &h.value {
-            NodeValue::Map(entries) => {
-                for (k, v) in entries {
-                    let hpath = join(&join(hp, "headers"), &k.name);
-                    if http::HeaderName::from_bytes(k.name.as_bytes()).is_err() {
-                        issues.error(&k.origin, format!("`{hpath}`: not a header name"));
-                        continue;
-                    }
-                    if let Some(value) = string(v, &hpath, issues) {
-                        if http::HeaderValue::from_str(&value).is_err() {
-                            issues.error(&v.origin, format!("`{hpath}`: not a header value"));
-                            continue;
-                        }
-                        headers.push((k.name.clone(), value));
-                    }
-                }
-            }
-            NodeValue::Null => {}
-            _ => issues.error(
-                &h.origin,
-                format!("`{hp}.headers` must be a map of names to values"),
-            ),
-        }
-    }
-    let method = text("method", issues).unwrap_or_else(|| "GET".to_string());
-    if http::Method::from_bytes(method.as_bytes()).is_err() {
-        let origin = node
-            .get("method")
-            .map_or(node.origin.clone(), |n| n.origin.clone());
-        issues.error(
-            &origin,
-            format!("`{hp}.method: {method}` is not an HTTP method"),
-        );
-    }
-    let interval = match node.get("interval") {
-        Some(i) => positive(i, &join(hp, "interval"), issues),
-        None => Some(DEFAULT_INTERVAL),
-    };
-    let unhealthy_interval = match node.get("unhealthyInterval") {
-        Some(i) => positive(i, &join(hp, "unhealthyInterval"), issues),
-        None => interval,
-    };
-    let timeout = match node.get("timeout") {
-        Some(t) => positive(t, &join(hp, "timeout"), issues),
-        None => Some(DEFAULT_TIMEOUT),
-    };
-    let follow_redirects = node
-        .get("followRedirects")
-        .and_then(|f| boolean(f, &join(hp, "followRedirects"), issues))
-        .unwrap_or(true);
-    if issues.has_errors_since(before) {
-        return None;
-    }
-    Some(HealthCheckSpec {
-        path,
-        method: method.to_ascii_uppercase(),
-        scheme,
-        port,
-        hostname: text("hostname", issues),
-        headers,
-        status,
-        interval: interval?,
-        unhealthy_interval: unhealthy_interval?,
-        timeout: timeout?,
-        follow_redirects,
-        mode,
-    })
-}
-
-fn passive(node: &Node, pp: &str, issues: &mut Issues) -> Option<PassiveHealthCheckSpec> {
-    if !check_keys(
-        node,
-        pp,
-        &["failureWindow", "maxFailedAttempts"],
-        &[],
-        issues,
-    ) {
-        return None;
-    }
-    let failure_window = match node.get("failureWindow") {
-        Some(w) => positive(w, &join(pp, "failureWindow"), issues)?,
-        None => DEFAULT_FAILURE_WINDOW,
-    };
-    let max_failed_attempts = match node.get("maxFailedAttempts") {
-        None => 1,
-        Some(m) => match integer(m, &join(pp, "maxFailedAttempts"), issues)? {
-            v if v >= 1 => u32::try_from(v).unwrap_or(u32::MAX),
-            v => {
-                issues.push(
-                    ConfigIssue::error(
-                        m.origin.clone(),
-                        format!("`{pp}.maxFailedAttempts: {v}` must be 1 or more"),
-                    )
-                    .with_hint(
-                        "the number of failures within failureWindow that take a server out",
-                    ),
-                );
-                return None;
-            }
-        },
-    };
-    Some(PassiveHealthCheckSpec {
-        failure_window,
-        max_failed_attempts,
-    })
-}
-
 pub(crate) fn sticky(node: &Node, sp: &str, issues: &mut Issues) -> Option<RawStickyCookie> {
     check_keys(node, sp, &["cookie"], &[], issues);
     let cookie = node.get("cookie")?;
@@ -561,6 +326,7 @@ pub(crate) fn sticky(node: &Node, sp: &str, issues: &mut Issues) -> Option<RawSt
 mod tests {
     use super::*;
     use crate::yaml;
+    use wharf_model::UpstreamScheme;
 
     fn decode(doc: &str) -> (Option<RawService>, Vec<ConfigIssue>) {
         let root = yaml::parse(doc, "s.yml").unwrap();

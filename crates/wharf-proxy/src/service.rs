@@ -13,8 +13,8 @@ use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{ErrorSource, ErrorType};
 use wharf_middleware::{
-    connect_addr, content_length, request_host, strip_port, Chain, CompressModuleBuilder,
-    GrpcWebModuleBuilder, RequestContext,
+    content_length, request_host, strip_port, Chain, CompressModuleBuilder, GrpcWebModuleBuilder,
+    RequestContext,
 };
 use wharf_model::{ForwardedHeaders, UnderscoreHeaders};
 use wharf_router::{ControlStatus, Generation, GenerationReader, RouteAction};
@@ -358,46 +358,7 @@ impl ProxyHttp for EntryPointProxy {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
-        ctx.attempts.note();
-        let pool = ctx
-            .pool
-            .clone()
-            .ok_or_else(|| Error::explain(ErrorType::InternalError, "no route chosen"))?;
-        if ctx.attempts.retries > 0 {
-            if let Some(policy) = ctx.chain.as_ref().and_then(|c| c.retry()) {
-                // Exponential backoff from initialInterval, as Traefik.
-                let factor = 1u32 << (ctx.attempts.retries - 1).min(16);
-                let wait = policy.initial_interval.saturating_mul(factor);
-                if !wait.is_zero() {
-                    tokio::time::sleep(wait).await;
-                }
-            }
-        }
-        let req = session.req_header();
-        let cookie = pool.sticky.as_ref().and_then(|c| {
-            wharf_upstream::request_cookie(req.headers.get_all(http::header::COOKIE), &c.name)
-        });
-        // A retry goes to a server this request has not tried, while there is one.
-        let choice = wharf_upstream::Choice {
-            avoid: ctx.attempts.tried,
-            client_ip: peer_ip(session),
-            cookie,
-        };
-        let pick = pool
-            .select(&choice)
-            .ok_or_else(|| Error::explain(ErrorType::HTTPStatus(503), "no available server"))?;
-        let server = &pool.servers[pick.index];
-        let state = &pool.states[pick.index];
-        ctx.sticky_cookie = match (&pool.sticky, pick.set_cookie) {
-            (Some(spec), true) => Some(wharf_upstream::set_cookie(spec, server)),
-            _ => None,
-        };
-        ctx.server = Some(pick.index);
-        ctx.attempts.tried(pick.index);
-        ctx.server_load = Some(state.begin());
-        ctx.attempt_started = Some(std::time::Instant::now());
-        let addr = connect_addr(&server.target).await?;
-        Ok(Box::new(pool.peer(pick.index, addr)))
+        crate::attempt::peer(session, ctx).await
     }
 
     async fn upstream_request_filter(
@@ -470,41 +431,7 @@ impl ProxyHttp for EntryPointProxy {
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        if let (Some(pool), Some(index)) = (&ctx.pool, ctx.server) {
-            if !upstream_response.status.is_informational() {
-                let ttfb = ctx.attempt_started.map(|t| t.elapsed()).unwrap_or_default();
-                let status = upstream_response.status.as_u16();
-                pool.report(index, wharf_upstream::Outcome::Answered { status, ttfb });
-            }
-        }
-        if let Some(fallback) = ctx.fallback.take() {
-            let status = upstream_response.status.as_u16();
-            let listed = fallback
-                .statuses
-                .iter()
-                .any(|(a, b)| (*a..=*b).contains(&status));
-            let replayable = !session.as_ref().retry_buffer_truncated()
-                && (fallback.max_request_body < 0
-                    || ctx.body_bytes <= u64::try_from(fallback.max_request_body).unwrap_or(0));
-            if listed && replayable {
-                if let Some(pool) = crate::routed::resolve_fallback(session, &fallback.node) {
-                    // failover `errors`: the same request goes to the fallback instead.
-                    tracing::debug!(status, fallback = %pool.name, "failover: the answer's status sends the request to the fallback");
-                    ctx.pool = Some(pool);
-                    ctx.attempts.tried = 0;
-                    ctx.retry_status = true;
-                    return Error::e_explain(ErrorType::HTTPStatus(status), "failover: status");
-                }
-            }
-        }
-        for cookie in ctx
-            .sticky_cookie
-            .take()
-            .into_iter()
-            .chain(ctx.service_cookies.drain(..))
-        {
-            upstream_response.append_header(http::header::SET_COOKIE, cookie)?;
-        }
+        crate::attempt::answered(session, upstream_response, ctx)?;
         if let Some(chain) = &ctx.chain {
             let status = upstream_response.status.as_u16();
             if let Some(policy) = chain.retry().filter(|p| p.retries_status(status)) {
@@ -633,30 +560,7 @@ impl ProxyHttp for EntryPointProxy {
         ctx: &mut RequestCtx,
         mut e: Box<Error>,
     ) -> Box<Error> {
-        if let (Some(pool), Some(index)) = (&ctx.pool, ctx.server) {
-            pool.report(index, wharf_upstream::Outcome::ConnectFailed);
-        }
-        let policy = ctx.chain.as_ref().and_then(|c| c.retry());
-        if let Some(policy) = policy.filter(|p| p.on_network_error) {
-            if ctx.attempts.another(policy, session, ctx.body_bytes) {
-                e.set_retry(true);
-                return e;
-            }
-        }
-        // Nothing reached a server: one more attempt on another server of the service, for
-        // any method (wharf's failover; Traefik answers 502).
-        let other = ctx.pool.as_ref().is_some_and(|pool| {
-            let choice = wharf_upstream::Choice {
-                avoid: ctx.attempts.tried,
-                ..Default::default()
-            };
-            pool.select(&choice)
-                .is_some_and(|p| Some(p.index) != ctx.server && pool.states[p.index].available())
-        });
-        if other && !std::mem::replace(&mut ctx.connect_failover_used, true) {
-            tracing::debug!("connection failed: trying another server");
-            e.set_retry(true);
-        }
+        crate::attempt::connect_failed(session, ctx, &mut e);
         e
     }
 
