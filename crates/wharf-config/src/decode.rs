@@ -257,3 +257,16 @@ pub fn items<'a>(node: &'a Node, path: &str, issues: &mut Issues) -> Option<Vec<
         }
     }
 }
+
+/// Where `key` of `n` was written (where `n` was, when the key is absent).
+pub fn key_origin(n: &Node, key: &str) -> Origin {
+    n.get(key)
+        .map_or_else(|| n.origin.clone(), |v| v.origin.clone())
+}
+
+/// Reports an error at `key`'s value (or at `n` when the key is absent).
+pub fn error_at(n: &Node, key: &str, issues: &mut Issues, message: String, hint: Option<&str>) {
+    issues.push(
+        ConfigIssue::error(key_origin(n, key), message).with_hint_opt(hint.map(str::to_string)),
+    );
+}

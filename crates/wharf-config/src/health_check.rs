@@ -6,7 +6,7 @@ use wharf_model::{
     ConfigIssue, HealthCheckMode, HealthCheckSpec, PassiveHealthCheckSpec, UpstreamScheme,
 };
 
-use crate::decode::{boolean, check_keys, duration, integer, join, string, Issues};
+use crate::decode::{boolean, check_keys, duration, error_at, integer, join, string, Issues};
 use crate::node::{Node, NodeValue};
 
 /// Traefik's defaults (`dynamic.DefaultHealthCheck*`).
@@ -61,16 +61,8 @@ pub(crate) fn health_check(node: &Node, hp: &str, issues: &mut Issues) -> Option
         Some(m) if m.eq_ignore_ascii_case("http") => HealthCheckMode::Http,
         Some(m) if m.eq_ignore_ascii_case("grpc") => HealthCheckMode::Grpc,
         Some(m) => {
-            let origin = node
-                .get("mode")
-                .map_or(node.origin.clone(), |n| n.origin.clone());
-            issues.push(
-                ConfigIssue::error(
-                    origin,
-                    format!("`{hp}.mode: {m}` is not a health-check mode"),
-                )
-                .with_hint("use http or grpc"),
-            );
+            let message = format!("`{hp}.mode: {m}` is not a health-check mode");
+            error_at(node, "mode", issues, message, Some("use http or grpc"));
             HealthCheckMode::Http
         }
     };
@@ -82,36 +74,25 @@ pub(crate) fn health_check(node: &Node, hp: &str, issues: &mut Issues) -> Option
                     .with_hint("set the path to check, e.g. `path: /health`"),
             );
         } else if !path.starts_with('/') {
-            let origin = node
-                .get("path")
-                .map_or(node.origin.clone(), |n| n.origin.clone());
-            issues.push(
-                ConfigIssue::error(
-                    origin,
-                    format!("`{hp}.path: {path}` must be a relative URL starting with `/`"),
-                )
-                .with_hint("the check goes to each server's own address; e.g. `/health?full=1`"),
-            );
+            let message = format!("`{hp}.path: {path}` must be a relative URL starting with `/`");
+            let hint = "the check goes to each server's own address; e.g. `/health?full=1`";
+            error_at(node, "path", issues, message, Some(hint));
         }
     }
-    let scheme = match text("scheme", issues) {
-        None => None,
-        Some(s) => match s.to_ascii_lowercase().as_str() {
-            "http" => Some(UpstreamScheme::Http),
-            "https" => Some(UpstreamScheme::Https),
-            "h2c" => Some(UpstreamScheme::H2c),
-            _ => {
-                let origin = node
-                    .get("scheme")
-                    .map_or(node.origin.clone(), |n| n.origin.clone());
-                issues.push(
-                    ConfigIssue::error(origin, format!("`{hp}.scheme: {s}` is not supported"))
-                        .with_hint("use http, https or h2c"),
-                );
-                None
-            }
-        },
-    };
+    let scheme = text("scheme", issues).and_then(|s| {
+        let scheme = UpstreamScheme::from_name(&s.to_ascii_lowercase());
+        if scheme.is_none() {
+            let message = format!("`{hp}.scheme: {s}` is not supported");
+            error_at(
+                node,
+                "scheme",
+                issues,
+                message,
+                Some("use http, https or h2c"),
+            );
+        }
+        scheme
+    });
     let port = match node.get("port") {
         None => None,
         Some(p) => match integer(p, &join(hp, "port"), issues) {
@@ -170,13 +151,8 @@ pub(crate) fn health_check(node: &Node, hp: &str, issues: &mut Issues) -> Option
     }
     let method = text("method", issues).unwrap_or_else(|| "GET".to_string());
     if http::Method::from_bytes(method.as_bytes()).is_err() {
-        let origin = node
-            .get("method")
-            .map_or(node.origin.clone(), |n| n.origin.clone());
-        issues.error(
-            &origin,
-            format!("`{hp}.method: {method}` is not an HTTP method"),
-        );
+        let message = format!("`{hp}.method: {method}` is not an HTTP method");
+        error_at(node, "method", issues, message, None);
     }
     let interval = match node.get("interval") {
         Some(i) => positive(i, &join(hp, "interval"), issues),

@@ -8,7 +8,7 @@ use wharf_model::{
     ConfigIssue, HealthCheckSpec, Origin, PassiveHealthCheckSpec, SameSite, Strategy,
 };
 
-use crate::decode::{boolean, check_keys, duration, integer, join, string, Issues};
+use crate::decode::{boolean, check_keys, duration, integer, join, key_origin, string, Issues};
 use crate::dynamic::Sourced;
 use crate::node::{Node, NodeValue};
 
@@ -273,9 +273,9 @@ pub(crate) fn sticky(node: &Node, sp: &str, issues: &mut Issues) -> Option<RawSt
         cookie,
         &cp,
         &[
-            "name", "secure", "httpOnly", "sameSite", "maxAge", "path", "domain", "expires",
+            "name", "secure", "httpOnly", "sameSite", "maxAge", "path", "domain",
         ],
-        &[],
+        &["expires"],
         issues,
     );
     let text = |key: &str, issues: &mut Issues| {
@@ -297,11 +297,8 @@ pub(crate) fn sticky(node: &Node, sp: &str, issues: &mut Issues) -> Option<RawSt
             "lax" => Some(SameSite::Lax),
             "strict" => Some(SameSite::Strict),
             _ => {
-                let origin = cookie
-                    .get("sameSite")
-                    .map_or(cookie.origin.clone(), |n| n.origin.clone());
                 issues.push(
-                    ConfigIssue::warning(origin, format!("`{cp}.sameSite: {s}` is not none, lax or strict; no SameSite attribute is sent"))
+                    ConfigIssue::warning(key_origin(cookie, "sameSite"), format!("`{cp}.sameSite: {s}` is not none, lax or strict; no SameSite attribute is sent"))
                         .with_hint("use none, lax or strict"),
                 );
                 None

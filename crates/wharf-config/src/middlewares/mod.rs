@@ -3,6 +3,7 @@
 //! `headers.rs`, `auth.rs` (forwardAuth, basicAuth), `traffic.rs` (ipAllowList, rateLimit,
 //! inFlightReq, retry), `compress.rs`, `errors.rs`.
 
+pub(super) use crate::decode::error_at;
 use crate::decode::{check_keys, join, Issues};
 use crate::node::Node;
 
@@ -407,22 +408,6 @@ fn check_regex(n: &Node, key: &str, path: &str, re: &str, issues: &mut Issues) {
         let message = format!("`{path}`: invalid regular expression `{re}`: {last}");
         error_at(n, key, issues, message, None);
     }
-}
-
-/// Reports an error at `key`'s value (or at the middleware when the key is absent).
-pub(super) fn error_at(
-    n: &Node,
-    key: &str,
-    issues: &mut Issues,
-    message: String,
-    hint: Option<&str>,
-) {
-    let origin = n
-        .get(key)
-        .map_or_else(|| n.origin.clone(), |v| v.origin.clone());
-    issues.push(
-        wharf_model::ConfigIssue::error(origin, message).with_hint_opt(hint.map(str::to_string)),
-    );
 }
 
 mod auth;
