@@ -85,7 +85,7 @@ pub fn render(config: &DynamicConfig, pools: &PoolRegistry) -> Arc<ApiView> {
                     let up = pool
                         .as_ref()
                         .and_then(|p| p.states.get(i))
-                        .is_none_or(|st| st.status_up());
+                        .is_none_or(|st| st.available());
                     (srv.url.as_str(), if up { "UP" } else { "DOWN" })
                 })
                 .collect();

@@ -104,7 +104,7 @@ impl ErrorPages {
             };
         };
         let host = request_host(req).to_string();
-        let page_host = if self.pool.pass_host_header {
+        let page_host = if self.pool.spec.pass_host_header {
             host.clone()
         } else {
             server.authority.clone()

@@ -31,7 +31,7 @@ pub(crate) async fn peer(session: &mut Session, ctx: &mut RequestCtx) -> Result<
         }
     }
     let req = session.req_header();
-    let cookie = pool.sticky.as_ref().and_then(|c| {
+    let cookie = pool.spec.sticky.as_ref().and_then(|c| {
         wharf_upstream::request_cookie(req.headers.get_all(http::header::COOKIE), &c.name)
     });
     // A retry goes to a server this request has not tried, while there is one.
@@ -44,7 +44,7 @@ pub(crate) async fn peer(session: &mut Session, ctx: &mut RequestCtx) -> Result<
         .select(&choice)
         .ok_or_else(|| Error::explain(ErrorType::HTTPStatus(503), "no available server"))?;
     let server = &pool.servers[pick.index];
-    ctx.sticky_cookie = match (&pool.sticky, pick.set_cookie) {
+    ctx.sticky_cookie = match (&pool.spec.sticky, pick.set_cookie) {
         (Some(spec), true) => Some(wharf_upstream::set_cookie(spec, server)),
         _ => None,
     };
@@ -79,7 +79,8 @@ pub(crate) fn answered(
             && (fallback.max_request_body < 0
                 || ctx.body_bytes <= u64::try_from(fallback.max_request_body).unwrap_or(0));
         if listed && replayable {
-            if let Some(pool) = crate::routed::resolve_fallback(session, &fallback.node) {
+            let resolved = crate::routed::resolve(session, &fallback.node);
+            if let Some(pool) = resolved.pool.filter(|p| p.any_available()) {
                 tracing::debug!(status, fallback = %pool.name, "failover: the answer's status sends the request to the fallback");
                 ctx.pool = Some(pool);
                 ctx.attempts.tried = 0;
@@ -118,8 +119,9 @@ pub(crate) fn connect_failed(session: &Session, ctx: &mut RequestCtx, e: &mut Bo
             avoid: ctx.attempts.tried,
             ..Default::default()
         };
+        // select only picks servers that may serve.
         pool.select(&choice)
-            .is_some_and(|p| Some(p.index) != ctx.server && pool.states[p.index].available())
+            .is_some_and(|p| Some(p.index) != ctx.server)
     });
     if other && !std::mem::replace(&mut ctx.connect_failover_used, true) {
         tracing::debug!("connection failed: trying another server");

@@ -10,7 +10,7 @@ use wharf_middleware::{
     content_length, request_host, Chain, CompressModule, GrpcWeb, GrpcWebModule, ReadBody, Reply,
     RequestContext, FORWARD_BODY_CAP,
 };
-use wharf_upstream::{Routing, ServiceNode, ServicePool};
+use wharf_upstream::{Resolved, Routing, ServiceNode};
 
 use crate::ctx::RequestCtx;
 use crate::edge::TlsInfo;
@@ -93,16 +93,7 @@ impl EntryPointProxy {
                 return Ok(true);
             }
         }
-        let resolved = {
-            let req = session.req_header();
-            let cookie = |name: &str| {
-                wharf_upstream::request_cookie(req.headers.get_all(http::header::COOKIE), name)
-            };
-            service.resolve(&Routing {
-                client_ip: ctx.cx.peer,
-                cookie: &cookie,
-            })
-        };
+        let resolved = resolve(session, &service);
         let Some(pool) = resolved.pool.filter(|p| p.any_available()) else {
             // No server, or every one down: Traefik's 503 `no available server`.
             self.decorated(session, ctx, 503).await?;
@@ -228,7 +219,8 @@ fn translate_grpc_web(session: &mut Session, cx: &mut RequestContext) {
 }
 
 /// The pool a failover's fallback resolves to for this request.
-pub(crate) fn resolve_fallback(session: &Session, node: &ServiceNode) -> Option<Arc<ServicePool>> {
+/// `node` resolved for this request (its client address and cookies) down to one pool.
+pub(crate) fn resolve(session: &Session, node: &ServiceNode) -> Resolved {
     let req = session.req_header();
     let cookie = |name: &str| {
         wharf_upstream::request_cookie(req.headers.get_all(http::header::COOKIE), name)
@@ -237,6 +229,4 @@ pub(crate) fn resolve_fallback(session: &Session, node: &ServiceNode) -> Option<
         client_ip: peer_ip(session),
         cookie: &cookie,
     })
-    .pool
-    .filter(|p| p.any_available())
 }

@@ -413,7 +413,7 @@ impl ProxyHttp for EntryPointProxy {
                 .map_err(|e| Error::because(ErrorType::InvalidHTTPHeader, "bad target", e))?;
             upstream.set_uri(uri);
         }
-        if pool.pass_host_header && !host.is_empty() {
+        if pool.spec.pass_host_header && !host.is_empty() {
             upstream.insert_header("Host", host.as_str())?;
         } else if let Some(server) = server {
             // Also for an HTTP/1.0 request without Host: Go's client then names the server.

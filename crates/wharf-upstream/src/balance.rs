@@ -51,7 +51,7 @@ impl ServicePool {
 
     /// The server for one attempt, or None when no server is available (503).
     pub fn select(&self, choice: &Choice<'_>) -> Option<Pick> {
-        let sticky = self.sticky.is_some();
+        let sticky = self.spec.sticky.is_some();
         if let Some(value) = choice.cookie.filter(|_| sticky) {
             if let Some((index, rewrite)) = sticky::find(&self.servers, value) {
                 if self.states[index].available() && !avoided(choice.avoid, index) {
@@ -82,7 +82,7 @@ impl ServicePool {
 
     fn pick(&self, choice: &Choice<'_>, avoid: u64, preferred: bool) -> Option<usize> {
         let ok = |i: usize| self.usable(i, preferred) && !avoided(avoid, i);
-        match self.strategy {
+        match self.spec.strategy {
             Strategy::Wrr => self.wrr(ok),
             Strategy::P2c => self.p2c(ok),
             Strategy::Hrw => self.hrw(ok, choice.client_ip),
@@ -137,15 +137,10 @@ impl ServicePool {
     /// Highest random weight of (client IP, server URL), Traefik's scoring, so a client
     /// lands where Traefik sent it.
     fn hrw(&self, ok: impl Fn(usize) -> bool, ip: Option<IpAddr>) -> Option<usize> {
-        let source = ip.map(|ip| ip.to_string()).unwrap_or_default();
-        let mut best: Option<(usize, f64)> = None;
-        for i in (0..self.servers.len()).filter(|i| ok(*i)) {
-            let score = hrw_score(&source, &self.servers[i].url, self.servers[i].weight);
-            if best.is_none_or(|(_, b)| score > b) {
-                best = Some((i, score));
-            }
-        }
-        best.map(|(i, _)| i)
+        let candidates = (0..self.servers.len())
+            .filter(|i| ok(*i))
+            .map(|i| (i, self.servers[i].url.as_str(), self.servers[i].weight));
+        hrw_pick(ip, candidates)
     }
 
     /// The lowest average time to first byte scaled by the requests in flight and divided by
@@ -164,9 +159,26 @@ impl ServicePool {
     }
 }
 
+/// The candidate (index, name, weight) with the highest random weight for the client `ip`;
+/// the first of equal scores, as Traefik keeps it.
+pub(crate) fn hrw_pick<'a>(
+    ip: Option<IpAddr>,
+    candidates: impl Iterator<Item = (usize, &'a str, u32)>,
+) -> Option<usize> {
+    let source = ip.map(|ip| ip.to_string()).unwrap_or_default();
+    let mut best: Option<(usize, f64)> = None;
+    for (i, name, weight) in candidates {
+        let score = hrw_score(&source, name, weight);
+        if best.is_none_or(|(_, b)| score > b) {
+            best = Some((i, score));
+        }
+    }
+    best.map(|(i, _)| i)
+}
+
 /// Go's `fnv.New64a` over source + name, mapped to (0, 1), then -weight / ln(score) as
 /// Traefik's `1 / -ln(score) * weight`.
-pub(crate) fn hrw_score(source: &str, name: &str, weight: u32) -> f64 {
+fn hrw_score(source: &str, name: &str, weight: u32) -> f64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for b in source.bytes().chain(name.bytes()) {
         hash ^= u64::from(b);

@@ -142,22 +142,10 @@ impl CompositeNode {
                 self.children[i].resolve_into(routing, out);
             }
             CompositeKind::HighestRandomWeight { children } => {
-                let source = routing
-                    .client_ip
-                    .map(|ip| ip.to_string())
-                    .unwrap_or_default();
-                let best = (0..self.children.len())
+                let candidates = (0..self.children.len())
                     .filter(|i| self.eligible(*i) && children[*i].weight > 0)
-                    .map(|i| {
-                        let score = crate::balance::hrw_score(
-                            &source,
-                            children[i].service.as_str(),
-                            children[i].weight,
-                        );
-                        (i, score)
-                    })
-                    .max_by(|a, b| a.1.total_cmp(&b.1));
-                if let Some((i, _)) = best {
+                    .map(|i| (i, children[i].service.as_str(), children[i].weight));
+                if let Some(i) = crate::balance::hrw_pick(routing.client_ip, candidates) {
                     self.children[i].resolve_into(routing, out);
                 }
             }

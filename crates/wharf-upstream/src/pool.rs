@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wharf_model::{PassiveHealthCheckSpec, QualifiedName, ServiceSpec, StickyCookieSpec, Strategy};
+use wharf_model::{QualifiedName, ServiceSpec};
 
 use crate::schedule::Schedule;
 use crate::server::{Server, ServerState};
@@ -20,13 +20,6 @@ pub struct ServicePool {
     pub servers: Vec<Server>,
     /// Per server (same index), shared with the pools this service had before.
     pub states: Vec<Arc<ServerState>>,
-    pub pass_host_header: bool,
-    pub strategy: Strategy,
-    pub sticky: Option<StickyCookieSpec>,
-    pub passive: Option<PassiveHealthCheckSpec>,
-    /// An active health check watches the servers (it alone brings a server back).
-    pub health_checked: bool,
-    pub flush_interval: Duration,
     /// How the servers are reached.
     pub transport: crate::Transport,
     /// What building the transport reported (kept while the pool lives).
@@ -36,7 +29,8 @@ pub struct ServicePool {
     pub(crate) changes: Option<std::sync::Arc<tokio::sync::Notify>>,
     pub(crate) schedule: Schedule,
     pub(crate) next: AtomicU64,
-    spec: ServiceSpec,
+    /// What it was built from (its options are read from here).
+    pub spec: ServiceSpec,
 }
 
 /// How an attempt on a server ended.
@@ -64,12 +58,6 @@ impl ServicePool {
             name: spec.name.clone(),
             servers,
             states,
-            pass_host_header: spec.pass_host_header,
-            strategy: spec.strategy,
-            sticky: spec.sticky.clone(),
-            passive: spec.passive_health_check,
-            health_checked: spec.health_check.is_some(),
-            flush_interval: spec.flush_interval,
             schedule: Schedule::new(&weights),
             next: AtomicU64::new(0),
             spec: spec.clone(),
@@ -86,14 +74,15 @@ impl ServicePool {
         self.spec == *spec
     }
 
+    /// An active health check watches the servers (it alone brings a server back).
+    pub fn health_checked(&self) -> bool {
+        self.spec.health_check.is_some()
+    }
+
     fn changed(&self) {
         if let Some(changes) = &self.changes {
             changes.notify_one();
         }
-    }
-
-    pub fn spec(&self) -> &ServiceSpec {
-        &self.spec
     }
 
     /// The peer for server `index` at `addr` (its address now).
@@ -123,7 +112,7 @@ impl ServicePool {
         };
         let failed = match outcome {
             Outcome::ConnectFailed => {
-                if self.health_checked {
+                if self.health_checked() {
                     // Out until its next good check.
                     if state.set_active(false) {
                         self.changed();
@@ -141,14 +130,14 @@ impl ServicePool {
                 status >= 500
             }
         };
-        let Some(passive) = self.passive else {
+        let Some(passive) = self.spec.passive_health_check else {
             return;
         };
         if !failed {
             state.passive_success();
         } else if state.passive_failure(passive.failure_window, passive.max_failed_attempts) {
             tracing::warn!(service = %self.name, server = %self.servers[index].url, "passive health check: the server is out for {:?}", passive.failure_window);
-            if self.health_checked {
+            if self.health_checked() {
                 // As Traefik: with an active check, only a good check brings it back.
                 state.set_active(false);
             } else if let (Some(changes), Ok(runtime)) =
@@ -206,7 +195,7 @@ mod tests {
         assert!(pool.states[1].preferred());
         let mut checked = spec(&[1, 1]);
         checked.health_check = None;
-        checked.passive_health_check = Some(PassiveHealthCheckSpec {
+        checked.passive_health_check = Some(wharf_model::PassiveHealthCheckSpec {
             failure_window: Duration::from_secs(60),
             max_failed_attempts: 2,
         });

@@ -120,16 +120,6 @@ impl ServerState {
         self.available() && passed(&self.backoff_until)
     }
 
-    /// What the active health check says.
-    pub fn active_up(&self) -> bool {
-        self.active_up.load(Ordering::Relaxed)
-    }
-
-    /// The API's serverStatus: UP unless a health check (active or passive) has it down.
-    pub fn status_up(&self) -> bool {
-        self.available()
-    }
-
     /// Records an active check's verdict; true if it changed.
     pub fn set_active(&self, up: bool) -> bool {
         let was = self.active_up.swap(up, Ordering::Relaxed);
