@@ -62,7 +62,7 @@ fn sigterm_answers_503_on_ping_while_requests_are_still_accepted() {
     let mut s = start(
         &yaml,
         &[
-            "--entryPoints.web.transport.lifeCycle.requestAcceptGraceTimeout=8s".into(),
+            "--entryPoints.web.transport.lifeCycle.requestAcceptGraceTimeout=10m".into(),
             "--entryPoints.web.transport.lifeCycle.graceTimeOut=2s".into(),
         ],
     );
@@ -102,11 +102,17 @@ fn sigterm_answers_503_on_ping_while_requests_are_still_accepted() {
     assert_eq!(status("/health"), 503);
     assert_eq!(status("/health/live"), 200);
     assert!(!healthcheck(&flags).success(), "draining is not healthy");
-    // New requests are still served during requestAcceptGraceTimeout.
+    // New requests are still served during requestAcceptGraceTimeout (10 minutes here, so
+    // nothing above races it); SIGINT then ends the wait at once.
     assert_eq!(raw::get(s.web, "a.test", "/", &[]).unwrap().status, 200);
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &s.proc.pid().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(interrupted.success());
     let exit = s
         .proc
         .wait_exit(Duration::from_secs(30))
-        .expect("wharf did not exit after the grace periods");
+        .expect("wharf did not exit on SIGINT during requestAcceptGraceTimeout");
     assert!(exit.success(), "{exit:?}");
 }
