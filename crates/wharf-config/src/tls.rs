@@ -325,6 +325,69 @@ const SERVED_SUITES: &[&str] = &[
     "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
 ];
 
+/// `minVersion`, `maxVersion` and `cipherSuites`, of a TLS options set or a servers transport.
+pub(crate) struct TlsPolicy {
+    pub min: TlsVersion,
+    pub max: TlsVersion,
+    pub suites: Vec<CipherSuite>,
+}
+
+/// Decodes the versions and suites at `n` (absent: TLS 1.2 to 1.3, the default suites).
+pub(crate) fn tls_policy(n: &Node, path: &str, origin: &Origin, issues: &mut Issues) -> TlsPolicy {
+    let mut out = TlsPolicy {
+        min: TlsVersion::Tls12,
+        max: TlsVersion::Tls13,
+        suites: Vec::new(),
+    };
+    if let Some(v) = n
+        .get("minVersion")
+        .and_then(|v| version(v, &join(path, "minVersion"), issues))
+    {
+        if v < TlsVersion::Tls12 {
+            issues.push(ConfigIssue::warning(
+                n.get("minVersion").map_or(origin.clone(), |m| m.origin.clone()),
+                format!("`{path}.minVersion`: wharf speaks TLS 1.2 and 1.3 only (TLS 1.0 and 1.1 are broken); TLS 1.2 is the minimum"),
+            ));
+        }
+        out.min = v.max(TlsVersion::Tls12);
+    }
+    if let Some(m) = n.get("maxVersion") {
+        if let Some(v) = version(m, &join(path, "maxVersion"), issues) {
+            if v < TlsVersion::Tls12 {
+                issues.error(
+                    &m.origin,
+                    format!("`{path}.maxVersion`: wharf speaks TLS 1.2 and 1.3 only, so no version is left"),
+                );
+            }
+            out.max = v;
+        }
+    }
+    if out.max < out.min {
+        issues.error(
+            origin,
+            format!("`{path}`: maxVersion is below minVersion, so no TLS version is left"),
+        );
+    }
+    if let Some(c) = n.get("cipherSuites") {
+        let cp = join(path, "cipherSuites");
+        for (name, o) in list(c, &cp, issues).unwrap_or_default() {
+            match cipher(&name) {
+                Ok(Some(suite)) => out.suites.push(suite),
+                Ok(None) => {}
+                Err("unserved") => issues.push(
+                    ConfigIssue::warning(o, format!("`{cp}`: `{name}` is not offered: wharf's TLS library (rustls) implements only forward-secret AEAD suites"))
+                        .with_hint(format!("TLS 1.2 suites wharf offers: {}", SERVED_SUITES.join(", "))),
+                ),
+                Err(_) => issues.push(
+                    ConfigIssue::error(o, format!("`{cp}`: unknown cipher suite `{name}`"))
+                        .with_hint_opt(nearest(&name, SERVED_SUITES.iter().copied()).map(|n| format!("did you mean `{n}`?"))),
+                ),
+            }
+        }
+    }
+    out
+}
+
 fn options_spec(
     name: &str,
     n: &Node,
@@ -356,52 +419,10 @@ fn options_spec(
             format!("`{path}.preferServerCipherSuites` was removed in Traefik v3; it is ignored"),
         ));
     }
-    if let Some(v) = n
-        .get("minVersion")
-        .and_then(|v| version(v, &join(path, "minVersion"), issues))
-    {
-        if v < TlsVersion::Tls12 {
-            issues.push(ConfigIssue::warning(
-                n.get("minVersion").map_or(origin.clone(), |m| m.origin.clone()),
-                format!("`{path}.minVersion`: wharf serves TLS 1.2 and 1.3 only (TLS 1.0 and 1.1 are broken); TLS 1.2 is the minimum"),
-            ));
-        }
-        spec.min_version = v.max(TlsVersion::Tls12);
-    }
-    if let Some(m) = n.get("maxVersion") {
-        if let Some(v) = version(m, &join(path, "maxVersion"), issues) {
-            if v < TlsVersion::Tls12 {
-                issues.error(
-                    &m.origin,
-                    format!("`{path}.maxVersion`: wharf serves TLS 1.2 and 1.3 only, so no version is left"),
-                );
-            }
-            spec.max_version = v;
-        }
-    }
-    if spec.max_version < spec.min_version {
-        issues.error(
-            origin,
-            format!("`{path}`: maxVersion is below minVersion, so no TLS version is left"),
-        );
-    }
-    if let Some(c) = n.get("cipherSuites") {
-        let cp = join(path, "cipherSuites");
-        for (name, o) in list(c, &cp, issues).unwrap_or_default() {
-            match cipher(&name) {
-                Ok(Some(suite)) => spec.cipher_suites.push(suite),
-                Ok(None) => {}
-                Err("unserved") => issues.push(
-                    ConfigIssue::warning(o, format!("`{cp}`: `{name}` is not offered: wharf's TLS library (rustls) implements only forward-secret AEAD suites"))
-                        .with_hint(format!("served TLS 1.2 suites: {}", SERVED_SUITES.join(", "))),
-                ),
-                Err(_) => issues.push(
-                    ConfigIssue::error(o, format!("`{cp}`: unknown cipher suite `{name}`"))
-                        .with_hint_opt(nearest(&name, SERVED_SUITES.iter().copied()).map(|n| format!("did you mean `{n}`?"))),
-                ),
-            }
-        }
-    }
+    let policy = tls_policy(n, path, origin, issues);
+    spec.min_version = policy.min;
+    spec.max_version = policy.max;
+    spec.cipher_suites = policy.suites;
     if let Some(c) = n.get("curvePreferences") {
         let cp = join(path, "curvePreferences");
         for (name, o) in list(c, &cp, issues).unwrap_or_default() {

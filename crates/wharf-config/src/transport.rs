@@ -7,13 +7,10 @@ use crate::decode::{boolean, check_keys, duration, integer, items, join, list, s
 use crate::node::Node;
 
 /// Options that would weaken what the user asked for if ignored: refused.
-const REFUSED: &[(&str, &str)] = &[
-    (
-        "peerCertURI",
-        "the backend certificate's URI SAN would not be checked",
-    ),
-    ("spiffe", "SPIFFE identities are not supported"),
-];
+const REFUSED: &[(&str, &str)] = &[(
+    "spiffe",
+    "SPIFFE identities need a SPIFFE workload API, which wharf does not talk to",
+)];
 
 /// Decodes one transport; None (reported) when it cannot be honoured.
 pub(crate) fn transport(
@@ -30,15 +27,13 @@ pub(crate) fn transport(
         "maxIdleConnsPerHost",
         "disableHTTP2",
         "forwardingTimeouts",
+        "minVersion",
+        "maxVersion",
+        "cipherSuites",
+        "peerCertURI",
     ];
     known.extend(REFUSED.iter().map(|(k, _)| *k));
-    if !check_keys(
-        n,
-        path,
-        &known,
-        &["cipherSuites", "minVersion", "maxVersion"],
-        issues,
-    ) {
+    if !check_keys(n, path, &known, &[], issues) {
         return None;
     }
     let before = issues.0.len();
@@ -64,6 +59,14 @@ pub(crate) fn transport(
             .unwrap_or(false)
     };
     out.insecure_skip_verify = flag("insecureSkipVerify", issues);
+    let policy = crate::tls::tls_policy(n, path, &n.origin, issues);
+    out.min_version = policy.min;
+    out.max_version = policy.max;
+    out.cipher_suites = policy.suites;
+    out.peer_cert_uri = n
+        .get("peerCertURI")
+        .and_then(|v| string(v, &join(path, "peerCertURI"), issues))
+        .filter(|s| !s.is_empty());
     out.disable_http2 = flag("disableHTTP2", issues);
     if let Some(v) = n.get("maxIdleConnsPerHost") {
         if let Some(max) = integer(v, &join(path, "maxIdleConnsPerHost"), issues) {
@@ -157,12 +160,38 @@ mod tests {
     }
 
     #[test]
+    fn tls_versions_suites_and_the_san_uri() {
+        use wharf_model::{CipherSuite, TlsVersion};
+        let (t, issues) = decode("minVersion: VersionTLS13\nmaxVersion: VersionTLS13\ncipherSuites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_AES_128_GCM_SHA256]\npeerCertURI: spiffe://backend\n");
+        assert!(issues.is_empty(), "{issues:?}");
+        let t = t.unwrap();
+        assert_eq!(
+            (t.min_version, t.max_version),
+            (TlsVersion::Tls13, TlsVersion::Tls13)
+        );
+        assert_eq!(t.cipher_suites, vec![CipherSuite::EcdheRsaAes128Gcm]);
+        assert_eq!(t.peer_cert_uri.as_deref(), Some("spiffe://backend"));
+        assert!(t.custom_tls());
+        // TLS 1.0 as the minimum is raised to 1.2, said as a warning.
+        let (t, issues) = decode("minVersion: VersionTLS10\n");
+        assert_eq!(t.unwrap().min_version, TlsVersion::Tls12);
+        assert!(!issues[0].is_error() && issues[0].message.contains("minVersion"));
+    }
+
+    #[test]
     fn what_cannot_be_honoured_is_said() {
-        let (t, issues) = decode("peerCertURI: spiffe://x\n");
+        let (t, issues) = decode("spiffe: {ids: [spiffe://x]}\n");
         assert!(t.is_none());
         assert!(issues[0].is_error() && matches!(issues[0].origin, Origin::File { .. }));
-        let (t, issues) = decode("minVersion: VersionTLS13\n");
-        assert!(t.is_some());
-        assert!(!issues[0].is_error() && issues[0].message.contains("minVersion"));
+        for bad in [
+            "minVersion: VersionTLS14\n",
+            "maxVersion: VersionTLS11\n",
+            "minVersion: VersionTLS13\nmaxVersion: VersionTLS12\n",
+            "cipherSuites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA257]\n",
+        ] {
+            let (t, issues) = decode(bad);
+            assert!(t.is_none(), "{bad}");
+            assert!(issues.iter().any(|i| i.is_error()), "{bad}: {issues:?}");
+        }
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::ids::QualifiedName;
 use crate::origin::Origin;
-use crate::tls::{CertificateSpec, PemSource};
+use crate::tls::{CertificateSpec, CipherSuite, PemSource, TlsVersion};
 
 /// The transport every service uses unless it names another (the static `serversTransport`).
 pub const DEFAULT_TRANSPORT: &str = "default@internal";
@@ -48,6 +48,13 @@ pub struct ServersTransportSpec {
     pub max_idle_conns_per_host: i64,
     pub disable_http2: bool,
     pub timeouts: ForwardingTimeouts,
+    /// TLS versions offered to backends (TLS 1.2 and 1.3 by default).
+    pub min_version: TlsVersion,
+    pub max_version: TlsVersion,
+    /// TLS 1.2 suites offered (empty: the defaults); TLS 1.3 suites are always on, as in Go.
+    pub cipher_suites: Vec<CipherSuite>,
+    /// A URI the backend certificate's SANs must carry (Traefik's `peerCertURI`).
+    pub peer_cert_uri: Option<String>,
     pub origin: Origin,
 }
 
@@ -63,7 +70,20 @@ impl ServersTransportSpec {
             max_idle_conns_per_host: 200,
             disable_http2: false,
             timeouts: ForwardingTimeouts::default(),
+            min_version: TlsVersion::Tls12,
+            max_version: TlsVersion::Tls13,
+            cipher_suites: Vec::new(),
+            peer_cert_uri: None,
             origin,
         }
+    }
+
+    /// Whether TLS to the backends needs options beyond pingora's connector (versions,
+    /// suites, a SAN URI check): wharf's own TLS client then connects.
+    pub fn custom_tls(&self) -> bool {
+        self.min_version != TlsVersion::Tls12
+            || self.max_version != TlsVersion::Tls13
+            || !self.cipher_suites.is_empty()
+            || self.peer_cert_uri.is_some()
     }
 }

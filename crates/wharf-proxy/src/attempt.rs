@@ -104,6 +104,15 @@ pub(crate) fn answered(
 /// request goes once to another server of the service, for any method (nothing reached a
 /// server; Traefik answers 502).
 pub(crate) fn connect_failed(session: &Session, ctx: &mut RequestCtx, e: &mut Box<Error>) {
+    if wharf_upstream::protocol_learned(e) {
+        // The server chose another protocol by ALPN than expected: learnt, nothing sent, and
+        // the same server is tried again speaking it.
+        if let Some(index) = ctx.server {
+            ctx.attempts.untried(index);
+        }
+        e.set_retry(true);
+        return;
+    }
     if let (Some(pool), Some(index)) = (&ctx.pool, ctx.server) {
         pool.report(index, Outcome::ConnectFailed);
     }

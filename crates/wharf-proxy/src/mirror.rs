@@ -64,10 +64,10 @@ pub(crate) fn send(ctx: &mut RequestCtx) {
             let Ok(addr) = connect_addr(&server.target).await else {
                 return;
             };
-            let peer = mirror.pool.peer(pick.index, addr);
+            let peer = || mirror.pool.peer(pick.index, addr);
             head.remove_header(&http::header::CONTENT_LENGTH);
             head.remove_header(&http::header::TRANSFER_ENCODING);
-            if let Err(e) = client.send(&peer, head, body).await {
+            if let Err(e) = client.send_to(peer, head, body).await {
                 tracing::debug!(mirror = %mirror.pool.name, error = %e, "mirror copy not delivered");
             }
         });

@@ -12,6 +12,14 @@ use pingora::proxy::Session;
 use wharf_middleware::RetryPolicy;
 
 /// One request's attempts so far.
+/// `server`'s bit in [`Attempts::tried`] (none past the 64th).
+fn server_bit(server: usize) -> u64 {
+    u32::try_from(server)
+        .ok()
+        .and_then(|s| 1u64.checked_shl(s))
+        .unwrap_or(0)
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Attempts {
     /// Attempts retried so far (the first is not a retry).
@@ -31,9 +39,12 @@ impl Attempts {
 
     /// Remembers the server an attempt goes to.
     pub(crate) fn tried(&mut self, server: usize) {
-        if let Some(bit) = u32::try_from(server).ok().and_then(|s| 1u64.checked_shl(s)) {
-            self.tried |= bit;
-        }
+        self.tried |= server_bit(server);
+    }
+
+    /// Forgets that `server` was tried (its attempt sent nothing and may go again).
+    pub(crate) fn untried(&mut self, server: usize) {
+        self.tried &= !server_bit(server);
     }
 
     /// Decides on another attempt (`body_bytes`: the request body received); counts it when

@@ -61,6 +61,7 @@ pub struct EchoServer {
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
     tls: bool,
+    open: Arc<std::sync::atomic::AtomicUsize>,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -96,6 +97,8 @@ impl EchoServer {
         let addr = listener.local_addr().expect("local addr");
         let received = Arc::new(Mutex::new(Vec::new()));
         let is_tls = tls.is_some();
+        let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = open.clone();
         let state = State {
             name: Arc::from(name),
             log: received.clone(),
@@ -112,25 +115,47 @@ impl EchoServer {
                     .unwrap_or_default();
                 let state = state.clone();
                 let tls = tls.clone();
+                let open = OpenConnection::new(&counter);
                 tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let state = state.clone();
-                        let local = local.clone();
-                        async move { handle(req, state, local).await }
-                    });
+                    let _open = open;
+                    let serve = |tls_info: String| {
+                        hyper::service::service_fn(move |req| {
+                            let state = state.clone();
+                            let local = local.clone();
+                            let tls_info = tls_info.clone();
+                            async move { handle(req, state, local, tls_info).await }
+                        })
+                    };
                     let builder =
                         hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                     match tls {
                         None => {
                             let _closed = builder
-                                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                                .serve_connection_with_upgrades(
+                                    TokioIo::new(stream),
+                                    serve(String::new()),
+                                )
                                 .await;
                         }
                         Some(acceptor) => {
                             // A refused handshake (no client certificate) just ends here.
                             if let Ok(stream) = acceptor.accept(stream).await {
+                                // What was negotiated, e.g. `TLSv1_2 TLS_ECDHE_…` (reported
+                                // as `tls` in the echo).
+                                let conn = stream.get_ref().1;
+                                let tls_info = format!(
+                                    "{:?} {:?}",
+                                    conn.protocol_version()
+                                        .unwrap_or(rustls::ProtocolVersion::Unknown(0)),
+                                    conn.negotiated_cipher_suite()
+                                        .map(|s| s.suite())
+                                        .unwrap_or(rustls::CipherSuite::Unknown(0))
+                                );
                                 let _closed = builder
-                                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                                    .serve_connection_with_upgrades(
+                                        TokioIo::new(stream),
+                                        serve(tls_info),
+                                    )
                                     .await;
                             }
                         }
@@ -143,6 +168,7 @@ impl EchoServer {
             addr,
             received,
             tls: is_tls,
+            open,
             _runtime: runtime,
         }
     }
@@ -161,6 +187,11 @@ impl EchoServer {
         self.received.lock().expect("lock").last().cloned()
     }
 
+    /// Connections open to this backend now.
+    pub fn open_connections(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
+
     pub fn count(&self) -> usize {
         self.received.lock().expect("lock").len()
     }
@@ -173,10 +204,27 @@ struct State {
     healthy: Arc<AtomicBool>,
 }
 
+/// Counts a connection while it is open.
+struct OpenConnection(Arc<std::sync::atomic::AtomicUsize>);
+
+impl OpenConnection {
+    fn new(counter: &Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        OpenConnection(counter.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 async fn handle(
     req: Request<Incoming>,
     state: State,
     local: String,
+    tls: String,
 ) -> Result<Response<EchoBody>, Infallible> {
     let State { name, log, healthy } = state;
     let method = req.method().to_string();
@@ -263,6 +311,7 @@ async fn handle(
     let json = serde_json::json!({
         "backend": &*name,
         "local": local,
+        "tls": tls,
         "method": method,
         "target": target,
         "version": version,

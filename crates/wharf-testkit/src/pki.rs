@@ -14,7 +14,13 @@ pub struct TestPki {
     pub server_key_pem: String,
     pub client_cert_pem: String,
     pub client_key_pem: String,
+    /// A server certificate for 127.0.0.1 that also carries [`SAN_URI`].
+    pub uri_cert_pem: String,
+    pub uri_key_pem: String,
 }
+
+/// The URI subject alternative name of [`TestPki::uri_cert_pem`].
+pub const SAN_URI: &str = "spiffe://wharf.test/backend";
 
 /// Where [`TestPki::write`] put the files.
 pub struct PkiFiles {
@@ -47,17 +53,27 @@ fn rsa_key_pair(bits: usize) -> KeyPair {
 impl TestPki {
     pub fn new() -> TestPki {
         let (ca, ca_key) = test_ca();
-        let leaf = |names: Vec<String>, cn: &str| {
+        let leaf_with_uri = |names: Vec<String>, cn: &str, uri: Option<&str>| {
             let key = KeyPair::generate().expect("leaf key");
             let mut params = CertificateParams::new(names).expect("leaf params");
             params.distinguished_name.push(DnType::CommonName, cn);
+            if let Some(uri) = uri {
+                params
+                    .subject_alt_names
+                    .push(rcgen::SanType::URI(uri.try_into().expect("uri")));
+            }
             let cert = params.signed_by(&key, &ca, &ca_key).expect("leaf cert");
             (cert.pem(), key.serialize_pem())
         };
+        let leaf = |names: Vec<String>, cn: &str| leaf_with_uri(names, cn, None);
         let (server_cert_pem, server_key_pem) =
             leaf(vec!["127.0.0.1".into(), "localhost".into()], "localhost");
         let (client_cert_pem, client_key_pem) = leaf(vec!["client.test".into()], "client");
+        let (uri_cert_pem, uri_key_pem) =
+            leaf_with_uri(vec!["127.0.0.1".into()], "uri", Some(SAN_URI));
         TestPki {
+            uri_cert_pem,
+            uri_key_pem,
             ca_pem: ca.pem(),
             server_cert_pem,
             server_key_pem,
@@ -82,12 +98,26 @@ impl TestPki {
     /// A TLS server configuration with the server certificate; `require_client`: only
     /// clients presenting a certificate of this CA get in.
     pub fn server_config(&self, require_client: bool) -> Arc<rustls::ServerConfig> {
+        self.config_for(&self.server_cert_pem, &self.server_key_pem, require_client)
+    }
+
+    /// A TLS server configuration whose certificate carries [`SAN_URI`].
+    pub fn uri_server_config(&self) -> Arc<rustls::ServerConfig> {
+        self.config_for(&self.uri_cert_pem, &self.uri_key_pem, false)
+    }
+
+    fn config_for(
+        &self,
+        cert_pem: &str,
+        key_pem: &str,
+        require_client: bool,
+    ) -> Arc<rustls::ServerConfig> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let certs: Vec<CertificateDer<'static>> =
-            CertificateDer::pem_slice_iter(self.server_cert_pem.as_bytes())
+            CertificateDer::pem_slice_iter(cert_pem.as_bytes())
                 .collect::<Result<_, _>>()
                 .expect("server cert");
-        let key = PrivateKeyDer::from_pem_slice(self.server_key_pem.as_bytes()).expect("key");
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("key");
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .expect("protocols");

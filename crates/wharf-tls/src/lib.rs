@@ -18,7 +18,7 @@ mod store;
 pub use certificate::{load, CertError, CertificateInfo, LoadedCertificate};
 pub use challenges::{AcmeChallenges, ACME_TLS_ALPN};
 pub use generated::traefik_default_certificate;
-pub use options::{build_options, OptionSet, SessionState};
+pub use options::{build_options, crypto_policy, OptionSet, SessionState};
 pub use registry::TlsRegistry;
 pub use snapshot::{Selected, SniOptions, TlsSnapshot};
 pub use store::CertStore;

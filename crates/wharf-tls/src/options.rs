@@ -78,31 +78,34 @@ fn kx(c: Curve) -> &'static dyn SupportedKxGroup {
     }
 }
 
-/// Builds one options set over `store`.
-pub fn build_options(
-    spec: &TlsOptionsSpec,
-    store: &Arc<CertStore>,
-    session: &SessionState,
-) -> Result<OptionSet, CertError> {
+/// The crypto provider and protocol versions for TLS `min..=max` with `tls12` suites (empty:
+/// Go's defaults) and `curves` (empty: rustls's): served options sets and the client to
+/// backends alike.
+pub fn crypto_policy(
+    min: TlsVersion,
+    max: TlsVersion,
+    tls12: &[CipherSuite],
+    curves: &[Curve],
+) -> (Arc<CryptoProvider>, Vec<&'static SupportedProtocolVersion>) {
     let mut suites: Vec<SupportedCipherSuite> = Vec::new();
-    if spec.max_version >= TlsVersion::Tls13 {
+    if max >= TlsVersion::Tls13 {
         suites.extend(TLS13_SUITES);
     }
-    let tls12: &[CipherSuite] = if spec.cipher_suites.is_empty() {
+    let tls12: &[CipherSuite] = if tls12.is_empty() {
         &TLS12_DEFAULT
     } else {
-        &spec.cipher_suites
+        tls12
     };
-    // Only TLS 1.3 names listed: a TLS 1.2 client finds no suite, as with Go.
-    let offer_tls12 = spec.min_version <= TlsVersion::Tls12 && !tls12.is_empty();
+    // Only TLS 1.3 names listed: a TLS 1.2 peer finds no suite, as with Go.
+    let offer_tls12 = min <= TlsVersion::Tls12 && max >= TlsVersion::Tls12 && !tls12.is_empty();
     if offer_tls12 {
         suites.extend(tls12.iter().map(|s| tls12_suite(*s)));
     }
     let base = rustls::crypto::ring::default_provider();
-    let kx_groups = if spec.curves.is_empty() {
+    let kx_groups = if curves.is_empty() {
         base.kx_groups.clone()
     } else {
-        spec.curves.iter().map(|c| kx(*c)).collect()
+        curves.iter().map(|c| kx(*c)).collect()
     };
     let provider = Arc::new(CryptoProvider {
         cipher_suites: suites,
@@ -110,12 +113,27 @@ pub fn build_options(
         ..base
     });
     let mut versions: Vec<&'static SupportedProtocolVersion> = Vec::new();
-    if spec.max_version >= TlsVersion::Tls13 {
+    if max >= TlsVersion::Tls13 {
         versions.push(&rustls::version::TLS13);
     }
-    if offer_tls12 && spec.max_version >= TlsVersion::Tls12 {
+    if offer_tls12 {
         versions.push(&rustls::version::TLS12);
     }
+    (provider, versions)
+}
+
+/// Builds one options set over `store`.
+pub fn build_options(
+    spec: &TlsOptionsSpec,
+    store: &Arc<CertStore>,
+    session: &SessionState,
+) -> Result<OptionSet, CertError> {
+    let (provider, versions) = crypto_policy(
+        spec.min_version,
+        spec.max_version,
+        &spec.cipher_suites,
+        &spec.curves,
+    );
     let invalid = |detail: String| CertError::Parse {
         source_name: format!("tls options {}", spec.name),
         detail,

@@ -24,6 +24,20 @@ impl Client {
         }
     }
 
+    /// [`send`](Self::send) to the peer `peer()` builds; built and sent again once when the
+    /// server's protocol was just learnt (wharf's own TLS client: nothing had been sent).
+    pub async fn send_to(
+        &self,
+        peer: impl Fn() -> HttpPeer,
+        req: RequestHeader,
+        body: Option<Bytes>,
+    ) -> pingora::Result<(ResponseHeader, Bytes)> {
+        match self.send(&peer(), req.clone(), body.clone()).await {
+            Err(e) if crate::protocol_learned(&e) => self.send(&peer(), req, body).await,
+            answer => answer,
+        }
+    }
+
     /// Sends `req` (with `body`, if any) to `peer` and reads the whole answer.
     pub async fn send(
         &self,

@@ -116,7 +116,10 @@ impl Check {
         let mut method = self.spec.method.clone();
         for _ in 0..=MAX_REDIRECTS {
             let addr = connect_addr(&target).await.map_err(|e| e.to_string())?;
-            let peer = self.transport.peer(addr, scheme, &sni, self.state.id);
+            let peer = || {
+                self.transport
+                    .server_peer(addr, scheme, &sni, &self.state, false)
+            };
             let mut req = RequestHeader::build(method.as_str(), path.as_bytes(), None)
                 .map_err(|e| e.to_string())?;
             let host_header = self.spec.hostname.as_deref().unwrap_or(&host).to_string();
@@ -136,7 +139,7 @@ impl Check {
             }
             let (head, _) = self
                 .client
-                .send(&peer, req, None)
+                .send_to(peer, req, None)
                 .await
                 .map_err(|e| format!("request failed: {e}"))?;
             let status = head.status.as_u16();
@@ -172,10 +175,10 @@ impl Check {
             _ => UpstreamScheme::H2c,
         };
         let addr = connect_addr(&target).await.map_err(|e| e.to_string())?;
-        let mut peer = self
-            .transport
-            .peer(addr, scheme, &self.server.host, self.state.id);
-        peer.options.set_http_version(2, 2);
+        let peer = || {
+            self.transport
+                .server_peer(addr, scheme, &self.server.host, &self.state, true)
+        };
         let mut req = RequestHeader::build("POST", b"/grpc.health.v1.Health/Check", None)
             .map_err(|e| e.to_string())?;
         for (name, value) in [
@@ -189,7 +192,7 @@ impl Check {
         let body = Bytes::from_static(&[0, 0, 0, 0, 0]);
         let (head, body) = self
             .client
-            .send(&peer, req, Some(body))
+            .send_to(peer, req, Some(body))
             .await
             .map_err(|e| format!("gRPC request failed: {e}"))?;
         match serving_status(&body) {

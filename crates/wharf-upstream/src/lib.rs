@@ -20,6 +20,7 @@ mod registry;
 mod schedule;
 mod server;
 mod sticky;
+mod tls_client;
 mod transport;
 
 pub use balance::{Choice, Pick};
@@ -32,4 +33,5 @@ pub use registry::PoolRegistry;
 pub use schedule::{Schedule, MAX_CYCLE};
 pub use server::{authority, InFlightGuard, Server, ServerState};
 pub use sticky::{request_cookie, set_cookie};
+pub use tls_client::{protocol_learned, TlsClient, PROTOCOL_LEARNED};
 pub use transport::{ca_list, client_cert, Transport};

@@ -92,8 +92,13 @@ impl ServicePool {
         addr: std::net::SocketAddr,
     ) -> pingora::upstreams::peer::HttpPeer {
         let server = &self.servers[index];
-        self.transport
-            .peer(addr, server.scheme, &server.host, self.states[index].id)
+        self.transport.server_peer(
+            addr,
+            server.scheme,
+            &server.host,
+            &self.states[index],
+            false,
+        )
     }
 
     /// Whether any server may get a request now.

@@ -1,7 +1,7 @@
 //! One upstream server: what the configuration says of it ([`Server`]) and what is learnt
 //! while serving ([`ServerState`]: health, failures, load), which outlives pools.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -90,6 +90,9 @@ pub struct ServerState {
     in_flight: AtomicU32,
     /// Time to first byte, exponentially weighted (microseconds; 0: no sample yet).
     ttfb_us: AtomicU64,
+    /// What the server chose by ALPN when wharf's own TLS client last connected (see
+    /// `tls_client`): 0 not known yet, 1 HTTP/1.1, 2 h2.
+    tls_alpn: AtomicU8,
 }
 
 impl ServerState {
@@ -104,7 +107,19 @@ impl ServerState {
             first_failure: AtomicU64::new(0),
             in_flight: AtomicU32::new(0),
             ttfb_us: AtomicU64::new(0),
+            tls_alpn: AtomicU8::new(0),
         }
+    }
+
+    /// Whether the server chose h2 the last time wharf's own TLS client offered it.
+    pub(crate) fn speaks_h2(&self) -> bool {
+        self.tls_alpn.load(Ordering::Relaxed) == 2
+    }
+
+    /// Records the protocol the server chose by ALPN.
+    pub(crate) fn set_speaks_h2(&self, h2: bool) {
+        self.tls_alpn
+            .store(if h2 { 2 } else { 1 }, Ordering::Relaxed);
     }
 
     /// Whether the server may get a request now (health checks, passive or active, say it

@@ -1,6 +1,8 @@
 //! A servers transport, built once per pool: the CA list and client certificate loaded, the
 //! options applied to each `HttpPeer` (TLS verification and SNI, mutual TLS, HTTP/2, timeouts,
-//! pooling).
+//! pooling). TLS goes through pingora's connector, or through wharf's own
+//! [`TlsClient`](crate::tls_client::TlsClient) when the transport sets versions, suites or a
+//! SAN URI, which pingora's cannot.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,6 +12,9 @@ use pingora::protocols::tls::CaType;
 use pingora::upstreams::peer::HttpPeer;
 use pingora::utils::tls::CertKey;
 use wharf_model::{ConfigIssue, PemSource, ServersTransportSpec, UpstreamScheme};
+
+use crate::server::ServerState;
+use crate::tls_client::{ClientIdentity, TlsClient};
 
 /// HTTP/2 streams one backend connection carries (pingora's default is 1).
 const H2_STREAMS: usize = 100;
@@ -21,7 +26,11 @@ pub struct Transport {
     server_name: Option<String>,
     insecure: bool,
     disable_http2: bool,
-    pooling: bool,
+    /// `maxIdleConnsPerHost`: negative, no pooling; otherwise the most idle connections kept
+    /// per server.
+    max_idle: i64,
+    /// wharf's own TLS client (None: pingora's connector does TLS).
+    tls: Option<Arc<TlsClient>>,
     dial: Option<Duration>,
     response_header: Option<Duration>,
     idle: Option<Duration>,
@@ -35,6 +44,7 @@ impl std::fmt::Debug for Transport {
             .field("insecure", &self.insecure)
             .field("custom_ca", &self.ca.is_some())
             .field("client_cert", &self.client_cert.is_some())
+            .field("own_tls", &self.tls.is_some())
             .finish()
     }
 }
@@ -92,9 +102,9 @@ impl Transport {
         } else {
             ca_list(&pem).ok()
         };
-        let client_cert = spec.certificates.first().and_then(|c| {
+        let identity = spec.certificates.first().and_then(|c| {
             let loaded = read(&c.cert).and_then(|cert| Ok((cert, read(&c.key)?)));
-            match loaded.and_then(|(cert, key)| client_cert(&cert, &key)) {
+            match loaded.and_then(|(cert, key)| client_identity(&cert, &key)) {
                 Ok(k) => Some(k),
                 Err(e) => {
                     problem(
@@ -108,14 +118,35 @@ impl Transport {
                 }
             }
         });
+        let client_cert = identity.as_ref().map(|(chain, key)| cert_key(chain, key));
+        let tls = if spec.custom_tls() {
+            let roots = der_certificates(&pem)
+                .unwrap_or_default()
+                .into_iter()
+                .map(rustls_pki_types::CertificateDer::from)
+                .collect();
+            match TlsClient::build(spec, roots, identity) {
+                Ok(client) => Some(Arc::new(client)),
+                Err(e) => {
+                    problem(
+                        format!("its TLS settings cannot be used: {e}; its https servers are not reached"),
+                        "check minVersion, maxVersion, cipherSuites and the certificates",
+                    );
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let t = &spec.timeouts;
         let transport = Transport {
             ca,
             client_cert,
+            max_idle: spec.max_idle_conns_per_host,
+            tls,
             server_name: spec.server_name.clone(),
             insecure: spec.insecure_skip_verify,
             disable_http2: spec.disable_http2,
-            pooling: spec.max_idle_conns_per_host >= 0,
             dial: nonzero(t.dial),
             response_header: nonzero(t.response_header),
             idle: nonzero(t.idle_conn),
@@ -138,7 +169,7 @@ impl Transport {
         o.connection_timeout = self.dial;
         // Every wait for the backend (Traefik bounds only the wait for the response head).
         o.read_timeout = self.response_header;
-        o.idle_timeout = if self.pooling {
+        o.idle_timeout = if self.max_idle >= 0 {
             self.idle
         } else {
             Some(Duration::ZERO)
@@ -164,6 +195,53 @@ impl Transport {
     }
 }
 
+impl Transport {
+    /// A peer for a server of a pool (requests and health checks), whose learnt state decides
+    /// the protocol when wharf's own TLS client connects. `h2_only`: a gRPC health check.
+    pub fn server_peer(
+        &self,
+        addr: SocketAddr,
+        scheme: UpstreamScheme,
+        host: &str,
+        state: &Arc<ServerState>,
+        h2_only: bool,
+    ) -> HttpPeer {
+        let own_tls = self
+            .tls
+            .as_ref()
+            .filter(|_| scheme == UpstreamScheme::Https);
+        let mut peer = match own_tls {
+            Some(tls) => {
+                // pingora speaks plain HTTP over the virtual socket the connector returns.
+                let mut peer = self.peer(addr, UpstreamScheme::Http, host, state.id);
+                let offer_h2 = h2_only || !self.disable_http2;
+                let expect_h2 = h2_only || (offer_h2 && state.speaks_h2());
+                let learn = (!h2_only).then(|| state.clone());
+                peer.options.custom_l4 = Some(tls.connector(host, offer_h2, expect_h2, learn));
+                if expect_h2 {
+                    peer.options.set_http_version(2, 2);
+                    peer.options.max_h2_streams = H2_STREAMS;
+                }
+                peer
+            }
+            None => self.peer(addr, scheme, host, state.id),
+        };
+        if h2_only {
+            peer.options.set_http_version(2, 2);
+        }
+        // maxIdleConnsPerHost: a connection that would be one idle too many once this request
+        // ends is closed then instead of pooled (Go's 0 means its default, 2).
+        let max_idle = match self.max_idle {
+            0 => 2,
+            n => n,
+        };
+        if max_idle > 0 && i64::from(state.in_flight()) > max_idle {
+            peer.options.idle_timeout = Some(Duration::ZERO);
+        }
+        peer
+    }
+}
+
 /// PEM certificates as pingora's CA list (checked at load; a bad one is a build error).
 pub fn ca_list(pem: &str) -> Result<Arc<CaType>, String> {
     use pingora::utils::tls::{parse_x509, WrappedX509};
@@ -176,13 +254,30 @@ pub fn ca_list(pem: &str) -> Result<Arc<CaType>, String> {
 
 /// A PEM certificate chain and key as pingora's client certificate.
 pub fn client_cert(cert: &str, key: &str) -> Result<Arc<CertKey>, String> {
+    let (chain, key) = client_identity(cert, key)?;
+    Ok(cert_key(&chain, &key))
+}
+
+fn cert_key(
+    chain: &[rustls_pki_types::CertificateDer<'static>],
+    key: &rustls_pki_types::PrivateKeyDer<'static>,
+) -> Arc<CertKey> {
+    Arc::new(CertKey::new(
+        chain.iter().map(|c| c.to_vec()).collect(),
+        key.secret_der().to_vec(),
+    ))
+}
+
+/// A PEM certificate chain and key, checked, as rustls's types.
+fn client_identity(cert: &str, key: &str) -> Result<ClientIdentity, String> {
     use rustls_pki_types::pem::PemObject;
     let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes())
         .map_err(|e| format!("client key: {e}"))?;
-    Ok(std::sync::Arc::new(pingora::utils::tls::CertKey::new(
-        der_certificates(cert)?,
-        key.secret_der().to_vec(),
-    )))
+    let chain = der_certificates(cert)?
+        .into_iter()
+        .map(rustls_pki_types::CertificateDer::from)
+        .collect();
+    Ok((chain, key))
 }
 
 fn der_certificates(pem: &str) -> Result<Vec<Vec<u8>>, String> {

@@ -157,3 +157,158 @@ fn the_static_transport_is_every_services_default() {
     let r = raw::get(s.web, "a.test", "/", &[]).unwrap();
     assert_eq!(r.status, 200, "{}\n{}", r.body_text(), s.proc.log());
 }
+
+/// minVersion, maxVersion, cipherSuites and peerCertURI: wharf's own TLS client, observed at
+/// the backend (the version and suite it negotiated) and by what is refused; h2 is learnt by
+/// ALPN, for requests and health checks alike.
+#[test]
+fn tls_versions_suites_and_the_san_uri_are_honoured() {
+    use wharf_testkit::pki::SAN_URI;
+    let pki = TestPki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let files = pki.write(dir.path());
+    let mut both = (*pki.server_config(false)).clone();
+    both.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let both = EchoServer::start_tls("both", Arc::new(both));
+    let uri = EchoServer::start_tls("uri", pki.uri_server_config());
+    let ca = files.ca.display();
+    let yaml = format!(
+        r#"
+http:
+  routers:
+    tls12: {{rule: "Host(`tls12.test`)", service: tls12}}
+    tls13: {{rule: "Host(`tls13.test`)", service: tls13}}
+    rsaonly: {{rule: "Host(`rsaonly.test`)", service: rsaonly}}
+    h1: {{rule: "Host(`h1.test`)", service: h1}}
+    uri: {{rule: "Host(`uri.test`)", service: uri}}
+    nouri: {{rule: "Host(`nouri.test`)", service: nouri}}
+    wronguri: {{rule: "Host(`wronguri.test`)", service: wronguri}}
+    insecureuri: {{rule: "Host(`insecureuri.test`)", service: insecureuri}}
+  services:
+    tls12:
+      loadBalancer:
+        servers: [{{url: "{both_url}"}}]
+        serversTransport: tls12
+        healthCheck: {{path: /health, interval: 1s}}
+    tls13: {{loadBalancer: {{servers: [{{url: "{both_url}"}}], serversTransport: tls13}}}}
+    rsaonly: {{loadBalancer: {{servers: [{{url: "{both_url}"}}], serversTransport: rsaonly}}}}
+    h1: {{loadBalancer: {{servers: [{{url: "{both_url}"}}], serversTransport: h1}}}}
+    uri: {{loadBalancer: {{servers: [{{url: "{uri_url}"}}], serversTransport: uri}}}}
+    nouri: {{loadBalancer: {{servers: [{{url: "{both_url}"}}], serversTransport: uri}}}}
+    wronguri: {{loadBalancer: {{servers: [{{url: "{uri_url}"}}], serversTransport: wronguri}}}}
+    insecureuri: {{loadBalancer: {{servers: [{{url: "{uri_url}"}}], serversTransport: insecureuri}}}}
+  serversTransports:
+    tls12:
+      rootCAs: ["{ca}"]
+      maxVersion: VersionTLS12
+      cipherSuites: [TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256]
+    tls13:
+      rootCAs: ["{ca}"]
+      minVersion: VersionTLS13
+    rsaonly:
+      rootCAs: ["{ca}"]
+      maxVersion: VersionTLS12
+      cipherSuites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]
+    h1:
+      rootCAs: ["{ca}"]
+      minVersion: VersionTLS12
+      maxVersion: VersionTLS12
+      disableHTTP2: true
+    uri:
+      rootCAs: ["{ca}"]
+      peerCertURI: "{SAN_URI}"
+    wronguri:
+      rootCAs: ["{ca}"]
+      peerCertURI: spiffe://wharf.test/other
+    insecureuri:
+      rootCAs: ["{ca}"]
+      serverName: not-the-name.test
+      insecureSkipVerify: true
+      peerCertURI: "{}"
+"#,
+        SAN_URI.to_uppercase(),
+        both_url = both.url(),
+        uri_url = uri.url(),
+    );
+    let s = start(&yaml, &[]);
+    let get = |host: &str| raw::get(s.web, host, "/", &[]).unwrap();
+    // Each twice: the first connection may learn the server's protocol by ALPN.
+    for _ in 0..2 {
+        let r = get("tls12.test");
+        assert_eq!(r.status, 200, "{}\n{}", r.body_text(), s.proc.log());
+        let echo = r.json();
+        assert_eq!(
+            echo["tls"], "TLSv1_2 TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+            "{echo}"
+        );
+        assert_eq!(echo["version"], "HTTP/2.0", "h2 chosen by ALPN");
+        let echo = get("tls13.test").json();
+        assert!(
+            echo["tls"].as_str().unwrap().starts_with("TLSv1_3 "),
+            "{echo}"
+        );
+        let echo = get("h1.test").json();
+        assert_eq!(echo["version"], "HTTP/1.1", "{echo}");
+        assert!(
+            echo["tls"].as_str().unwrap().starts_with("TLSv1_2 "),
+            "{echo}"
+        );
+    }
+    for (host, want) in [
+        // The backend's key is ECDSA: no suite is left.
+        ("rsaonly.test", 502),
+        ("uri.test", 200),
+        ("nouri.test", 502),
+        ("wronguri.test", 502),
+        // The chain is checked, the name is not, the URI matches (ignoring case).
+        ("insecureuri.test", 200),
+    ] {
+        let r = get(host);
+        assert_eq!(
+            r.status,
+            want,
+            "{host}: {}\n{}",
+            r.body_text(),
+            s.proc.log()
+        );
+    }
+    assert!(
+        s.proc
+            .wait_for_log("no SAN URI in peer certificate matches", WAIT),
+        "{}",
+        s.proc.log()
+    );
+    // The health check reaches the backend over the same client (TLS 1.2, h2) and keeps
+    // it up.
+    assert!(wharf_testkit::wait_until(WAIT, || both
+        .received()
+        .iter()
+        .any(|r| r.target == "/health" && r.version == "HTTP/2.0")));
+    assert_eq!(get("tls12.test").status, 200);
+}
+
+/// maxIdleConnsPerHost: connections beyond it are closed when their request ends.
+#[test]
+fn max_idle_conns_per_host_closes_the_surplus() {
+    let backend = EchoServer::start("b");
+    let yaml = format!(
+        "http:\n  routers:\n    r: {{rule: \"Host(`a.test`)\", service: s}}\n  services:\n    s: {{loadBalancer: {{servers: [{{url: \"{}\"}}], serversTransport: one}}}}\n  serversTransports:\n    one: {{maxIdleConnsPerHost: 1}}\n",
+        backend.url()
+    );
+    let s = start(&yaml, &[]);
+    let web = s.web;
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(move || raw::get(web, "a.test", "/delay/500", &[]).unwrap().status)
+        })
+        .collect();
+    for c in clients {
+        assert_eq!(c.join().unwrap(), 200);
+    }
+    assert_eq!(backend.count(), 4);
+    assert!(
+        wharf_testkit::wait_until(WAIT, || backend.open_connections() <= 1),
+        "{} connections stay open",
+        backend.open_connections()
+    );
+}
