@@ -6,6 +6,9 @@ use wharf_model::{ConfigIssue, PemSource, QualifiedName, ServersTransportSpec};
 use crate::decode::{boolean, check_keys, duration, integer, items, join, list, string, Issues};
 use crate::node::Node;
 
+/// How long pingora 0.9's HTTP/2 client waits for a PING answer (a constant there).
+const H2_PING_ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Options that would weaken what the user asked for if ignored: refused.
 const REFUSED: &[(&str, &str)] = &[(
     "spiffe",
@@ -121,6 +124,20 @@ pub(crate) fn transport(
                 }
             }
         }
+        // pingora's h2 client pings every readIdleTimeout and waits a fixed time for the
+        // answer; pingTimeout only matters when pings are sent.
+        if !out.timeouts.read_idle.is_zero() && out.timeouts.ping != H2_PING_ANSWER_WAIT {
+            issues.push(
+                ConfigIssue::warning(
+                    t.get("pingTimeout").map_or(t.origin.clone(), |p| p.origin.clone()),
+                    format!(
+                        "`{tp}.pingTimeout` ({:?}) is not applied: wharf's HTTP/2 client (pingora) waits {:?} for a PING answer before it closes the connection",
+                        out.timeouts.ping, H2_PING_ANSWER_WAIT
+                    ),
+                )
+                .with_hint("set pingTimeout: 5s to silence this"),
+            );
+        }
     }
     if issues.has_errors_since(before) {
         return None;
@@ -176,6 +193,17 @@ mod tests {
         let (t, issues) = decode("minVersion: VersionTLS10\n");
         assert_eq!(t.unwrap().min_version, TlsVersion::Tls12);
         assert!(!issues[0].is_error() && issues[0].message.contains("minVersion"));
+    }
+
+    #[test]
+    fn a_ping_timeout_pingora_cannot_apply_is_said() {
+        let (t, issues) = decode("forwardingTimeouts: {readIdleTimeout: 10s}\n");
+        assert!(t.is_some());
+        assert!(issues[0].message.contains("pingTimeout") && !issues[0].is_error());
+        let (_, issues) = decode("forwardingTimeouts: {readIdleTimeout: 10s, pingTimeout: 5s}\n");
+        assert!(issues.is_empty(), "{issues:?}");
+        let (_, issues) = decode("forwardingTimeouts: {pingTimeout: 2s}\n");
+        assert!(issues.is_empty(), "no pings, nothing to say: {issues:?}");
     }
 
     #[test]
