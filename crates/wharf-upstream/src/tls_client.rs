@@ -73,10 +73,8 @@ impl TlsClient {
         } else {
             roots
         };
-        for root in roots {
-            // A system certificate rustls cannot use is skipped, as Go skips it.
-            let _ = store.add(root);
-        }
+        // A system certificate rustls cannot use is skipped, as Go skips it.
+        let (_added, _skipped) = store.add_parsable_certificates(roots);
         let verifier = BackendVerifier {
             webpki: WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider.clone())
                 .build()
@@ -182,7 +180,9 @@ impl L4Connect for BackendConnect {
             };
             Error::because(kind, format!("connecting to {inet}"), e)
         })?;
-        let _ = tcp.set_nodelay(true);
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY on a backend connection");
+        }
         let Some(name) = self.name.clone() else {
             return Error::e_explain(
                 ErrorType::TLSHandshakeFailure,
