@@ -1,13 +1,10 @@
 //! A servers transport's options (`http.serversTransports.<name>` or the static
 //! `serversTransport`), with Traefik's defaults.
 
-use wharf_model::{ConfigIssue, PemSource, QualifiedName, ServersTransportSpec};
+use wharf_model::{ConfigIssue, PemSource, QualifiedName, ServersTransportSpec, PINGORA_PING_WAIT};
 
 use crate::decode::{boolean, check_keys, duration, integer, items, join, list, string, Issues};
 use crate::node::Node;
-
-/// How long pingora 0.9's HTTP/2 client waits for a PING answer (a constant there).
-const H2_PING_ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Options that would weaken what the user asked for if ignored: refused.
 const REFUSED: &[(&str, &str)] = &[(
@@ -124,18 +121,19 @@ pub(crate) fn transport(
                 }
             }
         }
-        // pingora's h2 client pings every readIdleTimeout and waits a fixed time for the
-        // answer; pingTimeout only matters when pings are sent.
-        if !out.timeouts.read_idle.is_zero() && out.timeouts.ping != H2_PING_ANSWER_WAIT {
+        // pingora's h2 client waits a fixed time for a PING answer; another pingTimeout is
+        // applied by wharf's own connection, which pingora cannot pool. Said, since the
+        // default (15s) differs.
+        if !out.timeouts.read_idle.is_zero() && out.timeouts.ping != PINGORA_PING_WAIT {
             issues.push(
                 ConfigIssue::warning(
                     t.get("pingTimeout").map_or(t.origin.clone(), |p| p.origin.clone()),
                     format!(
-                        "`{tp}.pingTimeout` ({:?}) is not applied: wharf's HTTP/2 client (pingora) waits {:?} for a PING answer before it closes the connection",
-                        out.timeouts.ping, H2_PING_ANSWER_WAIT
+                        "`{tp}.pingTimeout` ({:?}) is applied by wharf's own HTTP/2 connection to the servers, which its connection pool (pingora's) cannot keep: every request then opens a new connection",
+                        out.timeouts.ping
                     ),
                 )
-                .with_hint("set pingTimeout: 5s to silence this"),
+                .with_hint(format!("pingTimeout: {PINGORA_PING_WAIT:?} is pingora's own wait, with pooled connections")),
             );
         }
     }

@@ -44,4 +44,6 @@ pub use tls::{
     GeneratedCertSpec, PemSource, RouterTls, TlsConfig, TlsDomain, TlsOptionsSpec, TlsVersion,
     DEFAULT_TLS_OPTIONS,
 };
-pub use transport::{ForwardingTimeouts, ServersTransportSpec, DEFAULT_TRANSPORT};
+pub use transport::{
+    ForwardingTimeouts, ServersTransportSpec, DEFAULT_TRANSPORT, PINGORA_PING_WAIT,
+};

@@ -10,6 +10,10 @@ use crate::tls::{CertificateSpec, CipherSuite, PemSource, TlsVersion};
 /// The transport every service uses unless it names another (the static `serversTransport`).
 pub const DEFAULT_TRANSPORT: &str = "default@internal";
 
+/// How long pingora 0.9's HTTP/2 client waits for a PING answer (a constant there): a
+/// `pingTimeout` of this much is left to pingora's pinger.
+pub const PINGORA_PING_WAIT: Duration = Duration::from_secs(5);
+
 /// `forwardingTimeouts`, Traefik's defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ForwardingTimeouts {

@@ -8,11 +8,13 @@
 //! checks run as tasks per server, started and stopped with their pool; the request path only
 //! reads atomics.
 
+mod backend_connect;
 mod balance;
 mod composite;
 mod dns;
 mod exchange;
 pub mod fuzz_logic;
+mod h2_keepalive;
 mod health;
 mod peer;
 mod pool;
@@ -23,6 +25,7 @@ mod sticky;
 mod tls_client;
 mod transport;
 
+pub use backend_connect::{protocol_learned, PROTOCOL_LEARNED};
 pub use balance::{Choice, Pick};
 pub use composite::{CompositeNode, Fallback, Mirror, Resolved, Routing, ServiceNode};
 pub use dns::{CachedName, Target};
@@ -33,5 +36,5 @@ pub use registry::PoolRegistry;
 pub use schedule::{Schedule, MAX_CYCLE};
 pub use server::{authority, InFlightGuard, Server, ServerState};
 pub use sticky::{request_cookie, set_cookie};
-pub use tls_client::{protocol_learned, TlsClient, PROTOCOL_LEARNED};
+pub use tls_client::TlsClient;
 pub use transport::{ca_list, client_cert, Transport};

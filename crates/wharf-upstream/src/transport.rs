@@ -13,8 +13,10 @@ use pingora::upstreams::peer::HttpPeer;
 use pingora::utils::tls::CertKey;
 use wharf_model::{ConfigIssue, PemSource, ServersTransportSpec, UpstreamScheme};
 
+use crate::backend_connect::BackendConnect;
+use crate::h2_keepalive::KeepaliveTimes;
 use crate::server::ServerState;
-use crate::tls_client::{ClientIdentity, TlsClient};
+use crate::tls_client::{ClientIdentity, Handshake, TlsClient};
 
 /// HTTP/2 streams one backend connection carries (pingora's default is 1).
 const H2_STREAMS: usize = 100;
@@ -31,10 +33,15 @@ pub struct Transport {
     max_idle: i64,
     /// wharf's own TLS client (None: pingora's connector does TLS).
     tls: Option<Arc<TlsClient>>,
+    /// Go's PING health check on h2 connections when `pingTimeout` is not the wait pingora
+    /// has built in: wharf's own connection then connects h2c and https servers (pingora
+    /// cannot pool such connections, so only then).
+    keepalive: Option<KeepaliveTimes>,
+    /// `readIdleTimeout` for pingora's own pinger (when `pingTimeout` is its wait).
+    h2_ping_interval: Option<Duration>,
     dial: Option<Duration>,
     response_header: Option<Duration>,
     idle: Option<Duration>,
-    read_idle: Option<Duration>,
 }
 
 impl std::fmt::Debug for Transport {
@@ -119,7 +126,15 @@ impl Transport {
             }
         });
         let client_cert = identity.as_ref().map(|(chain, key)| cert_key(chain, key));
-        let tls = if spec.custom_tls() {
+        let read_idle = nonzero(spec.timeouts.read_idle);
+        let pingoras_wait = spec.timeouts.ping == wharf_model::PINGORA_PING_WAIT;
+        let keepalive = read_idle
+            .filter(|_| !pingoras_wait)
+            .map(|read_idle| KeepaliveTimes {
+                read_idle,
+                ping_timeout: spec.timeouts.ping,
+            });
+        let tls = if spec.custom_tls() || keepalive.is_some() {
             let roots = der_certificates(&pem)
                 .unwrap_or_default()
                 .into_iter()
@@ -144,13 +159,14 @@ impl Transport {
             client_cert,
             max_idle: spec.max_idle_conns_per_host,
             tls,
+            keepalive,
+            h2_ping_interval: read_idle.filter(|_| pingoras_wait),
             server_name: spec.server_name.clone(),
             insecure: spec.insecure_skip_verify,
             disable_http2: spec.disable_http2,
             dial: nonzero(t.dial),
             response_header: nonzero(t.response_header),
             idle: nonzero(t.idle_conn),
-            read_idle: nonzero(t.read_idle),
         };
         (transport, issues)
     }
@@ -174,7 +190,7 @@ impl Transport {
         } else {
             Some(Duration::ZERO)
         };
-        o.h2_ping_interval = self.read_idle;
+        o.h2_ping_interval = self.h2_ping_interval;
         o.verify_cert = !self.insecure;
         o.verify_hostname = !self.insecure;
         o.ca.clone_from(&self.ca);
@@ -206,25 +222,38 @@ impl Transport {
         state: &Arc<ServerState>,
         h2_only: bool,
     ) -> HttpPeer {
-        let own_tls = self
-            .tls
-            .as_ref()
-            .filter(|_| scheme == UpstreamScheme::Https);
-        let mut peer = match own_tls {
-            Some(tls) => {
-                // pingora speaks plain HTTP over the virtual socket the connector returns.
+        let own = |tls: Option<Handshake>, expect_h2, learn| {
+            let connect: Arc<dyn pingora::connectors::L4Connect + Send + Sync> =
+                Arc::new(BackendConnect {
+                    dial: self.dial,
+                    tls,
+                    expect_h2,
+                    learn,
+                    keepalive: self.keepalive,
+                });
+            Some(connect)
+        };
+        let mut peer = match (scheme, &self.tls) {
+            (UpstreamScheme::Https, Some(tls)) => {
+                // pingora speaks plain HTTP over the socket wharf's connection hands it.
                 let mut peer = self.peer(addr, UpstreamScheme::Http, host, state.id);
                 let offer_h2 = h2_only || !self.disable_http2;
                 let expect_h2 = h2_only || (offer_h2 && state.speaks_h2());
                 let learn = (!h2_only).then(|| state.clone());
-                peer.options.custom_l4 = Some(tls.connector(host, offer_h2, expect_h2, learn));
+                let handshake = tls.handshake(host, offer_h2, h2_only);
+                peer.options.custom_l4 = own(Some(handshake), expect_h2, learn);
                 if expect_h2 {
                     peer.options.set_http_version(2, 2);
                     peer.options.max_h2_streams = H2_STREAMS;
                 }
                 peer
             }
-            None => self.peer(addr, scheme, host, state.id),
+            (UpstreamScheme::H2c, _) if self.keepalive.is_some() => {
+                let mut peer = self.peer(addr, scheme, host, state.id);
+                peer.options.custom_l4 = own(None, true, None);
+                peer
+            }
+            _ => self.peer(addr, scheme, host, state.id),
         };
         if h2_only {
             peer.options.set_http_version(2, 2);

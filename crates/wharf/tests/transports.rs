@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use common::{start, WAIT};
 use wharf_testkit::pki::TestPki;
-use wharf_testkit::{raw, EchoServer};
+use wharf_testkit::{raw, wait_until, EchoServer};
 
 #[test]
 fn transports_reach_https_backends_as_configured() {
@@ -280,7 +280,7 @@ http:
     );
     // The health check reaches the backend over the same client (TLS 1.2, h2) and keeps
     // it up.
-    assert!(wharf_testkit::wait_until(WAIT, || both
+    assert!(wait_until(WAIT, || both
         .received()
         .iter()
         .any(|r| r.target == "/health" && r.version == "HTTP/2.0")));
@@ -307,8 +307,50 @@ fn max_idle_conns_per_host_closes_the_surplus() {
     }
     assert_eq!(backend.count(), 4);
     assert!(
-        wharf_testkit::wait_until(WAIT, || backend.open_connections() <= 1),
+        wait_until(WAIT, || backend.open_connections() <= 1),
         "{} connections stay open",
         backend.open_connections()
+    );
+}
+
+/// readIdleTimeout and pingTimeout: connections are pinged when the backend is silent;
+/// one whose backend stops answering is dropped after pingTimeout, failing the request in
+/// flight on it (502), as Go's HTTP/2 health check does.
+#[test]
+fn an_h2_backend_that_stops_answering_pings_is_dropped() {
+    use wharf_testkit::tcp_relay::TcpRelay;
+    let backend = EchoServer::start("h2c");
+    let relay = TcpRelay::start(backend.addr);
+    let yaml = format!(
+        "http:\n  routers:\n    r: {{rule: \"Host(`a.test`)\", service: s}}\n  services:\n    s: {{loadBalancer: {{servers: [{{url: \"h2c://{}\"}}], serversTransport: ka}}}}\n  serversTransports:\n    ka: {{forwardingTimeouts: {{readIdleTimeout: 300ms, pingTimeout: 2s}}}}\n",
+        relay.addr
+    );
+    let s = start(&yaml, &[]);
+    let web = s.web;
+    let r = raw::get(web, "a.test", "/", &[]).unwrap();
+    assert_eq!(r.status, 200, "{}\n{}", r.body_text(), s.proc.log());
+    assert_eq!(r.json()["version"], "HTTP/2.0");
+    // A slow answer: the backend is silent, so PINGs go out; they are answered, and the
+    // answers (taken out before pingora's h2 client) keep the connection.
+    let r = raw::get(web, "a.test", "/delay/1500", &[]).unwrap();
+    assert_eq!(r.status, 200, "{}\n{}", r.body_text(), s.proc.log());
+    // The backend hangs with a request in flight: the PING goes unanswered and the
+    // connection is dropped, failing the request.
+    let slow = std::thread::spawn(move || raw::get(web, "a.test", "/delay/20000", &[]));
+    assert!(wait_until(WAIT, || backend
+        .received()
+        .iter()
+        .any(|r| r.target == "/delay/20000")));
+    relay.freeze_open_connections();
+    let r = slow
+        .join()
+        .unwrap()
+        .expect("an answer before the client gives up");
+    assert_eq!(r.status, 502, "{}\n{}", r.body_text(), s.proc.log());
+    assert!(
+        s.proc
+            .wait_for_log("did not answer an HTTP/2 PING within pingTimeout", WAIT),
+        "{}",
+        s.proc.log()
     );
 }

@@ -1,0 +1,226 @@
+//! wharf's own connection to a backend, for what pingora's connector cannot do: TLS with the
+//! transport's versions, suites and certificate checks (`tls_client`), and Go's HTTP/2 PING
+//! health check with `pingTimeout` (`h2_keepalive`). It is the peer's `custom_l4`, handing
+//! pingora a connected virtual socket over which pingora speaks plain HTTP/1.1 or h2.
+//!
+//! pingora cannot see the ALPN answer of such a socket, so the protocol is decided before
+//! connecting, from what the server chose the last time (kept in its [`ServerState`]). When
+//! the server chooses other than expected, the state learns it and the connection fails with
+//! [`PROTOCOL_LEARNED`] before any byte of the request is sent; the caller tries again, which
+//! then speaks the right protocol (once per server, or after a backend changed).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use pingora::connectors::L4Connect;
+use pingora::protocols::l4::socket::SocketAddr;
+use pingora::protocols::l4::stream::Stream;
+use pingora::protocols::l4::virt::{VirtualSockOpt, VirtualSocket, VirtualSocketStream};
+use pingora::{Error, ErrorType};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+use crate::h2_keepalive::{H2Keepalive, KeepaliveTimes};
+use crate::server::ServerState;
+use crate::tls_client::Handshake;
+
+/// The error of a connection closed because the server chose another protocol than expected
+/// (now learnt): nothing was sent, so the request may go again on any method.
+pub const PROTOCOL_LEARNED: ErrorType = ErrorType::Custom("BackendProtocolLearned");
+
+/// Go's `TLSHandshakeTimeout`, which Traefik keeps.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Whether `e` is a [`PROTOCOL_LEARNED`] failure.
+pub fn protocol_learned(e: &Error) -> bool {
+    e.etype() == &PROTOCOL_LEARNED
+}
+
+/// Connects one server (a peer's `custom_l4`).
+#[derive(Debug)]
+pub(crate) struct BackendConnect {
+    pub dial: Option<Duration>,
+    /// None: plain TCP (h2c).
+    pub tls: Option<Handshake>,
+    /// What pingora will speak over the socket.
+    pub expect_h2: bool,
+    /// Where the ALPN choice is learnt (None: h2 is required).
+    pub learn: Option<Arc<ServerState>>,
+    /// Go's PING health check on h2 connections (`readIdleTimeout` set).
+    pub keepalive: Option<KeepaliveTimes>,
+}
+
+impl BackendConnect {
+    async fn tcp(&self, inet: std::net::SocketAddr) -> pingora::Result<TcpStream> {
+        let connecting = TcpStream::connect(inet);
+        let tcp = match self.dial {
+            Some(limit) => tokio::time::timeout(limit, connecting).await.map_err(|_| {
+                Error::explain(
+                    ErrorType::ConnectTimedout,
+                    format!("timeout {limit:?} connecting to {inet}"),
+                )
+            })?,
+            None => connecting.await,
+        }
+        .map_err(|e| {
+            let kind = if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                ErrorType::ConnectRefused
+            } else {
+                ErrorType::ConnectError
+            };
+            Error::because(kind, format!("connecting to {inet}"), e)
+        })?;
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY on a backend connection");
+        }
+        Ok(tcp)
+    }
+
+    async fn tls(
+        &self,
+        handshake: &Handshake,
+        tcp: TcpStream,
+        inet: std::net::SocketAddr,
+    ) -> pingora::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        let Some(name) = handshake.name.clone() else {
+            return Error::e_explain(
+                ErrorType::TLSHandshakeFailure,
+                "the server name is neither a DNS name nor an IP address",
+            );
+        };
+        let connecting =
+            tokio_rustls::TlsConnector::from(handshake.config.clone()).connect(name, tcp);
+        let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, connecting)
+            .await
+            .map_err(|_| Error::explain(ErrorType::TLSHandshakeTimedout, "TLS handshake"))?
+            .map_err(|e| {
+                Error::because(
+                    ErrorType::TLSHandshakeFailure,
+                    format!("TLS handshake with {inet}"),
+                    e,
+                )
+            })?;
+        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+        if h2 != self.expect_h2 {
+            return match &self.learn {
+                Some(state) => {
+                    state.set_speaks_h2(h2);
+                    Error::e_explain(
+                        PROTOCOL_LEARNED,
+                        format!(
+                            "{inet} chose {} by ALPN",
+                            if h2 { "h2" } else { "HTTP/1.1" }
+                        ),
+                    )
+                }
+                None => Error::e_explain(
+                    ErrorType::TLSHandshakeFailure,
+                    format!("{inet} does not speak h2 (ALPN)"),
+                ),
+            };
+        }
+        Ok(tls)
+    }
+
+    /// `io` as pingora's socket, with the PING health check when pingora speaks h2 over it.
+    fn socket<S: Tcp>(&self, io: S) -> Stream {
+        let socket: Box<dyn VirtualSocket> = match self.keepalive.filter(|_| self.expect_h2) {
+            Some(times) => Box::new(Socket(H2Keepalive::new(io, times))),
+            None => Box::new(Socket(io)),
+        };
+        Stream::from(VirtualSocketStream::new(socket))
+    }
+}
+
+#[async_trait::async_trait]
+impl L4Connect for BackendConnect {
+    async fn connect(&self, addr: &SocketAddr) -> pingora::Result<Stream> {
+        let SocketAddr::Inet(inet) = addr else {
+            return Error::e_explain(ErrorType::ConnectError, "a backend on a unix socket");
+        };
+        let tcp = self.tcp(*inet).await?;
+        Ok(match &self.tls {
+            Some(handshake) => self.socket(self.tls(handshake, tcp, *inet).await?),
+            None => self.socket(tcp),
+        })
+    }
+}
+
+/// A stream over one TCP connection.
+trait Tcp: AsyncRead + AsyncWrite + Unpin + Send + Sync + std::fmt::Debug + 'static {
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl Tcp for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl Tcp for tokio_rustls::client::TlsStream<TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().0
+    }
+}
+
+impl<S: Tcp> Tcp for H2Keepalive<S> {
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().tcp()
+    }
+}
+
+/// A connected stream, as pingora's virtual socket.
+#[derive(Debug)]
+struct Socket<S>(S);
+
+impl<S: Tcp> VirtualSocket for Socket<S> {
+    fn set_socket_option(&self, opt: VirtualSockOpt) -> std::io::Result<()> {
+        match opt {
+            VirtualSockOpt::NoDelay => self.0.tcp().set_nodelay(true),
+            // Keepalive is not set on backend connections.
+            _ => Ok(()),
+        }
+    }
+}
+
+impl<S: Tcp> AsyncRead for Socket<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
+    }
+}
+
+impl<S: Tcp> AsyncWrite for Socket<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+}
