@@ -1,6 +1,8 @@
 //! What the fuzz target `upstream_answers` checks, kept in the crate so ordinary tests replay
 //! its corpus: what reaches the balancer from outside (a gRPC health answer from a backend,
-//! a request's Cookie header naming a sticky server) never panics.
+//! a request's Cookie header naming a sticky server, the HTTP/2 frames a backend sends
+//! through wharf's PING health check) never panics, and the frames come out the same however
+//! they were split.
 
 use wharf_model::{ServerSpec, UpstreamScheme};
 
@@ -12,6 +14,19 @@ pub fn upstream_answers(data: &[u8]) {
         .iter()
         .position(|b| *b == b'\n')
         .map_or((&data[..0], data), |i| (&data[..i], &data[i + 1..]));
+    let (whole, answered) = crate::h2_keepalive::filter_in_pieces(answer, answer.len());
+    for piece in [1, 7, 9, 17] {
+        assert_eq!(
+            crate::h2_keepalive::filter_in_pieces(answer, piece),
+            (whole.clone(), answered)
+        );
+        assert_eq!(
+            crate::h2_keepalive::ends_at_boundary(answer, piece),
+            crate::h2_keepalive::ends_at_boundary(answer, answer.len())
+        );
+    }
+    // Only whole frames of wharf's are taken out.
+    assert!(whole.len() <= answer.len());
     if let Some(status) = crate::health::serving_status(answer) {
         // A varint decodes to at most 64 bits.
         let _fits: u64 = status;

@@ -180,6 +180,32 @@ impl Incoming {
     }
 }
 
+/// What the server's `bytes` become for pingora when they arrive in pieces of `piece` bytes,
+/// and whether one of wharf's PINGs was answered in them (tests and the fuzz target: any
+/// split must give the same).
+pub(crate) fn filter_in_pieces(bytes: &[u8], piece: usize) -> (Vec<u8>, bool) {
+    let mut incoming = Incoming {
+        framing: next_after_skip(0),
+        held: None,
+    };
+    let mut out = BytesMut::new();
+    let mut answered = false;
+    for chunk in bytes.chunks(piece.max(1)) {
+        answered |= incoming.filter(chunk, &mut out);
+    }
+    (out.to_vec(), answered)
+}
+
+/// Whether pingora's `bytes` (after the preface) end at a frame boundary, followed in pieces
+/// of `piece` bytes.
+pub(crate) fn ends_at_boundary(bytes: &[u8], piece: usize) -> bool {
+    let mut outgoing = Outgoing(next_after_skip(0));
+    for chunk in bytes.chunks(piece.max(1)) {
+        outgoing.follow(chunk);
+    }
+    outgoing.at_boundary()
+}
+
 /// A backend h2 connection with Go's PING health check.
 #[derive(Debug)]
 pub struct H2Keepalive<S> {
@@ -384,17 +410,11 @@ mod tests {
         let stream: Vec<u8> = [data.clone(), ours.clone(), theirs.clone(), data.clone()].concat();
         let want: Vec<u8> = [data.clone(), theirs, data].concat();
         for size in [1, 2, 5, 9, 17, 64, stream.len()] {
-            let mut incoming = Incoming {
-                framing: next_after_skip(0),
-                held: None,
-            };
-            let mut out = BytesMut::new();
-            let mut answered = false;
-            for chunk in stream.chunks(size) {
-                answered |= incoming.filter(chunk, &mut out);
-            }
+            let (out, answered) = filter_in_pieces(&stream, size);
             assert!(answered, "split {size}");
-            assert_eq!(&out[..], &want[..], "split {size}");
+            assert_eq!(out, want, "split {size}");
+            assert!(ends_at_boundary(&stream, size));
+            assert!(!ends_at_boundary(&stream[..stream.len() - 1], size));
         }
     }
 
