@@ -34,10 +34,6 @@ pub struct KeepaliveTimes {
 /// Where a stream of frames is: inside a frame's header, or inside its payload.
 #[derive(Debug, Clone, Copy)]
 enum Framing {
-    /// `skip` bytes still to come that are not frames (the client preface).
-    Preface {
-        skip: usize,
-    },
     Header {
         have: usize,
         header: [u8; FRAME_HEADER_LEN],
@@ -45,6 +41,56 @@ enum Framing {
     Payload {
         left: usize,
     },
+}
+
+/// What [`Framing::step`] took from the stream.
+enum Step<'a> {
+    /// A frame header, now complete (the payload comes next).
+    Header([u8; FRAME_HEADER_LEN]),
+    Payload(&'a [u8]),
+    /// Part of a header.
+    Partial,
+}
+
+const NEXT_HEADER: Framing = Framing::Header {
+    have: 0,
+    header: [0; FRAME_HEADER_LEN],
+};
+
+impl Framing {
+    /// Takes the next piece of the stream from the front of `bytes`.
+    fn step<'a>(&mut self, bytes: &mut &'a [u8]) -> Step<'a> {
+        match self {
+            Framing::Header { have, header } => {
+                let n = (FRAME_HEADER_LEN - *have).min(bytes.len());
+                header[*have..*have + n].copy_from_slice(&bytes[..n]);
+                *bytes = &bytes[n..];
+                *have += n;
+                if *have < FRAME_HEADER_LEN {
+                    return Step::Partial;
+                }
+                let header = *header;
+                *self = payload(payload_len(&header));
+                Step::Header(header)
+            }
+            Framing::Payload { left } => {
+                let n = (*left).min(bytes.len());
+                let (taken, rest) = bytes.split_at(n);
+                *bytes = rest;
+                *self = payload(*left - n);
+                Step::Payload(taken)
+            }
+        }
+    }
+}
+
+/// The payload of `left` bytes, or the next header when there is none.
+fn payload(left: usize) -> Framing {
+    if left == 0 {
+        NEXT_HEADER
+    } else {
+        Framing::Payload { left }
+    }
 }
 
 fn payload_len(header: &[u8; FRAME_HEADER_LEN]) -> usize {
@@ -60,62 +106,32 @@ fn is_ping_ack(header: &[u8; FRAME_HEADER_LEN]) -> bool {
 
 /// The frame boundaries of what pingora writes.
 #[derive(Debug)]
-struct Outgoing(Framing);
+struct Outgoing {
+    /// Bytes of the client preface still to come (not frames).
+    preface_left: usize,
+    framing: Framing,
+}
 
 impl Outgoing {
+    fn new(preface_left: usize) -> Self {
+        Outgoing {
+            preface_left,
+            framing: NEXT_HEADER,
+        }
+    }
+
     fn at_boundary(&self) -> bool {
-        matches!(self.0, Framing::Header { have: 0, .. })
+        self.preface_left == 0 && matches!(self.framing, Framing::Header { have: 0, .. })
     }
 
     /// Follows `bytes`, just written.
     fn follow(&mut self, mut bytes: &[u8]) {
+        let skip = self.preface_left.min(bytes.len());
+        self.preface_left -= skip;
+        bytes = &bytes[skip..];
         while !bytes.is_empty() {
-            self.0 = match self.0 {
-                Framing::Preface { skip } => {
-                    let n = skip.min(bytes.len());
-                    bytes = &bytes[n..];
-                    next_after_skip(skip - n)
-                }
-                Framing::Header {
-                    mut have,
-                    mut header,
-                } => {
-                    let n = (FRAME_HEADER_LEN - have).min(bytes.len());
-                    header[have..have + n].copy_from_slice(&bytes[..n]);
-                    bytes = &bytes[n..];
-                    have += n;
-                    if have < FRAME_HEADER_LEN {
-                        Framing::Header { have, header }
-                    } else {
-                        next_after_payload(payload_len(&header))
-                    }
-                }
-                Framing::Payload { left } => {
-                    let n = left.min(bytes.len());
-                    bytes = &bytes[n..];
-                    next_after_payload(left - n)
-                }
-            };
+            self.framing.step(&mut bytes);
         }
-    }
-}
-
-fn next_after_skip(skip: usize) -> Framing {
-    if skip == 0 {
-        Framing::Header {
-            have: 0,
-            header: [0; FRAME_HEADER_LEN],
-        }
-    } else {
-        Framing::Preface { skip }
-    }
-}
-
-fn next_after_payload(left: usize) -> Framing {
-    if left == 0 {
-        next_after_skip(0)
-    } else {
-        Framing::Payload { left }
     }
 }
 
@@ -123,22 +139,30 @@ fn next_after_payload(left: usize) -> Framing {
 #[derive(Debug)]
 struct Incoming {
     framing: Framing,
-    /// The header of a PING ACK being read, and its payload so far (released to pingora
-    /// when it is not wharf's).
-    held: Option<([u8; FRAME_HEADER_LEN], Vec<u8>)>,
+    /// The header of a PING ACK being read, its payload and how much of it has come
+    /// (released to pingora when it is not wharf's).
+    held: Option<([u8; FRAME_HEADER_LEN], [u8; 8], usize)>,
 }
 
 impl Incoming {
+    fn new() -> Self {
+        Incoming {
+            framing: NEXT_HEADER,
+            held: None,
+        }
+    }
+
     /// Moves `bytes` to `out`, except wharf's PING answers; true when one of them ended.
     fn filter(&mut self, mut bytes: &[u8], out: &mut BytesMut) -> bool {
         let mut answered = false;
         while !bytes.is_empty() {
-            if let Some((header, payload)) = &mut self.held {
-                let n = (OPAQUE.len() - payload.len()).min(bytes.len());
-                payload.extend_from_slice(&bytes[..n]);
+            if let Some((header, payload, have)) = &mut self.held {
+                let n = (OPAQUE.len() - *have).min(bytes.len());
+                payload[*have..*have + n].copy_from_slice(&bytes[..n]);
                 bytes = &bytes[n..];
-                if payload.len() == OPAQUE.len() {
-                    if payload[..] == OPAQUE {
+                *have += n;
+                if *have == OPAQUE.len() {
+                    if *payload == OPAQUE {
                         answered = true;
                     } else {
                         out.extend_from_slice(header);
@@ -148,33 +172,16 @@ impl Incoming {
                 }
                 continue;
             }
-            self.framing = match self.framing {
-                Framing::Preface { .. } => next_after_skip(0),
-                Framing::Header {
-                    mut have,
-                    mut header,
-                } => {
-                    let n = (FRAME_HEADER_LEN - have).min(bytes.len());
-                    header[have..have + n].copy_from_slice(&bytes[..n]);
-                    bytes = &bytes[n..];
-                    have += n;
-                    if have < FRAME_HEADER_LEN {
-                        Framing::Header { have, header }
-                    } else if is_ping_ack(&header) {
-                        self.held = Some((header, Vec::with_capacity(OPAQUE.len())));
-                        next_after_skip(0)
-                    } else {
-                        out.extend_from_slice(&header);
-                        next_after_payload(payload_len(&header))
-                    }
+            match self.framing.step(&mut bytes) {
+                Step::Header(header) if is_ping_ack(&header) => {
+                    // Its payload is read into `held`, not through the framing.
+                    self.held = Some((header, [0; 8], 0));
+                    self.framing = NEXT_HEADER;
                 }
-                Framing::Payload { left } => {
-                    let n = left.min(bytes.len());
-                    out.extend_from_slice(&bytes[..n]);
-                    bytes = &bytes[n..];
-                    next_after_payload(left - n)
-                }
-            };
+                Step::Header(header) => out.extend_from_slice(&header),
+                Step::Payload(taken) => out.extend_from_slice(taken),
+                Step::Partial => {}
+            }
         }
         answered
     }
@@ -184,10 +191,7 @@ impl Incoming {
 /// and whether one of wharf's PINGs was answered in them (tests and the fuzz target: any
 /// split must give the same).
 pub(crate) fn filter_in_pieces(bytes: &[u8], piece: usize) -> (Vec<u8>, bool) {
-    let mut incoming = Incoming {
-        framing: next_after_skip(0),
-        held: None,
-    };
+    let mut incoming = Incoming::new();
     let mut out = BytesMut::new();
     let mut answered = false;
     for chunk in bytes.chunks(piece.max(1)) {
@@ -199,7 +203,7 @@ pub(crate) fn filter_in_pieces(bytes: &[u8], piece: usize) -> (Vec<u8>, bool) {
 /// Whether pingora's `bytes` (after the preface) end at a frame boundary, followed in pieces
 /// of `piece` bytes.
 pub(crate) fn ends_at_boundary(bytes: &[u8], piece: usize) -> bool {
-    let mut outgoing = Outgoing(next_after_skip(0));
+    let mut outgoing = Outgoing::new(0);
     for chunk in bytes.chunks(piece.max(1)) {
         outgoing.follow(chunk);
     }
@@ -229,11 +233,8 @@ impl<S> H2Keepalive<S> {
         H2Keepalive {
             inner,
             times,
-            outgoing: Outgoing(Framing::Preface { skip: PREFACE_LEN }),
-            incoming: Incoming {
-                framing: next_after_skip(0),
-                held: None,
-            },
+            outgoing: Outgoing::new(PREFACE_LEN),
+            incoming: Incoming::new(),
             ready: BytesMut::new(),
             to_inject: None,
             last_read: now,
@@ -420,7 +421,7 @@ mod tests {
 
     #[test]
     fn frame_boundaries_are_followed_after_the_preface() {
-        let mut out = Outgoing(Framing::Preface { skip: PREFACE_LEN });
+        let mut out = Outgoing::new(PREFACE_LEN);
         assert!(!out.at_boundary());
         out.follow(&[b'P'; PREFACE_LEN]);
         assert!(out.at_boundary());
