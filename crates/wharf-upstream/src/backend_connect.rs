@@ -42,8 +42,8 @@ pub fn protocol_learned(e: &Error) -> bool {
 #[derive(Debug)]
 pub(crate) struct BackendConnect {
     pub dial: Option<Duration>,
-    /// None: plain TCP (h2c).
-    pub tls: Option<Handshake>,
+    /// None: plain TCP (h2c). Err: the transport's TLS could not be built (why): refused.
+    pub tls: Option<Result<Handshake, Arc<str>>>,
     /// What pingora will speak over the socket.
     pub expect_h2: bool,
     /// Where the ALPN choice is learnt (None: h2 is required).
@@ -140,8 +140,15 @@ impl L4Connect for BackendConnect {
         let SocketAddr::Inet(inet) = addr else {
             return Error::e_explain(ErrorType::ConnectError, "a backend on a unix socket");
         };
+        let handshake = match &self.tls {
+            Some(Err(why)) => {
+                return Error::e_explain(ErrorType::TLSHandshakeFailure, why.to_string())
+            }
+            Some(Ok(handshake)) => Some(handshake),
+            None => None,
+        };
         let tcp = self.tcp(*inet).await?;
-        Ok(match &self.tls {
+        Ok(match handshake {
             Some(handshake) => self.socket(self.tls(handshake, tcp, *inet).await?),
             None => self.socket(tcp),
         })

@@ -31,8 +31,10 @@ pub struct Transport {
     /// `maxIdleConnsPerHost`: negative, no pooling; otherwise the most idle connections kept
     /// per server.
     max_idle: i64,
-    /// wharf's own TLS client (None: pingora's connector does TLS).
-    tls: Option<Arc<TlsClient>>,
+    /// wharf's own TLS client (None: pingora's connector does TLS); Err: the transport's TLS
+    /// settings could not be built, and its https servers are refused rather than reached
+    /// without them.
+    tls: Option<Result<Arc<TlsClient>, Arc<str>>>,
     /// Go's PING health check on h2 connections when `pingTimeout` is not the wait pingora
     /// has built in: wharf's own connection then connects h2c and https servers (pingora
     /// cannot pool such connections, so only then).
@@ -140,16 +142,19 @@ impl Transport {
                 .into_iter()
                 .map(rustls_pki_types::CertificateDer::from)
                 .collect();
-            match TlsClient::build(spec, roots, identity) {
-                Ok(client) => Some(Arc::new(client)),
+            Some(match TlsClient::build(spec, roots, identity) {
+                Ok(client) => Ok(Arc::new(client)),
                 Err(e) => {
+                    let why = format!(
+                        "its TLS settings cannot be used: {e}; its https servers are not reached"
+                    );
                     problem(
-                        format!("its TLS settings cannot be used: {e}; its https servers are not reached"),
+                        why.clone(),
                         "check minVersion, maxVersion, cipherSuites and the certificates",
                     );
-                    None
+                    Err(Arc::from(why))
                 }
-            }
+            })
         } else {
             None
         };
@@ -222,7 +227,7 @@ impl Transport {
         state: &Arc<ServerState>,
         h2_only: bool,
     ) -> HttpPeer {
-        let own = |tls: Option<Handshake>, expect_h2, learn| {
+        let own = |tls: Option<Result<Handshake, Arc<str>>>, expect_h2, learn| {
             let connect: Arc<dyn pingora::connectors::L4Connect + Send + Sync> =
                 Arc::new(BackendConnect {
                     dial: self.dial,
@@ -240,7 +245,10 @@ impl Transport {
                 let offer_h2 = h2_only || !self.disable_http2;
                 let expect_h2 = h2_only || (offer_h2 && state.speaks_h2());
                 let learn = (!h2_only).then(|| state.clone());
-                let handshake = tls.handshake(host, offer_h2, h2_only);
+                let handshake = match tls {
+                    Ok(tls) => Ok(tls.handshake(host, offer_h2, h2_only)),
+                    Err(why) => Err(why.clone()),
+                };
                 peer.options.custom_l4 = own(Some(handshake), expect_h2, learn);
                 if expect_h2 {
                     peer.options.set_http_version(2, 2);

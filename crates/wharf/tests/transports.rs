@@ -172,6 +172,9 @@ fn tls_versions_suites_and_the_san_uri_are_honoured() {
     let both = EchoServer::start_tls("both", Arc::new(both));
     let uri = EchoServer::start_tls("uri", pki.uri_server_config());
     let ca = files.ca.display();
+    // A client certificate with another certificate's key: the transport cannot be built.
+    let wrong_key = dir.path().join("wrong-key.pem");
+    std::fs::write(&wrong_key, &pki.server_key_pem).unwrap();
     let yaml = format!(
         r#"
 http:
@@ -184,6 +187,7 @@ http:
     nouri: {{rule: "Host(`nouri.test`)", service: nouri}}
     wronguri: {{rule: "Host(`wronguri.test`)", service: wronguri}}
     insecureuri: {{rule: "Host(`insecureuri.test`)", service: insecureuri}}
+    broken: {{rule: "Host(`broken.test`)", service: broken}}
   services:
     tls12:
       loadBalancer:
@@ -197,6 +201,7 @@ http:
     nouri: {{loadBalancer: {{servers: [{{url: "{both_url}"}}], serversTransport: uri}}}}
     wronguri: {{loadBalancer: {{servers: [{{url: "{uri_url}"}}], serversTransport: wronguri}}}}
     insecureuri: {{loadBalancer: {{servers: [{{url: "{uri_url}"}}], serversTransport: insecureuri}}}}
+    broken: {{loadBalancer: {{servers: [{{url: "{uri_url}"}}], serversTransport: broken}}}}
   serversTransports:
     tls12:
       rootCAs: ["{ca}"]
@@ -225,8 +230,14 @@ http:
       serverName: not-the-name.test
       insecureSkipVerify: true
       peerCertURI: "{}"
+    broken:
+      rootCAs: ["{ca}"]
+      peerCertURI: spiffe://wharf.test/other
+      certificates: [{{certFile: "{cert}", keyFile: "{wrong_key}"}}]
 "#,
         SAN_URI.to_uppercase(),
+        cert = files.client_cert.display(),
+        wrong_key = wrong_key.display(),
         both_url = both.url(),
         uri_url = uri.url(),
     );
@@ -262,6 +273,9 @@ http:
         ("wronguri.test", 502),
         // The chain is checked, the name is not, the URI matches (ignoring case).
         ("insecureuri.test", 200),
+        // TLS settings that cannot be built refuse the servers rather than reach them
+        // without the URI check.
+        ("broken.test", 502),
     ] {
         let r = get(host);
         assert_eq!(
