@@ -230,7 +230,18 @@ fn router(
         return None;
     };
     let service = QualifiedName::resolve(&service_ref.value, provider);
-    if !config.services.contains_key(&service) && !config.composites.contains_key(&service) {
+    if let Some(internal) = wharf_model::InternalService::from_name(&service) {
+        if let Some(hint) = internal.unavailable(statics) {
+            issues.push(
+                ConfigIssue::error(
+                    service_ref.origin.clone(),
+                    format!("router `{qn}`: the service `{service}` is not enabled; the router is dropped"),
+                )
+                .with_hint(hint),
+            );
+            return None;
+        }
+    } else if !config.services.contains_key(&service) && !config.composites.contains_key(&service) {
         let names: BTreeSet<&str> = config
             .services
             .keys()

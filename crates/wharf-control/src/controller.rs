@@ -42,6 +42,8 @@ pub struct Controller {
     next_id: u64,
     logged: HashSet<ConfigIssue>,
     status: Arc<ControlStatus>,
+    /// Prometheus metrics: the series of each configuration's routers and services.
+    metrics: Option<Arc<wharf_observe::Metrics>>,
     /// Tests: the next rebuild panics, as a bug reached by an update would.
     #[cfg(test)]
     panic_next_rebuild: bool,
@@ -67,6 +69,7 @@ impl Controller {
             providers: BTreeMap::new(),
             next_id,
             logged: HashSet::new(),
+            metrics: None,
             #[cfg(test)]
             panic_next_rebuild: false,
         }
@@ -75,6 +78,12 @@ impl Controller {
     /// Serves the ACME resolvers' certificates and tells them what routers need.
     pub fn with_acme(mut self, link: AcmeLink) -> Self {
         self.acme = Some(link);
+        self
+    }
+
+    /// Counts each configuration's requests per router and service.
+    pub fn with_metrics(mut self, metrics: Arc<wharf_observe::Metrics>) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -212,6 +221,23 @@ impl Controller {
         let id = self.next_id;
         self.next_id += 1;
         let api = crate::api::render(&config, &self.pools);
+        let mut round = self.metrics.as_deref().map(|m| m.round());
+        if let Some(round) = round.as_mut() {
+            crate::metrics::resolve(round, &config, &self.pools, &tls);
+        }
+        let add_internals = self
+            .metrics
+            .as_ref()
+            .is_some_and(|m| m.settings().add_internals);
+        let mut router_metrics =
+            |router: &wharf_model::QualifiedName, service: &wharf_model::QualifiedName| {
+                if service.provider() == "internal" && !add_internals {
+                    return None;
+                }
+                round
+                    .as_mut()
+                    .and_then(|r| r.router(router.as_str(), service.as_str()))
+            };
         let generation = compile(
             id,
             &self.statics,
@@ -222,9 +248,14 @@ impl Controller {
                 middlewares: &mut self.middlewares,
                 api,
                 tls: &tls,
+                router_metrics: &mut router_metrics,
             },
         );
         self.writer.publish(generation);
+        if let Some(round) = round {
+            let errors = issues.iter().filter(|i| i.is_error()).count() as u64;
+            round.finish(id, errors, issues.len() as u64 - errors);
+        }
         if let Some(acme) = &self.acme {
             let wanted = wharf_acme::wanted(&config, &self.statics);
             acme.wanted.send_if_modified(|current| {

@@ -4,5 +4,6 @@
 
 pub mod api;
 mod controller;
+mod metrics;
 
 pub use controller::{ApplyReport, Controller, ProviderEvent};

@@ -10,6 +10,7 @@ mod duration;
 mod dynamic;
 pub mod fuzz_logic;
 mod ids;
+mod internal;
 mod issue;
 mod middleware;
 mod origin;
@@ -22,6 +23,7 @@ pub use composite::{CompositeKind, CompositeSpec, WeightedChild};
 pub use duration::parse_go_duration;
 pub use dynamic::{DynamicConfig, RefusedTlsRouter, RouterSpec};
 pub use ids::{ProviderName, QualifiedName};
+pub use internal::InternalService;
 pub use issue::{ConfigIssue, Severity};
 pub use middleware::{
     CertInfoSpec, CircuitBreakerSpec, CompressSpec, CorsSpec, DistinguishedNameSpec, ErrorsSpec,

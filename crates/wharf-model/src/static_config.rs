@@ -151,6 +151,10 @@ pub struct PrometheusConfig {
     pub add_routers_labels: bool,
     pub add_services_labels: bool,
     pub manual_routing: bool,
+    /// `headerLabels`: (label, request header), as written.
+    pub header_labels: Vec<(String, String)>,
+    /// `metrics.addInternals`: requests to `@internal` services are counted too.
+    pub add_internals: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -65,4 +65,20 @@ pub struct RequestCtx {
     pub(crate) mirror_body: Option<bytes::BytesMut>,
     /// A failed connection was already retried on another server (wharf's failover).
     pub(crate) connect_failover_used: bool,
+    /// What the metrics record of this request when it ends (None: metrics off, or a
+    /// request they do not count).
+    pub(crate) observing: Option<Observing>,
+    /// gRPC: the `grpc-status` trailer of the answer (the `code` label).
+    pub(crate) grpc_status: Option<u16>,
+}
+
+/// A request the metrics count, from its start.
+pub(crate) struct Observing {
+    pub(crate) started: std::time::Instant,
+    pub(crate) method: wharf_observe::Method,
+    pub(crate) protocol: wharf_observe::Protocol,
+    /// `traefik_entrypoint_*` (None with `addEntryPointsLabels` off).
+    pub(crate) entry_point: Option<Arc<wharf_observe::RequestSeries>>,
+    /// `traefik_router_*`, once routed.
+    pub(crate) router: Option<Arc<wharf_observe::RequestSeries>>,
 }

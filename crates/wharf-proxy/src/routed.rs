@@ -16,7 +16,7 @@ use crate::ctx::RequestCtx;
 use crate::edge::TlsInfo;
 use crate::forwarded::{self, ForwardInfo};
 use crate::responses::{self, status_text};
-use crate::service::{peer_ip, EntryPointProxy};
+use crate::service::{peer_ip, EntryPointProxy, Target};
 
 impl EntryPointProxy {
     /// A routed request: the entrypoint's forwarded-headers stage, then the router's
@@ -25,7 +25,7 @@ impl EntryPointProxy {
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
-        service: ServiceNode,
+        target: Target,
         chain: Arc<Chain>,
     ) -> Result<bool> {
         let host = request_host(session.req_header()).to_string();
@@ -93,6 +93,14 @@ impl EntryPointProxy {
                 return Ok(true);
             }
         }
+        let service = match target {
+            Target::Service(service) => service,
+            Target::Internal(internal) => {
+                let reply = self.internal_answer(session, ctx, internal);
+                self.send_reply(session, ctx, reply, None).await?;
+                return Ok(true);
+            }
+        };
         let resolved = resolve(session, &service);
         let Some(pool) = resolved.pool.filter(|p| p.any_available()) else {
             // No server, or every one down: Traefik's 503 `no available server`.
@@ -113,8 +121,32 @@ impl EntryPointProxy {
         Ok(false)
     }
 
+    /// What an `@internal` service answers (from the generation the request was routed with).
+    fn internal_answer(
+        &self,
+        session: &Session,
+        ctx: &RequestCtx,
+        service: wharf_model::InternalService,
+    ) -> Reply {
+        let ping_status = if self.lifecycle.is_terminating() {
+            self.settings.ping_terminating_status
+        } else {
+            200
+        };
+        match &ctx.generation {
+            Some(generation) => crate::internal::answer(
+                service,
+                session.req_header().uri.path(),
+                generation,
+                self.metrics.as_deref(),
+                ping_status,
+            ),
+            None => crate::internal::not_found(),
+        }
+    }
+
     /// A complete answer written here, decorated by the middlewares `..upto` (all: None).
-    async fn send_reply(
+    pub(crate) async fn send_reply(
         &self,
         session: &mut Session,
         ctx: &RequestCtx,

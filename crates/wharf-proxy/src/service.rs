@@ -53,11 +53,14 @@ pub struct EntryPointProxy {
     /// `forwardedHeaders.connection`, parsed once.
     pub(crate) connection_headers: Vec<http::HeaderName>,
     reader: GenerationReader,
-    lifecycle: Lifecycle,
+    pub(crate) lifecycle: Lifecycle,
     control: Arc<ControlStatus>,
     pub(crate) hostname: Arc<str>,
     /// Answers to ACME HTTP-01 challenges in flight.
     challenges: Arc<AcmeChallenges>,
+    /// Prometheus metrics (None: off), and this entrypoint's part of them.
+    pub(crate) metrics: Option<Arc<wharf_observe::Metrics>>,
+    entry_point_metrics: Option<Arc<wharf_observe::EntryPointMetrics>>,
 }
 
 impl EntryPointProxy {
@@ -82,8 +85,29 @@ impl EntryPointProxy {
             control,
             hostname,
             challenges,
+            metrics: None,
+            entry_point_metrics: None,
         }
     }
+
+    /// Counts this entrypoint's requests (and serves `/metrics` where routed).
+    pub fn with_metrics(mut self, metrics: Arc<wharf_observe::Metrics>) -> Self {
+        self.entry_point_metrics = metrics.entry_point(self.settings.index).cloned();
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn add_internals(&self) -> bool {
+        self.metrics
+            .as_ref()
+            .is_some_and(|m| m.settings().add_internals)
+    }
+}
+
+/// Where a routed request goes after its middlewares.
+pub(crate) enum Target {
+    Service(ServiceNode),
+    Internal(wharf_model::InternalService),
 }
 
 const TEXT: Option<&str> = Some("text/plain; charset=utf-8");
@@ -100,12 +124,14 @@ enum Decision {
     /// `/health`, `/health/live` (`Ok`) or `/health/ready`.
     Health(Result<(), String>),
     Api(Option<bytes::Bytes>),
+    /// `prometheus@internal`'s own router.
+    Metrics,
     Redirect {
         status: u16,
         location: String,
     },
     Forward {
-        service: ServiceNode,
+        target: Target,
         chain: Arc<Chain>,
     },
 }
@@ -177,7 +203,11 @@ impl EntryPointProxy {
                 return Decision::Misdirected;
             }
         }
-        let decision = match generation.find(self.settings.index, ctx.tls, &view) {
+        let route = generation.find(self.settings.index, ctx.tls, &view);
+        if let Some(route) = route {
+            crate::observe::routed(ctx, route, self.add_internals());
+        }
+        let decision = match route {
             None => Decision::NotFound,
             Some(route) => match &route.action {
                 RouteAction::Ping => Decision::Ping,
@@ -219,8 +249,13 @@ impl EntryPointProxy {
                         location: redirect_location(req, &r.scheme, r.port),
                     }
                 }
+                RouteAction::Metrics => Decision::Metrics,
                 RouteAction::Forward { service, chain } => Decision::Forward {
-                    service: service.clone(),
+                    target: Target::Service(service.clone()),
+                    chain: chain.clone(),
+                },
+                RouteAction::Internal { service, chain } => Decision::Forward {
+                    target: Target::Internal(*service),
                     chain: chain.clone(),
                 },
             },
@@ -264,11 +299,14 @@ impl ProxyHttp for EntryPointProxy {
             mirror_head: None,
             mirror_body: None,
             connect_failover_used: false,
+            observing: None,
+            grpc_status: None,
         }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.tls = is_tls(session);
+        ctx.observing = crate::observe::begin(self.entry_point_metrics.as_ref(), session);
         if session.get_keepalive().is_some() {
             // Not for a client that asked to close (HTTP/1.0 closes unless it asks otherwise).
             session.set_keepalive(Some(self.settings.idle_timeout.as_secs()));
@@ -283,14 +321,13 @@ impl ProxyHttp for EntryPointProxy {
             session.req_header_mut(),
             self.settings.underscore_headers,
         ) {
+            crate::observe::skip(ctx);
             return responses::bad_request(session, b"400 Bad Request")
                 .await
                 .map(|()| true);
         }
         match self.decide(session, ctx) {
-            Decision::Forward { service, chain } => {
-                self.forward(session, ctx, service, chain).await
-            }
+            Decision::Forward { target, chain } => self.forward(session, ctx, target, chain).await,
             Decision::NotFound | Decision::AcmeHttp(None) => {
                 responses::not_found(session).await.map(|()| true)
             }
@@ -315,7 +352,14 @@ impl ProxyHttp for EntryPointProxy {
             .await
             .map(|()| true),
             Decision::BadRequest(body) => {
+                crate::observe::skip(ctx);
                 responses::bad_request(session, body).await.map(|()| true)
+            }
+            Decision::Metrics => {
+                let reply = crate::internal::metrics(self.metrics.as_deref());
+                self.send_reply(session, ctx, reply, None)
+                    .await
+                    .map(|()| true)
             }
             Decision::Ping => {
                 let status = if self.lifecycle.is_terminating() {
@@ -436,6 +480,7 @@ impl ProxyHttp for EntryPointProxy {
             let status = upstream_response.status.as_u16();
             if let Some(policy) = chain.retry().filter(|p| p.retries_status(status)) {
                 if ctx.attempts.another(policy, session, ctx.body_bytes) {
+                    crate::observe::retried(ctx);
                     // error_while_proxy marks it for a new attempt on another server.
                     ctx.retry_status = true;
                     return Error::e_explain(ErrorType::HTTPStatus(status), "retry: status");
@@ -500,7 +545,23 @@ impl ProxyHttp for EntryPointProxy {
         Ok(())
     }
 
+    async fn response_trailer_filter(
+        &self,
+        _session: &mut Session,
+        trailers: &mut http::HeaderMap,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<Bytes>> {
+        if ctx.observing.is_some() {
+            ctx.grpc_status = trailers
+                .get("grpc-status")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok());
+        }
+        Ok(None)
+    }
+
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        crate::observe::finish(session, ctx);
         crate::mirror::send(ctx);
         if ctx.cx.breakers.is_empty() {
             return;
@@ -589,6 +650,9 @@ impl ProxyHttp for EntryPointProxy {
         match ctx.chain.as_ref().and_then(|c| c.retry()) {
             Some(policy) if lost_server && policy.on_network_error => {
                 let again = ctx.attempts.another(policy, session, ctx.body_bytes);
+                if again {
+                    crate::observe::retried(ctx);
+                }
                 e.set_retry(again);
             }
             Some(_) => e.set_retry(false),

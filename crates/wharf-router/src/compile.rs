@@ -24,6 +24,8 @@ pub struct InternalRoutes {
     pub health_entry_point: Option<String>,
     /// Entrypoints of ACME resolvers' `httpChallenge`.
     pub acme_http_entry_points: Vec<String>,
+    /// Entrypoint that serves `/metrics` (None if metrics are off or manually routed).
+    pub metrics_entry_point: Option<String>,
 }
 
 impl InternalRoutes {
@@ -48,6 +50,11 @@ impl InternalRoutes {
                 .values()
                 .filter_map(|r| r.acme.http_challenge.clone())
                 .collect(),
+            metrics_entry_point: statics
+                .metrics
+                .as_ref()
+                .filter(|m| !m.manual_routing)
+                .map(|m| m.entry_point.clone()),
         }
     }
 }
@@ -71,6 +78,7 @@ fn internal_route(name: &str, rule: &str, action: RouteAction) -> Pending {
             priority: INTERNAL_PRIORITY,
             rule: expr.compile(),
             action,
+            metrics: None,
         },
         provider_rank: 0,
         tls: None,
@@ -84,6 +92,11 @@ pub struct Built<'a> {
     pub middlewares: &'a mut MiddlewareCache,
     pub api: Arc<ApiView>,
     pub tls: &'a TlsSnapshot,
+    /// A router's `traefik_router_*` series (router, service: both qualified).
+    pub router_metrics: &'a mut dyn FnMut(
+        &QualifiedName,
+        &QualifiedName,
+    ) -> Option<Arc<wharf_observe::RequestSeries>>,
 }
 
 /// Compiles a validated configuration.
@@ -99,6 +112,7 @@ pub fn compile(
         middlewares,
         api,
         tls,
+        router_metrics,
     } = parts;
     let mut per_ep: BTreeMap<&str, Vec<Pending>> = statics
         .entry_points
@@ -113,9 +127,19 @@ pub fn compile(
         cache: middlewares,
     };
     for router in config.routers.values() {
-        let Some(service) = pools.node(&router.service) else {
-            continue; // validation guarantees the service; a missing pool is a registry bug
+        let action = |chain: &Arc<Chain>| match pools.node(&router.service) {
+            Some(service) => Some(RouteAction::Forward {
+                service,
+                chain: chain.clone(),
+            }),
+            None => wharf_model::InternalService::from_name(&router.service).map(|service| {
+                RouteAction::Internal {
+                    service,
+                    chain: chain.clone(),
+                }
+            }),
         };
+        let metrics = router_metrics(&router.name, &router.service);
 
         let compiled = router.rule.compile();
         let constraint = router.rule.host_constraint();
@@ -144,16 +168,18 @@ pub fn compile(
                 tracing::error!(router = %router.name, "a middleware could not be built; the router is not served");
                 continue;
             };
+            // Validation guarantees the service; a missing pool would be a registry bug.
+            let Some(action) = action(&chain) else {
+                continue;
+            };
             if let Some(list) = per_ep.get_mut(ep.as_str()) {
                 list.push(Pending {
                     route: Route {
                         name: router.name.clone(),
                         priority: router.priority,
                         rule: compiled.clone(),
-                        action: RouteAction::Forward {
-                            service: service.clone(),
-                            chain: chain.clone(),
-                        },
+                        action,
+                        metrics: metrics.clone(),
                     },
                     constraint: constraint.clone(),
                     provider_rank: router.provider.precedence_rank(),
@@ -195,6 +221,13 @@ pub fn compile(
                 "health",
                 "Path(`/health`) || Path(`/health/ready`) || Path(`/health/live`)",
                 RouteAction::Health,
+            ));
+        }
+        if internal.metrics_entry_point.as_deref() == Some(name.as_str()) {
+            list.push(internal_route(
+                "prometheus",
+                "PathPrefix(`/metrics`)",
+                RouteAction::Metrics,
             ));
         }
         if internal.api_entry_point.as_deref() == Some(name.as_str()) {

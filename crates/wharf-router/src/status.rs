@@ -178,3 +178,12 @@ mod tests {
         assert!(s.readiness().unwrap_err().contains("applying one update"));
     }
 }
+
+impl wharf_observe::ControlProbe for ControlStatus {
+    fn ready(&self) -> bool {
+        self.readiness().is_ok()
+    }
+    fn internal_errors(&self) -> u64 {
+        ControlStatus::internal_errors(self)
+    }
+}

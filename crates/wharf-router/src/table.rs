@@ -16,6 +16,14 @@ pub enum RouteAction {
         service: ServiceNode,
         chain: Arc<Chain>,
     },
+    /// A user router whose service is one of Traefik's `@internal` ones: its middlewares,
+    /// then the internal answer.
+    Internal {
+        service: wharf_model::InternalService,
+        chain: Arc<Chain>,
+    },
+    /// `prometheus@internal`'s own router (`/metrics`).
+    Metrics,
     /// The entrypoint redirection (`<ep>-to-<target>@internal`).
     Redirect(EntryPointRedirect),
     /// `ping@internal`.
@@ -35,6 +43,9 @@ pub struct Route {
     pub priority: i64,
     pub rule: CompiledRule,
     pub action: RouteAction,
+    /// `traefik_router_*` (with `addRoutersLabels`; internal routers only with
+    /// `metrics.addInternals`).
+    pub metrics: Option<Arc<wharf_observe::RequestSeries>>,
 }
 
 /// The routes of one entrypoint (and one TLS-ness), ready to match.

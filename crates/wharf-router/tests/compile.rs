@@ -40,6 +40,7 @@ fn build(flags: &[&str], providers: &[(&str, &str)]) -> std::sync::Arc<Generatio
             middlewares: &mut Default::default(),
             api: Default::default(),
             tls: &wharf_tls::TlsRegistry::new().expect("tls").empty_snapshot(),
+            router_metrics: &mut |_, _| None,
         },
     )
 }

@@ -31,6 +31,9 @@ pub struct ServicePool {
     pub(crate) next: AtomicU64,
     /// What it was built from (its options are read from here).
     pub spec: ServiceSpec,
+    /// `traefik_service_*`: set by the control plane (kept by service name, so it outlives
+    /// the pool when the service changes).
+    pub metrics: std::sync::OnceLock<Arc<wharf_observe::RequestSeries>>,
 }
 
 /// How an attempt on a server ended.
@@ -61,6 +64,7 @@ impl ServicePool {
             schedule: Schedule::new(&weights),
             next: AtomicU64::new(0),
             spec: spec.clone(),
+            metrics: std::sync::OnceLock::new(),
         }
     }
 

@@ -135,6 +135,11 @@ impl ServerState {
         self.available() && passed(&self.backoff_until)
     }
 
+    /// What the active health check said last (up until a check says otherwise).
+    pub fn active_up(&self) -> bool {
+        self.active_up.load(Ordering::Relaxed)
+    }
+
     /// Records an active check's verdict; true if it changed.
     pub fn set_active(&self, up: bool) -> bool {
         let was = self.active_up.swap(up, Ordering::Relaxed);

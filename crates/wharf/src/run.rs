@@ -80,6 +80,11 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         enabled.push(ProviderSlot::Docker);
     }
     let control = Arc::new(ControlStatus::new(&enabled));
+    let metrics = statics.metrics.as_ref().map(|m| {
+        let metrics = wharf_observe::Metrics::new(metrics_settings(m, m.add_internals), &names);
+        metrics.set_control(control.clone());
+        metrics
+    });
     start_control_plane(
         &control_rt,
         statics.clone(),
@@ -87,6 +92,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         control.clone(),
         tls,
         challenges.clone(),
+        metrics.clone(),
     )?;
 
     let lifecycle = Lifecycle::new();
@@ -142,7 +148,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
             ping_terminating_status: ping_status,
             underscore_headers: ep.underscore_headers,
         };
-        let proxy = EntryPointProxy::new(
+        let mut proxy = EntryPointProxy::new(
             settings,
             reader.clone(),
             lifecycle.clone(),
@@ -150,6 +156,9 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
             hostname.clone(),
             challenges.clone(),
         );
+        if let Some(metrics) = &metrics {
+            proxy = proxy.with_metrics(metrics.clone());
+        }
         let mut options = HttpServerOptions::default();
         options.h2c = true;
         let mut http = pingora::proxy::http_proxy(&server.configuration, proxy);
@@ -171,7 +180,10 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
             read_timeout: ep.read_timeout,
         };
         let index = Generation::entry_point_index(&names, name).context("entrypoint index")?;
-        let edge = EdgeApp::new(http, limits, reader.clone(), index, challenges.clone());
+        let mut edge = EdgeApp::new(http, limits, reader.clone(), index, challenges.clone());
+        if let Some(metrics) = &metrics {
+            edge = edge.with_metrics(metrics);
+        }
         let mut service = Service::new(format!("entrypoint {name}"), edge);
         service.add_tcp(&ep.address.to_string());
         server.add_service(service);
@@ -182,6 +194,30 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
     });
     drop(control_rt);
     Ok(())
+}
+
+/// `metrics.prometheus` as the metrics use it (header names were checked by the decoder).
+fn metrics_settings(
+    m: &wharf_model::PrometheusConfig,
+    add_internals: bool,
+) -> wharf_observe::MetricsSettings {
+    wharf_observe::MetricsSettings {
+        buckets: m.buckets.clone(),
+        entry_points: m.add_entry_points_labels,
+        routers: m.add_routers_labels,
+        services: m.add_services_labels,
+        header_labels: wharf_observe::HeaderLabels(
+            m.header_labels
+                .iter()
+                .filter_map(|(label, header)| {
+                    http::HeaderName::from_bytes(header.as_bytes())
+                        .ok()
+                        .map(|h| (label.clone(), h))
+                })
+                .collect(),
+        ),
+        add_internals,
+    }
 }
 
 /// Fails early, with the address in the message, if a listener cannot be bound.
@@ -199,8 +235,16 @@ fn start_control_plane(
     control: Arc<ControlStatus>,
     tls: wharf_tls::TlsRegistry,
     challenges: Arc<wharf_tls::AcmeChallenges>,
+    metrics: Option<Arc<wharf_observe::Metrics>>,
 ) -> anyhow::Result<()> {
     let mut controller = Controller::new(statics.clone(), writer, control.clone(), tls);
+    let docker_state = metrics
+        .as_ref()
+        .filter(|_| statics.providers.docker.is_some())
+        .map(|m| m.provider("docker"));
+    if let Some(metrics) = metrics {
+        controller = controller.with_metrics(metrics);
+    }
     // ACME resolvers: their stored certificates are served from the first generation on.
     let (acme_changed, acme_rx) = mpsc::channel(4);
     let acme = (!statics.cert_resolvers.is_empty()).then(|| {
@@ -216,11 +260,13 @@ fn start_control_plane(
         .file
         .clone()
         .map(|f| FileProvider::new(f, statics.providers.throttle));
-    let docker = statics
-        .providers
-        .docker
-        .clone()
-        .map(|d| DockerProvider::new(d, statics.providers.throttle));
+    let docker = statics.providers.docker.clone().map(|d| {
+        let provider = DockerProvider::new(d, statics.providers.throttle);
+        match docker_state {
+            Some(state) => provider.with_state(state),
+            None => provider,
+        }
+    });
     rt.block_on(async {
         // The first configuration is live before any listener accepts a connection.
         controller.publish_initial();

@@ -92,7 +92,6 @@ pub fn decode_static(root: &Node) -> (StaticConfig, Vec<ConfigIssue>) {
 
     for (section, what) in [
         ("api", "the API and dashboard"),
-        ("metrics", "Prometheus metrics"),
         ("accessLog", "access logs"),
     ] {
         if let Some(node) = root.get(section) {
@@ -248,7 +247,27 @@ fn metrics(n: &Node, issues: &mut Issues) -> Option<PrometheusConfig> {
                 .collect();
         }
     }
+    let mut header_labels = Vec::new();
+    if let Some(h) = p.get("headerLabels") {
+        for (key, node) in h.entries() {
+            let path = join("metrics.prometheus.headerLabels", &key.name);
+            let Some(header) = string(node, &path, issues) else {
+                continue;
+            };
+            if let Some(problem) = header_label_problem(&key.name, &header) {
+                issues.push(
+                    ConfigIssue::error(key.origin.clone(), format!("`{path}`: {problem}"))
+                        .with_hint("map a Prometheus label name (letters, digits, `_`) to a request header name, e.g. `useragent: User-Agent`"),
+                );
+                continue;
+            }
+            header_labels.push((key.name.clone(), header));
+        }
+    }
+    let add_internals = get_bool(n, "addInternals", "metrics", issues).unwrap_or(false);
     Some(PrometheusConfig {
+        header_labels,
+        add_internals,
         entry_point: get_string(p, "entryPoint", pp, issues)
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "traefik".into()),
@@ -258,6 +277,35 @@ fn metrics(n: &Node, issues: &mut Issues) -> Option<PrometheusConfig> {
         add_services_labels: get_bool(p, "addServicesLabels", pp, issues).unwrap_or(true),
         manual_routing: get_bool(p, "manualRouting", pp, issues).unwrap_or(false),
     })
+}
+
+/// Why a `headerLabels` entry cannot be used, if it cannot.
+fn header_label_problem(label: &str, header: &str) -> Option<String> {
+    let valid_label = label
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid_label || label.starts_with("__") {
+        return Some(format!("`{label}` is not a valid Prometheus label name"));
+    }
+    const TAKEN: &[&str] = &[
+        "code",
+        "method",
+        "protocol",
+        "entrypoint",
+        "router",
+        "service",
+    ];
+    if TAKEN.contains(&label) {
+        return Some(format!(
+            "the label `{label}` is already one of Traefik's own labels"
+        ));
+    }
+    if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+        return Some(format!("`{header}` is not a valid header name"));
+    }
+    None
 }
 
 fn log(n: &Node, issues: &mut Issues) -> LogConfig {

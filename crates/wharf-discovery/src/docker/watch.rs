@@ -1,6 +1,7 @@
 //! Connection, initial sync, event following, reconnection.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::query_parameters::{EventsOptionsBuilder, ListContainersOptionsBuilder};
@@ -77,6 +78,8 @@ fn event_time(ev: &bollard::models::EventMessage) -> Option<String> {
 pub struct DockerProvider {
     config: DockerProviderConfig,
     throttle: Option<Duration>,
+    /// The engine connection's state, for the metrics.
+    state: Arc<wharf_observe::ProviderState>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,7 +104,17 @@ pub enum DockerError {
 
 impl DockerProvider {
     pub fn new(config: DockerProviderConfig, throttle: Option<Duration>) -> Self {
-        DockerProvider { config, throttle }
+        DockerProvider {
+            config,
+            throttle,
+            state: Arc::default(),
+        }
+    }
+
+    /// Reports the engine connection's state into `state` (wharf's provider metrics).
+    pub fn with_state(mut self, state: Arc<wharf_observe::ProviderState>) -> Self {
+        self.state = state;
+        self
     }
 
     pub fn provider_name() -> ProviderName {
@@ -241,6 +254,7 @@ impl DockerProvider {
             match self.session(&tx, &mut synced).await {
                 Ok(()) => return, // the receiver is gone
                 Err(e) => {
+                    self.state.lost();
                     if synced {
                         // The connection was healthy: a new loss starts the backoff over.
                         backoff = FIRST_BACKOFF;
@@ -270,6 +284,7 @@ impl DockerProvider {
         let mut events = Box::pin(Self::subscribe(&docker, &since));
         let mut containers = self.sync_all(&docker).await?;
         *synced = true;
+        self.state.synced();
         tracing::info!(
             containers = containers.len(),
             endpoint = self.endpoint(),

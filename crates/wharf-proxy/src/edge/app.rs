@@ -30,6 +30,8 @@ pub struct EdgeApp<A> {
     generations: GenerationReader,
     entry_point: usize,
     challenges: Arc<AcmeChallenges>,
+    /// `traefik_open_connections` of this entrypoint.
+    metrics: Option<Arc<wharf_observe::EntryPointMetrics>>,
 }
 
 impl<A> EdgeApp<A> {
@@ -50,7 +52,14 @@ impl<A> EdgeApp<A> {
             generations,
             entry_point,
             challenges,
+            metrics: None,
         }
+    }
+
+    /// Counts this entrypoint's open connections.
+    pub fn with_metrics(mut self, metrics: &wharf_observe::Metrics) -> Self {
+        self.metrics = metrics.entry_point(self.entry_point).cloned();
+        self
     }
 }
 
@@ -62,6 +71,7 @@ impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for EdgeApp<A> {
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
         let accepted = Instant::now();
+        let _open = self.metrics.as_ref().map(|m| m.connection());
         let budget = if self.limits.read_timeout.is_zero() {
             HANDSHAKE_CAP
         } else {

@@ -38,6 +38,8 @@ pub struct TlsInfo {
     pub version: &'static str,
     /// The IANA name, e.g. `TLS_AES_128_GCM_SHA256`.
     pub cipher: &'static str,
+    /// The version and suite as the metrics label them.
+    pub metrics_key: wharf_observe::TlsKey,
     /// The client's certificate chain, leaf first (empty without client authentication).
     pub peer_certificates: Arc<[CertificateDer<'static>]>,
 }
@@ -160,6 +162,11 @@ impl TlsConn {
                 "TLS13_CHACHA20_POLY1305_SHA256" => "TLS_CHACHA20_POLY1305_SHA256",
                 other => other,
             });
+        let metrics_key = wharf_observe::TlsKey::new(
+            conn.protocol_version().map_or(0, u16::from),
+            conn.negotiated_cipher_suite()
+                .map_or(0, |s| u16::from(s.suite())),
+        );
         let peer_certificates: Arc<[CertificateDer<'static>]> = conn
             .peer_certificates()
             .map(|certs| certs.iter().map(|c| c.clone().into_owned()).collect())
@@ -170,6 +177,7 @@ impl TlsConn {
             options,
             version,
             cipher,
+            metrics_key,
             peer_certificates,
         };
         // The digest's response header is unused (this is not a CONNECT proxy).
