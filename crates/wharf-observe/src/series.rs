@@ -50,6 +50,9 @@ pub const MAX_HEADER_LABEL_SETS: usize = 1000;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HeaderLabels(pub Vec<(String, http::HeaderName)>);
 
+/// `*_requests_total` by (code, method, protocol) and the `headerLabels` values.
+pub(crate) type ByHeader = HashMap<(RequestKey, Box<[String]>), u64>;
+
 /// One finished request, as the metrics see it.
 #[derive(Debug, Clone, Copy)]
 pub struct Observation {
@@ -72,7 +75,7 @@ pub struct RequestSeries {
     header_labels: Arc<HeaderLabels>,
     /// With `headerLabels`, `*_requests_total` is counted here instead (the values are the
     /// client's, so this path allocates and locks; without them it does neither).
-    pub(crate) by_header: Option<Mutex<HashMap<(RequestKey, Box<[String]>), u64>>>,
+    pub(crate) by_header: Option<Mutex<ByHeader>>,
 }
 
 impl std::fmt::Debug for RequestSeries {
@@ -117,12 +120,7 @@ impl RequestSeries {
         }
     }
 
-    fn count_by_header(
-        &self,
-        by_header: &Mutex<HashMap<(RequestKey, Box<[String]>), u64>>,
-        key: RequestKey,
-        headers: &HeaderMap,
-    ) {
+    fn count_by_header(&self, by_header: &Mutex<ByHeader>, key: RequestKey, headers: &HeaderMap) {
         let values: Box<[String]> = self
             .header_labels
             .0

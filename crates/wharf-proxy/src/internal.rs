@@ -8,8 +8,10 @@ use wharf_middleware::Reply;
 use wharf_model::InternalService;
 use wharf_router::Generation;
 
-/// What promhttp answers a plain scrape with.
-pub(crate) const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// What Traefik's promhttp answers a plain scrape with (names are sent as they are, which
+/// the `escaping` parameter says).
+pub(crate) const PROMETHEUS_TEXT: &str =
+    "text/plain; version=0.0.4; charset=utf-8; escaping=underscores";
 
 fn reply(status: u16, content_type: Option<&'static str>, body: Bytes) -> Reply {
     let mut headers = Vec::new();

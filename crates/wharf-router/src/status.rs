@@ -142,6 +142,15 @@ impl ControlStatus {
     }
 }
 
+impl wharf_observe::ControlProbe for ControlStatus {
+    fn ready(&self) -> bool {
+        self.readiness().is_ok()
+    }
+    fn internal_errors(&self) -> u64 {
+        ControlStatus::internal_errors(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,14 +185,5 @@ mod tests {
         };
         s.busy_since.store(1, Ordering::Release);
         assert!(s.readiness().unwrap_err().contains("applying one update"));
-    }
-}
-
-impl wharf_observe::ControlProbe for ControlStatus {
-    fn ready(&self) -> bool {
-        self.readiness().is_ok()
-    }
-    fn internal_errors(&self) -> u64 {
-        ControlStatus::internal_errors(self)
     }
 }
