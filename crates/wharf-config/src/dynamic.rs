@@ -27,6 +27,7 @@ pub struct RawRouter {
     pub service: Option<Sourced<String>>,
     pub priority: Option<Sourced<i64>>,
     pub tls: Option<crate::tls::RawRouterTls>,
+    pub observability: wharf_model::RouterObservability,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -180,8 +181,9 @@ fn router(n: &Node, origin: &Origin, path: &str, issues: &mut Issues) -> Option<
             "priority",
             "tls",
             "ruleSyntax",
+            "observability",
         ],
-        &["observability"],
+        &[],
         issues,
     ) {
         return None;
@@ -206,7 +208,12 @@ fn router(n: &Node, origin: &Origin, path: &str, issues: &mut Issues) -> Option<
     let tls = n
         .get("tls")
         .and_then(|t| crate::tls::router_tls(t, &join(path, "tls"), issues));
+    let observability = n
+        .get("observability")
+        .map(|o| observability(o, &join(path, "observability"), issues))
+        .unwrap_or_default();
     Some(RawRouter {
+        observability,
         origin: origin.clone(),
         rule: sourced_string(n, "rule", path, issues),
         entry_points: sourced_list(n, "entryPoints", path, issues),
@@ -215,6 +222,27 @@ fn router(n: &Node, origin: &Origin, path: &str, issues: &mut Issues) -> Option<
         priority,
         tls,
     })
+}
+
+/// A router's `observability`: `accessLogs` and `metrics` switch those signals; wharf has no
+/// tracing, so `tracing` and `traceVerbosity` are accepted and have no effect.
+fn observability(n: &Node, path: &str, issues: &mut Issues) -> wharf_model::RouterObservability {
+    check_keys(
+        n,
+        path,
+        &["accessLogs", "metrics", "tracing", "traceVerbosity"],
+        &[],
+        issues,
+    );
+    let switch = |key: &str, issues: &mut Issues| {
+        n.get(key)
+            .and_then(|v| crate::decode::boolean(v, &join(path, key), issues))
+            .unwrap_or(true)
+    };
+    wharf_model::RouterObservability {
+        access_logs: switch("accessLogs", issues),
+        metrics: switch("metrics", issues),
+    }
 }
 
 fn middleware(n: &Node, path: &str, issues: &mut Issues) -> Option<RawMiddleware> {

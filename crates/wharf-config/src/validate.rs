@@ -354,6 +354,7 @@ fn router(
         service,
         middlewares: mws,
         tls,
+        observability: raw.observability,
         origin: raw.origin.clone(),
     })
 }

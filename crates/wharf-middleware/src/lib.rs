@@ -18,6 +18,7 @@ pub mod fuzz_logic;
 mod grpc_web;
 mod headers;
 mod pass_cert;
+pub use pass_cert::subject_string;
 mod paths;
 mod redirects;
 mod subrequest;

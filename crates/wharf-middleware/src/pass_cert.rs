@@ -186,3 +186,37 @@ fn sans(cert: &X509Certificate<'_>) -> Vec<String> {
     }));
     out
 }
+
+/// A certificate's subject as Go's `pkix.Name.String()` writes it (RFC 2253: the last
+/// relative name first, `CN=client,O=Org`); the access log's `TLSClientSubject`.
+pub fn subject_string(der: &CertificateDer<'_>) -> Option<String> {
+    let (_, cert) = X509Certificate::from_der(der.as_ref()).ok()?;
+    let short = |oid: &str| match oid {
+        "2.5.4.3" => Some("CN"),
+        "2.5.4.5" => Some("SERIALNUMBER"),
+        "2.5.4.6" => Some("C"),
+        "2.5.4.7" => Some("L"),
+        "2.5.4.8" => Some("ST"),
+        "2.5.4.9" => Some("STREET"),
+        "2.5.4.10" => Some("O"),
+        "2.5.4.11" => Some("OU"),
+        "2.5.4.17" => Some("POSTALCODE"),
+        _ => None,
+    };
+    let mut rdns: Vec<String> = cert
+        .subject()
+        .iter()
+        .map(|rdn| {
+            rdn.iter()
+                .map(|a| {
+                    let oid = a.attr_type().to_id_string();
+                    let key = short(&oid).map_or(oid.clone(), str::to_string);
+                    format!("{key}={}", a.as_str().unwrap_or_default())
+                })
+                .collect::<Vec<_>>()
+                .join("+")
+        })
+        .collect();
+    rdns.reverse();
+    Some(rdns.join(","))
+}

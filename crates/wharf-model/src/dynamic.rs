@@ -42,5 +42,23 @@ pub struct RouterSpec {
     pub middlewares: Vec<QualifiedName>,
     /// `tls` present on the router (or on its entrypoint): it only serves TLS connections.
     pub tls: Option<crate::RouterTls>,
+    /// `observability`: which signals this router's requests produce.
+    pub observability: RouterObservability,
     pub origin: Origin,
+}
+
+/// A router's `observability` switches (all on by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouterObservability {
+    pub access_logs: bool,
+    pub metrics: bool,
+}
+
+impl Default for RouterObservability {
+    fn default() -> Self {
+        RouterObservability {
+            access_logs: true,
+            metrics: true,
+        }
+    }
 }

@@ -21,7 +21,7 @@ mod transport;
 
 pub use composite::{CompositeKind, CompositeSpec, WeightedChild};
 pub use duration::parse_go_duration;
-pub use dynamic::{DynamicConfig, RefusedTlsRouter, RouterSpec};
+pub use dynamic::{DynamicConfig, RefusedTlsRouter, RouterObservability, RouterSpec};
 pub use ids::{ProviderName, QualifiedName};
 pub use internal::InternalService;
 pub use issue::{ConfigIssue, Severity};
@@ -36,10 +36,10 @@ pub use service::{
     ServiceSpec, StickyCookieSpec, Strategy, UpstreamScheme,
 };
 pub use static_config::{
-    AccessLogConfig, AcmeConfig, AcmeKeyType, ApiConfig, CertResolverConfig, DockerProviderConfig,
-    EntryPoint, EntryPointRedirect, FileProviderConfig, ForwardedHeaders, LogConfig, PingConfig,
-    PrometheusConfig, ProvidersConfig, StaticConfig, UnderscoreHeaders, DEFAULT_MAX_HEADER_BYTES,
-    LETS_ENCRYPT,
+    AccessLogConfig, AccessLogFields, AccessLogFilters, AccessLogFormat, AcmeConfig, AcmeKeyType,
+    ApiConfig, CertResolverConfig, DockerProviderConfig, EntryPoint, EntryPointRedirect,
+    FileProviderConfig, ForwardedHeaders, HeaderMode, LogConfig, PingConfig, PrometheusConfig,
+    ProvidersConfig, StaticConfig, UnderscoreHeaders, DEFAULT_MAX_HEADER_BYTES, LETS_ENCRYPT,
 };
 pub use tls::{
     qualify_tls_options, CertificateSpec, CipherSuite, ClientAuthSpec, ClientAuthType, Curve,

@@ -163,6 +163,8 @@ pub struct LogConfig {
     pub level: String,
     /// `common` or `json`.
     pub format: String,
+    /// `log.filePath` (None: stdout).
+    pub file_path: Option<PathBuf>,
 }
 
 impl Default for LogConfig {
@@ -170,15 +172,77 @@ impl Default for LogConfig {
         LogConfig {
             level: "ERROR".into(),
             format: "common".into(),
+            file_path: None,
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessLogConfig {
+    /// None: stdout.
     pub file_path: Option<PathBuf>,
-    /// `common`, `genericCLF` or `json`.
-    pub format: String,
+    pub format: AccessLogFormat,
+    /// `bufferingSize`: lines that may wait for the writer (0: Traefik writes each line as the
+    /// request ends; wharf still writes off the request path, with a small queue).
+    pub buffering_size: u64,
+    pub filters: AccessLogFilters,
+    pub fields: AccessLogFields,
+    /// `addInternals`: requests to `@internal` services are logged too.
+    pub add_internals: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessLogFormat {
+    /// Traefik's common log format (CLF plus request count, router, server URL, duration).
+    Common,
+    GenericClf,
+    Json,
+}
+
+/// `accessLog.filters`: with none set every request is logged; otherwise a request is logged
+/// when any set filter keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AccessLogFilters {
+    /// Inclusive ranges.
+    pub status_codes: Vec<(u16, u16)>,
+    pub retry_attempts: bool,
+    /// Zero: unset.
+    pub min_duration: Duration,
+}
+
+/// What becomes of a header in the access log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderMode {
+    Keep,
+    Drop,
+    Redact,
+}
+
+/// `accessLog.fields`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessLogFields {
+    /// `defaultMode` (keep).
+    pub keep_by_default: bool,
+    /// `names`: field (lower case) -> keep.
+    pub names: Vec<(String, bool)>,
+    /// `headers.defaultMode` (drop).
+    pub headers_default: HeaderMode,
+    /// `headers.names`: header (lower case) -> mode.
+    pub headers: Vec<(String, HeaderMode)>,
+    /// `queryParameters.defaultMode` (keep).
+    pub keep_query: bool,
+}
+
+impl Default for AccessLogFields {
+    fn default() -> Self {
+        AccessLogFields {
+            keep_by_default: true,
+            names: Vec::new(),
+            headers_default: HeaderMode::Drop,
+            headers: Vec::new(),
+            keep_query: true,
+        }
+    }
 }
 
 impl ForwardedHeaders {

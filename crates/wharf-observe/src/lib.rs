@@ -1,6 +1,8 @@
 //! Observability: Traefik 3.7's Prometheus metrics (and wharf's own), counted lock-free on
-//! the request path and rendered at a scrape.
+//! the request path and rendered at a scrape; Traefik's access log, formatted and written by
+//! a thread of its own.
 
+pub mod access_log;
 mod exposition;
 mod labels;
 mod metrics;

@@ -70,6 +70,8 @@ pub struct RequestCtx {
     pub(crate) observing: Option<Observing>,
     /// gRPC: the `grpc-status` trailer of the answer (the `code` label).
     pub(crate) grpc_status: Option<u16>,
+    /// What the access log records of this request (None: no access log, or not logged).
+    pub(crate) logging: Option<crate::access::Logging>,
 }
 
 /// A request the metrics count, from its start.

@@ -10,6 +10,7 @@
 //!
 //! This crate never sees configuration types: only the compiled generation.
 
+mod access;
 mod attempt;
 mod ctx;
 pub mod edge;

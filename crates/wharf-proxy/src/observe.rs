@@ -32,10 +32,11 @@ pub(crate) fn begin(
     })
 }
 
-/// The request matched `route`: internal routes are counted only with `addInternals`.
+/// The request matched `route`: internal routes are counted only with `addInternals`, and
+/// none whose router switched metrics off.
 pub(crate) fn routed(ctx: &mut RequestCtx, route: &Route, add_internals: bool) {
     let to_internal = !matches!(route.action, RouteAction::Forward { .. });
-    if to_internal && !add_internals {
+    if (to_internal && !add_internals) || !route.observability.metrics {
         ctx.observing = None;
         return;
     }

@@ -61,6 +61,10 @@ pub struct EntryPointProxy {
     /// Prometheus metrics (None: off), and this entrypoint's part of them.
     pub(crate) metrics: Option<Arc<wharf_observe::Metrics>>,
     entry_point_metrics: Option<Arc<wharf_observe::EntryPointMetrics>>,
+    /// The access log (None: off).
+    access_log: Option<Arc<wharf_observe::access_log::AccessLog>>,
+    /// The entrypoint's name, shared by its log entries.
+    entry_point_name: Arc<str>,
 }
 
 impl EntryPointProxy {
@@ -72,6 +76,7 @@ impl EntryPointProxy {
         hostname: Arc<str>,
         challenges: Arc<AcmeChallenges>,
     ) -> Self {
+        let settings_name = settings.name.clone();
         EntryPointProxy {
             connection_headers: settings
                 .forwarded
@@ -87,7 +92,21 @@ impl EntryPointProxy {
             challenges,
             metrics: None,
             entry_point_metrics: None,
+            access_log: None,
+            entry_point_name: Arc::from(settings_name.as_str()),
         }
+    }
+
+    /// Records each request in the access log.
+    pub fn with_access_log(mut self, log: Arc<wharf_observe::access_log::AccessLog>) -> Self {
+        self.access_log = Some(log);
+        self
+    }
+
+    fn log_internals(&self) -> bool {
+        self.access_log
+            .as_ref()
+            .is_some_and(|l| l.config().add_internals)
     }
 
     /// Counts this entrypoint's requests (and serves `/metrics` where routed).
@@ -206,6 +225,7 @@ impl EntryPointProxy {
         let route = generation.find(self.settings.index, ctx.tls, &view);
         if let Some(route) = route {
             crate::observe::routed(ctx, route, self.add_internals());
+            crate::access::routed(ctx, route, self.log_internals());
         }
         let decision = match route {
             None => Decision::NotFound,
@@ -301,12 +321,14 @@ impl ProxyHttp for EntryPointProxy {
             connect_failover_used: false,
             observing: None,
             grpc_status: None,
+            logging: None,
         }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.tls = is_tls(session);
         ctx.observing = crate::observe::begin(self.entry_point_metrics.as_ref(), session);
+        ctx.logging = crate::access::begin(self.access_log.as_ref());
         if session.get_keepalive().is_some() {
             // Not for a client that asked to close (HTTP/1.0 closes unless it asks otherwise).
             session.set_keepalive(Some(self.settings.idle_timeout.as_secs()));
@@ -322,6 +344,7 @@ impl ProxyHttp for EntryPointProxy {
             self.settings.underscore_headers,
         ) {
             crate::observe::skip(ctx);
+            ctx.logging = None;
             return responses::bad_request(session, b"400 Bad Request")
                 .await
                 .map(|()| true);
@@ -353,6 +376,7 @@ impl ProxyHttp for EntryPointProxy {
             .map(|()| true),
             Decision::BadRequest(body) => {
                 crate::observe::skip(ctx);
+                ctx.logging = None;
                 responses::bad_request(session, body).await.map(|()| true)
             }
             Decision::Metrics => {
@@ -476,6 +500,9 @@ impl ProxyHttp for EntryPointProxy {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         crate::attempt::answered(session, upstream_response, ctx)?;
+        if let Some(log) = &self.access_log {
+            crate::access::origin_answer(ctx, upstream_response, log.logs_headers());
+        }
         if let Some(chain) = &ctx.chain {
             let status = upstream_response.status.as_u16();
             if let Some(policy) = chain.retry().filter(|p| p.retries_status(status)) {
@@ -562,6 +589,12 @@ impl ProxyHttp for EntryPointProxy {
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
         crate::observe::finish(session, ctx);
+        crate::access::finish(
+            self.access_log.as_ref(),
+            &self.entry_point_name,
+            session,
+            ctx,
+        );
         crate::mirror::send(ctx);
         if ctx.cx.breakers.is_empty() {
             return;
@@ -573,6 +606,17 @@ impl ProxyHttp for EntryPointProxy {
         for (breaker, started) in ctx.cx.breakers.drain(..) {
             breaker.record(status, started.elapsed());
         }
+    }
+
+    fn upstream_response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<bytes::Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<Duration>> {
+        crate::access::origin_body(ctx, body.as_ref(), end_of_stream);
+        Ok(None)
     }
 
     fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, _error: &Error) -> bool {

@@ -79,6 +79,7 @@ fn internal_route(name: &str, rule: &str, action: RouteAction) -> Pending {
             rule: expr.compile(),
             action,
             metrics: None,
+            observability: Default::default(),
         },
         provider_rank: 0,
         tls: None,
@@ -139,7 +140,11 @@ pub fn compile(
                 }
             }),
         };
-        let metrics = router_metrics(&router.name, &router.service);
+        let metrics = router
+            .observability
+            .metrics
+            .then(|| router_metrics(&router.name, &router.service))
+            .flatten();
 
         let compiled = router.rule.compile();
         let constraint = router.rule.host_constraint();
@@ -180,6 +185,7 @@ pub fn compile(
                         rule: compiled.clone(),
                         action,
                         metrics: metrics.clone(),
+                        observability: router.observability,
                     },
                     constraint: constraint.clone(),
                     provider_rank: router.provider.precedence_rank(),

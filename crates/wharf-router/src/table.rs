@@ -46,6 +46,8 @@ pub struct Route {
     /// `traefik_router_*` (with `addRoutersLabels`; internal routers only with
     /// `metrics.addInternals`).
     pub metrics: Option<Arc<wharf_observe::RequestSeries>>,
+    /// `observability`: whether its requests count in the metrics and the access log.
+    pub observability: wharf_model::RouterObservability,
 }
 
 /// The routes of one entrypoint (and one TLS-ness), ready to match.

@@ -85,6 +85,15 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         metrics.set_control(control.clone());
         metrics
     });
+    let access_log = match &statics.access_log {
+        Some(config) => Some(Arc::new(
+            wharf_observe::access_log::AccessLog::start(config.clone()).context("access log")?,
+        )),
+        None => None,
+    };
+    if let Some(log) = &access_log {
+        reopen_on_sigusr1(&control_rt, log.clone());
+    }
     start_control_plane(
         &control_rt,
         statics.clone(),
@@ -159,6 +168,9 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         if let Some(metrics) = &metrics {
             proxy = proxy.with_metrics(metrics.clone());
         }
+        if let Some(log) = &access_log {
+            proxy = proxy.with_access_log(log.clone());
+        }
         let mut options = HttpServerOptions::default();
         options.h2c = true;
         let mut http = pingora::proxy::http_proxy(&server.configuration, proxy);
@@ -193,7 +205,29 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         shutdown_signal: lifecycle.signal_watch(accept_grace, grace),
     });
     drop(control_rt);
+    if let Some(log) = access_log {
+        // The lines still queued are written before the process ends.
+        log.close();
+    }
     Ok(())
+}
+
+/// Log rotation: SIGUSR1 reopens the access log file (after the lines already queued).
+fn reopen_on_sigusr1(rt: &tokio::runtime::Runtime, log: Arc<wharf_observe::access_log::AccessLog>) {
+    rt.spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut usr1 = match signal(SignalKind::user_defined1()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGUSR1; the access log will not be reopened on rotation");
+                return;
+            }
+        };
+        while usr1.recv().await.is_some() {
+            tracing::info!("SIGUSR1: reopening the access log");
+            log.reopen();
+        }
+    });
 }
 
 /// `metrics.prometheus` as the metrics use it (header names were checked by the decoder).

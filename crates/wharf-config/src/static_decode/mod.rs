@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use wharf_model::{
-    AccessLogConfig, ApiConfig, ConfigIssue, EntryPoint, ForwardedHeaders, LogConfig, Origin,
-    PingConfig, PrometheusConfig, StaticConfig,
+    AccessLogConfig, AccessLogFormat, ApiConfig, ConfigIssue, EntryPoint, ForwardedHeaders,
+    LogConfig, Origin, PingConfig, PrometheusConfig, StaticConfig,
 };
 
 use crate::decode::{
@@ -16,6 +16,7 @@ use crate::decode::{
 };
 use crate::node::Node;
 
+mod access_log;
 mod acme;
 mod entry_point;
 mod providers;
@@ -90,10 +91,7 @@ pub fn decode_static(root: &Node) -> (StaticConfig, Vec<ConfigIssue>) {
         .filter(|n| section_enabled(n, "accessLog", &mut issues))
         .map(|n| access_log(n, &mut issues));
 
-    for (section, what) in [
-        ("api", "the API and dashboard"),
-        ("accessLog", "access logs"),
-    ] {
+    for (section, what) in [("api", "the API and dashboard")] {
         if let Some(node) = root.get(section) {
             issues.push(ConfigIssue::warning(
                 node.origin.clone(),
@@ -340,6 +338,9 @@ fn log(n: &Node, issues: &mut Issues) -> LogConfig {
             ),
         }
     }
+    out.file_path = get_string(n, "filePath", "log", issues)
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from);
     if let Some(format) = get_string(n, "format", "log", issues) {
         match format.as_str() {
             "common" | "json" => out.format = format,
@@ -365,23 +366,46 @@ fn access_log(n: &Node, issues: &mut Issues) -> AccessLogConfig {
             "fields",
             "addInternals",
         ],
-        &[],
+        &["otlp", "dualOutput"],
         issues,
     );
-    let format = get_string(n, "format", "accessLog", issues).unwrap_or_else(|| "common".into());
-    if !["common", "genericCLF", "json"].contains(&format.as_str()) {
-        issues.error(
-            &n.origin,
-            format!(
-                "`accessLog.format`: unknown format `{format}` (use common, genericCLF or json)"
-            ),
-        );
-    }
+    let p = "accessLog";
+    let format = match get_string(n, "format", p, issues).as_deref() {
+        None | Some("common") | Some("") => AccessLogFormat::Common,
+        Some("genericCLF") => AccessLogFormat::GenericClf,
+        Some("json") => AccessLogFormat::Json,
+        Some(other) => {
+            issues.push(
+                ConfigIssue::error(
+                    n.get("format")
+                        .map_or(n.origin.clone(), |f| f.origin.clone()),
+                    format!("`accessLog.format`: unknown format `{other}`"),
+                )
+                .with_hint("use common, genericCLF or json"),
+            );
+            AccessLogFormat::Common
+        }
+    };
+    let buffering_size = n
+        .get("bufferingSize")
+        .and_then(|b| integer(b, "accessLog.bufferingSize", issues))
+        .and_then(|b| u64::try_from(b).ok())
+        .unwrap_or(0);
     AccessLogConfig {
-        file_path: get_string(n, "filePath", "accessLog", issues)
+        file_path: get_string(n, "filePath", p, issues)
             .filter(|s| !s.is_empty())
             .map(PathBuf::from),
         format,
+        buffering_size,
+        filters: n
+            .get("filters")
+            .map(|f| access_log::filters(f, issues))
+            .unwrap_or_default(),
+        fields: n
+            .get("fields")
+            .map(|f| access_log::fields(f, issues))
+            .unwrap_or_default(),
+        add_internals: get_bool(n, "addInternals", p, issues).unwrap_or(false),
     }
 }
 
