@@ -64,6 +64,12 @@ fn crate_boundaries_hold() {
             .all(|d| !d.starts_with("wharf-") || d == "wharf-rule"),
         "wharf-model depends only on wharf-rule"
     );
+    assert!(
+        deps["wharf-observe"]
+            .iter()
+            .all(|d| !d.starts_with("wharf-") || d == "wharf-model"),
+        "wharf-observe depends only on wharf-model (every stage may report into it)"
+    );
     for (krate, list) in &deps {
         if krate != "wharf" {
             assert!(
