@@ -7,6 +7,8 @@
 #   ROUTE=headers bash benches/load/run.sh ...      # through the Compose design's secure-headers + cors
 #   ROUTE=forwardauth bash benches/load/run.sh ...  # through a forwardAuth (auth answered by the backend nginx)
 #   ROUTE=compress bash benches/load/run.sh ...     # a 4 KiB text answer gzipped by `compress`
+#   ROUTE=observe bash benches/load/run.sh ...      # plain route, with and without Prometheus
+#                                                   # metrics + a JSON access log (wharf-obs, traefik-obs)
 # With ROUTE set, only wharf and Traefik run (nginx has no equivalent middlewares).
 #
 # Caveats: a 2-core machine shared by load generator, backend and proxy; numbers vary by up to
@@ -57,7 +59,8 @@ case $ROUTE in
   headers) MIDDLEWARES="[secure-headers, cors]"; proxies="wharf traefik" ;;
   forwardauth) MIDDLEWARES="[api-auth]"; proxies="wharf traefik" ;;
   compress) MIDDLEWARES="[gz]"; proxies="wharf traefik"; TARGET=/big; EXTRA_HEADER="Accept-Encoding: gzip" ;;
-  *) echo "ROUTE must be plain, headers, forwardauth or compress"; exit 2 ;;
+  observe) MIDDLEWARES="[]"; proxies="wharf wharf-obs traefik traefik-obs" ;;
+  *) echo "ROUTE must be plain, headers, forwardauth, compress or observe"; exit 2 ;;
 esac
 cat > "$work/dyn.yml" <<YML
 http:
@@ -82,8 +85,24 @@ http { access_log off;
     location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
 NGX
 
+# Metrics on the `traefik` entrypoint and a JSON access log to a file (ROUTE=observe).
+obs_flags() { # name, admin port
+  echo "--metrics.prometheus=true --metrics.prometheus.addRoutersLabels=true \
+    --entryPoints.traefik.address=127.0.0.1:$2 --accessLog=true --accessLog.format=json \
+    --accessLog.filePath=$work/$1-access.json"
+}
+
 start_proxy() { # name -> pid, port
   case $1 in
+    wharf-obs) # shellcheck disable=SC2046
+           taskset -c 1 "$WHARF" --entryPoints.web.address=127.0.0.1:19181 \
+             --providers.file.filename="$work/dyn.yml" --log.level=ERROR $(obs_flags wharf 19184) >"$work/wharf.log" 2>&1 &
+           echo "$! 19181" ;;
+    traefik-obs) # shellcheck disable=SC2046
+           taskset -c 1 "$TRAEFIK" --entryPoints.web.address=127.0.0.1:19182 \
+             --providers.file.filename="$work/dyn.yml" --log.level=ERROR $(obs_flags traefik 19185) \
+             --global.checkNewVersion=false --global.sendAnonymousUsage=false >"$work/traefik.log" 2>&1 &
+           echo "$! 19182" ;;
     wharf) taskset -c 1 "$WHARF" --entryPoints.web.address=127.0.0.1:19181 \
              --providers.file.filename="$work/dyn.yml" --log.level=ERROR >"$work/wharf.log" 2>&1 &
            echo "$! 19181" ;;
@@ -132,10 +151,10 @@ python3 - "$results" "$DURATION" "$CONNS" "$ROUNDS" <<'PY'
 import statistics, sys
 rows = [l.split("\t") for l in open(sys.argv[1]).read().split("\n") if l]
 print(f"\n{sys.argv[4]} rounds of {sys.argv[2]} s, {sys.argv[3]} connections, proxy on CPU 1 (medians)\n")
-names = sorted({row[0] for row in rows}, key=["wharf", "traefik", "nginx"].index)
-print(f"{'proxy':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>11} {'RSS MiB':>8}")
+names = sorted({row[0] for row in rows}, key=["wharf", "wharf-obs", "traefik", "traefik-obs", "nginx"].index)
+print(f"{'proxy':11} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>11} {'RSS MiB':>8}")
 for name in names:
     r = [row for row in rows if row[0] == name]
     med = lambda i: statistics.median(float(x[i]) for x in r)
-    print(f"{name:8} {med(1):9.0f} {med(2):8.2f} {med(3):8.2f} {med(4):11.1f} {med(5):8.1f}")
+    print(f"{name:11} {med(1):9.0f} {med(2):8.2f} {med(3):8.2f} {med(4):11.1f} {med(5):8.1f}")
 PY

@@ -438,21 +438,7 @@ pub fn strip_port(host: &str) -> &str {
     }
 }
 
-/// Go's canonical header spelling (`x-grpc-web` -> `X-Grpc-Web`), which Traefik's output and
-/// regexes see.
-pub(crate) fn canonical_header(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper = true;
-    for ch in name.chars() {
-        out.push(if upper {
-            ch.to_ascii_uppercase()
-        } else {
-            ch.to_ascii_lowercase()
-        });
-        upper = ch == '-';
-    }
-    out
-}
+pub(crate) use wharf_model::canonical_header;
 
 /// Replaces the request path, keeping the query.
 pub(crate) fn set_path(req: &mut RequestHeader, path: &str) {

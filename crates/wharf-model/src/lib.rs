@@ -49,3 +49,19 @@ pub use tls::{
 pub use transport::{
     ForwardingTimeouts, ServersTransportSpec, DEFAULT_TRANSPORT, PINGORA_PING_WAIT,
 };
+
+/// Go's canonical header spelling (`x-real-ip` -> `X-Real-Ip`), which Traefik's output
+/// (headers it writes, access-log field names) and regexes see.
+pub fn canonical_header(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for ch in name.chars() {
+        out.push(if upper {
+            ch.to_ascii_uppercase()
+        } else {
+            ch.to_ascii_lowercase()
+        });
+        upper = ch == '-';
+    }
+    out
+}

@@ -224,6 +224,27 @@ impl Metrics {
     }
 }
 
+/// The series for `key` in this round: the one already resolved, else the one the last
+/// configuration had (`kept` reads it from the book), else a new one.
+fn resolve<K: std::hash::Hash + Eq + Clone>(
+    metrics: &Metrics,
+    round: &mut HashMap<K, Arc<RequestSeries>>,
+    key: K,
+    kept: impl Fn(&Book) -> &HashMap<K, Arc<RequestSeries>>,
+) -> Arc<RequestSeries> {
+    if let Some(s) = round.get(&key) {
+        return s.clone();
+    }
+    let previous = metrics
+        .book
+        .lock()
+        .ok()
+        .and_then(|b| kept(&b).get(&key).cloned());
+    let series = previous.unwrap_or_else(|| metrics.new_series());
+    round.insert(key, series.clone());
+    series
+}
+
 /// The series of one configuration, resolved by the control plane before it publishes.
 pub struct Round<'m> {
     metrics: &'m Metrics,
@@ -240,18 +261,9 @@ impl Round<'_> {
             return None;
         }
         let key = (router.to_string(), service.to_string());
-        if let Some(s) = self.routers.get(&key) {
-            return Some(s.clone());
-        }
-        let kept = self
-            .metrics
-            .book
-            .lock()
-            .ok()
-            .and_then(|b| b.routers.get(&key).cloned());
-        let series = kept.unwrap_or_else(|| self.metrics.new_series());
-        self.routers.insert(key, series.clone());
-        Some(series)
+        Some(resolve(self.metrics, &mut self.routers, key, |b| {
+            &b.routers
+        }))
     }
 
     /// A load-balancer service's series (`None` unless `addServicesLabels`).
@@ -259,18 +271,12 @@ impl Round<'_> {
         if !self.metrics.settings.services {
             return None;
         }
-        if let Some(s) = self.services.get(name) {
-            return Some(s.clone());
-        }
-        let kept = self
-            .metrics
-            .book
-            .lock()
-            .ok()
-            .and_then(|b| b.services.get(name).cloned());
-        let series = kept.unwrap_or_else(|| self.metrics.new_series());
-        self.services.insert(name.to_string(), series.clone());
-        Some(series)
+        Some(resolve(
+            self.metrics,
+            &mut self.services,
+            name.to_string(),
+            |b| &b.services,
+        ))
     }
 
     /// A health-checked server of `service` (`traefik_service_server_up`).

@@ -149,19 +149,45 @@ struct Run {
     admin_scrape_on_web: u16,
 }
 
-fn run(binary: &std::path::Path) -> Run {
+/// A proxy (`binary`) with two backends, the `web` and `traefik` entrypoints and `flags`.
+struct Proxy {
+    b1: EchoServer,
+    b2: EchoServer,
+    web: SocketAddr,
+    admin: SocketAddr,
+    proc: WharfProcess,
+}
+
+fn start(binary: &std::path::Path, flags: &[&str]) -> Proxy {
     let b1 = EchoServer::start("b1");
     let b2 = EchoServer::start("b2");
     let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let (dir, mut args, web) = file_proxy(
-        &yaml(&b1, &b2),
+    let (dir, mut args, web) = file_proxy(&yaml(&b1, &b2), flags);
+    args.push(format!("--entryPoints.traefik.address={admin}"));
+    let proc = start_ready(dir, binary, &args, &[web, admin], web);
+    Proxy {
+        b1,
+        b2,
+        web,
+        admin,
+        proc,
+    }
+}
+
+fn run(binary: &std::path::Path) -> Run {
+    let Proxy {
+        b1,
+        b2,
+        web,
+        admin,
+        proc,
+    } = start(
+        binary,
         &[
             "--metrics.prometheus=true",
             "--metrics.prometheus.addRoutersLabels=true",
         ],
     );
-    args.push(format!("--entryPoints.traefik.address={admin}"));
-    let proc = start_ready(dir, binary, &args, &[web, admin], web);
     // Health checks have passed for both servers before the traffic.
     let up = |samples: &Samples| {
         samples
@@ -302,26 +328,22 @@ fn metrics_agree_with_traefik() {
 /// `manualRouting`: no `/metrics` on the `traefik` entrypoint, only where a router sends it.
 #[test]
 fn manual_routing_serves_metrics_only_through_a_router() {
-    let b1 = EchoServer::start("b1");
-    let b2 = EchoServer::start("b2");
-    let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let (dir, mut args, web) = file_proxy(
-        &yaml(&b1, &b2),
+    // Kept whole: the process and backends live until the test ends.
+    let proxy = start(
+        &wharf_bin(),
         &[
             "--metrics.prometheus=true",
             "--metrics.prometheus.manualRouting=true",
             "--ping=true",
         ],
     );
-    args.push(format!("--entryPoints.traefik.address={admin}"));
-    let _proc = start_ready(dir, &wharf_bin(), &args, &[web, admin], web);
     assert_eq!(
-        raw::get(admin, "localhost", "/metrics", &[])
+        raw::get(proxy.admin, "localhost", "/metrics", &[])
             .unwrap()
             .status,
         404
     );
-    let routed = raw::get(web, "metrics.test", "/metrics", &[]).unwrap();
+    let routed = raw::get(proxy.web, "metrics.test", "/metrics", &[]).unwrap();
     assert_eq!(routed.status, 200);
     assert!(routed.body_text().contains("traefik_config_reloads_total"));
 }
@@ -329,12 +351,13 @@ fn manual_routing_serves_metrics_only_through_a_router() {
 /// A real Prometheus scrapes wharf: the rate of requests per service, and a server's health.
 #[test]
 fn prometheus_scrapes_wharf() {
-    let b1 = EchoServer::start("b1");
-    let b2 = EchoServer::start("b2");
-    let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let (dir, mut args, web) = file_proxy(&yaml(&b1, &b2), &["--metrics.prometheus=true"]);
-    args.push(format!("--entryPoints.traefik.address={admin}"));
-    let wharf = start_ready(dir, &wharf_bin(), &args, &[web, admin], web);
+    let Proxy {
+        b1,
+        b2,
+        web,
+        admin,
+        proc: wharf,
+    } = start(&wharf_bin(), &["--metrics.prometheus=true"]);
 
     let prom_dir = tempfile::tempdir().unwrap();
     let config = prom_dir.path().join("prometheus.yml");

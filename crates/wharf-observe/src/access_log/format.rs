@@ -24,21 +24,6 @@ fn rfc3339(t: SystemTime) -> String {
     OffsetDateTime::from(t).format(&Rfc3339).unwrap_or_default()
 }
 
-/// Go's `CanonicalMIMEHeaderKey`: `x-real-ip` -> `X-Real-Ip`.
-fn canonical(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper = true;
-    for c in name.chars() {
-        out.push(if upper {
-            c.to_ascii_uppercase()
-        } else {
-            c.to_ascii_lowercase()
-        });
-        upper = c == '-';
-    }
-    out
-}
-
 /// Go's `net.SplitHostPort`, with `-` as the port when there is none.
 fn split_host_port(s: &str) -> (String, String) {
     if let Some(rest) = s.strip_prefix('[') {
@@ -91,7 +76,7 @@ fn add_headers(
         .keys()
         .filter(|n| !UNSEEN.contains(&n.as_str()) && !skip.contains(&n.as_str()))
     {
-        let key = format!("{prefix}{}", canonical(name.as_str()));
+        let key = format!("{prefix}{}", wharf_model::canonical_header(name.as_str()));
         match header_mode(fields, name.as_str()) {
             HeaderMode::Keep => {
                 let values: Vec<String> = headers
