@@ -44,4 +44,4 @@ pub use sources::{
 };
 pub use static_decode::decode_static;
 pub use tls::{RawRouterTls, RawTls};
-pub use validate::{validate, ProviderConfig};
+pub use validate::{default_entry_points, validate, ProviderConfig};

@@ -125,7 +125,9 @@ pub fn validate(
     (out, issues)
 }
 
-fn default_entry_points(statics: &StaticConfig) -> Vec<String> {
+/// The entrypoints a router without `entryPoints` is on (Traefik: every one but `traefik`, or
+/// those marked `asDefault`).
+pub fn default_entry_points(statics: &StaticConfig) -> Vec<String> {
     let tcp: Vec<&String> = statics
         .entry_points
         .keys()

@@ -220,7 +220,14 @@ impl Controller {
         issues.extend(tls_issues);
         let id = self.next_id;
         self.next_id += 1;
-        let api = crate::api::render(&config, &self.pools);
+        let api = crate::api::render(&crate::api::ApiInputs {
+            config: &config,
+            raw: &inputs,
+            issues: &issues,
+            statics: &self.statics,
+            pools: &self.pools,
+            tls: &tls,
+        });
         let mut round = self.metrics.as_deref().map(|m| m.round());
         if let Some(round) = round.as_mut() {
             crate::metrics::resolve(round, &config, &self.pools, &tls);

@@ -9,6 +9,36 @@ use std::time::Duration;
 /// Go's `time.Duration` is an `int64` of nanoseconds; nothing larger is a valid duration.
 const MAX_NANOS: u64 = i64::MAX as u64;
 
+/// Go's `Duration.String()`: `0s`, `100ms`, `1.5µs`, `10s`, `1m0s`, `1h2m3.5s`.
+pub fn format_go_duration(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    let frac = |n: u128, unit: u128| {
+        let (whole, rest) = (n / unit, n % unit);
+        if rest == 0 {
+            return whole.to_string();
+        }
+        let width = unit.to_string().len() - 1;
+        let digits = format!("{rest:0width$}");
+        format!("{whole}.{}", digits.trim_end_matches('0'))
+    };
+    match nanos {
+        0 => "0s".into(),
+        n if n < 1_000 => format!("{n}ns"),
+        n if n < 1_000_000 => format!("{}µs", frac(n, 1_000)),
+        n if n < 1_000_000_000 => format!("{}ms", frac(n, 1_000_000)),
+        n => {
+            let secs = n / 1_000_000_000;
+            let (h, m) = (secs / 3600, (secs % 3600) / 60);
+            let s = frac(n % 60_000_000_000, 1_000_000_000);
+            match (h, m) {
+                (0, 0) => format!("{s}s"),
+                (0, m) => format!("{m}m{s}s"),
+                (h, m) => format!("{h}h{m}m{s}s"),
+            }
+        }
+    }
+}
+
 /// Parses a Go duration; a bare integer means seconds (Traefik's rule for timeouts).
 pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -118,6 +148,21 @@ fn component_nanos(whole: &str, fraction: &str, nanos_per_unit: u64) -> Option<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_duration_strings() {
+        for (d, s) in [
+            (Duration::ZERO, "0s"),
+            (Duration::from_millis(100), "100ms"),
+            (Duration::from_nanos(1500), "1.5µs"),
+            (Duration::from_secs(10), "10s"),
+            (Duration::from_secs(60), "1m0s"),
+            (Duration::from_secs(180), "3m0s"),
+            (Duration::from_millis(3_723_500), "1h2m3.5s"),
+        ] {
+            assert_eq!(format_go_duration(d), s);
+        }
+    }
 
     #[test]
     fn go_durations() {

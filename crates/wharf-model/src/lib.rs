@@ -20,7 +20,7 @@ mod tls;
 mod transport;
 
 pub use composite::{CompositeKind, CompositeSpec, WeightedChild};
-pub use duration::parse_go_duration;
+pub use duration::{format_go_duration, parse_go_duration};
 pub use dynamic::{DynamicConfig, RefusedTlsRouter, RouterObservability, RouterSpec};
 pub use ids::{ProviderName, QualifiedName};
 pub use internal::InternalService;

@@ -41,6 +41,49 @@ pub(crate) fn not_found() -> Reply {
     r
 }
 
+/// The API's answer: GET only, as Traefik's router (405 otherwise).
+pub(crate) fn api(
+    generation: &Generation,
+    method: &http::Method,
+    path: &str,
+    query: Option<&str>,
+) -> wharf_router::ApiAnswer {
+    if method != http::Method::GET {
+        return wharf_router::ApiAnswer {
+            status: 405,
+            content_type: "",
+            body: Bytes::new(),
+            next_page: None,
+        };
+    }
+    generation.api.answer(path, query)
+}
+
+pub(crate) fn api_reply(answer: wharf_router::ApiAnswer) -> Reply {
+    let content_type = (!answer.content_type.is_empty()).then_some(answer.content_type);
+    let mut r = Reply {
+        status: answer.status,
+        headers: Vec::new(),
+        body: answer.body,
+    };
+    if let Some(ct) = content_type.and_then(|c| HeaderValue::from_str(c).ok()) {
+        r.headers
+            .push((HeaderName::from_static("content-type"), ct));
+    }
+    if answer.status >= 400 && answer.status != 405 {
+        r.headers.push((
+            HeaderName::from_static("x-content-type-options"),
+            HeaderValue::from_static("nosniff"),
+        ));
+    }
+    if let Some(next) = answer.next_page {
+        if let Ok(v) = HeaderValue::from_str(&next.to_string()) {
+            r.headers.push((HeaderName::from_static("x-next-page"), v));
+        }
+    }
+    r
+}
+
 /// The metrics scrape (404 when metrics are off).
 pub(crate) fn metrics(metrics: Option<&wharf_observe::Metrics>) -> Reply {
     match metrics {
@@ -52,16 +95,15 @@ pub(crate) fn metrics(metrics: Option<&wharf_observe::Metrics>) -> Reply {
 /// `service`'s answer to `path`; `terminating`: shutdown has begun (ping's status).
 pub(crate) fn answer(
     service: InternalService,
+    method: &http::Method,
     path: &str,
+    query: Option<&str>,
     generation: &Generation,
     metrics_state: Option<&wharf_observe::Metrics>,
     ping_status: u16,
 ) -> Reply {
     match service {
-        InternalService::Api => match generation.api.documents.get(path) {
-            Some(body) => reply(200, Some("application/json"), body.clone()),
-            None => not_found(),
-        },
+        InternalService::Api => api_reply(api(generation, method, path, query)),
         // wharf serves no dashboard yet.
         InternalService::Dashboard => not_found(),
         InternalService::Ping => reply(

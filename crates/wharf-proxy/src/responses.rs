@@ -95,8 +95,3 @@ pub(crate) fn status_text(code: u16) -> Bytes {
         _ => b"",
     })
 }
-
-/// A rendered API document.
-pub(crate) async fn json(session: &mut Session, body: Bytes) -> Result<()> {
-    respond(session, 200, Some("application/json"), false, &[], body).await
-}

@@ -136,7 +136,9 @@ impl EntryPointProxy {
         match &ctx.generation {
             Some(generation) => crate::internal::answer(
                 service,
+                &session.req_header().method,
                 session.req_header().uri.path(),
+                session.req_header().uri.query(),
                 generation,
                 self.metrics.as_deref(),
                 ping_status,

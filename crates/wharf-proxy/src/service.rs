@@ -142,7 +142,7 @@ enum Decision {
     Ping,
     /// `/health`, `/health/live` (`Ok`) or `/health/ready`.
     Health(Result<(), String>),
-    Api(Option<bytes::Bytes>),
+    Api(wharf_router::ApiAnswer),
     /// `prometheus@internal`'s own router.
     Metrics,
     Redirect {
@@ -253,9 +253,12 @@ impl EntryPointProxy {
                         .strip_prefix("/.well-known/acme-challenge/")
                         .and_then(|token| self.challenges.http(token)),
                 ),
-                RouteAction::Api => {
-                    Decision::Api(generation.api.documents.get(req.uri.path()).cloned())
-                }
+                RouteAction::Api => Decision::Api(crate::internal::api(
+                    &generation,
+                    &req.method,
+                    req.uri.path(),
+                    req.uri.query(),
+                )),
                 RouteAction::Redirect(r) => {
                     let get = req.method == http::Method::GET;
                     let status = match (r.permanent, get) {
@@ -406,8 +409,12 @@ impl ProxyHttp for EntryPointProxy {
                     .await
                     .map(|()| true)
             }
-            Decision::Api(Some(body)) => responses::json(session, body).await.map(|()| true),
-            Decision::Api(None) => responses::not_found(session).await.map(|()| true),
+            Decision::Api(answer) => {
+                let reply = crate::internal::api_reply(answer);
+                self.send_reply(session, ctx, reply, None)
+                    .await
+                    .map(|()| true)
+            }
             Decision::Redirect { status, location } => respond(
                 session,
                 status,

@@ -9,7 +9,8 @@ use wharf_rule::{parse, HostConstraint};
 use wharf_tls::TlsSnapshot;
 use wharf_upstream::PoolRegistry;
 
-use crate::generation::{ApiView, EntryPointRoutes, Generation};
+use crate::api_view::ApiView;
+use crate::generation::{EntryPointRoutes, Generation};
 use crate::table::{Route, RouteAction, RouteTable};
 
 /// The internal routers derived from the static configuration.

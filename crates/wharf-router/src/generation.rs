@@ -6,6 +6,7 @@ use wharf_rule::RequestView;
 
 use wharf_tls::{SniOptions, TlsSnapshot};
 
+use crate::api_view::ApiView;
 use crate::table::{Route, RouteTable};
 
 /// The routes of one entrypoint: routers with `tls` only ever match TLS connections and the
@@ -17,13 +18,6 @@ pub struct EntryPointRoutes {
     pub tls: RouteTable,
     /// The TLS options a handshake gets by SNI (and a request's Host maps to).
     pub sni: Arc<SniOptions>,
-}
-
-/// The API's documents for this generation, rendered by the control plane (path -> JSON),
-/// so serving them is a lookup.
-#[derive(Debug, Default)]
-pub struct ApiView {
-    pub documents: std::collections::HashMap<String, bytes::Bytes>,
 }
 
 #[derive(Debug)]

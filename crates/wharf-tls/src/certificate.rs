@@ -66,6 +66,8 @@ pub struct CertificateInfo {
     pub serial: String,
     /// Where it came from: a path or `inline PEM` (or `generated`).
     pub source: String,
+    /// SHA-256 of the DER, lower-case hex (the API's certificate id).
+    pub fingerprint: String,
 }
 
 pub(crate) fn read_source(what: &'static str, source: &PemSource) -> Result<Vec<u8>, CertError> {
@@ -185,5 +187,12 @@ fn describe(leaf: &CertificateDer<'_>, source_name: &str) -> Result<CertificateI
         not_after: cert.validity().not_after.timestamp(),
         serial: cert.tbs_certificate.raw_serial_as_string().replace(':', ""),
         source: source_name.to_string(),
+        fingerprint: {
+            use sha2::Digest;
+            sha2::Sha256::digest(leaf.as_ref())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        },
     })
 }

@@ -91,13 +91,17 @@ pub fn decode_static(root: &Node) -> (StaticConfig, Vec<ConfigIssue>) {
         .filter(|n| section_enabled(n, "accessLog", &mut issues))
         .map(|n| access_log(n, &mut issues));
 
-    for (section, what) in [("api", "the API and dashboard")] {
-        if let Some(node) = root.get(section) {
-            issues.push(ConfigIssue::warning(
+    if let Some(node) = root
+        .get("api")
+        .filter(|_| api.as_ref().is_some_and(|a| a.dashboard))
+    {
+        issues.push(
+            ConfigIssue::warning(
                 node.origin.clone(),
-                format!("`{section}` is validated, but {what} are not implemented by wharf yet"),
-            ));
-        }
+                "`api.dashboard`: wharf serves the API, but not the dashboard yet",
+            )
+            .with_hint("set `api.dashboard: false` to silence this warning"),
+        );
     }
     let cert_resolvers = root
         .get("certificatesResolvers")
