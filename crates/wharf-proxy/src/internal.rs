@@ -96,16 +96,17 @@ pub(crate) fn metrics(metrics: Option<&wharf_observe::Metrics>) -> Reply {
 pub(crate) fn answer(
     service: InternalService,
     method: &http::Method,
+    host: &str,
     path: &str,
     query: Option<&str>,
+    tls: bool,
     generation: &Generation,
     metrics_state: Option<&wharf_observe::Metrics>,
     ping_status: u16,
 ) -> Reply {
     match service {
         InternalService::Api => api_reply(api(generation, method, path, query)),
-        // wharf serves no dashboard yet.
-        InternalService::Dashboard => not_found(),
+        InternalService::Dashboard => crate::dashboard::answer(method, host, path, tls),
         InternalService::Ping => reply(
             ping_status,
             None,

@@ -13,6 +13,7 @@
 mod access;
 mod attempt;
 mod ctx;
+mod dashboard;
 pub mod edge;
 mod forwarded;
 mod headers;

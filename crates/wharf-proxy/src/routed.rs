@@ -137,8 +137,10 @@ impl EntryPointProxy {
             Some(generation) => crate::internal::answer(
                 service,
                 &session.req_header().method,
+                request_host(session.req_header()),
                 session.req_header().uri.path(),
                 session.req_header().uri.query(),
+                ctx.tls,
                 generation,
                 self.metrics.as_deref(),
                 ping_status,

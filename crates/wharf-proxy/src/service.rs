@@ -145,6 +145,8 @@ enum Decision {
     Api(wharf_router::ApiAnswer),
     /// `prometheus@internal`'s own router.
     Metrics,
+    /// `dashboard@internal`'s own router.
+    Dashboard,
     Redirect {
         status: u16,
         location: String,
@@ -273,6 +275,7 @@ impl EntryPointProxy {
                     }
                 }
                 RouteAction::Metrics => Decision::Metrics,
+                RouteAction::Dashboard => Decision::Dashboard,
                 RouteAction::Forward { service, chain } => Decision::Forward {
                     target: Target::Service(service.clone()),
                     chain: chain.clone(),
@@ -381,6 +384,18 @@ impl ProxyHttp for EntryPointProxy {
                 crate::observe::skip(ctx);
                 ctx.logging = None;
                 responses::bad_request(session, body).await.map(|()| true)
+            }
+            Decision::Dashboard => {
+                let req = session.req_header();
+                let reply = crate::dashboard::answer(
+                    &req.method,
+                    request_host(req),
+                    req.uri.path(),
+                    ctx.tls,
+                );
+                self.send_reply(session, ctx, reply, None)
+                    .await
+                    .map(|()| true)
             }
             Decision::Metrics => {
                 let reply = crate::internal::metrics(self.metrics.as_deref());

@@ -27,6 +27,8 @@ pub struct InternalRoutes {
     pub acme_http_entry_points: Vec<String>,
     /// Entrypoint that serves `/metrics` (None if metrics are off or manually routed).
     pub metrics_entry_point: Option<String>,
+    /// Entrypoint that serves the dashboard (`api.insecure` with `api.dashboard`).
+    pub dashboard_entry_point: Option<String>,
 }
 
 impl InternalRoutes {
@@ -56,6 +58,11 @@ impl InternalRoutes {
                 .as_ref()
                 .filter(|m| !m.manual_routing)
                 .map(|m| m.entry_point.clone()),
+            dashboard_entry_point: statics
+                .api
+                .as_ref()
+                .filter(|a| a.insecure && a.dashboard)
+                .map(|_| "traefik".to_string()),
         }
     }
 }
@@ -236,6 +243,13 @@ pub fn compile(
                 "PathPrefix(`/metrics`)",
                 RouteAction::Metrics,
             ));
+        }
+        if internal.dashboard_entry_point.as_deref() == Some(name.as_str()) {
+            let mut dashboard =
+                internal_route("dashboard", "PathPrefix(`/`)", RouteAction::Dashboard);
+            // Below every other internal router, as in Traefik.
+            dashboard.route.priority = i64::MAX - 2;
+            list.push(dashboard);
         }
         if internal.api_entry_point.as_deref() == Some(name.as_str()) {
             list.push(internal_route(

@@ -30,6 +30,8 @@ pub enum RouteAction {
     Ping,
     /// `api@internal`: the documents of the generation's [`crate::ApiView`].
     Api,
+    /// `dashboard@internal`: the dashboard's files (and `/` redirected to it).
+    Dashboard,
     /// `health@internal`: wharf's `/health`, `/health/live` and `/health/ready` (see
     /// [`crate::ControlStatus`]).
     Health,

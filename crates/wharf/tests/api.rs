@@ -1,7 +1,7 @@
 //! The API against the real Traefik 3.7.15 on the same configuration: routers (enabled,
 //! disabled by a missing service or middleware, internal), services (load balancer with its
 //! defaults and health, weighted, internal), middlewares, entrypoints, overview, version,
-//! pagination, search and 404 bodies. Differences that depend on the run (ports, dates) are
+//! pagination, search and 404 bodies; the dashboard's pages and redirect. Differences that depend on the run (ports, dates) are
 //! normalised; wharf's own additions (`errorDetails`) are checked apart.
 
 mod common;
@@ -76,17 +76,11 @@ fn get(api: &Api, path: &str) -> raw::Response {
     raw::get(api.admin, "localhost", path, &[]).expect("API request")
 }
 
-/// The dashboard's router, service and middlewares (wharf serves no dashboard yet).
-fn dashboard(name: &str) -> bool {
-    name.starts_with("dashboard")
-}
-
 /// Items by name, with what varies by run replaced and wharf's additions set apart.
 fn normalise(list: &Value, b: &EchoServer, api: &Api) -> BTreeMap<String, Value> {
     list.as_array()
         .expect("a list")
         .iter()
-        .filter(|i| !dashboard(i["name"].as_str().unwrap_or_default()))
         .map(|i| {
             let text = i
                 .to_string()
@@ -100,10 +94,6 @@ fn normalise(list: &Value, b: &EchoServer, api: &Api) -> BTreeMap<String, Value>
                 *e = Value::from(e.as_array().map_or(0, Vec::len));
             }
             o.remove("errorDetails");
-            // Traefik lists the dashboard's router among the users of its middlewares.
-            if let Some(Value::Array(by)) = o.get_mut("usedBy") {
-                by.retain(|u| !dashboard(u.as_str().unwrap_or_default()));
-            }
             (i["name"].as_str().unwrap().to_string(), v)
         })
         .collect()
@@ -171,23 +161,14 @@ fn api_documents_agree_with_traefik() {
         serde_json::json!(["api@internal", "secret@file"])
     );
 
-    // Overview: the same counts but for the dashboard's items.
+    // Overview: the same counts.
     let (wo, to) = (
         get(&wharf, "/api/overview").json(),
         get(&traefik, "/api/overview").json(),
     );
     assert_eq!(wo["http"]["routers"]["errors"], 2);
-    assert_eq!(
-        wo["http"]["routers"]["errors"],
-        to["http"]["routers"]["errors"]
-    );
-    assert_eq!(
-        wo["http"]["routers"]["total"].as_u64().unwrap() + 1,
-        to["http"]["routers"]["total"].as_u64().unwrap(),
-        "all but dashboard@internal"
-    );
-    assert_eq!(wo["features"], to["features"]);
-    assert_eq!(wo["providers"], to["providers"]);
+    assert_eq!(wo["http"]["routers"]["total"], 10);
+    assert_eq!(wo, to);
 
     // Single items, 404s, pagination and search.
     for api in [&wharf, &traefik] {
@@ -220,5 +201,17 @@ fn api_documents_agree_with_traefik() {
         assert!(v["Version"].is_string() && v["startDate"].is_string());
         let post = raw::request(api.admin, "POST", "localhost", "/api/overview", &[]).unwrap();
         assert_eq!(post.status, 405);
+        // The dashboard, and `/` redirected to it.
+        let root = get(api, "/");
+        assert_eq!(root.status, 301);
+        assert_eq!(root.header("location"), Some("http://localhost/dashboard/"));
+        for path in ["/dashboard/", "/dashboard"] {
+            let page = get(api, path);
+            assert_eq!(page.status, 200, "{path}");
+            assert!(page
+                .header("content-type")
+                .unwrap()
+                .starts_with("text/html"));
+        }
     }
 }

@@ -91,18 +91,6 @@ pub fn decode_static(root: &Node) -> (StaticConfig, Vec<ConfigIssue>) {
         .filter(|n| section_enabled(n, "accessLog", &mut issues))
         .map(|n| access_log(n, &mut issues));
 
-    if let Some(node) = root
-        .get("api")
-        .filter(|_| api.as_ref().is_some_and(|a| a.dashboard))
-    {
-        issues.push(
-            ConfigIssue::warning(
-                node.origin.clone(),
-                "`api.dashboard`: wharf serves the API, but not the dashboard yet",
-            )
-            .with_hint("set `api.dashboard: false` to silence this warning"),
-        );
-    }
     let cert_resolvers = root
         .get("certificatesResolvers")
         .map(|n| acme::cert_resolvers(n, &mut issues))

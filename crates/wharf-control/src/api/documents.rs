@@ -210,7 +210,24 @@ pub(super) fn documents(inputs: &ApiInputs<'_>, view: &ApiView) -> HashMap<Strin
         "Codename": "wharf",
         "startDate": start_date(),
     });
+    // wharf's own: every current problem with its origin and hint (the dashboard's list).
+    let issues: Vec<Value> = inputs
+        .issues
+        .iter()
+        .map(|i| {
+            let mut v = json!({
+                "severity": if i.is_error() { "error" } else { "warning" },
+                "message": i.message,
+                "origin": i.origin.to_string(),
+            });
+            if let Some(hint) = &i.hint {
+                v["hint"] = json!(hint);
+            }
+            v
+        })
+        .collect();
     HashMap::from([
+        ("/api/wharf/issues".to_string(), doc(&json!(issues))),
         ("/api/overview".to_string(), doc(&overview)),
         ("/api/rawdata".to_string(), doc(&Value::Object(raw))),
         ("/api/version".to_string(), doc(&version)),

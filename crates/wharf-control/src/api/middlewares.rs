@@ -74,7 +74,47 @@ pub(super) fn render(inputs: &ApiInputs<'_>, routers: &[ApiItem]) -> Vec<ApiItem
             out.push(item(qualified.as_str(), v));
         }
     }
+    if inputs
+        .statics
+        .api
+        .as_ref()
+        .is_some_and(|a| a.insecure && a.dashboard)
+    {
+        out.extend(dashboard_middlewares(&used));
+    }
     out
+}
+
+/// The dashboard router's two middlewares, as Traefik lists them.
+fn dashboard_middlewares(used: &BTreeMap<String, Vec<String>>) -> Vec<ApiItem> {
+    let mut redirect = json!({
+        "redirectRegex": {
+            "regex": r"^(http:\/\/(\[[\w:.]+\]|[\w\._-]+)(:\d+)?)\/$",
+            "replacement": "${1}/dashboard/",
+            "permanent": true,
+        },
+        "status": "enabled",
+        "name": "dashboard_redirect@internal",
+        "provider": "internal",
+        "type": "redirectregex",
+    });
+    let mut strip = json!({
+        "stripPrefix": { "prefixes": ["/dashboard/", "/dashboard"] },
+        "status": "enabled",
+        "name": "dashboard_stripprefix@internal",
+        "provider": "internal",
+        "type": "stripprefix",
+    });
+    for v in [&mut redirect, &mut strip] {
+        let name = v["name"].as_str().unwrap_or_default().to_string();
+        if let Some(by) = used.get(&name) {
+            v["usedBy"] = json!(by);
+        }
+    }
+    vec![
+        item("dashboard_redirect@internal", redirect),
+        item("dashboard_stripprefix@internal", strip),
+    ]
 }
 
 #[cfg(test)]

@@ -133,6 +133,19 @@ fn internal(statics: &StaticConfig) -> Vec<ApiItem> {
             "api@internal",
         );
     }
+    if statics
+        .api
+        .as_ref()
+        .is_some_and(|a| a.insecure && a.dashboard)
+    {
+        add(
+            "dashboard",
+            "traefik",
+            "PathPrefix(`/`)",
+            i64::MAX - 2,
+            "dashboard@internal",
+        );
+    }
     if let Some(p) = statics.ping.as_ref().filter(|p| !p.manual_routing) {
         add(
             "ping",
@@ -162,6 +175,14 @@ fn internal(statics: &StaticConfig) -> Vec<ApiItem> {
                 "noop@internal",
             );
         }
+    }
+    if let Some(d) = out.iter_mut().find(|i| i.name == "dashboard@internal") {
+        let mws = [
+            "dashboard_redirect@internal",
+            "dashboard_stripprefix@internal",
+        ];
+        d.json["middlewares"] = json!(mws);
+        d.middlewares = mws.iter().map(|m| m.to_string()).collect();
     }
     out
 }

@@ -120,6 +120,9 @@ fn internal_services(inputs: &ApiInputs<'_>, used: &BTreeMap<String, Vec<String>
     if statics.api.is_some() {
         names.push("api");
     }
+    if statics.api.as_ref().is_some_and(|a| a.dashboard) {
+        names.push("dashboard");
+    }
     if statics.ping.is_some() {
         names.push("ping");
     }
