@@ -92,21 +92,22 @@ pub(crate) fn metrics(metrics: Option<&wharf_observe::Metrics>) -> Reply {
     }
 }
 
-/// `service`'s answer to `path`; `terminating`: shutdown has begun (ping's status).
+/// `service`'s answer to `req` (`tls`: it came over TLS); `ping_status`: what ping answers
+/// now (its terminating status once shutdown has begun).
 pub(crate) fn answer(
     service: InternalService,
-    method: &http::Method,
-    host: &str,
-    path: &str,
-    query: Option<&str>,
+    req: &pingora::http::RequestHeader,
     tls: bool,
     generation: &Generation,
     metrics_state: Option<&wharf_observe::Metrics>,
     ping_status: u16,
 ) -> Reply {
+    let (method, path) = (&req.method, req.uri.path());
     match service {
-        InternalService::Api => api_reply(api(generation, method, path, query)),
-        InternalService::Dashboard => crate::dashboard::answer(method, host, path, tls),
+        InternalService::Api => api_reply(api(generation, method, path, req.uri.query())),
+        InternalService::Dashboard => {
+            crate::dashboard::answer(method, wharf_middleware::request_host(req), path, tls)
+        }
         InternalService::Ping => reply(
             ping_status,
             None,

@@ -136,10 +136,7 @@ impl EntryPointProxy {
         match &ctx.generation {
             Some(generation) => crate::internal::answer(
                 service,
-                &session.req_header().method,
-                request_host(session.req_header()),
-                session.req_header().uri.path(),
-                session.req_header().uri.query(),
+                session.req_header(),
                 ctx.tls,
                 generation,
                 self.metrics.as_deref(),
