@@ -22,8 +22,11 @@ export TRAEFIK_BIN="$scripts_dir/traefik"
 need_apt=()
 command -v testssl >/dev/null || need_apt+=(testssl.sh)
 command -v pebble >/dev/null || need_apt+=(pebble)
-# A real Prometheus scrapes wharf in tests/metrics.rs.
+# A real Prometheus scrapes wharf in tests/metrics.rs; headless Chromium (driven through
+# chromedriver) loads the dashboard in tests/dashboard.rs.
 command -v prometheus >/dev/null || need_apt+=(prometheus)
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
