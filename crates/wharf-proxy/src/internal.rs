@@ -104,6 +104,9 @@ pub(crate) fn answer(
 ) -> Reply {
     let (method, path) = (&req.method, req.uri.path());
     match service {
+        InternalService::Api if generation.api.dashboard && path.starts_with("/dashboard") => {
+            crate::dashboard::answer(method, wharf_middleware::request_host(req), path, tls)
+        }
         InternalService::Api => api_reply(api(generation, method, path, req.uri.query())),
         InternalService::Dashboard => {
             crate::dashboard::answer(method, wharf_middleware::request_host(req), path, tls)

@@ -48,6 +48,8 @@ pub struct ApiView {
     pub certificates: Vec<ApiItem>,
     /// Whole documents by path (`/api/overview`, `/api/rawdata`, `/api/version`).
     pub documents: HashMap<String, Bytes>,
+    /// `api.dashboard`: `api@internal` also serves the dashboard under `/dashboard`.
+    pub dashboard: bool,
 }
 
 /// An API answer.

@@ -215,3 +215,49 @@ fn api_documents_agree_with_traefik() {
         }
     }
 }
+
+/// Without `api.insecure`, neither the API nor the dashboard is on any entrypoint until a
+/// router sends requests to `api@internal` (here behind basicAuth); both proxies agree.
+#[test]
+fn api_is_exposed_only_where_configured() {
+    let secured = r#"
+http:
+  routers:
+    ready: {rule: "Host(`ready.test`)", service: noop@internal}
+    admin:
+      rule: "Host(`admin.test`) && (PathPrefix(`/api`) || PathPrefix(`/dashboard`))"
+      service: api@internal
+      middlewares: [auth]
+  middlewares:
+    auth: {basicAuth: {users: ["u:$apr1$abcdefgh$C5orPJWI8v4Qy8kOPQ1vA."]}}
+"#;
+    let statuses = |binary: &Path| -> Vec<u16> {
+        let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let (dir, mut args, web) = file_proxy(secured, &["--api=true", "--ping=true"]);
+        args.push(format!("--entryPoints.traefik.address={admin}"));
+        let proc = WharfProcess::start_in(dir, binary, &args, &[], &[web, admin]);
+        let ready = || raw::get(web, "ready.test", "/", &[]).is_ok_and(|r| r.status == 418);
+        assert!(
+            wharf_testkit::wait_until(std::time::Duration::from_secs(20), ready),
+            "{}",
+            proc.log()
+        );
+        let status = |addr, host: &str, path: &str, auth: bool| {
+            let creds = [("Authorization", "Basic dTpw")];
+            let extra: &[(&str, &str)] = if auth { &creds } else { &[] };
+            raw::get(addr, host, path, extra).unwrap().status
+        };
+        vec![
+            status(admin, "localhost", "/api/overview", false),
+            status(admin, "localhost", "/dashboard/", false),
+            status(admin, "localhost", "/metrics", false),
+            status(web, "other.test", "/api/overview", false),
+            status(web, "admin.test", "/api/overview", false),
+            status(web, "admin.test", "/api/overview", true),
+            status(web, "admin.test", "/dashboard/", true),
+        ]
+    };
+    let wharf = statuses(&wharf_bin());
+    assert_eq!(wharf, [404, 404, 404, 404, 401, 200, 200]);
+    assert_eq!(wharf, statuses(&traefik_bin()));
+}

@@ -124,6 +124,7 @@ pub fn render(inputs: &ApiInputs<'_>) -> Arc<ApiView> {
         routers,
         services,
         middlewares,
+        dashboard: inputs.statics.api.as_ref().is_some_and(|a| a.dashboard),
         ..Default::default()
     };
     for list in [&mut view.routers, &mut view.services, &mut view.middlewares] {
