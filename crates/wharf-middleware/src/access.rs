@@ -180,10 +180,15 @@ impl BasicAuth {
 
 impl Middleware for BasicAuth {
     fn request(&self, req: &mut RequestHeader, _cx: &RequestContext) -> Flow {
+        self.request_recording(req, &mut RequestContext::default())
+    }
+
+    fn request_recording(&self, req: &mut RequestHeader, cx: &mut RequestContext) -> Flow {
         let Some(user) = self.user(req) else {
             return Flow::Respond(unauthorized(self.challenge.clone()));
         };
         authenticated(req, &user, self.remove_header, self.header_field.as_ref());
+        cx.username = Some(user);
         Flow::Continue
     }
 }

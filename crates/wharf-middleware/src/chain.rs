@@ -79,7 +79,7 @@ impl Chain {
                 None => match (m.in_flight(), m.circuit_breaker()) {
                     (Some(limit), _) => limit.acquire(req, cx),
                     (None, Some(breaker)) => breaker.admit(cx),
-                    (None, None) => m.request(req, cx),
+                    (None, None) => m.request_recording(req, cx),
                 },
             };
             if let Flow::Respond(reply) = flow {

@@ -187,10 +187,15 @@ impl DigestAuth {
 
 impl Middleware for DigestAuth {
     fn request(&self, req: &mut RequestHeader, _cx: &RequestContext) -> Flow {
+        self.request_recording(req, &mut RequestContext::default())
+    }
+
+    fn request_recording(&self, req: &mut RequestHeader, cx: &mut RequestContext) -> Flow {
         let Some(user) = self.user(req) else {
             return Flow::Respond(self.challenge());
         };
         authenticated(req, &user, self.remove_header, self.header_field.as_ref());
+        cx.username = Some(user);
         Flow::Continue
     }
 }

@@ -90,6 +90,8 @@ pub struct RequestContext {
     pub grpc_web: bool,
     /// The decoder of a base64 (`-text`) gRPC-Web call's body.
     pub grpc_web_text: Option<TextDecoder>,
+    /// The user basicAuth or digestAuth authenticated (the access log's `ClientUsername`).
+    pub username: Option<String>,
 }
 
 /// The request body, read ahead by the proxy when a forwardAuth sends it (`forwardBody`).
@@ -111,6 +113,12 @@ pub trait Middleware: Send + Sync + std::fmt::Debug {
     /// Rewrites the request, or answers it.
     fn request(&self, _req: &mut RequestHeader, _cx: &RequestContext) -> Flow {
         Flow::Continue
+    }
+
+    /// What the chain calls: [`Middleware::request`], for the middlewares that also leave
+    /// something for the rest of the request in `cx` (the authenticated user).
+    fn request_recording(&self, req: &mut RequestHeader, cx: &mut RequestContext) -> Flow {
+        self.request(req, cx)
     }
 
     /// Decorates a response (the backend's, or one wharf wrote).

@@ -125,7 +125,7 @@ pub(crate) fn finish(
         start: l.start,
         duration: l.started.elapsed(),
         client: session.client_addr().and_then(|a| a.as_inet()).copied(),
-        username: None,
+        username: ctx.cx.username.clone(),
         request_count: l.count,
         host,
         method: req.method.as_str().to_string(),

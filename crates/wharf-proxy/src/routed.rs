@@ -55,6 +55,7 @@ impl EntryPointProxy {
             breakers: Vec::new(),
             grpc_web: false,
             grpc_web_text: None,
+            username: None,
             body: if chain.forwards_body() {
                 read_body(session).await?
             } else {

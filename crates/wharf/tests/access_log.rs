@@ -20,12 +20,15 @@ fn yaml(b: &EchoServer) -> String {
 http:
   routers:
     ready: {{rule: "Host(`ready.test`)", service: app}}
-    app: {{rule: "Host(`app.test`)", service: app}}
+    app: {{rule: "Host(`app.test`)", service: app, middlewares: [auth]}}
+    open: {{rule: "Host(`open.test`)", service: app}}
     gone: {{rule: "Host(`gone.test`)", service: empty}}
     quiet:
       rule: "Host(`quiet.test`)"
       service: app
       observability: {{accessLogs: false}}
+  middlewares:
+    auth: {{basicAuth: {{users: ["u:$apr1$abcdefgh$C5orPJWI8v4Qy8kOPQ1vA."]}}}}
   services:
     app: {{loadBalancer: {{servers: [{{url: "{b}"}}]}}}}
     empty: {{loadBalancer: {{servers: []}}}}
@@ -71,7 +74,7 @@ fn traffic(web: SocketAddr) {
         "app.test",
         "/a?b=c",
         &[
-            ("Authorization", "Basic eDp5"),
+            ("Authorization", "Basic dTpw"),
             ("User-Agent", "ua1"),
             ("Referer", "http://ref.test/"),
         ],
@@ -86,7 +89,7 @@ fn traffic(web: SocketAddr) {
             .status,
         503
     );
-    let post = b"POST /p HTTP/1.1\r\nHost: app.test\r\nContent-Length: 5\r\nUser-Agent: ua3\r\nConnection: close\r\n\r\nhello";
+    let post = b"POST /p HTTP/1.1\r\nHost: app.test\r\nAuthorization: Basic dTpw\r\nContent-Length: 5\r\nUser-Agent: ua3\r\nConnection: close\r\n\r\nhello";
     assert_eq!(raw::send(web, post).unwrap().status, 200);
 }
 
@@ -179,6 +182,7 @@ fn json_lines_agree_with_traefik() {
     // And the values are the expected ones.
     let get = |line: usize, k: &str| wharf[line].get(k).cloned().unwrap_or_default();
     assert_eq!(get(0, "RouterName"), "app@file");
+    assert_eq!(get(0, "ClientUsername"), "u", "the user basicAuth let in");
     assert_eq!(get(0, "ServiceName"), "app@file");
     assert_eq!(get(0, "ServiceURL"), "B");
     assert_eq!(get(0, "RequestPath"), "/a?b=c");
@@ -251,7 +255,7 @@ fn common_lines_agree_with_traefik() {
     let wharf = clf_run(&wharf_bin(), &b, "common");
     assert_eq!(
         wharf[0],
-        r#"127.0.0.1 - - [T] "GET /a?b=c HTTP/1.1" 200 S "http://ref.test/" "ua1" N "app@file" "B" Dms"#
+        r#"127.0.0.1 - u [T] "GET /a?b=c HTTP/1.1" 200 S "http://ref.test/" "ua1" N "app@file" "B" Dms"#
     );
     assert_eq!(
         wharf[1],
@@ -314,7 +318,7 @@ fn rotation_under_load_loses_no_line() {
                 let mut sent = 0usize;
                 let mut c = raw::KeepAlive::connect(web).unwrap();
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    assert_eq!(c.get("app.test", "/").unwrap().status, 200);
+                    assert_eq!(c.get("open.test", "/").unwrap().status, 200);
                     sent += 1;
                 }
                 sent
