@@ -37,7 +37,7 @@ pub(crate) fn resolve(
     for cert in tls.store.configured() {
         round.certificate(CertGauge {
             cn: cert.common_name.clone(),
-            serial: cert.serial.clone(),
+            serial: cert.serial_decimal.clone(),
             sans: cert.names.join(","),
             not_after: cert.not_after as f64,
         });

@@ -64,6 +64,9 @@ pub struct CertificateInfo {
     pub not_after: i64,
     /// Hex, lower case, as Go prints a serial.
     pub serial: String,
+    /// Decimal, as Go's `big.Int` prints it (the `serial` label of
+    /// `traefik_tls_certs_not_after`).
+    pub serial_decimal: String,
     /// Where it came from: a path or `inline PEM` (or `generated`).
     pub source: String,
     /// SHA-256 of the DER, lower-case hex (the API's certificate id).
@@ -186,6 +189,7 @@ fn describe(leaf: &CertificateDer<'_>, source_name: &str) -> Result<CertificateI
         not_before: cert.validity().not_before.timestamp(),
         not_after: cert.validity().not_after.timestamp(),
         serial: cert.tbs_certificate.raw_serial_as_string().replace(':', ""),
+        serial_decimal: cert.tbs_certificate.serial.to_str_radix(10),
         source: source_name.to_string(),
         fingerprint: {
             use sha2::Digest;

@@ -462,3 +462,129 @@ fn prometheus_scrapes_wharf() {
 fn prometheus_bin() -> String {
     std::env::var("PROMETHEUS_BIN").unwrap_or_else(|_| "/usr/bin/prometheus".to_string())
 }
+
+/// TLS requests: `*_requests_tls_total` by version and cipher, and the served certificate's
+/// expiry (`traefik_tls_certs_not_after`), for the same certificate and handshakes.
+#[test]
+fn tls_metrics_agree_with_traefik() {
+    use wharf_testkit::pki::{self_signed, KeyKind};
+    use wharf_testkit::tls_client::TlsClient;
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(&["tls.test"], "tls.test", KeyKind::EcdsaP256);
+    std::fs::write(certs.path().join("c.crt"), cert).unwrap();
+    std::fs::write(certs.path().join("c.key"), key).unwrap();
+    let run = |binary: &std::path::Path| -> BTreeMap<String, String> {
+        let b = EchoServer::start("b");
+        let yaml = format!(
+            r#"
+http:
+  routers:
+    ready: {{rule: "Host(`ready.test`)", service: s}}
+    secure: {{rule: "Host(`tls.test`)", service: s, tls: {{}}}}
+  services:
+    s: {{loadBalancer: {{servers: [{{url: "{}"}}]}}}}
+tls:
+  certificates:
+    - {{certFile: "{dir}/c.crt", keyFile: "{dir}/c.key"}}
+"#,
+            b.url(),
+            dir = certs.path().display()
+        );
+        let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let (dir, mut args, web) = file_proxy(
+            &yaml,
+            &[
+                "--metrics.prometheus=true",
+                "--metrics.prometheus.addRoutersLabels=true",
+            ],
+        );
+        args.push(format!("--entryPoints.traefik.address={admin}"));
+        let _proc = start_ready(dir, binary, &args, &[web, admin], web);
+        for client in [
+            TlsClient::new(Some("tls.test")).tls13_only(),
+            TlsClient::new(Some("tls.test")).tls13_only(),
+            TlsClient::new(Some("tls.test")).tls12_only(),
+        ] {
+            let (_, r) = client.get(web, "tls.test", "/", &[]).expect("TLS request");
+            assert_eq!(r.status, 200);
+        }
+        scrape(admin, "localhost")
+            .1
+            .into_iter()
+            .filter(|(k, _)| k.contains("_tls_") || k.starts_with("traefik_tls_certs_not_after"))
+            .map(|(k, v)| (k, v.to_string()))
+            .collect()
+    };
+    let wharf = run(&wharf_bin());
+    let traefik = run(&traefik_bin());
+    if let Some(diff) = common::differences(&wharf, &traefik) {
+        panic!("TLS metrics differ from Traefik's:\n{diff}");
+    }
+    let tls = |version: &str| -> f64 {
+        wharf
+            .iter()
+            .filter(|(k, _)| {
+                k.starts_with("traefik_entrypoint_requests_tls_total")
+                    && k.contains(&format!("tls_version={version}"))
+            })
+            .map(|(_, v)| v.parse::<f64>().unwrap())
+            .sum()
+    };
+    assert_eq!((tls("1.3"), tls("1.2")), (2.0, 1.0));
+    assert!(wharf
+        .keys()
+        .any(|k| k.starts_with("traefik_router_requests_tls_total")
+            && k.contains("router=secure@file")));
+    assert!(wharf
+        .keys()
+        .any(|k| k.starts_with("traefik_tls_certs_not_after{cn=tls.test,sans=tls.test,serial=")));
+}
+
+/// `headerLabels`: a request header's value becomes a label of `*_requests_total` (and of
+/// nothing else), as in Traefik; a request without the header gets an empty value.
+#[test]
+fn header_labels_agree_with_traefik() {
+    let run = |binary: &std::path::Path| -> BTreeMap<String, String> {
+        let proxy = start(
+            binary,
+            &[
+                "--metrics.prometheus=true",
+                "--metrics.prometheus.headerLabels.tenant=X-Tenant",
+            ],
+        );
+        let before = scrape(proxy.admin, "localhost").1;
+        for tenant in ["acme", "acme", "globex", ""] {
+            let extra: &[(&str, &str)] = if tenant.is_empty() {
+                &[]
+            } else {
+                &[("X-Tenant", tenant)]
+            };
+            assert_eq!(
+                raw::get(proxy.web, "ready.test", "/", extra)
+                    .unwrap()
+                    .status,
+                200
+            );
+        }
+        delta(&scrape(proxy.admin, "localhost").1, &before)
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("traefik_service_requests_total"))
+            .map(|(k, v)| (k, v.to_string()))
+            .collect()
+    };
+    let wharf = run(&wharf_bin());
+    assert_eq!(
+        wharf.get("traefik_service_requests_total{code=200,method=GET,protocol=http,service=single@file,tenant=acme}"),
+        Some(&"2".to_string()),
+        "{wharf:#?}"
+    );
+    assert_eq!(
+        wharf.get("traefik_service_requests_total{code=200,method=GET,protocol=http,service=single@file,tenant=}"),
+        Some(&"1".to_string()),
+        "{wharf:#?}"
+    );
+    let traefik = run(&traefik_bin());
+    if let Some(diff) = common::differences(&wharf, &traefik) {
+        panic!("headerLabels differ from Traefik's:\n{diff}");
+    }
+}
