@@ -279,3 +279,52 @@ fn middleware_options_are_checked_where_they_are_written() {
         "invalid middlewares are dropped"
     );
 }
+
+#[test]
+fn access_log_and_metrics_options_decode_with_located_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("traefik.yml"),
+        "accessLog:\n  format: json\n  bufferingSize: 50\n  filters:\n    statusCodes: [\"404\", \"500-599\"]\n    minDuration: 10ms\n  fields:\n    defaultMode: keep\n    names: {ClientUsername: drop}\n    headers:\n      defaultMode: keep\n      names: {Authorization: redact}\nmetrics:\n  prometheus:\n    headerLabels: {tenant: X-Tenant}\n",
+    )
+    .unwrap();
+    let loaded = load_static(&inputs(&dir, &[], &[])).expect("valid");
+    let log = loaded.config.access_log.expect("accessLog");
+    assert_eq!(log.format, wharf_model::AccessLogFormat::Json);
+    assert_eq!(log.buffering_size, 50);
+    assert_eq!(log.filters.status_codes, vec![(404, 404), (500, 599)]);
+    assert_eq!(log.filters.min_duration, Duration::from_millis(10));
+    assert_eq!(
+        log.fields.names,
+        vec![("clientusername".to_string(), false)]
+    );
+    assert_eq!(
+        log.fields.headers,
+        vec![("authorization".to_string(), wharf_model::HeaderMode::Redact)]
+    );
+    let metrics = loaded.config.metrics.expect("metrics");
+    assert_eq!(
+        metrics.header_labels,
+        vec![("tenant".into(), "X-Tenant".into())]
+    );
+
+    std::fs::write(
+        dir.path().join("traefik.yml"),
+        "accessLog:\n  filters:\n    statusCodes: [\"600-500\"]\n  fields:\n    headers:\n      names: {Cookie: hide}\nmetrics:\n  prometheus:\n    headerLabels: {code: X-Code}\n",
+    )
+    .unwrap();
+    let all = errors(load_static(&inputs(&dir, &[], &[])).unwrap_err()).join("\n");
+    assert!(
+        all.contains("traefik.yml:3:") && all.contains("`600-500` is not a status code or a range"),
+        "{all}"
+    );
+    assert!(
+        all.contains("traefik.yml:6:")
+            && all.contains("`accessLog.fields.headers.names.Cookie`: unknown mode `hide`"),
+        "{all}"
+    );
+    assert!(
+        all.contains("the label `code` is already one of Traefik's own labels"),
+        "{all}"
+    );
+}

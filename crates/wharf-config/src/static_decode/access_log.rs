@@ -1,9 +1,9 @@
 //! `accessLog.filters` and `accessLog.fields`.
 
-use wharf_model::{AccessLogFields, AccessLogFilters, ConfigIssue, HeaderMode, Origin};
+use wharf_model::{AccessLogFields, AccessLogFilters, ConfigIssue, HeaderMode};
 
 use super::{get_bool, get_duration, get_string};
-use crate::decode::{check_keys, join, list, string, Issues};
+use crate::decode::{check_keys, join, list, Issues};
 use crate::node::Node;
 
 pub(super) fn filters(n: &Node, issues: &mut Issues) -> AccessLogFilters {
@@ -73,12 +73,54 @@ fn header_mode(value: &str) -> Option<HeaderMode> {
     }
 }
 
-fn bad_mode(issues: &mut Issues, origin: &Origin, path: &str, value: &str, allowed: &str) {
-    issues.push(
-        ConfigIssue::error(origin.clone(), format!("`{path}`: unknown mode `{value}`"))
+/// `path.key` (a mode), parsed by `parse`; a value it refuses is an error naming `allowed`.
+fn mode<T>(
+    n: &Node,
+    key: &str,
+    path: &str,
+    parse: fn(&str) -> Option<T>,
+    allowed: &str,
+    issues: &mut Issues,
+) -> Option<T> {
+    let value = get_string(n, key, path, issues)?;
+    let parsed = parse(&value);
+    if parsed.is_none() {
+        let origin = n.get(key).map_or(&n.origin, |v| &v.origin).clone();
+        issues.push(
+            ConfigIssue::error(
+                origin,
+                format!("`{}`: unknown mode `{value}`", join(path, key)),
+            )
             .with_hint(format!("use {allowed}")),
-    );
+        );
+    }
+    parsed
 }
+
+/// `path.names`: name (lower case) -> mode.
+fn modes<T>(
+    n: &Node,
+    path: &str,
+    parse: fn(&str) -> Option<T>,
+    allowed: &str,
+    issues: &mut Issues,
+) -> Vec<(String, T)> {
+    let Some(names) = n.get("names") else {
+        return Vec::new();
+    };
+    let names_path = join(path, "names");
+    names
+        .entries()
+        .iter()
+        .filter_map(|(key, _)| {
+            mode(names, &key.name, &names_path, parse, allowed, issues)
+                .map(|m| (key.name.to_ascii_lowercase(), m))
+        })
+        .collect()
+}
+
+const KEEP_DROP: &str = "keep or drop";
+const HEADER_MODES: &str = "keep, drop or redact";
 
 pub(super) fn fields(n: &Node, issues: &mut Issues) -> AccessLogFields {
     let p = "accessLog.fields";
@@ -90,72 +132,23 @@ pub(super) fn fields(n: &Node, issues: &mut Issues) -> AccessLogFields {
         issues,
     );
     let mut out = AccessLogFields::default();
-    if let Some(mode) = get_string(n, "defaultMode", p, issues) {
-        match keep_or_drop(&mode) {
-            Some(keep) => out.keep_by_default = keep,
-            None => bad_mode(
-                issues,
-                &n.origin,
-                "accessLog.fields.defaultMode",
-                &mode,
-                "keep or drop",
-            ),
-        }
+    if let Some(keep) = mode(n, "defaultMode", p, keep_or_drop, KEEP_DROP, issues) {
+        out.keep_by_default = keep;
     }
-    if let Some(names) = n.get("names") {
-        for (key, node) in names.entries() {
-            let path = join("accessLog.fields.names", &key.name);
-            let Some(mode) = string(node, &path, issues) else {
-                continue;
-            };
-            match keep_or_drop(&mode) {
-                Some(keep) => out.names.push((key.name.to_ascii_lowercase(), keep)),
-                None => bad_mode(issues, &node.origin, &path, &mode, "keep or drop"),
-            }
-        }
-    }
+    out.names = modes(n, p, keep_or_drop, KEEP_DROP, issues);
     if let Some(h) = n.get("headers") {
         let hp = "accessLog.fields.headers";
         check_keys(h, hp, &["defaultMode", "names"], &[], issues);
-        if let Some(mode) = get_string(h, "defaultMode", hp, issues) {
-            match header_mode(&mode) {
-                Some(m) => out.headers_default = m,
-                None => bad_mode(
-                    issues,
-                    &h.origin,
-                    "accessLog.fields.headers.defaultMode",
-                    &mode,
-                    "keep, drop or redact",
-                ),
-            }
+        if let Some(m) = mode(h, "defaultMode", hp, header_mode, HEADER_MODES, issues) {
+            out.headers_default = m;
         }
-        if let Some(names) = h.get("names") {
-            for (key, node) in names.entries() {
-                let path = join("accessLog.fields.headers.names", &key.name);
-                let Some(mode) = string(node, &path, issues) else {
-                    continue;
-                };
-                match header_mode(&mode) {
-                    Some(m) => out.headers.push((key.name.to_ascii_lowercase(), m)),
-                    None => bad_mode(issues, &node.origin, &path, &mode, "keep, drop or redact"),
-                }
-            }
-        }
+        out.headers = modes(h, hp, header_mode, HEADER_MODES, issues);
     }
     if let Some(q) = n.get("queryParameters") {
         let qp = "accessLog.fields.queryParameters";
         check_keys(q, qp, &["defaultMode"], &[], issues);
-        if let Some(mode) = get_string(q, "defaultMode", qp, issues) {
-            match keep_or_drop(&mode) {
-                Some(keep) => out.keep_query = keep,
-                None => bad_mode(
-                    issues,
-                    &q.origin,
-                    "accessLog.fields.queryParameters.defaultMode",
-                    &mode,
-                    "keep or drop",
-                ),
-            }
+        if let Some(keep) = mode(q, "defaultMode", qp, keep_or_drop, KEEP_DROP, issues) {
+            out.keep_query = keep;
         }
     }
     out
