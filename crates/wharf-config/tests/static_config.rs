@@ -285,10 +285,21 @@ fn access_log_and_metrics_options_decode_with_located_errors() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("traefik.yml"),
-        "accessLog:\n  format: json\n  bufferingSize: 50\n  filters:\n    statusCodes: [\"404\", \"500-599\"]\n    minDuration: 10ms\n  fields:\n    defaultMode: keep\n    names: {ClientUsername: drop}\n    headers:\n      defaultMode: keep\n      names: {Authorization: redact}\nmetrics:\n  prometheus:\n    headerLabels: {tenant: X-Tenant}\n",
+        "accessLog:\n  format: json\n  bufferingSize: 50\n  filters:\n    statusCodes: [\"404\", \"500-599\"]\n    minDuration: 10ms\n  fields:\n    defaultMode: keep\n    names: {ClientUsername: drop}\n    headers:\n      defaultMode: keep\n      names: {Authorization: redact}\nmetrics:\n  prometheus:\n    headerLabels: {tenant: X-Tenant}\nlog:\n  filePath: /tmp/w.log\n  maxSize: 10\n",
     )
     .unwrap();
     let loaded = load_static(&inputs(&dir, &[], &[])).expect("valid");
+    let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("`log.maxSize` is not implemented by wharf")),
+        "{warnings:?}"
+    );
+    assert_eq!(
+        loaded.config.log.file_path,
+        Some(PathBuf::from("/tmp/w.log"))
+    );
     let log = loaded.config.access_log.expect("accessLog");
     assert_eq!(log.format, wharf_model::AccessLogFormat::Json);
     assert_eq!(log.buffering_size, 50);

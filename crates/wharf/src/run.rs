@@ -43,7 +43,7 @@ pub(crate) fn inputs(args: Vec<String>) -> anyhow::Result<StaticInputs> {
 pub fn run(args: Vec<String>) -> anyhow::Result<()> {
     pingora::tls::install_default_crypto_provider();
     let loaded = load_static(&inputs(args)?)?;
-    crate::logging::init(&loaded.config.log);
+    let log_file = crate::logging::init(&loaded.config.log);
     match &loaded.source {
         StaticSource::File(p) => tracing::info!(file = %p.display(), "static configuration loaded"),
         StaticSource::Flags => tracing::info!("static configuration from command-line flags"),
@@ -91,8 +91,8 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         )),
         None => None,
     };
-    if let Some(log) = &access_log {
-        reopen_on_sigusr1(&control_rt, log.clone());
+    if access_log.is_some() || log_file.is_some() {
+        reopen_on_sigusr1(&control_rt, access_log.clone(), log_file);
     }
     start_control_plane(
         &control_rt,
@@ -212,20 +212,30 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Log rotation: SIGUSR1 reopens the access log file (after the lines already queued).
-fn reopen_on_sigusr1(rt: &tokio::runtime::Runtime, log: Arc<wharf_observe::access_log::AccessLog>) {
+/// Log rotation: SIGUSR1 reopens the access log (after the lines already queued) and the
+/// log file, as Traefik does.
+fn reopen_on_sigusr1(
+    rt: &tokio::runtime::Runtime,
+    access_log: Option<Arc<wharf_observe::access_log::AccessLog>>,
+    log_file: Option<Arc<crate::logging::LogFile>>,
+) {
     rt.spawn(async move {
         use tokio::signal::unix::{signal, SignalKind};
         let mut usr1 = match signal(SignalKind::user_defined1()) {
             Ok(s) => s,
             Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGUSR1; the access log will not be reopened on rotation");
+                tracing::error!(error = %e, "cannot listen for SIGUSR1; log files will not be reopened on rotation");
                 return;
             }
         };
         while usr1.recv().await.is_some() {
-            tracing::info!("SIGUSR1: reopening the access log");
-            log.reopen();
+            if let Some(f) = &log_file {
+                f.reopen();
+            }
+            if let Some(log) = &access_log {
+                log.reopen();
+            }
+            tracing::info!("SIGUSR1: log files reopened");
         }
     });
 }

@@ -296,7 +296,8 @@ fn rotated(dir: &Path) -> PathBuf {
 }
 
 /// Log rotation under load: the file is moved away and SIGUSR1 sent while clients keep
-/// sending; every request is in one of the two files.
+/// sending; every request is in one of the files. The application log (`log.filePath`) is
+/// reopened the same way.
 #[test]
 fn rotation_under_load_loses_no_line() {
     let b = EchoServer::start("b");
@@ -307,6 +308,8 @@ fn rotation_under_load_loses_no_line() {
         "--accessLog=true".to_string(),
         format!("--accessLog.filePath={}", log.display()),
         "--accessLog.bufferingSize=100".to_string(),
+        format!("--log.filePath={}", dir_path.join("wharf.log").display()),
+        "--log.level=INFO".to_string(),
     ]);
     let proc = start_ready(dir, &wharf_bin(), &args, &[web], web);
     let before = 0;
@@ -347,6 +350,22 @@ fn rotation_under_load_loses_no_line() {
             wait_until(Duration::from_secs(10), || lines(file).len() > 10),
             "the access log was reopened under its name"
         );
+        if round == 0 {
+            // The application log is reopened too.
+            let app_log = dir_path.join("wharf.log");
+            std::fs::rename(&app_log, dir_path.join("wharf.log.1")).ok();
+            assert!(std::process::Command::new("kill")
+                .args(["-USR1", &pid])
+                .status()
+                .unwrap()
+                .success());
+            assert!(
+                wait_until(Duration::from_secs(10), || lines(&app_log)
+                    .iter()
+                    .any(|l| l.contains("log files reopened"))),
+                "the log file was reopened under its name"
+            );
+        }
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let sent: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();

@@ -330,6 +330,17 @@ fn log(n: &Node, issues: &mut Issues) -> LogConfig {
             ),
         }
     }
+    for key in ["maxSize", "maxAge", "maxBackups", "compress"] {
+        if let Some(v) = n.get(key) {
+            issues.push(
+                ConfigIssue::warning(
+                    v.origin.clone(),
+                    format!("`log.{key}` is not implemented by wharf: it does not rotate its own log"),
+                )
+                .with_hint("rotate the file with logrotate (or the like) and send wharf SIGUSR1 to reopen it"),
+            );
+        }
+    }
     out.file_path = get_string(n, "filePath", "log", issues)
         .filter(|s| !s.is_empty())
         .map(PathBuf::from);
