@@ -125,16 +125,7 @@ fn replicas_killed_and_scaled_under_load_cost_no_request() {
     // A replica failing its health check (from labels) gets nothing.
     let b_ip = b.ip("bridge");
     let b_url = format!("http://{b_ip}:80");
-    let status = || {
-        raw::get(admin, "x", "/api/http/services", &[])
-            .map(|r| {
-                r.json()[0]["serverStatus"][&b_url]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_string()
-            })
-            .unwrap_or_default()
-    };
+    let status = || common::server_status(admin, "app@docker", &b_url);
     let stream = Stream::start(web, &host, 4);
     assert!(wait_until(WAIT, || stream.count(&a.name) > 50));
     raw::get(
