@@ -66,6 +66,44 @@ fn delta(after: &Samples, before: &Samples) -> Samples {
         .collect()
 }
 
+/// The sum of a family's samples (every label set); `family` ends with `{`.
+fn sum(samples: &Samples, family: &str) -> f64 {
+    samples
+        .iter()
+        .filter(|(k, _)| k.starts_with(family))
+        .map(|(_, v)| *v)
+        .sum()
+}
+
+/// Scrapes until the entrypoint has counted `n` requests more than in `before`: a proxy
+/// records a request just after it has answered it, so the client may be faster.
+fn settled(admin: SocketAddr, before: &Samples, n: f64) -> Samples {
+    let family = "traefik_entrypoint_requests_total{";
+    let target = sum(before, family) + n;
+    let mut last = Samples::new();
+    let done = wait_until(Duration::from_secs(10), || {
+        last = scrape(admin, "localhost").1;
+        sum(&last, family) >= target
+    });
+    assert!(done, "{target} requests never counted: {last:#?}");
+    quiet(admin)
+}
+
+/// A scrape once the entrypoint's count has stopped moving (two scrapes in a row agree), so
+/// requests answered before it (readiness probes) are in it.
+fn quiet(admin: SocketAddr) -> Samples {
+    let family = "traefik_entrypoint_requests_total{";
+    let mut last = scrape(admin, "localhost").1;
+    let settled = wait_until(Duration::from_secs(10), || {
+        let now = scrape(admin, "localhost").1;
+        let same = sum(&now, family) == sum(&last, family);
+        last = now;
+        same
+    });
+    assert!(settled, "the request count never settled");
+    last
+}
+
 fn scrape(addr: SocketAddr, host: &str) -> (raw::Response, Samples) {
     let r = raw::get(addr, host, "/metrics", &[]).expect("scrape");
     let samples = parse(&r.body_text());
@@ -204,7 +242,7 @@ fn run(binary: &std::path::Path) -> Run {
         proc.log()
     );
     // Counters are compared as what the traffic added (readiness probes came before).
-    let before = scrape(admin, "localhost").1;
+    let before = quiet(admin);
     traffic(web);
     // b2 fails its health check: its gauge falls to 0.
     switch_health(&b2, false);
@@ -220,7 +258,8 @@ fn run(binary: &std::path::Path) -> Run {
         "b2 down in the metrics:\n{}",
         proc.log()
     );
-    let samples = delta(&scrape(admin, "localhost").1, &before);
+    // The 11 requests of `traffic`, all counted.
+    let samples = delta(&settled(admin, &before, 11.0), &before);
     let routed_scrape = raw::get(web, "metrics.test", "/metrics", &[]).unwrap();
     let admin_scrape_on_web = raw::get(web, "ready.test", "/metrics", &[]).unwrap().status;
     let comparable = comparable(&samples, &[("B1", &b1), ("B2", &b2)]);
@@ -508,9 +547,14 @@ tls:
             let (_, r) = client.get(web, "tls.test", "/", &[]).expect("TLS request");
             assert_eq!(r.status, 200);
         }
-        scrape(admin, "localhost")
-            .1
-            .into_iter()
+        // Recorded just after each answer: wait until the three are counted.
+        let family = "traefik_entrypoint_requests_tls_total{";
+        let mut last = Samples::new();
+        assert!(wait_until(Duration::from_secs(10), || {
+            last = scrape(admin, "localhost").1;
+            sum(&last, family) >= 3.0
+        }));
+        last.into_iter()
             .filter(|(k, _)| k.contains("_tls_") || k.starts_with("traefik_tls_certs_not_after"))
             .map(|(k, v)| (k, v.to_string()))
             .collect()
@@ -552,21 +596,18 @@ fn header_labels_agree_with_traefik() {
                 "--metrics.prometheus.headerLabels.tenant=X-Tenant",
             ],
         );
-        let before = scrape(proxy.admin, "localhost").1;
-        for tenant in ["acme", "acme", "globex", ""] {
-            let extra: &[(&str, &str)] = if tenant.is_empty() {
-                &[]
-            } else {
-                &[("X-Tenant", tenant)]
-            };
-            assert_eq!(
-                raw::get(proxy.web, "ready.test", "/", extra)
-                    .unwrap()
-                    .status,
-                200
-            );
+        let before = quiet(proxy.admin);
+        for tenant in ["acme", "acme", "globex"] {
+            let extra = [("X-Tenant", tenant)];
+            let r = raw::get(proxy.web, "ready.test", "/", &extra).unwrap();
+            assert_eq!(r.status, 200);
         }
-        delta(&scrape(proxy.admin, "localhost").1, &before)
+        // Without the header (on another service than the readiness probes').
+        assert_eq!(
+            raw::get(proxy.web, "hc.test", "/", &[]).unwrap().status,
+            200
+        );
+        delta(&settled(proxy.admin, &before, 4.0), &before)
             .into_iter()
             .filter(|(k, _)| k.starts_with("traefik_service_requests_total"))
             .map(|(k, v)| (k, v.to_string()))
@@ -579,7 +620,7 @@ fn header_labels_agree_with_traefik() {
         "{wharf:#?}"
     );
     assert_eq!(
-        wharf.get("traefik_service_requests_total{code=200,method=GET,protocol=http,service=single@file,tenant=}"),
+        wharf.get("traefik_service_requests_total{code=200,method=GET,protocol=http,service=checked@file,tenant=}"),
         Some(&"1".to_string()),
         "{wharf:#?}"
     );
