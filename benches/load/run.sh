@@ -69,7 +69,7 @@ http:
   services:
     backend: {loadBalancer: {servers: [{url: "http://$BACKEND"}]}}
   middlewares:
-$(sed -n '/^    secure-headers:$/,/^    api-auth:$/p' config/dynamic/middleware.yml | sed '$d')
+$(sed -n '/^    secure-headers:$/,/^    api-auth:$/p' config/traefik/middleware.yml | sed '$d')
     gz: {compress: {}}
     api-auth:
       forwardAuth:

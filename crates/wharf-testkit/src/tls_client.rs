@@ -171,7 +171,7 @@ pub fn trusting_config(alpn: &[&str]) -> Arc<ClientConfig> {
     TlsClient::new(None).alpn(alpn).config_with_sni()
 }
 
-/// One HTTP/1.1 request on an open TLS connection.
+/// One HTTP/1.1 GET on an open TLS connection.
 pub fn request(
     stream: &mut TlsStream,
     host: &str,
@@ -179,7 +179,19 @@ pub fn request(
     extra: &[(&str, &str)],
     close: bool,
 ) -> Result<Response, String> {
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n");
+    request_method(stream, "GET", host, path, extra, close)
+}
+
+/// One HTTP/1.1 request without a body on an open TLS connection.
+pub fn request_method(
+    stream: &mut TlsStream,
+    method: &str,
+    host: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+    close: bool,
+) -> Result<Response, String> {
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n");
     if close {
         req.push_str("Connection: close\r\n");
     }

@@ -8,40 +8,32 @@
 mod check;
 mod healthcheck;
 mod logging;
+mod routes;
 mod run;
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
+    let rest = || args[1..].to_vec();
+    let outcome = match args.first().map(String::as_str) {
         Some("version") | Some("--version") => {
             println!(
                 "wharf {} (Traefik v3 compatible)",
                 env!("CARGO_PKG_VERSION")
             );
-            ExitCode::SUCCESS
+            Ok(())
         }
-        Some("check") => match check::check(args[1..].to_vec()) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("wharf: {e:#}");
-                ExitCode::from(1)
-            }
-        },
-        Some("healthcheck") => match healthcheck::healthcheck(args[1..].to_vec()) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("wharf: {e:#}");
-                ExitCode::from(1)
-            }
-        },
-        _ => match run::run(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("wharf: {e:#}");
-                ExitCode::from(1)
-            }
-        },
+        Some("check") => check::check(rest()),
+        Some("routes") => routes::routes(rest()),
+        Some("healthcheck") => healthcheck::healthcheck(rest()),
+        _ => run::run(args.clone()),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wharf: {e:#}");
+            ExitCode::from(1)
+        }
     }
 }

@@ -95,7 +95,7 @@ http:
     retry:   {rule: "Host(`retry.test`)", service: halfdead, middlewares: [retry3]}
     basicrealm: {rule: "Host(`basicrealm.test`)", service: host, middlewares: [basicrealm]}
   middlewares:
-    # (secure-headers and cors: inserted from the shipped config/dynamic/middleware.yml)
+    # (secure-headers and cors: inserted from the shipped config/traefik/middleware.yml)
     custom:
       headers:
         customRequestHeaders: {X-Added-Req: "yes", User-Agent: ""}
@@ -183,7 +183,7 @@ fn start_proxy(binary: &Path) -> Proxy {
     let auth = EchoServer::start("auth");
     // secure-headers and cors exactly as shipped (the Compose design's middleware.yml).
     let mut yaml = ROUTERS.replacen(
-        "    # (secure-headers and cors: inserted from the shipped config/dynamic/middleware.yml)\n",
+        "    # (secure-headers and cors: inserted from the shipped config/traefik/middleware.yml)\n",
         &common::compose_middlewares(),
         1,
     );

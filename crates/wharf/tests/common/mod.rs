@@ -153,10 +153,10 @@ pub fn check_expected(
 }
 
 /// The Compose design's `secure-headers` and `cors` definitions, as shipped in
-/// `config/dynamic/middleware.yml` (indented as entries of `http.middlewares`).
+/// `config/traefik/middleware.yml` (indented as entries of `http.middlewares`).
 pub fn compose_middlewares() -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/dynamic/middleware.yml");
-    let shipped = std::fs::read_to_string(&path).expect("config/dynamic/middleware.yml");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/traefik/middleware.yml");
+    let shipped = std::fs::read_to_string(&path).expect("config/traefik/middleware.yml");
     let start = shipped
         .find("    secure-headers:\n")
         .expect("secure-headers");
