@@ -33,7 +33,8 @@ ENTRYPOINT ["/wharf"]
 FROM runtime AS prebuilt
 COPY dist/ /
 
-# From source: a static glibc build (pingora's zlib-ng needs cmake).
+# From source: a static glibc build with the `image` profile (fat LTO, stripped; pingora's
+# zlib-ng needs cmake).
 FROM rust:1.95-bookworm AS build
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends cmake ca-certificates \
@@ -41,10 +42,9 @@ RUN apt-get update -qq \
 WORKDIR /src
 COPY . .
 RUN target="$(uname -m)-unknown-linux-gnu" \
- && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked -p wharf --target "$target" \
+ && RUSTFLAGS="-C target-feature=+crt-static" cargo build --profile image --locked -p wharf --target "$target" \
  && mkdir -p /dist/etc/ssl/certs \
- && cp "target/$target/release/wharf" /dist/wharf \
- && strip /dist/wharf \
+ && cp "target/$target/image/wharf" /dist/wharf \
  && cp /etc/ssl/certs/ca-certificates.crt /dist/etc/ssl/certs/
 
 FROM runtime AS wharf

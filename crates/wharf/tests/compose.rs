@@ -22,7 +22,7 @@ use serde_json::Value;
 use stack::Stack;
 use wharf_testkit::raw;
 use wharf_testkit::tls_client::{request_method, TlsClient};
-use wharf_testkit::wait::wait_until;
+use wharf_testkit::wait_until;
 
 const LANDING: &str = "motovaultpro.com";
 const ADMIN: &str = "admin.motovaultpro.com";
@@ -226,8 +226,8 @@ fn the_designs_stack_runs_behind_wharf() {
         .expect("metrics")
         .body_text();
     assert!(
-        metrics.contains("traefik_router_requests_total{code=\"200\",method=\"GET\",protocol=\"http\",router=\"landing@docker\",service=\"landing@docker\"}"),
-        "no landing router series in:\n{metrics}"
+        metrics.contains("traefik_service_requests_total{code=\"200\",method=\"GET\",protocol=\"http\",service=\"landing@docker\"}"),
+        "no landing service series in:\n{metrics}"
     );
 
     // wharf is on frontend and backend only, and cannot reach the databases: not by name, not

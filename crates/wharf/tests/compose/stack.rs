@@ -4,13 +4,13 @@
 //! (volumes too) when dropped, even when the test fails.
 
 use std::collections::BTreeSet;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use wharf_testkit::wait::wait_until;
+use wharf_testkit::wait_until;
 
 const WHARF_IMAGE: &str = "wharf:test";
 const STANDIN_IMAGE: &str = "wharf-standin:test";
@@ -49,8 +49,7 @@ pub fn docker_out(args: &[&str]) -> String {
 }
 
 fn free_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr")
+    SocketAddr::from(([127, 0, 0, 1], wharf_testkit::free_port()))
 }
 
 fn copy(from: &Path, to: &Path, files: &[&str]) {
