@@ -20,7 +20,7 @@ COMPOSE ?= $(shell if docker compose version >/dev/null 2>&1; then echo "docker 
 API = http://localhost:$(WHARF_DASHBOARD_PORT)
 
 .PHONY: help up down images certs secrets dashboard logs service-discovery routes \
-  network-inspect health-check-all test bench
+  network-inspect health-check-all check test bench
 
 help:
 	@sed -n 's/^\([a-z-]*\):.*## \(.*\)/  make \1\t\2/p' $(MAKEFILE_LIST) | expand -t 28
@@ -60,6 +60,10 @@ network-inspect: ## the stack's networks: internal or not, and who is on each
 health-check-all: ## every service with its state and health
 	@docker ps -a --filter label=com.docker.compose.project=$(PROJECT) \
 	  --format 'table {{.Label "com.docker.compose.service"}}\t{{.Status}}\t{{.Names}}' | (read -r h; echo "$$h"; sort)
+
+check: certs ## validate the stack's configuration and labels without starting it (no engine needed)
+	@docker run --rm --entrypoint /wharf -v "$(CURDIR):/stack:ro" -w /stack $${WHARF_IMAGE:-wharf:dev} \
+	  check --compose=docker-compose.yml -p $(PROJECT)
 
 test: ## the whole test suite (what CI runs)
 	bash scripts/test.sh

@@ -55,6 +55,9 @@ bash scripts/fuzz.sh
 
 log "config/ examples load"
 cargo run -q -p wharf --locked -- check --configFile=config/traefik.yml
+# The Compose stack as it would run (development certificates made first, as `make check` does).
+bash scripts/dev-files.sh certs >/dev/null
+cargo run -q -p wharf --locked -- check --compose=docker-compose.yml
 
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$test_log" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo '; [0-9]+ failed' "$test_log" | awk '{s+=$2} END {print s+0}')

@@ -12,6 +12,7 @@
 //!
 //! [`Origin`]: wharf_model::Origin
 
+pub mod compose;
 mod composite;
 mod decode;
 pub mod docker;
@@ -20,6 +21,7 @@ mod dynamic;
 mod fuzz_anchors;
 pub mod fuzz_logic;
 mod health_check;
+pub mod lint;
 mod middlewares;
 mod node;
 mod services;

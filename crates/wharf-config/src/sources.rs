@@ -51,6 +51,30 @@ pub enum StaticError {
     Invalid(Vec<ConfigIssue>),
 }
 
+impl StaticError {
+    /// The problems as located issues (`wharf check` lists them with the rest).
+    pub fn into_issues(self) -> Vec<ConfigIssue> {
+        match self {
+            StaticError::Invalid(issues) => issues,
+            StaticError::Yaml(e) => vec![ConfigIssue::error(e.origin(), e.message.clone())],
+            other => {
+                let path = match &other {
+                    StaticError::Read { path, .. } | StaticError::Toml { path } => {
+                        path.display().to_string()
+                    }
+                    _ => String::new(),
+                };
+                let origin = Origin::File {
+                    path: path.into(),
+                    line: 0,
+                    column: 0,
+                };
+                vec![ConfigIssue::error(origin, other.to_string())]
+            }
+        }
+    }
+}
+
 fn render(issues: &[ConfigIssue]) -> String {
     issues
         .iter()

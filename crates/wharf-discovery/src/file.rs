@@ -114,29 +114,8 @@ impl FileProvider {
     }
 
     fn load_files(&self, allow_empty: bool) -> Result<ProviderUpdate, LoadError> {
-        let (files, mut issues) = self.files()?;
-        let mut merged = RawDynamicConfig::default();
-        for path in files {
-            let text = std::fs::read_to_string(&path).map_err(|e| LoadError::Read {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-            if text.trim().is_empty() {
-                if allow_empty {
-                    continue;
-                }
-                return Err(LoadError::Empty { path });
-            }
-            let root = yaml::parse(&text, &path.display().to_string())?;
-            let (raw, file_issues) = decode_dynamic(&root);
-            issues.extend(file_issues);
-            merge(&mut merged, raw, &mut issues);
-        }
-        Ok(ProviderUpdate {
-            provider: Self::provider_name(),
-            raw: merged,
-            issues,
-        })
+        let (files, issues) = self.files()?;
+        load_paths(files, issues, allow_empty)
     }
 
     /// Follows changes (if `watch` is on) until `tx` closes; the caller does the first
@@ -421,4 +400,38 @@ fn merge_map<T>(
             ),
         }
     }
+}
+
+/// Reads and decodes `files` as one file provider's configuration (in this order), after
+/// `issues` found on the way to them. `wharf check --compose` gives the host files behind a
+/// container's Docker configs this way.
+pub fn load_paths(
+    files: Vec<PathBuf>,
+    mut issues: Vec<ConfigIssue>,
+    allow_empty: bool,
+) -> Result<ProviderUpdate, LoadError> {
+    contained("file", || {
+        let mut merged = RawDynamicConfig::default();
+        for path in files {
+            let text = std::fs::read_to_string(&path).map_err(|e| LoadError::Read {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            if text.trim().is_empty() {
+                if allow_empty {
+                    continue;
+                }
+                return Err(LoadError::Empty { path });
+            }
+            let root = yaml::parse(&text, &path.display().to_string())?;
+            let (raw, file_issues) = decode_dynamic(&root);
+            issues.extend(file_issues);
+            merge(&mut merged, raw, &mut issues);
+        }
+        Ok(ProviderUpdate {
+            provider: FileProvider::provider_name(),
+            raw: merged,
+            issues,
+        })
+    })?
 }

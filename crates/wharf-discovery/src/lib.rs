@@ -10,7 +10,7 @@ mod file;
 
 pub use contain::panic_message;
 pub use docker::DockerProvider;
-pub use file::{FileProvider, LoadError};
+pub use file::{load_paths, FileProvider, LoadError};
 
 use wharf_config::RawDynamicConfig;
 use wharf_model::{ConfigIssue, ProviderName};

@@ -204,7 +204,17 @@ impl<L> Parser<'_, L> {
         };
         self.pos += 1;
         if !self.names.contains(&name.as_str()) {
-            let hint = nearest_name(&name, self.names).map(|m| format!("did you mean `{m}`?"));
+            let v2 = match name.as_str() {
+                "Headers" => Some("Header"),
+                "HeadersRegexp" => Some("HeaderRegexp"),
+                "HostHeader" => Some("Host"),
+                _ => None,
+            }
+            .filter(|v3| self.names.contains(v3))
+            .map(|v3| format!("a v2 rule: `{name}` is `{v3}` in v3"));
+            let hint = v2.or_else(|| {
+                nearest_name(&name, self.names).map(|m| format!("did you mean `{m}`?"))
+            });
             return Err(RuleError::at(
                 self.src,
                 offset,
@@ -317,10 +327,11 @@ pub(crate) fn arity(name: &str, args: &[String], allowed: &[usize]) -> Result<()
         .map(|n| n.to_string())
         .collect::<Vec<_>>()
         .join(" or ");
-    let hint = if name == "Host" && args.len() > 1 {
-        Some(
-            "v3 Host takes one host: combine several with `||`, e.g. Host(`a`) || Host(`b`)".into(),
-        )
+    let hint = if args.len() > 1 && matches!(name, "Host" | "Path" | "PathPrefix" | "Method") {
+        Some(format!(
+            "a v2 rule: v3 {name} takes one value: combine several with `||`, e.g. {name}(`{}`) || {name}(`{}`)",
+            args[0], args[1]
+        ))
     } else {
         None
     };
@@ -336,9 +347,25 @@ pub(crate) fn check_regex(name: &str, re: &str) -> Result<(), BuildError> {
         let last = detail.lines().last().unwrap_or("").trim().to_string();
         (
             format!("`{name}` has an invalid regular expression `{re}`: {last}"),
-            None,
+            v2_placeholder_hint(name, re),
         )
     })
+}
+
+/// v2's `{name:regex}` placeholders (HostRegexp, Path*) are plain regular expressions in v3.
+fn v2_placeholder_hint(name: &str, re: &str) -> Option<String> {
+    let open = re.find('{')?;
+    let colon = open + re[open..].find(':')?;
+    let close = colon + re[colon..].find('}')?;
+    let inner = &re[colon + 1..close];
+    let rewritten = format!("{}{inner}{}", &re[..open], &re[close + 1..]);
+    let v3 = match name {
+        "HostRegexp" => format!("HostRegexp(`^{}$`)", rewritten.replace('.', "\\.")),
+        _ => format!("{name}(`{rewritten}`)"),
+    };
+    Some(format!(
+        "a v2 rule: `{{name:regex}}` placeholders are gone in v3, whose matcher takes a plain regular expression, e.g. {v3}"
+    ))
 }
 
 fn build_matcher(name: &str, mut args: Vec<String>) -> Result<Matcher, BuildError> {

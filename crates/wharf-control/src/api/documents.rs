@@ -211,21 +211,7 @@ pub(super) fn documents(inputs: &ApiInputs<'_>, view: &ApiView) -> HashMap<Strin
         "startDate": start_date(),
     });
     // wharf's own: every current problem with its origin and hint (the dashboard's list).
-    let issues: Vec<Value> = inputs
-        .issues
-        .iter()
-        .map(|i| {
-            let mut v = json!({
-                "severity": if i.is_error() { "error" } else { "warning" },
-                "message": i.message,
-                "origin": i.origin.to_string(),
-            });
-            if let Some(hint) = &i.hint {
-                v["hint"] = json!(hint);
-            }
-            v
-        })
-        .collect();
+    let issues: Vec<Value> = inputs.issues.iter().map(super::issue_json).collect();
     HashMap::from([
         ("/api/wharf/issues".to_string(), doc(&json!(issues))),
         ("/api/overview".to_string(), doc(&overview)),

@@ -52,21 +52,21 @@ pub(crate) fn problems(issues: &[ConfigIssue], kind: &str, name: &str, dropped: 
     Problems {
         status,
         error: mine.iter().map(|i| i.message.clone()).collect(),
-        details: mine
-            .iter()
-            .map(|i| {
-                let mut d = json!({
-                    "message": i.message,
-                    "origin": i.origin.to_string(),
-                    "severity": if i.is_error() { "error" } else { "warning" },
-                });
-                if let Some(hint) = &i.hint {
-                    d["hint"] = json!(hint);
-                }
-                d
-            })
-            .collect(),
+        details: mine.iter().map(|i| issue_json(i)).collect(),
     }
+}
+
+/// One problem as the API (and `wharf check --format=json`) shows it.
+pub fn issue_json(i: &ConfigIssue) -> Value {
+    let mut d = json!({
+        "severity": if i.is_error() { "error" } else { "warning" },
+        "message": i.message,
+        "origin": i.origin.to_string(),
+    });
+    if let Some(hint) = &i.hint {
+        d["hint"] = json!(hint);
+    }
+    d
 }
 
 impl Problems {

@@ -1,0 +1,191 @@
+//! `wharf check [--compose=FILE [--project-name=NAME]] [--format=text|json] [traefik flags]`:
+//! loads the static configuration, the file provider's files and the Docker labels (from a Compose
+//! file with no engine, or from the running engine), validates everything as the control plane
+//! would, adds what only shows where items meet ([`wharf_config::lint`], networks the proxy
+//! shares with nobody), prints each problem with its origin and exits 1 if any is an error.
+
+mod compose;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use wharf_config::{load_static, validate, ProviderConfig};
+use wharf_discovery::FileProvider;
+use wharf_model::{ConfigIssue, StaticConfig};
+
+/// `check`'s own flags, the rest being Traefik's.
+#[derive(Default)]
+struct Options {
+    compose: Option<PathBuf>,
+    project: Option<String>,
+    json: bool,
+    traefik: Vec<String>,
+}
+
+impl Options {
+    fn parse(args: Vec<String>) -> anyhow::Result<Options> {
+        let mut o = Options::default();
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((f, v)) => (f.to_string(), Some(v.to_string())),
+                None => (arg.clone(), None),
+            };
+            let mut value = |name: &str| {
+                inline
+                    .clone()
+                    .or_else(|| args.next())
+                    .with_context(|| format!("{name} needs a value"))
+            };
+            match flag.as_str() {
+                "--compose" | "-f" => o.compose = Some(PathBuf::from(value("--compose")?)),
+                "--project-name" | "-p" => o.project = Some(value("--project-name")?),
+                "--format" => {
+                    o.json = match value("--format")?.as_str() {
+                        "json" => true,
+                        "text" => false,
+                        other => bail!("--format={other}: use text or json"),
+                    }
+                }
+                _ => o.traefik.push(arg),
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// What was checked, for the summary line.
+#[derive(Default)]
+struct Counts {
+    entry_points: usize,
+    routers: usize,
+    services: usize,
+    middlewares: usize,
+}
+
+pub fn check(args: Vec<String>) -> anyhow::Result<()> {
+    let options = Options::parse(args)?;
+    let (issues, counts) = match &options.compose {
+        Some(path) => compose::check(path, options.project.as_deref(), &options.traefik)?,
+        None => check_host(&options.traefik)?,
+    };
+    let errors = issues.iter().filter(|i| i.is_error()).count();
+    let warnings = issues.len() - errors;
+    if options.json {
+        let doc = serde_json::json!({
+            "issues": issues.iter().map(wharf_control::api::issue_json).collect::<Vec<_>>(),
+            "summary": {
+                "entryPoints": counts.entry_points,
+                "routers": counts.routers,
+                "services": counts.services,
+                "middlewares": counts.middlewares,
+                "errors": errors,
+                "warnings": warnings,
+            },
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        for issue in &issues {
+            println!("{issue}");
+        }
+        println!(
+            "{} entrypoint(s), {} router(s), {} service(s), {} middleware(s); {errors} error(s), {warnings} warning(s)",
+            counts.entry_points, counts.routers, counts.services, counts.middlewares,
+        );
+    }
+    if errors > 0 {
+        bail!("the configuration has {errors} error(s)");
+    }
+    Ok(())
+}
+
+/// The configuration as this host's wharf would load it: static sources, the file provider,
+/// and the Docker engine's containers when the Docker provider is on.
+fn check_host(flags: &[String]) -> anyhow::Result<(Vec<ConfigIssue>, Counts)> {
+    let loaded = match load_static(&crate::run::inputs(flags.to_vec())?) {
+        Ok(loaded) => loaded,
+        Err(e) => return Ok((e.into_issues(), Counts::default())),
+    };
+    let mut issues: Vec<ConfigIssue> = loaded.warnings.clone();
+    let statics = Arc::new(loaded.config);
+    let mut providers = Vec::new();
+    if let Some(file) = statics.providers.file.clone() {
+        match FileProvider::new(file, None).load(true) {
+            Ok(update) => {
+                issues.extend(update.issues);
+                providers.push(ProviderConfig {
+                    provider: update.provider,
+                    raw: update.raw,
+                });
+            }
+            Err(e) => issues.push(e.to_issue()),
+        }
+    }
+    if let Some(docker) = statics.providers.docker.clone() {
+        let endpoint = docker.endpoint.clone();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start a runtime")?;
+        let provider = wharf_discovery::DockerProvider::new(docker, None);
+        let listed = runtime.block_on(async {
+            tokio::time::timeout(std::time::Duration::from_secs(10), provider.load()).await
+        });
+        match listed {
+            Ok(Ok(update)) => {
+                issues.extend(update.issues);
+                providers.push(ProviderConfig {
+                    provider: update.provider,
+                    raw: update.raw,
+                });
+            }
+            Ok(Err(e)) => issues.push(unreachable_engine(&endpoint, &e.to_string())),
+            Err(_) => issues.push(unreachable_engine(&endpoint, "no answer within 10 s")),
+        }
+    }
+    Ok(finish(issues, providers, &statics, &|_| {}))
+}
+
+fn unreachable_engine(endpoint: &str, why: &str) -> ConfigIssue {
+    ConfigIssue::warning(
+        wharf_model::Origin::Provider("docker".into()),
+        format!("cannot list containers from the Docker engine at {endpoint} ({why}): labels are not checked"),
+    )
+    .with_hint("run where the engine is reachable, or check a Compose file without one: wharf check --compose docker-compose.yml")
+}
+
+/// Validation, certificates and transports as the control plane reads them, then the lints.
+/// `remap` adjusts the validated configuration before files are read (container paths).
+fn finish(
+    mut issues: Vec<ConfigIssue>,
+    providers: Vec<ProviderConfig>,
+    statics: &StaticConfig,
+    remap: &dyn Fn(&mut wharf_model::DynamicConfig),
+) -> (Vec<ConfigIssue>, Counts) {
+    let (mut config, validation) = validate(&providers, statics);
+    remap(&mut config);
+    issues.extend(validation);
+    match wharf_tls::TlsRegistry::new() {
+        Ok(mut tls) => issues.extend(tls.build(&config.tls).1),
+        Err(e) => issues.push(ConfigIssue::error(
+            wharf_model::Origin::Internal,
+            format!("cannot set up TLS: {e}"),
+        )),
+    }
+    // Servers transports' CA files and client certificates, read as the pools would.
+    let mut transports = std::collections::BTreeSet::new();
+    for service in config.services.values() {
+        if transports.insert(service.transport.name.clone()) {
+            issues.extend(wharf_upstream::Transport::build(&service.transport).1);
+        }
+    }
+    issues.extend(wharf_config::lint::lint(&config, statics));
+    let counts = Counts {
+        entry_points: statics.entry_points.len(),
+        routers: config.routers.len(),
+        services: config.services.len() + config.composites.len(),
+        middlewares: config.middlewares.len(),
+    };
+    (issues, counts)
+}

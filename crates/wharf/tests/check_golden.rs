@@ -1,0 +1,81 @@
+//! `wharf check` on a corpus of Compose files and configurations (`tests/check_corpus/<case>/`),
+//! each with its expected output (`expected.txt`: standard output, standard error, exit status).
+//! A case runs `wharf check --compose=docker-compose.yml`, or the arguments in its `args` file
+//! (one per line), in its own directory. `WHARF_BLESS=1` rewrites the expected outputs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn corpus() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/check_corpus")
+}
+
+fn run_case(dir: &Path, format: &[&str]) -> String {
+    let args: Vec<String> = match std::fs::read_to_string(dir.join("args")) {
+        Ok(text) => text.lines().map(str::to_string).collect(),
+        Err(_) => vec!["--compose=docker-compose.yml".into()],
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .arg("check")
+        .args(&args)
+        .args(format)
+        .current_dir(dir)
+        .env_remove("TRAEFIK_CONFIGFILE")
+        .output()
+        .expect("run wharf check");
+    // Static files are named by absolute path (the working directory joined): make it relative.
+    let prefix = format!("{}/", dir.display());
+    let text = |b: &[u8]| String::from_utf8_lossy(b).replace(&prefix, "");
+    format!(
+        "{}--- stderr\n{}--- exit {}\n",
+        text(&out.stdout),
+        text(&out.stderr),
+        out.status.code().unwrap_or(-1)
+    )
+}
+
+#[test]
+fn check_reports_what_each_broken_stack_gets_wrong() {
+    let bless = std::env::var_os("WHARF_BLESS").is_some();
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(corpus())
+        .expect("corpus")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 4, "the corpus is missing");
+    let mut failed = Vec::new();
+    for case in &cases {
+        let got = run_case(case, &[]);
+        let expected_path = case.join("expected.txt");
+        if bless {
+            std::fs::write(&expected_path, &got).expect("bless");
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        if got != expected {
+            failed.push(format!(
+                "== {}\n-- expected\n{expected}-- got\n{got}",
+                case.display()
+            ));
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+#[test]
+fn check_speaks_json_for_ci() {
+    let out = run_case(&corpus().join("broken-labels"), &["--format=json"]);
+    let json_text = out.split("--- stderr").next().expect("stdout");
+    let doc: serde_json::Value = serde_json::from_str(json_text).expect("JSON on stdout");
+    let issues = doc["issues"].as_array().expect("issues");
+    assert_eq!(doc["summary"]["errors"].as_u64(), Some(issues.len() as u64));
+    let typo = issues
+        .iter()
+        .find(|i| i["message"] == "unknown key `http.routers.typos.rul`")
+        .expect("the typo");
+    assert_eq!(typo["severity"], "error");
+    assert_eq!(typo["origin"], "docker-compose.yml:15:9");
+    assert_eq!(typo["hint"], "did you mean `http.routers.typos.rule`?");
+    assert!(out.ends_with("--- exit 1\n"), "{out}");
+}
