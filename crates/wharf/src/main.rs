@@ -6,6 +6,7 @@
 //! service per entrypoint.
 
 mod check;
+mod explain;
 mod healthcheck;
 mod logging;
 mod routes;
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
         }
         Some("check") => check::check(rest()),
         Some("routes") => routes::routes(rest()),
+        Some("explain") => explain::explain(rest()),
         Some("healthcheck") => healthcheck::healthcheck(rest()),
         _ => run::run(args.clone()),
     };

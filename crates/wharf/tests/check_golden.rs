@@ -15,9 +15,13 @@ fn run_case(dir: &Path, format: &[&str]) -> String {
         Ok(text) => text.lines().map(str::to_string).collect(),
         Err(_) => vec!["--compose=docker-compose.yml".into()],
     };
+    run(dir, "check", &args, format)
+}
+
+fn run(dir: &Path, command: &str, args: &[String], format: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .arg("check")
-        .args(&args)
+        .arg(command)
+        .args(args)
         .args(format)
         .current_dir(dir)
         .env_remove("TRAEFIK_CONFIGFILE")
@@ -48,6 +52,42 @@ fn check_reports_what_each_broken_stack_gets_wrong() {
     for case in &cases {
         let got = run_case(case, &[]);
         let expected_path = case.join("expected.txt");
+        if bless {
+            std::fs::write(&expected_path, &got).expect("bless");
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        if got != expected {
+            failed.push(format!(
+                "== {}\n-- expected\n{expected}-- got\n{got}",
+                case.display()
+            ));
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+/// `explain` on the design's stack: each `explain-<name>.args` beside `explain-<name>.txt`.
+#[test]
+fn explain_says_which_router_wins_and_why_the_others_lose() {
+    let bless = std::env::var_os("WHARF_BLESS").is_some();
+    let dir = corpus().join("design");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("design")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "args"))
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 3, "the explain cases are missing");
+    let mut failed = Vec::new();
+    for case in &cases {
+        let args: Vec<String> = std::fs::read_to_string(case)
+            .expect("args")
+            .lines()
+            .map(str::to_string)
+            .collect();
+        let got = run(&dir, "explain", &args, &[]);
+        let expected_path = case.with_extension("txt");
         if bless {
             std::fs::write(&expected_path, &got).expect("bless");
             continue;

@@ -230,6 +230,33 @@ fn the_designs_stack_runs_behind_wharf() {
         "no landing service series in:\n{metrics}"
     );
 
+    // `wharf explain` and `wharf routes` against the running stack's API.
+    let api = format!("--api=http://{}", stack.dashboard);
+    let explain = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args([
+            "explain",
+            "https://admin.motovaultpro.com/api/vehicles",
+            &api,
+        ])
+        .output()
+        .expect("wharf explain");
+    let text = String::from_utf8_lossy(&explain.stdout);
+    assert!(explain.status.success(), "{text}");
+    assert!(text.contains("winner: admin-api@docker"), "{text}");
+    assert!(
+        text.contains("middlewares: api-auth@file -> cors@file"),
+        "{text}"
+    );
+    assert!(text.contains(":3001 (UP)"), "{text}");
+    let routes = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["routes", &api])
+        .output()
+        .expect("wharf routes");
+    let text = String::from_utf8_lossy(&routes.stdout);
+    for name in ROUTERS {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+    }
+
     // wharf is on frontend and backend only, and cannot reach the databases: not by name, not
     // by address, from its own network namespace. The same probe reaches admin-backend.
     let wharf = stack.container_of("wharf");

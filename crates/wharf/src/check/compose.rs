@@ -14,7 +14,7 @@ use wharf_config::{load_static, ProviderConfig, StaticInputs};
 use wharf_discovery::{load_paths, FileProvider};
 use wharf_model::{ConfigIssue, FileProviderConfig, Origin, PemSource, ProviderName};
 
-use super::Counts;
+use super::Loaded;
 
 /// Where Traefik (and wharf) look for the static configuration in a container.
 const STATIC_FILES: [&str; 3] = [
@@ -23,11 +23,7 @@ const STATIC_FILES: [&str; 3] = [
     "/etc/traefik/traefik.toml",
 ];
 
-pub fn check(
-    path: &Path,
-    project: Option<&str>,
-    flags: &[String],
-) -> anyhow::Result<(Vec<ConfigIssue>, Counts)> {
+pub fn check(path: &Path, project: Option<&str>, flags: &[String]) -> anyhow::Result<Loaded> {
     let (file, mut issues) = ComposeFile::read(path, project).map_err(anyhow::Error::msg)?;
     let proxy = file.proxy();
     let mounts = proxy.map(|p| p.mounts.clone()).unwrap_or_default();
@@ -75,7 +71,7 @@ pub fn check(
         Ok(loaded) => loaded,
         Err(e) => {
             issues.extend(e.into_issues());
-            return Ok((issues, Counts::default()));
+            return Ok(Loaded::static_failed(issues));
         }
     };
     issues.extend(loaded.warnings.clone());
@@ -128,10 +124,13 @@ pub fn check(
             remap_certificates(config, &mounts)
         }
     };
-    let (issues, counts) = super::finish(issues, providers, &statics, &remap);
+    let mut loaded = super::finish(issues, providers, &statics, &remap);
     // Validation names docker routers by their labels too: point those at the file as well.
-    let issues = issues.into_iter().map(|i| at_label(i, &file)).collect();
-    Ok((issues, counts))
+    loaded.issues = std::mem::take(&mut loaded.issues)
+        .into_iter()
+        .map(|i| at_label(i, &file))
+        .collect();
+    Ok(loaded)
 }
 
 fn label<'a>(s: &'a ComposeService, key: &str) -> Option<&'a str> {

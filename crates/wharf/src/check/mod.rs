@@ -57,19 +57,49 @@ impl Options {
 
 /// What was checked, for the summary line.
 #[derive(Default)]
-struct Counts {
+pub(crate) struct Counts {
     entry_points: usize,
     routers: usize,
     services: usize,
     middlewares: usize,
 }
 
+/// Everything `check` read: the problems, and the configuration when the static part loaded.
+pub(crate) struct Loaded {
+    pub issues: Vec<ConfigIssue>,
+    pub counts: Counts,
+    pub config: Option<(StaticConfig, wharf_model::DynamicConfig)>,
+}
+
+impl Loaded {
+    fn static_failed(issues: Vec<ConfigIssue>) -> Loaded {
+        Loaded {
+            issues,
+            counts: Counts::default(),
+            config: None,
+        }
+    }
+}
+
+/// Loads and validates as `check` does: `--compose FILE [-p NAME]` or Traefik's sources.
+pub(crate) fn load(
+    compose: Option<&std::path::Path>,
+    project: Option<&str>,
+    flags: &[String],
+) -> anyhow::Result<Loaded> {
+    match compose {
+        Some(path) => compose::check(path, project, flags),
+        None => check_host(flags),
+    }
+}
+
 pub fn check(args: Vec<String>) -> anyhow::Result<()> {
     let options = Options::parse(args)?;
-    let (issues, counts) = match &options.compose {
-        Some(path) => compose::check(path, options.project.as_deref(), &options.traefik)?,
-        None => check_host(&options.traefik)?,
-    };
+    let Loaded { issues, counts, .. } = load(
+        options.compose.as_deref(),
+        options.project.as_deref(),
+        &options.traefik,
+    )?;
     let errors = issues.iter().filter(|i| i.is_error()).count();
     let warnings = issues.len() - errors;
     if options.json {
@@ -102,10 +132,10 @@ pub fn check(args: Vec<String>) -> anyhow::Result<()> {
 
 /// The configuration as this host's wharf would load it: static sources, the file provider,
 /// and the Docker engine's containers when the Docker provider is on.
-fn check_host(flags: &[String]) -> anyhow::Result<(Vec<ConfigIssue>, Counts)> {
+fn check_host(flags: &[String]) -> anyhow::Result<Loaded> {
     let loaded = match load_static(&crate::run::inputs(flags.to_vec())?) {
         Ok(loaded) => loaded,
-        Err(e) => return Ok((e.into_issues(), Counts::default())),
+        Err(e) => return Ok(Loaded::static_failed(e.into_issues())),
     };
     let mut issues: Vec<ConfigIssue> = loaded.warnings.clone();
     let statics = Arc::new(loaded.config);
@@ -162,7 +192,7 @@ fn finish(
     providers: Vec<ProviderConfig>,
     statics: &StaticConfig,
     remap: &dyn Fn(&mut wharf_model::DynamicConfig),
-) -> (Vec<ConfigIssue>, Counts) {
+) -> Loaded {
     let (mut config, validation) = validate(&providers, statics);
     remap(&mut config);
     issues.extend(validation);
@@ -187,5 +217,9 @@ fn finish(
         services: config.services.len() + config.composites.len(),
         middlewares: config.middlewares.len(),
     };
-    (issues, counts)
+    Loaded {
+        issues,
+        counts,
+        config: Some((statics.clone(), config)),
+    }
 }
