@@ -12,7 +12,7 @@ use wharf_model::{ConfigIssue, Origin};
 
 use crate::docker::{ContainerInfo, HealthState, NetworkInfo};
 use crate::node::{Node, NodeValue};
-use crate::yaml::{self, YamlError};
+use crate::yaml::{self, DocumentError};
 
 /// The Docker socket: a service mounting it is the proxy.
 const DOCKER_SOCKET: &str = "/var/run/docker.sock";
@@ -104,8 +104,9 @@ impl ComposeFile {
     pub fn read(
         path: &Path,
         project: Option<&str>,
-    ) -> Result<(ComposeFile, Vec<ConfigIssue>), YamlError> {
-        let text = std::fs::read_to_string(path).map_err(|e| YamlError {
+    ) -> Result<(ComposeFile, Vec<ConfigIssue>), DocumentError> {
+        let text = std::fs::read_to_string(path).map_err(|e| DocumentError {
+            format: "YAML",
             path: path.display().to_string(),
             line: 0,
             column: 0,

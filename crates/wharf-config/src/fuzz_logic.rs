@@ -29,6 +29,30 @@ pub fn dynamic_yaml(data: &[u8]) {
     }
 }
 
+/// A TOML file of arbitrary bytes (static or dynamic): parse, decode and validate must never
+/// panic, and every reported position must lie inside the document.
+pub fn dynamic_toml(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let lines = text.matches('\n').count() + 2;
+    match crate::toml::parse(text, "fuzz.toml") {
+        Err(e) => assert!(e.line <= lines, "line {} of {lines}", e.line),
+        Ok(root) => {
+            let _static = decode_static(&root);
+            let (raw, _issues) = decode_dynamic(&root);
+            let statics = decode_static(&yaml::parse("", "s.yml").expect("empty")).0;
+            let _validated = validate(
+                &[ProviderConfig {
+                    provider: ProviderName::new("file"),
+                    raw,
+                }],
+                &statics,
+            );
+        }
+    }
+}
+
 /// Arbitrary command-line flags (one per line) must decode or be rejected, never panic.
 pub fn static_flags(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {

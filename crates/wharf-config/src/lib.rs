@@ -8,7 +8,8 @@
 //!   [`RawDynamicConfig`], and [`validate`] merges every provider's raw config into a
 //!   `DynamicConfig`, dropping invalid items one at a time, each with a located issue.
 //!
-//! YAML is read in exactly one module, [`yaml`].
+//! YAML is read in exactly one module, [`yaml`], TOML in [`toml`]; [`parse_document`] picks by
+//! the file's extension.
 //!
 //! [`Origin`]: wharf_model::Origin
 
@@ -16,6 +17,7 @@ pub mod compose;
 mod composite;
 mod decode;
 pub mod docker;
+mod document;
 mod dynamic;
 #[doc(hidden)]
 mod fuzz_anchors;
@@ -28,6 +30,7 @@ mod services;
 mod sources;
 mod static_decode;
 mod tls;
+pub mod toml;
 mod transport;
 mod validate;
 mod validate_composite;
@@ -36,6 +39,7 @@ pub mod yaml;
 
 pub use composite::{RawChild, RawComposite, RawCompositeKind};
 pub use decode::nearest;
+pub use document::parse_document;
 pub use dynamic::{
     decode_dynamic, RawDynamicConfig, RawLoadBalancer, RawMiddleware, RawRouter, RawServer,
     RawService, RawStickyCookie, Sourced,

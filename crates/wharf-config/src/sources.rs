@@ -42,11 +42,7 @@ pub enum StaticError {
         source: std::io::Error,
     },
     #[error("{0}")]
-    Yaml(#[from] yaml::YamlError),
-    #[error(
-        "{path}: TOML configuration files are not supported yet; convert it to YAML (same keys)"
-    )]
-    Toml { path: PathBuf },
+    Yaml(#[from] yaml::DocumentError),
     #[error("the static configuration has {} error(s):\n{}", .0.iter().filter(|i| i.is_error()).count(), render(.0))]
     Invalid(Vec<ConfigIssue>),
 }
@@ -59,9 +55,7 @@ impl StaticError {
             StaticError::Yaml(e) => vec![ConfigIssue::error(e.origin(), e.message.clone())],
             other => {
                 let path = match &other {
-                    StaticError::Read { path, .. } | StaticError::Toml { path } => {
-                        path.display().to_string()
-                    }
+                    StaticError::Read { path, .. } => path.display().to_string(),
                     _ => String::new(),
                 };
                 let origin = Origin::File {
@@ -95,20 +89,12 @@ pub struct LoadedStatic {
 /// Loads the static configuration the way Traefik picks its source.
 pub fn load_static(inputs: &StaticInputs) -> Result<LoadedStatic, StaticError> {
     let (root, source) = if let Some(path) = find_config_file(inputs) {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        if ext == "toml" {
-            return Err(StaticError::Toml { path });
-        }
         let text = std::fs::read_to_string(&path).map_err(|source| StaticError::Read {
             path: path.clone(),
             source,
         })?;
         (
-            yaml::parse(&text, &path.display().to_string())?,
+            crate::parse_document(&text, &path)?,
             StaticSource::File(path),
         )
     } else if inputs.args.iter().any(|a| a.starts_with("--")) {

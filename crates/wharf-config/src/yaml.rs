@@ -11,17 +11,19 @@ use yaml_rust2::scanner::{Marker, ScanError};
 use crate::node::{Key, Node, NodeValue};
 use wharf_model::Origin;
 
-/// A document that is not valid YAML.
+/// A configuration document that cannot be read (YAML here, TOML in [`crate::toml`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{path}:{line}:{column}: invalid YAML: {message}")]
-pub struct YamlError {
+#[error("{path}:{line}:{column}: invalid {format}: {message}")]
+pub struct DocumentError {
+    /// `YAML` or `TOML`.
+    pub format: &'static str,
     pub path: String,
     pub line: usize,
     pub column: usize,
     pub message: String,
 }
 
-impl YamlError {
+impl DocumentError {
     pub fn origin(&self) -> Origin {
         Origin::file(&Arc::from(self.path.as_str()), self.line, self.column)
     }
@@ -38,10 +40,11 @@ pub const MAX_ALIASED_VALUES: usize = 100_000;
 pub const MAX_DEPTH: usize = 100;
 
 /// Parses one YAML document. An empty document gives an empty map.
-pub fn parse(text: &str, path: &str) -> Result<Node, YamlError> {
+pub fn parse(text: &str, path: &str) -> Result<Node, DocumentError> {
     let path: Arc<str> = Arc::from(path);
     if text.len() > MAX_DOCUMENT_BYTES {
-        return Err(YamlError {
+        return Err(DocumentError {
+            format: "YAML",
             path: path.to_string(),
             line: 1,
             column: 1,
@@ -63,7 +66,8 @@ pub fn parse(text: &str, path: &str) -> Result<Node, YamlError> {
     let mut parser = Parser::new_from_str(text);
     parser
         .load(&mut builder, false)
-        .map_err(|e: ScanError| YamlError {
+        .map_err(|e: ScanError| DocumentError {
+            format: "YAML",
             path: path.to_string(),
             line: e.marker().line(),
             column: e.marker().col() + 1,
@@ -98,7 +102,7 @@ struct Builder {
     root: Option<Node>,
     /// Anchored nodes with their sizes (values in the subtree).
     anchors: HashMap<usize, (Node, usize)>,
-    error: Option<YamlError>,
+    error: Option<DocumentError>,
     /// Values in the document so far, aliases expanded.
     values: usize,
     /// Of those, values copied by aliases.
@@ -113,7 +117,8 @@ impl Builder {
     fn fail(&mut self, origin: &Origin, message: String) {
         if self.error.is_none() {
             if let Origin::File { path, line, column } = origin {
-                self.error = Some(YamlError {
+                self.error = Some(DocumentError {
+                    format: "YAML",
                     path: path.to_string(),
                     line: *line as usize,
                     column: *column as usize,

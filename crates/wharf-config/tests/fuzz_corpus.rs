@@ -14,6 +14,11 @@ fn dynamic_yaml_corpus() {
 }
 
 #[test]
+fn dynamic_toml_corpus() {
+    replay("dynamic_toml", wharf_config::fuzz_logic::dynamic_toml);
+}
+
+#[test]
 fn static_flags_corpus() {
     replay("static_flags", wharf_config::fuzz_logic::static_flags);
 }

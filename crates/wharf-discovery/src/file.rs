@@ -26,7 +26,7 @@ pub enum LoadError {
     #[error("{}: cannot read: {message}", path.display())]
     Read { path: PathBuf, message: String },
     #[error(transparent)]
-    Yaml(#[from] yaml::YamlError),
+    Yaml(#[from] yaml::DocumentError),
     #[error("{}: is empty (a write in progress?)", path.display())]
     Empty { path: PathBuf },
     /// A bug in wharf reached while decoding the update (a panic, caught).
@@ -51,7 +51,7 @@ impl LoadError {
             },
         };
         let message = match self {
-            LoadError::Yaml(e) => format!("invalid YAML: {}", e.message),
+            LoadError::Yaml(e) => format!("invalid {}: {}", e.format, e.message),
             other => other.to_string(),
         };
         ConfigIssue::error(origin, message)
@@ -94,16 +94,15 @@ impl FileProvider {
         }
     }
 
-    /// The YAML files to read, sorted, and the TOML files skipped (with a warning each).
-    fn files(&self) -> Result<(Vec<PathBuf>, Vec<ConfigIssue>), LoadError> {
+    /// The YAML and TOML files to read, sorted.
+    fn files(&self) -> Result<Vec<PathBuf>, LoadError> {
         match &self.config {
-            FileProviderConfig::File { path, .. } => Ok((vec![path.clone()], Vec::new())),
+            FileProviderConfig::File { path, .. } => Ok(vec![path.clone()]),
             FileProviderConfig::Directory { path, .. } => {
                 let mut files = Vec::new();
-                let mut warnings = Vec::new();
-                collect_dir(path, &mut files, &mut warnings)?;
+                collect_dir(path, &mut files)?;
                 files.sort();
-                Ok((files, warnings))
+                Ok(files)
             }
         }
     }
@@ -114,8 +113,7 @@ impl FileProvider {
     }
 
     fn load_files(&self, allow_empty: bool) -> Result<ProviderUpdate, LoadError> {
-        let (files, issues) = self.files()?;
-        load_paths(files, issues, allow_empty)
+        load_paths(self.files()?, Vec::new(), allow_empty)
     }
 
     /// Follows changes (if `watch` is on) until `tx` closes; the caller does the first
@@ -288,11 +286,7 @@ fn tls_files(raw: &RawDynamicConfig) -> HashSet<PathBuf> {
         .collect()
 }
 
-fn collect_dir(
-    dir: &Path,
-    files: &mut Vec<PathBuf>,
-    warnings: &mut Vec<ConfigIssue>,
-) -> Result<(), LoadError> {
+fn collect_dir(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), LoadError> {
     let entries = std::fs::read_dir(dir).map_err(|e| LoadError::Read {
         path: dir.to_path_buf(),
         message: e.to_string(),
@@ -304,20 +298,11 @@ fn collect_dir(
             continue; // editor swap files, hidden files
         }
         if path.is_dir() {
-            collect_dir(&path, files, warnings)?;
+            collect_dir(&path, files)?;
             continue;
         }
-        match path.extension().and_then(|e| e.to_str()) {
-            Some("yml" | "yaml") => files.push(path),
-            Some("toml") => warnings.push(ConfigIssue::warning(
-                Origin::File {
-                    path: path.display().to_string().into(),
-                    line: 0,
-                    column: 0,
-                },
-                "TOML dynamic configuration is not supported yet; this file is ignored (convert it to YAML)",
-            )),
-            _ => {}
+        if let Some("yml" | "yaml" | "toml") = path.extension().and_then(|e| e.to_str()) {
+            files.push(path);
         }
     }
     Ok(())
@@ -423,7 +408,7 @@ pub fn load_paths(
                 }
                 return Err(LoadError::Empty { path });
             }
-            let root = yaml::parse(&text, &path.display().to_string())?;
+            let root = wharf_config::parse_document(&text, &path)?;
             let (raw, file_issues) = decode_dynamic(&root);
             issues.extend(file_issues);
             merge(&mut merged, raw, &mut issues);

@@ -23,11 +23,18 @@ fn a_directory_is_merged_recursively_and_duplicates_are_reported() {
     )
     .unwrap();
     std::fs::write(dir.path().join("sub/b.yaml"), "http:\n  routers:\n    r: {rule: \"Host(`b`)\", service: s}\n    q: {rule: \"Host(`q`)\", service: s}\n").unwrap();
-    std::fs::write(dir.path().join("c.toml"), "[http]\n").unwrap();
+    std::fs::write(
+        dir.path().join("c.toml"),
+        "[http.routers.t]\nrule = \"Host(`t`)\"\nservice = \"s\"\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join(".swap.yml"), "not: [yaml").unwrap();
     std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
     let update = dir_provider(dir.path()).load(false).unwrap();
-    assert_eq!(update.raw.routers.keys().collect::<Vec<_>>(), ["q", "r"]);
+    assert_eq!(
+        update.raw.routers.keys().collect::<Vec<_>>(),
+        ["q", "r", "t"]
+    );
     assert_eq!(
         update.raw.routers["r"].rule.as_ref().unwrap().value,
         "Host(`a`)"
@@ -39,7 +46,16 @@ fn a_directory_is_merged_recursively_and_duplicates_are_reported() {
             .any(|i| i.contains("b.yaml:3:5: error: router `r` is defined in several files")),
         "{issues:#?}"
     );
-    assert!(issues.iter().any(|i| i.ends_with("c.toml: warning: TOML dynamic configuration is not supported yet; this file is ignored (convert it to YAML)")), "{issues:#?}");
+    // A TOML file is read like the YAML ones, its positions kept.
+    assert_eq!(
+        update.raw.routers["t"]
+            .rule
+            .as_ref()
+            .unwrap()
+            .origin
+            .to_string(),
+        format!("{}:2:8", dir.path().join("c.toml").display())
+    );
 }
 
 #[test]

@@ -24,6 +24,7 @@ mod recording;
 pub mod socket_proxy;
 pub mod tcp_relay;
 pub mod tls_client;
+pub mod toml_twin;
 mod wait;
 
 pub use corpus::replay_corpus;

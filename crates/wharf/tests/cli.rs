@@ -163,3 +163,40 @@ fn check_reports_service_problems_with_their_origin() {
         "{out}"
     );
 }
+
+/// `traefik.toml` is found where `traefik.yml` is, and TOML dynamic files are read like YAML
+/// ones: the same errors, at the TOML file's line and column.
+#[test]
+fn toml_configuration_is_read_with_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("traefik.toml"),
+        "[entryPoints.web]\naddress = \":8000\"\n\n[providers.file]\nfilename = \"dyn.toml\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("dyn.toml"),
+        "[http.routers.r]\nrule = \"Host(`a`)\"\nservice = \"s\"\nentryPoints = [\"webb\"]\n\n[http.routers.typo]\nrul = \"Host(`b`)\"\nservice = \"s\"\n\n[[http.services.s.loadBalancer.servers]]\nurl = \"http://127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    let (ok, out) = run(&["check"], dir.path());
+    assert!(!ok, "{out}");
+    for expected in [
+        "dyn.toml:4:16: warning: router `r@file`: entrypoint `webb` does not exist (hint: did you mean `web`?)",
+        "dyn.toml:7:1: error: unknown key `http.routers.typo.rul` (hint: did you mean `http.routers.typo.rule`?)",
+    ] {
+        assert!(out.contains(expected), "{expected}\nnot in:\n{out}");
+    }
+    // A static typo stops start-up, named at its place in traefik.toml.
+    std::fs::write(
+        dir.path().join("traefik.toml"),
+        "[entryPoints.web]\nadress = \":8000\"\n",
+    )
+    .unwrap();
+    let (ok, out) = run(&["check"], dir.path());
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("traefik.toml:2:1: error: unknown key `entryPoints.web.adress` (hint: did you mean `entryPoints.web.address`?)"),
+        "{out}"
+    );
+}

@@ -175,7 +175,8 @@ fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], free_port()))
 }
 
-fn start_proxy(binary: &Path) -> Proxy {
+/// `toml`: the dynamic configuration is given as its TOML twin (`dynamic.toml`).
+fn start_proxy(binary: &Path, toml: bool) -> Proxy {
     let mut backends: Vec<EchoServer> = SERVICES.iter().map(|s| EchoServer::start(s)).collect();
     backends.push(EchoServer::start("rr1"));
     backends.push(EchoServer::start("rr2"));
@@ -224,8 +225,15 @@ fn start_proxy(binary: &Path) -> Proxy {
     ));
 
     let dir = tempfile::tempdir().unwrap();
-    let dynamic = dir.path().join("dynamic.yml");
-    std::fs::write(&dynamic, &yaml).unwrap();
+    let dynamic = if toml {
+        let path = dir.path().join("dynamic.toml");
+        std::fs::write(&path, wharf_testkit::toml_twin::yaml_to_toml(&yaml)).unwrap();
+        path
+    } else {
+        let path = dir.path().join("dynamic.yml");
+        std::fs::write(&path, &yaml).unwrap();
+        path
+    };
     let eps: BTreeMap<&'static str, SocketAddr> = [
         "web",
         "trusted",
@@ -433,9 +441,19 @@ fn observe(p: &Proxy, c: &Case) -> BTreeMap<String, String> {
 
 #[test]
 fn wharf_and_traefik_agree() {
+    agree(false);
+}
+
+/// The same configuration as a TOML file: both read it as they read the YAML.
+#[test]
+fn wharf_and_traefik_agree_on_the_toml_twin() {
+    agree(true);
+}
+
+fn agree(toml: bool) {
     let traefik = common::traefik_bin();
-    let wharf_proxy = start_proxy(&common::wharf_bin());
-    let traefik_proxy = start_proxy(&traefik);
+    let wharf_proxy = start_proxy(&common::wharf_bin(), toml);
+    let traefik_proxy = start_proxy(&traefik, toml);
     let cases = cases();
     assert!(cases.len() >= 30);
     let mut diffs = Vec::new();
