@@ -44,6 +44,7 @@ pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 
 /// Reports every key of `node` that is not in `known`. Keys in `unimplemented` are accepted
 /// with one warning each. Returns false if `node` is not a map (already reported).
+#[track_caller]
 pub fn check_keys(
     node: &Node,
     path: &str,
@@ -51,6 +52,7 @@ pub fn check_keys(
     unimplemented: &[&str],
     issues: &mut Issues,
 ) -> bool {
+    crate::reference::note(path, known, unimplemented, std::panic::Location::caller());
     match &node.value {
         NodeValue::Map(entries) => {
             for (key, _) in entries {

@@ -26,6 +26,7 @@ mod health_check;
 pub mod lint;
 mod middlewares;
 mod node;
+pub mod reference;
 mod services;
 mod sources;
 mod static_decode;
