@@ -15,18 +15,21 @@ pub fn dynamic_yaml(data: &[u8]) {
     let lines = text.replace("\r\n", "\n").matches(['\n', '\r']).count() + 2;
     match yaml::parse(text, "fuzz.yml") {
         Err(e) => assert!(e.line <= lines, "line {} of {lines}", e.line),
-        Ok(root) => {
-            let (raw, _issues) = decode_dynamic(&root);
-            let statics = decode_static(&yaml::parse("", "s.yml").expect("empty")).0;
-            let _validated = validate(
-                &[ProviderConfig {
-                    provider: ProviderName::new("file"),
-                    raw,
-                }],
-                &statics,
-            );
-        }
+        Ok(root) => decode_and_validate(&root),
     }
+}
+
+/// A file provider's tree decoded and validated, as the control plane would.
+fn decode_and_validate(root: &crate::Node) {
+    let (raw, _issues) = decode_dynamic(root);
+    let statics = decode_static(&yaml::parse("", "s.yml").expect("empty")).0;
+    let _validated = validate(
+        &[ProviderConfig {
+            provider: ProviderName::new("file"),
+            raw,
+        }],
+        &statics,
+    );
 }
 
 /// A TOML file of arbitrary bytes (static or dynamic): parse, decode and validate must never
@@ -40,15 +43,7 @@ pub fn dynamic_toml(data: &[u8]) {
         Err(e) => assert!(e.line <= lines, "line {} of {lines}", e.line),
         Ok(root) => {
             let _static = decode_static(&root);
-            let (raw, _issues) = decode_dynamic(&root);
-            let statics = decode_static(&yaml::parse("", "s.yml").expect("empty")).0;
-            let _validated = validate(
-                &[ProviderConfig {
-                    provider: ProviderName::new("file"),
-                    raw,
-                }],
-                &statics,
-            );
+            decode_and_validate(&root);
         }
     }
 }

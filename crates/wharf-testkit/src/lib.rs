@@ -18,6 +18,7 @@ pub mod docker;
 mod echo;
 pub mod pebble;
 pub mod pki;
+pub mod probe;
 mod process;
 pub mod raw;
 mod recording;

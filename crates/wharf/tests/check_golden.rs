@@ -38,20 +38,17 @@ fn run(dir: &Path, command: &str, args: &[String], format: &[&str]) -> String {
     )
 }
 
-#[test]
-fn check_reports_what_each_broken_stack_gets_wrong() {
+/// Compares each case's output with its golden file (or rewrites them with `WHARF_BLESS=1`).
+fn golden(
+    cases: &[PathBuf],
+    expected_of: fn(&Path) -> PathBuf,
+    output_of: impl Fn(&Path) -> String,
+) {
     let bless = std::env::var_os("WHARF_BLESS").is_some();
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(corpus())
-        .expect("corpus")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.is_dir())
-        .collect();
-    cases.sort();
-    assert!(cases.len() >= 4, "the corpus is missing");
     let mut failed = Vec::new();
-    for case in &cases {
-        let got = run_case(case, &[]);
-        let expected_path = case.join("expected.txt");
+    for case in cases {
+        let got = output_of(case);
+        let expected_path = expected_of(case);
         if bless {
             std::fs::write(&expected_path, &got).expect("bless");
             continue;
@@ -67,40 +64,46 @@ fn check_reports_what_each_broken_stack_gets_wrong() {
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
+/// The entries of `dir` that `keep` accepts, sorted.
+fn entries(dir: &Path, keep: fn(&Path) -> bool) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("corpus")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| keep(p))
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn check_reports_what_each_broken_stack_gets_wrong() {
+    let cases = entries(&corpus(), |p| p.is_dir());
+    assert!(cases.len() >= 4, "the corpus is missing");
+    golden(
+        &cases,
+        |case| case.join("expected.txt"),
+        |case| run_case(case, &[]),
+    );
+}
+
 /// `explain` on the design's stack: each `explain-<name>.args` beside `explain-<name>.txt`.
 #[test]
 fn explain_says_which_router_wins_and_why_the_others_lose() {
-    let bless = std::env::var_os("WHARF_BLESS").is_some();
     let dir = corpus().join("design");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("design")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "args"))
-        .collect();
-    cases.sort();
+    let cases = entries(&dir, |p| p.extension().is_some_and(|e| e == "args"));
     assert!(cases.len() >= 3, "the explain cases are missing");
-    let mut failed = Vec::new();
-    for case in &cases {
-        let args: Vec<String> = std::fs::read_to_string(case)
-            .expect("args")
-            .lines()
-            .map(str::to_string)
-            .collect();
-        let got = run(&dir, "explain", &args, &[]);
-        let expected_path = case.with_extension("txt");
-        if bless {
-            std::fs::write(&expected_path, &got).expect("bless");
-            continue;
-        }
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
-        if got != expected {
-            failed.push(format!(
-                "== {}\n-- expected\n{expected}-- got\n{got}",
-                case.display()
-            ));
-        }
-    }
-    assert!(failed.is_empty(), "{}", failed.join("\n"));
+    golden(
+        &cases,
+        |case| case.with_extension("txt"),
+        |case| {
+            let args: Vec<String> = std::fs::read_to_string(case)
+                .expect("args")
+                .lines()
+                .map(str::to_string)
+                .collect();
+            run(&dir, "explain", &args, &[])
+        },
+    );
 }
 
 #[test]

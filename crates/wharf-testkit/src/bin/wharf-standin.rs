@@ -19,8 +19,7 @@
 //! `/bin/sh -c "wharf-standin probe URL"` it does the same, so shell-form checks work).
 
 use std::convert::Infallible;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,31 +30,6 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-
-const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
-
-fn probe(url: &str) -> i32 {
-    let rest = url.trim_start_matches("http://");
-    let (authority, path) = rest
-        .split_once('/')
-        .map_or((rest, "/".to_string()), |(a, p)| (a, format!("/{p}")));
-    let Some(addr) = authority.to_socket_addrs().ok().and_then(|mut a| a.next()) else {
-        return 1;
-    };
-    let Ok(mut s) = TcpStream::connect_timeout(&addr, PROBE_TIMEOUT) else {
-        return 1;
-    };
-    let _timeout = s.set_read_timeout(Some(PROBE_TIMEOUT));
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
-    if s.write_all(request.as_bytes()).is_err() {
-        return 1;
-    }
-    let mut buf = [0u8; 16];
-    match s.read(&mut buf) {
-        Ok(n) if buf[..n].starts_with(b"HTTP/1.1 200") => 0,
-        _ => 1,
-    }
-}
 
 struct Identity {
     service: String,
@@ -180,16 +154,10 @@ async fn serve(port: u16, id: Arc<Identity>) {
 }
 
 fn main() {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
     // Installed as /bin/sh too: Docker runs a shell-form healthcheck as `/bin/sh -c "<cmd>"`.
-    if args.first().map(String::as_str) == Some("-c") {
-        args = args
-            .get(1)
-            .map(|cmd| cmd.split_whitespace().skip(1).map(str::to_string).collect())
-            .unwrap_or_default();
-    }
+    let args = wharf_testkit::probe::arguments();
     if args.first().map(String::as_str) == Some("probe") {
-        std::process::exit(probe(
+        std::process::exit(wharf_testkit::probe::http_probe(
             args.get(1)
                 .map_or("http://127.0.0.1:80/health/ready", String::as_str),
         ));
