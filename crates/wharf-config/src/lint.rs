@@ -45,6 +45,65 @@ pub fn lint(config: &DynamicConfig, statics: &StaticConfig) -> Vec<ConfigIssue> 
     issues
 }
 
+/// A container (or Compose service) and the networks it is on, for [`unreachable`].
+pub struct Attachment<'a> {
+    /// `service` (Compose) or `container` (engine).
+    pub kind: &'a str,
+    pub name: String,
+    pub networks: Vec<String>,
+    /// The network its traffic must use (`traefik.docker.network`, or the provider's).
+    pub network: Option<&'a str>,
+    pub origin: wharf_model::Origin,
+}
+
+/// A routed container the proxy shares no network with (or not the one it must be reached on).
+pub fn unreachable(target: &Attachment<'_>, proxy: &Attachment<'_>) -> Option<ConfigIssue> {
+    let names = |nets: &[String]| {
+        nets.iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let shared = |n: &str| proxy.networks.iter().any(|p| p == n);
+    if let Some(wanted) = target.network {
+        if target.networks.iter().any(|n| n == wanted) && !shared(wanted) {
+            return Some(
+                ConfigIssue::error(
+                    target.origin.clone(),
+                    format!(
+                        "{} `{}` is reached on network `{wanted}`, which the proxy ({} `{}`) is not attached to (it is on {})",
+                        target.kind,
+                        target.name,
+                        proxy.kind,
+                        proxy.name,
+                        names(&proxy.networks)
+                    ),
+                )
+                .with_hint(format!("attach `{}` to `{wanted}`, or route over a network both share", proxy.name)),
+            );
+        }
+        return None;
+    }
+    if target.networks.iter().any(|n| shared(n)) {
+        return None;
+    }
+    Some(
+        ConfigIssue::error(
+            target.origin.clone(),
+            format!(
+                "{} `{}` is on {}, none of which the proxy ({} `{}`, on {}) is attached to: its servers are unreachable",
+                target.kind,
+                target.name,
+                names(&target.networks),
+                proxy.kind,
+                proxy.name,
+                names(&proxy.networks)
+            ),
+        )
+        .with_hint(format!("attach the {} to one of the proxy's networks (or the proxy to one of its)", target.kind)),
+    )
+}
+
 fn list(entry_points: &[String]) -> String {
     let names: Vec<String> = entry_points.iter().map(|e| format!("`{e}`")).collect();
     format!("entrypoint(s) {}", names.join(", "))

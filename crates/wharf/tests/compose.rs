@@ -347,6 +347,47 @@ fn the_designs_stack_runs_behind_wharf() {
         answers.len()
     );
 
+    // `wharf check` in the proxy's container reads the running engine: the stack is sound; a
+    // labelled container on `platform` alone is reported unreachable, by name.
+    let check = |what: &str| {
+        let out = std::process::Command::new("docker")
+            .args(["exec", &wharf, "/wharf", "check"])
+            .output()
+            .expect("docker exec");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!("wharf check ({what}):\n{text}");
+        (out.status.success(), text)
+    };
+    let (ok, text) = check("the stack");
+    assert!(ok && text.contains("; 0 error(s)"), "{text}");
+    let hidden = wharf_testkit::docker::TestContainer::run(
+        "hidden",
+        &wharf_testkit::docker::ContainerSpec::default()
+            .network(&stack.network("platform"))
+            .label("traefik.enable", "true")
+            .label(
+                "traefik.http.routers.hidden.rule",
+                "Host(`hidden.example.com`)",
+            )
+            .label(
+                "traefik.http.services.hidden.loadbalancer.server.port",
+                "80",
+            ),
+    );
+    let (ok, text) = check("with a container on platform only");
+    assert!(!ok, "{text}");
+    let expected = format!(
+        "container `{}` is on `{}`, none of which the proxy",
+        hidden.name,
+        stack.network("platform")
+    );
+    assert!(text.contains(&expected), "{expected}\nnot in:\n{text}");
+    drop(hidden);
+
     // `down` removes everything the stack created.
     let project = stack.project.clone();
     stack.down();

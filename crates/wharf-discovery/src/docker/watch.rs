@@ -236,6 +236,14 @@ impl DockerProvider {
         })
     }
 
+    /// Every container as the provider sees it, once (`wharf check`).
+    pub async fn containers(&self) -> Result<Vec<ContainerInfo>, DockerError> {
+        let docker = self.connect().await?;
+        let mut list: Vec<ContainerInfo> = self.sync_all(&docker).await?.into_values().collect();
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(list)
+    }
+
     /// One connection and full sync: the first configuration, for start-up.
     pub async fn load(&self) -> Result<ProviderUpdate, DockerError> {
         let docker = self.connect().await?;

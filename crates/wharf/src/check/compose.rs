@@ -4,12 +4,12 @@
 //! through the Docker provider's own decoding, and each label problem is reported at the label's
 //! line in the Compose file.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use wharf_config::compose::{host_files_under, host_path, ComposeFile, ComposeService};
 use wharf_config::docker::containers_to_config;
+use wharf_config::lint::Attachment;
 use wharf_config::{load_static, ProviderConfig, StaticInputs};
 use wharf_discovery::{load_paths, FileProvider};
 use wharf_model::{ConfigIssue, FileProviderConfig, Origin, PemSource, ProviderName};
@@ -194,46 +194,21 @@ fn unreachable(
     if s.network_mode.is_some() || proxy.network_mode.as_deref() == Some("host") {
         return None;
     }
-    let proxy_nets: BTreeSet<&str> = proxy.networks.iter().map(String::as_str).collect();
-    let names = |nets: &[String]| {
-        nets.iter()
-            .map(|n| format!("`{n}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
+    let target = Attachment {
+        kind: "service",
+        name: s.name.clone(),
+        networks: s.networks.clone(),
+        network: label(s, "traefik.docker.network").or(network),
+        origin: s.networks_origin.clone(),
     };
-    if let Some(wanted) = label(s, "traefik.docker.network").or(network) {
-        if s.networks.iter().any(|n| n == wanted) && !proxy_nets.contains(wanted) {
-            return Some(
-                ConfigIssue::error(
-                    s.networks_origin.clone(),
-                    format!(
-                        "service `{}` is reached on network `{wanted}`, which the proxy (service `{}`) is not attached to (it is on {})",
-                        s.name,
-                        proxy.name,
-                        names(&proxy.networks)
-                    ),
-                )
-                .with_hint(format!("attach `{}` to `{wanted}`, or route over a network both share", proxy.name)),
-            );
-        }
-        return None;
-    }
-    if s.networks.iter().any(|n| proxy_nets.contains(n.as_str())) {
-        return None;
-    }
-    Some(
-        ConfigIssue::error(
-            s.networks_origin.clone(),
-            format!(
-                "service `{}` is on {}, none of which the proxy (service `{}`, on {}) is attached to: its servers are unreachable",
-                s.name,
-                names(&s.networks),
-                proxy.name,
-                names(&proxy.networks)
-            ),
-        )
-        .with_hint("attach the service to one of the proxy's networks (or the proxy to one of its)"),
-    )
+    let proxy = Attachment {
+        kind: "service",
+        name: proxy.name.clone(),
+        networks: proxy.networks.clone(),
+        network: None,
+        origin: proxy.networks_origin.clone(),
+    };
+    wharf_config::lint::unreachable(&target, &proxy)
 }
 
 /// Routers labelled on the proxy's own container without a service: their default service is

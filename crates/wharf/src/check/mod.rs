@@ -158,16 +158,19 @@ fn check_host(flags: &[String]) -> anyhow::Result<Loaded> {
             .enable_all()
             .build()
             .context("cannot start a runtime")?;
-        let provider = wharf_discovery::DockerProvider::new(docker, None);
+        let provider = wharf_discovery::DockerProvider::new(docker.clone(), None);
         let listed = runtime.block_on(async {
-            tokio::time::timeout(std::time::Duration::from_secs(10), provider.load()).await
+            tokio::time::timeout(std::time::Duration::from_secs(10), provider.containers()).await
         });
         match listed {
-            Ok(Ok(update)) => {
-                issues.extend(update.issues);
+            Ok(Ok(containers)) => {
+                let (raw, label_issues) =
+                    wharf_config::docker::containers_to_config(&containers, &docker);
+                issues.extend(label_issues);
+                issues.extend(engine_networks(&containers, &docker));
                 providers.push(ProviderConfig {
-                    provider: update.provider,
-                    raw: update.raw,
+                    provider: wharf_discovery::DockerProvider::provider_name(),
+                    raw,
                 });
             }
             Ok(Err(e)) => issues.push(unreachable_engine(&endpoint, &e.to_string())),
@@ -175,6 +178,48 @@ fn check_host(flags: &[String]) -> anyhow::Result<Loaded> {
         }
     }
     Ok(finish(issues, providers, &statics, &|_| {}))
+}
+
+/// Run inside the proxy's own container (`docker exec wharf /wharf check`), the routed
+/// containers it shares no network with. Docker names a container's host after its id.
+fn engine_networks(
+    containers: &[wharf_config::docker::ContainerInfo],
+    docker: &wharf_model::DockerProviderConfig,
+) -> Vec<ConfigIssue> {
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let Some(own) = containers
+        .iter()
+        .find(|c| host.len() >= 12 && c.id.starts_with(&host))
+    else {
+        return Vec::new();
+    };
+    let attachment = |c: &wharf_config::docker::ContainerInfo| wharf_config::lint::Attachment {
+        kind: "container",
+        name: c.name.clone(),
+        networks: c.networks.iter().map(|n| n.name.clone()).collect(),
+        network: None,
+        origin: wharf_model::Origin::Label {
+            container: c.name.clone(),
+            key: String::new(),
+        },
+    };
+    let proxy = attachment(own);
+    containers
+        .iter()
+        .filter(|c| c.id != own.id && c.running)
+        .filter(|c| !(c.network_mode == "host" || c.network_mode.starts_with("container:")))
+        .filter(|c| match c.label("traefik.enable") {
+            Some(v) => v.eq_ignore_ascii_case("true"),
+            None => docker.exposed_by_default,
+        })
+        .filter_map(|c| {
+            let mut target = attachment(c);
+            target.network = c
+                .label("traefik.docker.network")
+                .or(docker.network.as_deref());
+            wharf_config::lint::unreachable(&target, &proxy)
+        })
+        .collect()
 }
 
 fn unreachable_engine(endpoint: &str, why: &str) -> ConfigIssue {
