@@ -42,7 +42,7 @@ RUN apt-get update -qq \
 WORKDIR /src
 COPY . .
 RUN target="$(uname -m)-unknown-linux-gnu" \
- && RUSTFLAGS="-C target-feature=+crt-static" cargo build --profile image --locked -p wharf --target "$target" \
+ && RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" cargo build --profile image --locked -p wharf --target "$target" \
  && mkdir -p /dist/etc/ssl/certs \
  && cp "target/$target/image/wharf" /dist/wharf \
  && cp /etc/ssl/certs/ca-certificates.crt /dist/etc/ssl/certs/

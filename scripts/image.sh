@@ -9,13 +9,16 @@ source scripts/deps.sh
 
 triple="$(uname -m)-unknown-linux-gnu"
 static() {
-  RUSTFLAGS="-C target-feature=+crt-static" "${CARGO:-cargo}" build --locked -q \
+  # The exact flags of the tests' echo image (crates/wharf-testkit/src/docker.rs), so release
+  # dependencies are shared, plus any given for this build.
+  RUSTFLAGS="-C target-feature=+crt-static${extra:+ $extra}" "${CARGO:-cargo}" build --locked -q \
     --target "$triple" --target-dir target/static "$@"
 }
-# wharf with the `image` profile (fat LTO, stripped: the image stays under 20 MB); the stand-in
-# with `release`, whose dependencies the tests' echo image already built.
-static --profile image -p wharf --bin wharf
-static --release -p wharf-testkit --bin wharf-standin
+# wharf with the `image` profile (fat LTO, stripped, not position-independent: no relocation
+# table; the image stays under 20 MB); the stand-in with `release`, whose dependencies the
+# tests' echo image already built.
+extra="-C relocation-model=static" static --profile image -p wharf --bin wharf
+extra="" static --release -p wharf-testkit --bin wharf-standin
 
 rm -rf dist
 mkdir -p dist/etc/ssl/certs
