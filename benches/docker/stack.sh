@@ -2,7 +2,7 @@
 # The design's Compose stack under load: time from `up` to all healthy, then wrk over TLS to the
 # landing route (through secure-headers) while wharf runs in its tier (0.5 CPU, 512 MB), sampling
 # wharf's memory (cgroup usage, as `docker stats` shows it) every 2 s.
-#   bash benches/docker/stack.sh [seconds] [connections]
+#   bash benches/docker/stack.sh [seconds] [connections]     (REBUILD=1: rebuild the images first)
 # Uses its own project name and ports; the stack is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,7 +17,10 @@ if docker compose version >/dev/null 2>&1; then
 else
   compose=(docker-compose --compatibility -f docker-compose.yml -f docker-compose.v1.yml -p "$project")
 fi
-bash scripts/image.sh >/dev/null
+# The images as `make images` built them; built here when missing (REBUILD=1 forces it).
+if [ -n "${REBUILD:-}" ] || ! docker image inspect wharf:dev wharf-standin:dev >/dev/null 2>&1; then
+  bash scripts/image.sh >/dev/null
+fi
 bash scripts/dev-files.sh >/dev/null
 trap '"${compose[@]}" down --volumes --remove-orphans >/dev/null 2>&1' EXIT
 start=$(date +%s.%N)
