@@ -165,20 +165,18 @@ fn v2_leftovers(r: &RouterSpec) -> Vec<ConfigIssue> {
     leaves(&r.rule, &mut matchers);
     for m in matchers {
         let hint = match m {
-            Matcher::Path(p) | Matcher::PathPrefix(p)
-                if p.contains('{') && p.contains(':') && p.contains('}') =>
-            {
-                let anchored = if matches!(m, Matcher::Path(_)) {
-                    "$"
-                } else {
-                    ""
-                };
-                let re = placeholder_free(p);
-                Some((
-                    format!("`{}(`{p}`)` matches the braces literally in v3", m.name()),
-                    format!("a v2 placeholder: write PathRegexp(`^{re}{anchored}`)"),
-                ))
-            }
+            Matcher::Path(p) | Matcher::PathPrefix(p) => wharf_rule::v2_placeholders_as_regex(p)
+                .map(|re| {
+                    let anchored = if matches!(m, Matcher::Path(_)) {
+                        "$"
+                    } else {
+                        ""
+                    };
+                    (
+                        format!("`{}(`{p}`)` matches the braces literally in v3", m.name()),
+                        format!("a v2 placeholder: write PathRegexp(`^{re}{anchored}`)"),
+                    )
+                }),
             Matcher::Query(k, None) if k.contains('=') => {
                 let (key, value) = k.split_once('=').unwrap_or_default();
                 Some((
@@ -207,23 +205,6 @@ fn leaves<'a>(e: &'a Expr, out: &mut Vec<&'a Matcher>) {
             leaves(b, out);
         }
     }
-}
-
-/// `/api/{id:[0-9]+}` -> `/api/[0-9]+`.
-fn placeholder_free(p: &str) -> String {
-    let mut out = String::new();
-    let mut rest = p;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let Some(close) = rest[open..].find('}') else {
-            break;
-        };
-        let inner = &rest[open + 1..open + close];
-        out.push_str(inner.split_once(':').map_or("[^/]+", |(_, re)| re));
-        rest = &rest[open + close + 1..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Whether `w` matches every request `l` matches, on every entrypoint `l` is on.

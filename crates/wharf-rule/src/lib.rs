@@ -19,6 +19,7 @@ mod host;
 mod lexer;
 mod parser;
 mod request;
+mod v2;
 
 pub use ast::{BoolExpr, Expr, Matcher};
 pub use breaker::{parse_breaker_expression, BreakerExpr, Comparison, Condition, Metric};
@@ -29,6 +30,7 @@ pub use parser::{parse, RuleError};
 pub use request::{
     normalize_escapes, routing_path, sanitize_path, HeaderLookup, PathError, RequestView,
 };
+pub use v2::v2_placeholders_as_regex;
 
 /// Traefik's default priority for a rule: its length in bytes.
 pub fn default_priority(rule: &str) -> i64 {

@@ -352,16 +352,12 @@ pub(crate) fn check_regex(name: &str, re: &str) -> Result<(), BuildError> {
     })
 }
 
-/// v2's `{name:regex}` placeholders (HostRegexp, Path*) are plain regular expressions in v3.
+/// The v3 form of a regular expression written with v2's `{name:regex}` placeholders.
 fn v2_placeholder_hint(name: &str, re: &str) -> Option<String> {
-    let open = re.find('{')?;
-    let colon = open + re[open..].find(':')?;
-    let close = colon + re[colon..].find('}')?;
-    let inner = &re[colon + 1..close];
-    let rewritten = format!("{}{inner}{}", &re[..open], &re[close + 1..]);
+    let plain = crate::v2_placeholders_as_regex(re)?;
     let v3 = match name {
-        "HostRegexp" => format!("HostRegexp(`^{}$`)", rewritten.replace('.', "\\.")),
-        _ => format!("{name}(`{rewritten}`)"),
+        "HostRegexp" => format!("HostRegexp(`^{plain}$`)"),
+        _ => format!("{name}(`{plain}`)"),
     };
     Some(format!(
         "a v2 rule: `{{name:regex}}` placeholders are gone in v3, whose matcher takes a plain regular expression, e.g. {v3}"
