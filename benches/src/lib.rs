@@ -1,6 +1,8 @@
 //! Builders shared by the benches: routing generations of any size, built through the real
 //! decode -> validate -> compile pipeline.
 
+pub mod http1;
+
 use std::sync::Arc;
 
 use wharf_config::{decode_dynamic, validate, yaml, ProviderConfig};

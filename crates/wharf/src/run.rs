@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use pingora::apps::HttpServerOptions;
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server};
 use pingora::services::listening::Service;
@@ -190,6 +191,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
                 max_fields: PINGORA_MAX_HEADERS,
             },
             read_timeout: ep.read_timeout,
+            idle_timeout: ep.idle_timeout,
         };
         let index = Generation::entry_point_index(&names, name).context("entrypoint index")?;
         let mut edge = EdgeApp::new(http, limits, reader.clone(), index, challenges.clone());
@@ -197,7 +199,12 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
             edge = edge.with_metrics(metrics);
         }
         let mut service = Service::new(format!("entrypoint {name}"), edge);
-        service.add_tcp(&ep.address.to_string());
+        // No L4 read buffer: the edge reads in 4 KiB (head) and 16 KiB (body) pieces itself,
+        // and pingora's default 64 KiB buffer per connection was most of an idle
+        // connection's memory (benches/RESULTS.md).
+        service.add_listener(ListenerConfig::tcp(ep.address.to_string()).l4_buffer(
+            L4BufferSettings::new(0, pingora::listeners::DEFAULT_L4_WRITE_BUFFER_SIZE),
+        ));
         server.add_service(service);
         tracing::info!(entrypoint = %name, address = %ep.address, "listening");
     }

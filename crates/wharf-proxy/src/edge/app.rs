@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use pingora::apps::{HttpServerApp, HttpServerOptions, ReusedHttpStream, ServerApp};
 use pingora::protocols::http::v2::server::H2Options;
 use pingora::protocols::http::ServerSession;
-use pingora::protocols::Stream;
+use pingora::protocols::{Peek, Ssl, Stream};
 use pingora::server::ShutdownWatch;
 
 use tokio::time::Instant;
@@ -47,6 +47,8 @@ impl<A> EdgeApp<A> {
         EdgeApp {
             sessions: Arc::new(Sessions {
                 inner: Arc::new(inner),
+                idle_timeout: limits.idle_timeout,
+                closing: tokio::sync::watch::Sender::new(false),
             }),
             limits,
             generations,
@@ -88,7 +90,11 @@ impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for EdgeApp<A> {
             let generation = self.generations.load();
             let sni = generation.entry_points.get(self.entry_point)?.sni.clone();
             drop(generation);
-            match handshake(stream, &sni, &self.challenges, accepted + budget).await {
+            // Boxed: the handshake's state would otherwise stay in every connection's future
+            // for its whole life.
+            let handshaking =
+                Box::pin(handshake(stream, &sni, &self.challenges, accepted + budget));
+            match handshaking.await {
                 Ok(tls) => stream = Box::new(tls),
                 Err(e) => {
                     tracing::debug!(error = %e, "TLS handshake refused");
@@ -96,19 +102,87 @@ impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for EdgeApp<A> {
                 }
             }
         }
-        let edge: Stream = Box::new(EdgeStream::new(stream, self.limits, accepted));
-        // pingora's own HTTP loop (h2c detection, keep-alive), over the edge stream.
-        ServerApp::process_new(&self.sessions, edge, shutdown).await
+        let mut edge = Box::new(EdgeStream::new(stream, self.limits, accepted));
+        let tls = edge.get_ssl_digest().is_some();
+        if !tls && self.sessions.inner.server_options().is_some_and(|o| o.h2c) {
+            // h2c: the edge recognises the preface (and then passes the bytes through).
+            let mut preface = [0u8; 24];
+            edge.try_peek(&mut preface).await.ok()?;
+        }
+        if edge.is_tunnel() {
+            // HTTP/2: pingora's own connection handling, over the edge stream.
+            return ServerApp::process_new(&self.sessions, edge, shutdown).await;
+        }
+        self.sessions.serve_http1(edge, shutdown).await
     }
 
     async fn cleanup(&self) {
-        self.sessions.inner.http_cleanup().await;
+        self.sessions.http_cleanup().await;
     }
 }
 
-/// Tells the connection's [`EdgeStream`] at each new HTTP/1 session, then runs the session.
+/// Runs an HTTP/1 connection's sessions, telling its [`EdgeStream`] at each (a request
+/// boundary). Between two requests of a keep-alive connection it waits for the next one's
+/// first bytes before pingora starts a session: an idle connection so holds neither
+/// pingora's per-request future (16 KiB) nor its header buffer (4 KiB), only the edge
+/// stream.
 pub struct Sessions<A> {
     inner: Arc<A>,
+    idle_timeout: Duration,
+    /// Set when the service stops: idle keep-alive connections close (as pingora's own).
+    closing: tokio::sync::watch::Sender<bool>,
+}
+
+impl<A: HttpServerApp + Send + Sync + 'static> Sessions<A> {
+    /// An HTTP/1 connection's requests, one session each (pingora's own loop, with the wait
+    /// between requests done here, on the edge stream).
+    async fn serve_http1(
+        self: &Arc<Self>,
+        edge: Box<EdgeStream>,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        let mut session = ServerSession::new_http1(edge);
+        // As pingora: no reuse once shutting down; else a first default, which the proxy
+        // replaces with idleTimeout.
+        session.set_keepalive((!*shutdown.borrow()).then_some(60));
+        session.set_keepalive_reuses_remaining(
+            self.inner
+                .server_options()
+                .and_then(|o| o.keepalive_request_limit),
+        );
+        loop {
+            let reused = HttpServerApp::process_new_http(self, session, shutdown).await?;
+            let (stream, settings) = reused.consume();
+            let stream = self.next_request(stream).await?;
+            session = ServerSession::new_http1(stream);
+            if let Some(settings) = settings {
+                settings.apply_to_session(&mut session);
+            }
+        }
+    }
+
+    /// Waits for the next request on a reusable connection; `None` closes it (the client
+    /// closed, `idleTimeout` passed or the service stops).
+    async fn next_request(&self, stream: Stream) -> Option<Stream> {
+        if !stream.as_any().is::<EdgeStream>() {
+            return Some(stream);
+        }
+        let mut edge = stream.into_any().downcast::<EdgeStream>().ok()?;
+        let mut closing = self.closing.subscribe();
+        let arrived = std::future::poll_fn(|cx| edge.poll_next_request(cx));
+        let idle = async {
+            if self.idle_timeout.is_zero() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(self.idle_timeout).await;
+        };
+        let next = tokio::select! {
+            arrived = arrived => arrived,
+            () = idle => false,
+            _ = closing.wait_for(|closing| *closing) => false,
+        };
+        next.then_some(edge as Stream)
+    }
 }
 
 #[async_trait]
@@ -135,6 +209,7 @@ impl<A: HttpServerApp + Send + Sync + 'static> HttpServerApp for Sessions<A> {
     }
 
     async fn http_cleanup(&self) {
+        self.closing.send_replace(true);
         self.inner.http_cleanup().await;
     }
 }

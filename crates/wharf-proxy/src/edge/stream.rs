@@ -35,6 +35,9 @@ pub struct EdgeLimits {
     pub head: HeadLimits,
     /// `respondingTimeouts.readTimeout`: the whole request, head and body (zero: none).
     pub read_timeout: Duration,
+    /// `respondingTimeouts.idleTimeout`: how long a keep-alive connection may wait for its
+    /// next request (zero: no limit).
+    pub idle_timeout: Duration,
 }
 
 #[derive(Debug)]
@@ -120,6 +123,41 @@ impl EdgeStream {
     /// may be read.
     pub fn next_request(&self) {
         self.next_request.store(true, Ordering::Release);
+    }
+
+    /// Whether the bytes pass through untouched: HTTP/2 (by ALPN or its preface) or an
+    /// accepted upgrade.
+    pub fn is_tunnel(&self) -> bool {
+        matches!(self.mode, Mode::Tunnel)
+    }
+
+    /// Between two requests: ready with `true` once the next request's first bytes have
+    /// arrived (or are already held), `false` when the connection ended or failed. Holds no
+    /// buffer while it waits. Anything but an HTTP/1 connection between requests is ready at
+    /// once (its reads go on as before).
+    pub fn poll_next_request(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
+        if !matches!(self.mode, Mode::Http1)
+            || !matches!(self.phase, Phase::Between)
+            || !self.inp.is_empty()
+            || !self.out.is_empty()
+        {
+            return Poll::Ready(true);
+        }
+        if self.inner_eof {
+            return Poll::Ready(false);
+        }
+        match self.poll_fill(cx) {
+            Poll::Ready(Ok(0)) => {
+                self.inner_eof = true;
+                Poll::Ready(false)
+            }
+            Poll::Ready(Ok(_)) => Poll::Ready(true),
+            Poll::Ready(Err(e)) => {
+                tracing::debug!(error = %e, "keep-alive connection failed while idle");
+                Poll::Ready(false)
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     fn reject(&mut self, rejection: Rejection) {
@@ -255,6 +293,10 @@ impl EdgeStream {
         let n = self.out.len().min(buf.remaining());
         buf.put_slice(&self.out[..n]);
         self.out.advance(n);
+        if self.out.is_empty() {
+            // An empty view still holds its whole read buffer (shared with `inp`).
+            self.out = Bytes::new();
+        }
         Poll::Ready(Ok(()))
     }
 
