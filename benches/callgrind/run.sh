@@ -7,6 +7,7 @@
 #   bash benches/callgrind/run.sh            # prints instructions per request per route
 #   bash benches/callgrind/run.sh --check    # and fails if one is > 10 % above baseline.txt
 #   bash benches/callgrind/run.sh --bless    # writes baseline.txt
+#   ROUTES=plain PROFILES=/tmp/cg bash benches/callgrind/run.sh   # keeps the profiles
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MODE=${1:-}
@@ -55,7 +56,7 @@ YML
 }
 
 results="$work/results.tsv"
-for route in plain headers forwardauth; do
+for route in ${ROUTES:-plain headers forwardauth}; do
   route_config "$route" > "$work/$route.yml"
   # Instrumentation starts off (start-up is not measured, and runs at near native speed).
   valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/cg.$route.%p" \
@@ -75,6 +76,8 @@ for route in plain headers forwardauth; do
   callgrind_control --instr=off "$pid" >/dev/null 2>&1
   callgrind_control --dump "$pid" >/dev/null 2>&1
   kill "$pid"; wait "$pid" 2>/dev/null || true
+  # PROFILES=dir keeps the profiles, for callgrind_annotate.
+  if [ -n "${PROFILES:-}" ]; then mkdir -p "$PROFILES"; cp "$work"/cg."$route".* "$PROFILES"/; fi
   # The dump's totals: instructions executed while instrumented (all threads).
   total=$(cat "$work"/cg."$route".*  | awk '/^(summary|totals):/ {s+=$2} END {print s}')
   printf '%s\t%s\n' "$route" "$(( total / REQUESTS ))" >> "$results"
