@@ -83,6 +83,10 @@ for route in ${ROUTES:-plain headers forwardauth}; do
   printf '%s\t%s\n' "$route" "$(( total / REQUESTS ))" >> "$results"
 done
 
+if [ -n "${RESULTS_DIR:-}" ]; then  # for benches/compare.sh
+  cp "$results" "$RESULTS_DIR/callgrind.tsv"
+  echo "$REQUESTS sequential keep-alive requests after $WARMUP of warm-up, release build." > "$RESULTS_DIR/callgrind.note"
+fi
 python3 - "$results" "$BASELINE" "$MODE" "$REQUESTS" <<'PY'
 import sys
 rows = dict(l.split("\t") for l in open(sys.argv[1]).read().split("\n") if l)

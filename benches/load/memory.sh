@@ -54,17 +54,8 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
-python3 - "$results" "$COUNT" "$ROUNDS" <<'PY'
-import statistics, sys
-rows = [l.split("\t") for l in open(sys.argv[1]).read().split("\n") if l]
-print(f"\nRSS, {sys.argv[2]} idle keep-alive connections each served one request, {sys.argv[3]} round(s) (medians)\n")
-print(f"{'proxy':9} {'conns':>6} {'idle MiB':>9} {'loaded MiB':>11} {'after MiB':>10} {'KiB/conn':>9}")
-seen = []
-for row in rows:
-    if row[0] not in seen: seen.append(row[0])
-for name in seen:
-    r = [row for row in rows if row[0] == name]
-    med = lambda i: statistics.median(float(x[i]) for x in r)
-    count = med(4)
-    print(f"{name:9} {count:6.0f} {med(1)/1024:9.1f} {med(2)/1024:11.1f} {med(3)/1024:10.1f} {(med(2)-med(1))/count:9.2f}")
-PY
+note="RSS, $COUNT idle keep-alive connections that each served one request, $ROUNDS round(s): medians (min–max)"
+python3 benches/report.py table memory "$results" "$note"
+if [ -n "${RESULTS_DIR:-}" ]; then
+  cp "$results" "$RESULTS_DIR/memory.tsv"; echo "$note." > "$RESULTS_DIR/memory.note"
+fi

@@ -59,14 +59,9 @@ print(f"{sys.argv[1]}\t{rps:.0f}\t{ms(50):.2f}\t{ms(99):.2f}\t{cpu_us:.1f}\t{int
   done
 done
 
-python3 - "$results" "$DURATION" "$CONNS" "$ROUNDS" <<'PY'
-import statistics, sys
-rows = [l.split("\t") for l in open(sys.argv[1]).read().split("\n") if l]
-print(f"\n{sys.argv[4]} rounds of {sys.argv[2]} s, {sys.argv[3]} connections, proxy on CPU 1 (medians)\n")
-names = sorted({row[0] for row in rows}, key=["wharf", "wharf-obs", "floor", "traefik", "traefik-obs", "nginx", "haproxy"].index)
-print(f"{'proxy':11} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>11} {'RSS MiB':>8}")
-for name in names:
-    r = [row for row in rows if row[0] == name]
-    med = lambda i: statistics.median(float(x[i]) for x in r)
-    print(f"{name:11} {med(1):9.0f} {med(2):8.2f} {med(3):8.2f} {med(4):11.1f} {med(5):8.1f}")
-PY
+note="$ROUNDS rounds of $DURATION s, $CONNS connections, proxy on CPU 1: medians (min–max)"
+python3 benches/report.py table load "$results" "$note"
+# For benches/compare.sh: the raw rows.
+if [ -n "${RESULTS_DIR:-}" ]; then
+  cp "$results" "$RESULTS_DIR/load-$ROUTE.tsv"; echo "$note." > "$RESULTS_DIR/load-$ROUTE.note"
+fi

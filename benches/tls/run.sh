@@ -135,13 +135,8 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
-python3 - "$results" "$DURATION" "$ROUNDS" <<'PY'
-import statistics, sys
-rows = [l.split("\t") for l in open(sys.argv[1]).read().split("\n") if l]
-print(f"\n{sys.argv[3]} rounds of {sys.argv[2]} s per measure, proxy on CPU 1 (medians)\n")
-print(f"{'proxy':8} {'full hs/s':>10} {'CPU us/hs':>10} {'1.3 full/s':>11} {'1.3 resumed/s':>14} {'1.2 full/s':>11} {'1.2 resumed/s':>14} {'keep-alive req/s':>17} {'CPU us/req':>11}")
-for name in ["wharf", "traefik", "nginx"]:
-    r = [row for row in rows if row[0] == name]
-    med = lambda i: statistics.median(float(x[i]) for x in r)
-    print(f"{name:8} {med(1):10.0f} {med(2):10.1f} {med(3):11.0f} {med(4):14.0f} {med(5):11.0f} {med(6):14.0f} {med(7):17.0f} {med(8):11.1f}")
-PY
+note="$ROUNDS rounds of $DURATION s per measure, proxy on CPU 1: medians (min–max)"
+python3 benches/report.py table tls "$results" "$note"
+if [ -n "${RESULTS_DIR:-}" ]; then
+  cp "$results" "$RESULTS_DIR/tls.tsv"; echo "$note." > "$RESULTS_DIR/tls.note"
+fi

@@ -72,7 +72,9 @@ impl Chain {
     ) -> Option<(Reply, usize)> {
         for (i, m) in self.items.iter().enumerate() {
             let flow = match m.forward_auth() {
-                Some(auth) => match auth.check(req, cx).await {
+                // Boxed: the check's state (an HTTP client call, ~11 KiB) would otherwise be
+                // in every request's future, and be copied with it, forwardAuth or not.
+                Some(auth) => match Box::pin(auth.check(req, cx)).await {
                     Ok(()) => Flow::Continue,
                     Err(reply) => Flow::Respond(reply),
                 },

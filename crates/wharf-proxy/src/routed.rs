@@ -57,7 +57,7 @@ impl EntryPointProxy {
             grpc_web_text: None,
             username: None,
             body: if chain.forwards_body() {
-                read_body(session).await?
+                Box::pin(read_body(session)).await?
             } else {
                 ReadBody::NotRead
             },
@@ -183,7 +183,9 @@ impl EntryPointProxy {
         if !pages.catches(status) {
             return None;
         }
-        Some(pages.page(session.req_header(), status, ctx.tls).await)
+        // Boxed: a page is an HTTP client call (~22 KiB of state) that most requests never
+        // make; unboxed, every request's future would carry (and copy) it.
+        Some(Box::pin(pages.page(session.req_header(), status, ctx.tls)).await)
     }
 
     /// One of wharf's own error answers, decorated by the route's middlewares, as Traefik's

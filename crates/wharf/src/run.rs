@@ -199,12 +199,13 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
             edge = edge.with_metrics(metrics);
         }
         let mut service = Service::new(format!("entrypoint {name}"), edge);
-        // No L4 read buffer: the edge reads in 4 KiB (head) and 16 KiB (body) pieces itself,
-        // and pingora's default 64 KiB buffer per connection was most of an idle
-        // connection's memory (benches/RESULTS.md).
-        service.add_listener(ListenerConfig::tcp(ep.address.to_string()).l4_buffer(
-            L4BufferSettings::new(0, pingora::listeners::DEFAULT_L4_WRITE_BUFFER_SIZE),
-        ));
+        // No L4 buffers: the edge reads in 4 KiB (head) and 16 KiB (body) pieces itself, and
+        // coalesces a response's writes in a buffer it frees between requests. pingora's
+        // 64 KiB read and 1.4 KiB write buffers, kept for a connection's whole life, were
+        // most of an idle connection's memory (benches/RESULTS.md).
+        service.add_listener(
+            ListenerConfig::tcp(ep.address.to_string()).l4_buffer(L4BufferSettings::new(0, 0)),
+        );
         server.add_service(service);
         tracing::info!(entrypoint = %name, address = %ep.address, "listening");
     }

@@ -7,11 +7,14 @@
 //!   pipelined requests until their turn and passes HTTP/2 and accepted upgrades through;
 //! - `tls`: TLS sniffed on every entrypoint and handshaken with the options set the SNI maps
 //!   to; [`TlsInfo`] carries the handshake to each request;
-//! - `app`: [`EdgeApp`], the pingora application that wraps each accepted connection.
+//! - `app`: [`EdgeApp`], the pingora application that wraps each accepted connection;
+//! - `write_buffer`: a response's writes coalesced into one send, with no buffer kept while a
+//!   connection is idle.
 
 mod app;
 mod stream;
 mod tls;
+mod write_buffer;
 
 pub use app::EdgeApp;
 pub use stream::{EdgeLimits, EdgeStream};

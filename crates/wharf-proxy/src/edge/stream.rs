@@ -23,6 +23,8 @@ use tokio::time::Sleep;
 
 use wharf_edge::{BodyFraming, ChunkedBody, HeadLimits, HeadScanner, Rejection};
 
+use super::write_buffer::WriteBuffer;
+
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// What is read from the socket at a time: a head fits in the first (as pingora's own
 /// first read); a body streams in larger pieces.
@@ -82,6 +84,8 @@ pub struct EdgeStream {
     /// The current request asked for an upgrade: the first response bytes are watched for 101.
     upgrade: bool,
     status_probe: Vec<u8>,
+    /// The response being written (the socket itself has no write buffer).
+    written: WriteBuffer,
 }
 
 impl std::fmt::Debug for EdgeStream {
@@ -116,6 +120,7 @@ impl EdgeStream {
             responded: false,
             upgrade: false,
             status_probe: Vec::new(),
+            written: WriteBuffer::default(),
         }
     }
 
@@ -146,6 +151,7 @@ impl EdgeStream {
         if self.inner_eof {
             return Poll::Ready(false);
         }
+        self.written.release();
         match self.poll_fill(cx) {
             Poll::Ready(Ok(0)) => {
                 self.inner_eof = true;
@@ -412,10 +418,14 @@ impl AsyncWrite for EdgeStream {
         match this.mode {
             // wharf answered this request itself: pingora's answer is not sent.
             Mode::Rejecting { .. } | Mode::Closed => return Poll::Ready(Ok(buf.len())),
-            Mode::Tunnel => return Pin::new(&mut this.inner).poll_write(cx, buf),
+            Mode::Tunnel => {
+                // What was written before the switch (the 101 answer) goes first.
+                ready!(this.written.poll_send(&mut this.inner, cx))?;
+                return Pin::new(&mut this.inner).poll_write(cx, buf);
+            }
             Mode::Http1 => {}
         }
-        let n = ready!(Pin::new(&mut this.inner).poll_write(cx, buf))?;
+        let n = ready!(this.written.poll_write(&mut this.inner, cx, buf))?;
         if n > 0 {
             this.responded = true;
             if this.upgrade && this.status_probe.len() < 12 {
@@ -438,18 +448,29 @@ impl AsyncWrite for EdgeStream {
         let this = self.get_mut();
         match this.mode {
             Mode::Rejecting { .. } | Mode::Closed => Poll::Ready(Ok(())),
-            _ => Pin::new(&mut this.inner).poll_flush(cx),
+            _ => {
+                ready!(this.written.poll_send(&mut this.inner, cx))?;
+                Pin::new(&mut this.inner).poll_flush(cx)
+            }
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+        let this = self.get_mut();
+        if matches!(this.mode, Mode::Http1 | Mode::Tunnel) {
+            ready!(this.written.poll_send(&mut this.inner, cx))?;
+        }
+        Pin::new(&mut this.inner).poll_shutdown(cx)
     }
 }
 
 #[async_trait]
 impl Shutdown for EdgeStream {
     async fn shutdown(&mut self) {
+        if matches!(self.mode, Mode::Http1 | Mode::Tunnel) {
+            let (written, inner) = (&mut self.written, &mut self.inner);
+            let _sent = std::future::poll_fn(|cx| written.poll_send(inner, cx)).await;
+        }
         self.inner.shutdown().await;
     }
 }

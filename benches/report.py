@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Tables of the bench scripts' raw results (tab-separated, one row per proxy and round).
+
+    report.py table KIND TSV [NOTE]   one markdown table: each figure's median over the rounds,
+                                      with its spread (min-max) when there are several
+    report.py full DIR                benches/RESULTS.md from the TSVs compare.sh left in DIR
+
+KIND is load, memory, tls or callgrind; the columns each script writes are listed in KINDS.
+"""
+import os
+import statistics
+import sys
+
+# Per kind: the row key's title, then (title, unit scale, decimals) per value column.
+KINDS = {
+    "load": ("proxy", [("req/s", 1, 0), ("p50 ms", 1, 2), ("p99 ms", 1, 2),
+                       ("CPU µs/req", 1, 1), ("RSS MiB", 1, 1)]),
+    # KiB in the file; the table shows MiB, and KiB per connection.
+    "memory": ("proxy", [("idle MiB", 1 / 1024, 1), ("loaded MiB", 1 / 1024, 1),
+                         ("after close MiB", 1 / 1024, 1), ("connections", 1, 0)]),
+    "tls": ("proxy", [("full hs/s (wrk)", 1, 0), ("CPU µs/hs", 1, 1), ("1.3 full/s", 1, 0),
+                      ("1.3 resumed/s", 1, 0), ("1.2 full/s", 1, 0), ("1.2 resumed/s", 1, 0),
+                      ("keep-alive req/s", 1, 0), ("CPU µs/req", 1, 1)]),
+    "callgrind": ("route", [("instructions/request", 1, 0)]),
+}
+ORDER = ["wharf", "wharf-obs", "floor", "traefik", "traefik-obs", "nginx", "haproxy"]
+
+
+def rows(path):
+    """{key: [[values of round 1], [round 2], ...]} in first-seen order."""
+    out = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) > 1:
+                out.setdefault(parts[0], []).append([float(v) for v in parts[1:]])
+    keys = sorted(out, key=lambda k: ORDER.index(k) if k in ORDER else len(ORDER))
+    return {k: out[k] for k in keys}
+
+
+def medians(path):
+    """{key: [median of each column]}."""
+    return {k: [statistics.median(c) for c in zip(*v)] for k, v in rows(path).items()}
+
+
+def memory_per_conn(values):
+    """KiB per connection: (loaded - idle) / connections."""
+    idle, loaded, _after, count = values
+    return (loaded - idle) / max(count, 1)
+
+
+def cell(values, scale, decimals):
+    vals = [v * scale for v in values]
+    med = f"{statistics.median(vals):,.{decimals}f}"
+    if len(vals) < 2 or min(vals) == max(vals):
+        return med
+    return f"{med} ({min(vals):,.{decimals}f}–{max(vals):,.{decimals}f})"
+
+
+def table(kind, path):
+    key_title, columns = KINDS[kind]
+    titles = [key_title] + [c[0] for c in columns]
+    if kind == "memory":
+        titles.append("KiB/conn")
+    lines = ["| " + " | ".join(titles) + " |", "|" + "---|" * len(titles)]
+    for key, runs in rows(path).items():
+        cells = [key] + [cell([r[i] for r in runs], s, d) for i, (_, s, d) in enumerate(columns)]
+        if kind == "memory":
+            cells.append(cell([memory_per_conn(r) for r in runs], 1, 2))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}x" if a and b else "-"
+
+
+def ratios(d):
+    """The issue's targets, as ratios taken within this run."""
+    out = []
+    load = medians(os.path.join(d, "load-plain.tsv")) if exists(d, "load-plain.tsv") else {}
+    if "wharf" in load and "nginx" in load:
+        w, n = load["wharf"], load["nginx"]
+        out.append(f"- Plain route, wharf / nginx: requests/s {ratio(w[0], n[0])}, "
+                   f"CPU per request {ratio(w[3], n[3])}, p99 {ratio(w[2], n[2])} "
+                   "(target: ≥ 1x, ≤ 1x; p99 at a fixed rate: not measured yet).")
+    if "wharf" in load and "floor" in load:
+        out.append(f"- wharf / the pingora floor, CPU per request: {ratio(load['wharf'][3], load['floor'][3])}.")
+    if "wharf" in load and "traefik" in load:
+        out.append(f"- wharf / Traefik, CPU per request: {ratio(load['wharf'][3], load['traefik'][3])}.")
+    for route in ("headers", "forwardauth"):
+        other = f"load-{route}.tsv"
+        if exists(d, other) and "wharf" in load:
+            m = medians(os.path.join(d, other))
+            if "wharf" in m:
+                out.append(f"- wharf, {route} / plain route, CPU per request (separate runs): "
+                           f"{ratio(m['wharf'][3], load['wharf'][3])} (target ≤ 1.20x).")
+    if exists(d, "callgrind.tsv"):
+        cg = medians(os.path.join(d, "callgrind.tsv"))
+        for route in ("headers", "forwardauth"):
+            if route in cg and "plain" in cg:
+                out.append(f"- wharf, {route} / plain route, instructions per request: "
+                           f"{ratio(cg[route][0], cg['plain'][0])} (target ≤ 1.20x).")
+    if exists(d, "memory.tsv"):
+        mem = medians(os.path.join(d, "memory.tsv"))
+        if "wharf" in mem:
+            idle, loaded, after, count = mem["wharf"]
+            out.append(f"- wharf memory: idle {idle / 1024:.1f} MiB (target ≤ 25), with "
+                       f"{count:,.0f} idle connections {loaded / 1024:.1f} MiB (target ≤ 50), "
+                       f"after they close {after / 1024:.1f} MiB.")
+            if "nginx" in mem:
+                out.append(f"- KiB per idle connection, wharf / nginx: "
+                           f"{ratio(memory_per_conn(mem['wharf']), memory_per_conn(mem['nginx']))}.")
+    if exists(d, "tls.tsv"):
+        tls = medians(os.path.join(d, "tls.tsv"))
+        if "wharf" in tls and "nginx" in tls:
+            out.append(f"- TLS 1.3 keep-alive requests/s, wharf / nginx: "
+                       f"{ratio(tls['wharf'][6], tls['nginx'][6])} (target ≥ 1x).")
+        if "wharf" in tls and "traefik" in tls:
+            out.append(f"- Full TLS handshakes/s, wharf / Traefik: "
+                       f"{ratio(tls['wharf'][0], tls['traefik'][0])} (target ≥ 2x).")
+    return "\n".join(out)
+
+
+def exists(d, name):
+    return os.path.exists(os.path.join(d, name))
+
+
+SECTIONS = [
+    ("load-plain.tsv", "load", "Plain HTTP/1.1 keep-alive, one Host route"),
+    ("load-headers.tsv", "load", "The design's `secure-headers` + `cors` chain"),
+    ("load-forwardauth.tsv", "load", "Through a `forwardAuth`"),
+    ("memory.tsv", "memory", "Memory per idle keep-alive connection"),
+    ("tls.tsv", "tls", "TLS (RSA 2048)"),
+    ("callgrind.tsv", "callgrind", "wharf's instructions per request (callgrind)"),
+]
+
+
+def full(d):
+    meta = {}
+    with open(os.path.join(d, "meta.txt")) as f:
+        for line in f:
+            k, _, v = line.rstrip("\n").partition("=")
+            meta[k] = v
+    print("# Bench results\n")
+    print(f"Written by `bash benches/compare.sh {meta.get('args', '')}` on {meta.get('date', '?')}, "
+          f"commit {meta.get('commit', '?')}.\n")
+    print("## Machine\n")
+    for k in ("cpu", "cores", "kernel", "rustc", "nginx", "haproxy", "traefik"):
+        print(f"- {k}: {meta.get(k, '?')}")
+    print("\n## Method\n")
+    print(open(os.path.join(d, "method.md")).read().strip())
+    print("\n## Ratios\n")
+    print(ratios(d))
+    for name, kind, title in SECTIONS:
+        if exists(d, name):
+            print(f"\n## {title}\n")
+            note = os.path.join(d, name.replace(".tsv", ".note"))
+            if os.path.exists(note):
+                print(open(note).read().strip() + "\n")
+            print(table(kind, os.path.join(d, name)))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "table":
+        if len(sys.argv) > 4:
+            print(f"\n{sys.argv[4]}\n")
+        print(table(sys.argv[2], sys.argv[3]))
+    elif sys.argv[1] == "full":
+        full(sys.argv[2])
+    else:
+        sys.exit(__doc__)
