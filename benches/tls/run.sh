@@ -37,7 +37,7 @@ WHARF=${WHARF_BIN:-$PWD/target/release/wharf}
 
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; [ -n "${KEEP:-}" ] || rm -rf "$work"; }
 trap cleanup EXIT
 chmod 755 "$work"
 
@@ -76,6 +76,8 @@ http { access_log off;
     location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
 NGX
 
+# After lib.sh (its helpers), whose plain-HTTP start_proxy this one replaces.
+source benches/lib.sh
 start_proxy() { # name -> pid, port
   case $1 in
     wharf) taskset -c 1 "$WHARF" --entryPoints.websecure.address=127.0.0.1:19281 \
@@ -89,7 +91,6 @@ start_proxy() { # name -> pid, port
   esac
 }
 
-source benches/lib.sh
 
 results="$work/results.tsv"
 wrk_rate() { # output -> requests/s and count
@@ -107,7 +108,7 @@ for round in $(seq 1 "$ROUNDS"); do
       [ "$code" = 200 ] && break
       sleep 0.1
     done
-    [ "$code" = 200 ] || { echo "$proxy never answered 200 over TLS"; exit 1; }
+    [ "$code" = 200 ] || { echo "$proxy never answered 200 over TLS"; cat "$work"/*.err "$work/$proxy.log" 2>/dev/null | tail -20; exit 1; }
     url="https://bench.local:$port/"
     # wrk connects to the URL's host: bench.local must resolve to loopback.
     grep -q "bench.local" /etc/hosts || echo "127.0.0.1 bench.local" >> /etc/hosts
