@@ -37,7 +37,7 @@ WHARF=${WHARF_BIN:-$PWD/target/release/wharf}
 
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; [ -n "${KEEP:-}" ] || rm -rf "$work"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 chmod 755 "$work"
 
@@ -90,7 +90,6 @@ start_proxy() { # name -> pid, port
     nginx) taskset -c 1 nginx -c "$work/proxy-nginx.conf" & echo "$! 19283" ;;
   esac
 }
-
 
 results="$work/results.tsv"
 wrk_rate() { # output -> requests/s and count

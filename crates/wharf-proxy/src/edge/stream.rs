@@ -306,6 +306,15 @@ impl EdgeStream {
         Poll::Ready(Ok(()))
     }
 
+    /// Sends what pingora wrote and the buffer still holds (before the connection closes);
+    /// nothing once wharf answered itself.
+    fn poll_send_written(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.mode {
+            Mode::Http1 | Mode::Tunnel => self.written.poll_send(&mut self.inner, cx),
+            Mode::Rejecting { .. } | Mode::Closed => Poll::Ready(Ok(())),
+        }
+    }
+
     /// How many bytes the connection may hold for a request pingora has not asked for yet.
     fn held_limit(&self) -> usize {
         self.limits.head.max_bytes.saturating_add(BODY_CHUNK)
@@ -457,9 +466,7 @@ impl AsyncWrite for EdgeStream {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
-        if matches!(this.mode, Mode::Http1 | Mode::Tunnel) {
-            ready!(this.written.poll_send(&mut this.inner, cx))?;
-        }
+        ready!(this.poll_send_written(cx))?;
         Pin::new(&mut this.inner).poll_shutdown(cx)
     }
 }
@@ -467,10 +474,7 @@ impl AsyncWrite for EdgeStream {
 #[async_trait]
 impl Shutdown for EdgeStream {
     async fn shutdown(&mut self) {
-        if matches!(self.mode, Mode::Http1 | Mode::Tunnel) {
-            let (written, inner) = (&mut self.written, &mut self.inner);
-            let _sent = std::future::poll_fn(|cx| written.poll_send(inner, cx)).await;
-        }
+        let _sent = std::future::poll_fn(|cx| self.poll_send_written(cx)).await;
         self.inner.shutdown().await;
     }
 }

@@ -8,7 +8,7 @@ use std::task::{ready, Context, Poll};
 use tokio::io::AsyncWrite;
 
 /// As pingora's own L4 write buffer: one TCP segment's worth.
-pub(crate) const WRITE_BUFFER: usize = 1460;
+pub(crate) const WRITE_BUFFER: usize = pingora::listeners::DEFAULT_L4_WRITE_BUFFER_SIZE;
 
 #[derive(Debug, Default)]
 pub(crate) struct WriteBuffer {
