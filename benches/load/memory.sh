@@ -41,13 +41,14 @@ for round in $(seq 1 "$ROUNDS"); do
       [ "$(established "$port")" -eq 0 ] && break
       sleep 0.1
     done
-    # Allocators return freed memory after a delay: the RSS once it has settled (20 s at most).
+    # Allocators return freed memory after a delay (jemalloc's decay is 10 s): the lowest RSS
+    # within 20 s, sooner once it is back within 10 % of idle.
     after=$(rss_kib "$pid")
     for _ in $(seq 1 40); do
+      [ "$after" -le $((idle + idle / 10)) ] && break
       sleep 0.5
       now=$(rss_kib "$pid")
-      [ "$now" -ge "$after" ] && break
-      after=$now
+      [ "$now" -lt "$after" ] && after=$now
     done
     kill "$pid"; wait "$pid" 2>/dev/null || true
     printf '%s\t%s\t%s\t%s\t%s\n' "$proxy" "$idle" "$loaded" "$after" "$count" >> "$results"

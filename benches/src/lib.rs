@@ -19,8 +19,10 @@ pub fn statics() -> StaticConfig {
     config
 }
 
-/// `n` routers `Host(`svc<i>.example.com`) && PathPrefix(`/api`)` plus one catch-all.
-pub fn generation(n: usize) -> Arc<Generation> {
+/// A file provider's YAML with `n` routers
+/// `Host(`svc<i>.example.com`) && PathPrefix(`/api`)` plus one catch-all, all on one service
+/// whose server listens on `port`.
+pub fn routers_yaml(n: usize, port: u16) -> String {
     let mut doc = String::from("http:\n  routers:\n");
     for i in 0..n {
         doc.push_str(&format!(
@@ -30,7 +32,13 @@ pub fn generation(n: usize) -> Arc<Generation> {
     doc.push_str(
         "    fallback:\n      rule: \"PathPrefix(`/`)\"\n      priority: 1\n      service: s\n",
     );
-    doc.push_str("  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: \"http://127.0.0.1:9\"\n");
+    doc.push_str(&format!("  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: \"http://127.0.0.1:{port}\"\n"));
+    doc
+}
+
+/// The generation of [`routers_yaml`]`(n, 9)`.
+pub fn generation(n: usize) -> Arc<Generation> {
+    let doc = routers_yaml(n, 9);
     let root = yaml::parse(&doc, "bench.yml").expect("yaml");
     let (raw, issues) = decode_dynamic(&root);
     assert!(issues.is_empty(), "{issues:?}");

@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 
+use http::HeaderValue;
 use pingora::http::RequestHeader;
 use pingora::prelude::*;
 use wharf_middleware::FORWARDED_HEADERS;
@@ -25,10 +26,11 @@ pub(crate) struct ForwardInfo<'a> {
     pub peer_ip: Option<IpAddr>,
     pub tls: bool,
     pub websocket: bool,
-    /// The request host as the client sent it, port included.
-    pub raw_host: &'a str,
-    /// This machine's hostname (X-Forwarded-Server).
-    pub hostname: &'a str,
+    /// The request host as the client sent it, port included (shared, not copied, into
+    /// X-Forwarded-Host).
+    pub raw_host: Option<&'a HeaderValue>,
+    /// This machine's hostname (X-Forwarded-Server); None when it is not a valid header value.
+    pub hostname: Option<&'a HeaderValue>,
     /// `forwardedHeaders.connection`: headers a client's `Connection` may name that still
     /// reach the middlewares.
     pub connection: &'a [http::HeaderName],
@@ -54,53 +56,54 @@ pub(crate) fn entrypoint_stage(req: &mut RequestHeader, info: &ForwardInfo<'_>) 
         }
     }
     apply_connection_header(req, info.connection)?;
-    let peer = info.peer_ip.map(|ip| match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4).to_string(),
-        v4 => v4.to_string(),
-    });
     if !has(req, "x-real-ip") {
-        if let Some(ip) = &peer {
-            req.insert_header("X-Real-Ip", ip.as_str())?;
+        if let Some(ip) = info.peer_ip {
+            let ip = match ip {
+                IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+                v4 => v4,
+            };
+            req.insert_header("X-Real-Ip", ip.to_string())?;
         }
     }
-    let proto = if !has(req, "x-forwarded-proto") {
-        let proto = match (info.websocket, info.tls) {
-            (true, true) => "wss",
-            (true, false) => "ws",
-            (false, true) => "https",
-            (false, false) => "http",
-        };
-        req.insert_header("X-Forwarded-Proto", proto)?;
-        proto.to_string()
-    } else {
-        req.headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string()
+    // Whether the (possibly client-sent, when trusted) proto is a TLS one.
+    let tls_proto = match req.headers.get("x-forwarded-proto") {
+        Some(proto) => proto == "https" || proto == "wss",
+        None => {
+            let proto = match (info.websocket, info.tls) {
+                (true, true) => "wss",
+                (true, false) => "ws",
+                (false, true) => "https",
+                (false, false) => "http",
+            };
+            req.insert_header("X-Forwarded-Proto", HeaderValue::from_static(proto))?;
+            info.tls
+        }
     };
+    let raw_host = info
+        .raw_host
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
     if !has(req, "x-forwarded-port") {
         // From the Host header if it has a port, else from the scheme (never the listener).
-        let host_port = info
-            .raw_host
-            .rsplit_once(':')
-            .filter(|(h, p)| {
-                !p.is_empty() && !h.ends_with(':') && p.bytes().all(|b| b.is_ascii_digit())
-            })
-            .map(|(_, p)| p.to_string());
-        let port = host_port.unwrap_or_else(|| {
-            if info.tls || proto == "https" || proto == "wss" {
-                "443".into()
-            } else {
-                "80".into()
-            }
+        let host_port = raw_host.rsplit_once(':').filter(|(h, p)| {
+            !p.is_empty() && !h.ends_with(':') && p.bytes().all(|b| b.is_ascii_digit())
         });
+        let port = match host_port {
+            Some((_, port)) => HeaderValue::from_str(port)
+                .map_err(|_| Error::explain(InvalidHTTPHeader, "invalid X-Forwarded-Port value"))?,
+            None if info.tls || tls_proto => HeaderValue::from_static("443"),
+            None => HeaderValue::from_static("80"),
+        };
         req.insert_header("X-Forwarded-Port", port)?;
     }
-    if !has(req, "x-forwarded-host") && !info.raw_host.is_empty() {
-        req.insert_header("X-Forwarded-Host", info.raw_host)?;
+    if let Some(host) = info.raw_host.filter(|_| !raw_host.is_empty()) {
+        if !has(req, "x-forwarded-host") {
+            req.insert_header("X-Forwarded-Host", host.clone())?;
+        }
     }
-    req.insert_header("X-Forwarded-Server", info.hostname)?;
+    if let Some(server) = info.hostname {
+        req.insert_header("X-Forwarded-Server", server.clone())?;
+    }
     if req.headers.get_all("x-forwarded-for").iter().count() > 1 {
         let joined = req
             .headers
@@ -213,14 +216,17 @@ mod tests {
         req
     }
 
+    static A_TEST: HeaderValue = HeaderValue::from_static("a.test");
+    static EDGE: HeaderValue = HeaderValue::from_static("edge");
+
     fn info(trusted: bool) -> ForwardInfo<'static> {
         ForwardInfo {
             trusted,
             peer_ip: Some("10.0.0.1".parse().unwrap()),
             tls: false,
             websocket: false,
-            raw_host: "a.test",
-            hostname: "edge",
+            raw_host: Some(&A_TEST),
+            hostname: Some(&EDGE),
             connection: &[],
         }
     }

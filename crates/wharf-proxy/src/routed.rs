@@ -7,8 +7,8 @@ use std::sync::Arc;
 use pingora::prelude::*;
 use pingora::proxy::Session;
 use wharf_middleware::{
-    content_length, request_host, Chain, CompressModule, GrpcWeb, GrpcWebModule, ReadBody, Reply,
-    RequestContext, FORWARD_BODY_CAP,
+    content_length, Chain, CompressModule, GrpcWeb, GrpcWebModule, ReadBody, Reply, RequestContext,
+    FORWARD_BODY_CAP,
 };
 use wharf_upstream::{Resolved, Routing, ServiceNode};
 
@@ -28,7 +28,13 @@ impl EntryPointProxy {
         target: Target,
         chain: Arc<Chain>,
     ) -> Result<bool> {
-        let host = request_host(session.req_header()).to_string();
+        // The Host header is shared (a reference count), not copied; an absolute-form or
+        // HTTP/2 authority is rare enough to copy.
+        let req = session.req_header();
+        let host = match req.uri.authority() {
+            Some(authority) => http::HeaderValue::from_str(authority.as_str()).ok(),
+            None => req.headers.get(http::header::HOST).cloned(),
+        };
         let peer = peer_ip(session);
         let info = ForwardInfo {
             trusted: self.settings.forwarded.trusts(peer),
@@ -39,8 +45,8 @@ impl EntryPointProxy {
                 .headers
                 .get("upgrade")
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket")),
-            raw_host: &host,
-            hostname: &self.hostname,
+            raw_host: host.as_ref(),
+            hostname: self.forwarded_server.as_ref(),
             connection: &self.connection_headers,
         };
         forwarded::entrypoint_stage(session.req_header_mut(), &info)?;

@@ -55,7 +55,8 @@ pub struct EntryPointProxy {
     reader: GenerationReader,
     pub(crate) lifecycle: Lifecycle,
     control: Arc<ControlStatus>,
-    pub(crate) hostname: Arc<str>,
+    /// This machine's hostname as the X-Forwarded-Server value (None: not a valid value).
+    pub(crate) forwarded_server: Option<http::HeaderValue>,
     /// Answers to ACME HTTP-01 challenges in flight.
     challenges: Arc<AcmeChallenges>,
     /// Prometheus metrics (None: off), and this entrypoint's part of them.
@@ -88,7 +89,7 @@ impl EntryPointProxy {
             reader,
             lifecycle,
             control,
-            hostname,
+            forwarded_server: http::HeaderValue::from_str(&hostname).ok(),
             challenges,
             metrics: None,
             entry_point_metrics: None,

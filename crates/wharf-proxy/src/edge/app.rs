@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pingora::apps::{HttpServerApp, HttpServerOptions, ReusedHttpStream, ServerApp};
+use pingora::apps::{
+    HttpPersistentSettings, HttpServerApp, HttpServerOptions, ReusedHttpStream, ServerApp,
+};
 use pingora::protocols::http::v2::server::H2Options;
 use pingora::protocols::http::ServerSession;
 use pingora::protocols::{Peek, Ssl, Stream};
@@ -141,23 +143,32 @@ impl<A: HttpServerApp + Send + Sync + 'static> Sessions<A> {
         edge: Box<EdgeStream>,
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
-        let mut session = ServerSession::new_http1(edge);
-        // As pingora: no reuse once shutting down; else a first default, which the proxy
-        // replaces with idleTimeout.
-        session.set_keepalive((!*shutdown.borrow()).then_some(60));
-        session.set_keepalive_reuses_remaining(
-            self.inner
-                .server_options()
-                .and_then(|o| o.keepalive_request_limit),
-        );
+        let mut stream: Stream = edge;
+        let mut settings: Option<HttpPersistentSettings> = None;
+        let mut first = true;
         loop {
-            let reused = HttpServerApp::process_new_http(self, session, shutdown).await?;
-            let (stream, settings) = reused.consume();
-            let stream = self.next_request(stream).await?;
-            session = ServerSession::new_http1(stream);
-            if let Some(settings) = settings {
-                settings.apply_to_session(&mut session);
-            }
+            // The session lives in this block only: the future keeps no room for it (680
+            // bytes) while the connection waits, idle, for its next request.
+            let reused = {
+                let mut session = ServerSession::new_http1(stream);
+                if std::mem::take(&mut first) {
+                    // As pingora: no reuse once shutting down; else a first default, which
+                    // the proxy replaces with idleTimeout.
+                    session.set_keepalive((!*shutdown.borrow()).then_some(60));
+                    session.set_keepalive_reuses_remaining(
+                        self.inner
+                            .server_options()
+                            .and_then(|o| o.keepalive_request_limit),
+                    );
+                }
+                if let Some(settings) = settings.take() {
+                    settings.apply_to_session(&mut session);
+                }
+                HttpServerApp::process_new_http(self, session, shutdown).await?
+            };
+            let (reusable, next_settings) = reused.consume();
+            settings = next_settings;
+            stream = self.next_request(reusable).await?;
         }
     }
 
