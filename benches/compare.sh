@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The whole comparison in one command: wharf, the pingora floor, Traefik 3.7.15, nginx and
 # HAProxy side by side on this machine (load/run.sh on the plain route, then wharf and Traefik
-# through the design's middlewares, load/memory.sh, tls/run.sh, callgrind/run.sh), written to
+# through the design's middlewares, load/memory.sh, tls/run.sh, h2/run.sh, callgrind/run.sh), written to
 # benches/RESULTS.md with the machine, the method, each figure's spread and the ratios.
 #
 #   bash benches/compare.sh [seconds-per-run=10] [rounds=3]
 #
-# About 30 minutes with the defaults. Run nothing else meanwhile: the proxies' CPU time is
+# About 30 minutes with the defaults, plus the builds (the image profile's takes ~30 more). Run nothing else meanwhile: the proxies' CPU time is
 # measured. Each script also runs alone (see benches/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,17 +18,21 @@ RESULTS_DIR=$(mktemp -d)
 export RESULTS_DIR
 trap 'rm -rf "$RESULTS_DIR"' EXIT
 
-# Built once here; the scripts then reuse these binaries.
+# Built once here; the scripts then reuse these binaries. wharf is measured as its container
+# image ships it (the `image` profile: fat LTO, stripped), the instruction counts on the release
+# build that their committed baseline was taken with.
 source scripts/deps.sh
+cargo build --profile image -q -p wharf
 cargo build --release -q -p wharf
-export WHARF_BIN=$PWD/target/release/wharf
+export WHARF_BIN=$PWD/target/image/wharf
 
 bash benches/load/run.sh "$DURATION" 64 "$ROUNDS"
 ROUTE=headers bash benches/load/run.sh "$DURATION" 64 "$ROUNDS"
 ROUTE=forwardauth bash benches/load/run.sh "$DURATION" 64 "$ROUNDS"
 bash benches/load/memory.sh 10000 "$ROUNDS"
 bash benches/tls/run.sh "$DURATION" "$ROUNDS"
-bash benches/callgrind/run.sh
+bash benches/h2/run.sh "$DURATION" 16 8 "$ROUNDS"
+WHARF_BIN=$PWD/target/release/wharf bash benches/callgrind/run.sh
 
 traefik=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/traefik
 {
@@ -52,7 +56,8 @@ proxy's (and its workers') user + system time from /proc over the run, divided b
 served. RSS is VmRSS, summed over the proxy's processes. A machine of this kind varies by up to
 3x from one to the next and by ±25 % between runs on one: only figures from this file compare
 with each other, and the ratios are what count. Instruction counts (callgrind) do not depend
-on the machine's speed or load.
+on the machine's speed or load. wharf is the container image's build (\`--profile image\`);
+its instruction counts are the release build's, as their committed baseline.
 MD
 python3 benches/report.py full "$RESULTS_DIR" > "$OUT"
 echo "wrote $OUT"

@@ -5,7 +5,7 @@
                                       with its spread (min-max) when there are several
     report.py full DIR                benches/RESULTS.md from the TSVs compare.sh left in DIR
 
-KIND is load, memory, tls or callgrind; the columns each script writes are listed in KINDS.
+KIND is load, memory, tls, h2 or callgrind; the columns each script writes are listed in KINDS.
 """
 import os
 import statistics
@@ -22,6 +22,8 @@ KINDS = {
                       ("1.3 resumed/s", 1, 0), ("1.2 full/s", 1, 0), ("1.2 resumed/s", 1, 0),
                       ("keep-alive req/s", 1, 0), ("CPU µs/req", 1, 1)]),
     "callgrind": ("route", [("instructions/request", 1, 0)]),
+    "h2": ("proxy", [("req/s", 1, 0), ("mean ms", 1, 2), ("CPU µs/req", 1, 1),
+                     ("RSS MiB", 1, 1)]),
 }
 ORDER = ["wharf", "wharf-obs", "floor", "traefik", "traefik-obs", "nginx", "haproxy"]
 
@@ -119,6 +121,12 @@ def ratios(d):
         if "wharf" in tls and "traefik" in tls:
             out.append(f"- Full TLS handshakes/s, wharf / Traefik: "
                        f"{ratio(tls['wharf'][0], tls['traefik'][0])} (target ≥ 2x).")
+    if exists(d, "h2c.tsv"):
+        h2 = medians(os.path.join(d, "h2c.tsv"))
+        for other in ("nginx", "traefik"):
+            if "wharf" in h2 and other in h2:
+                out.append(f"- h2c, wharf / {other}: requests/s {ratio(h2['wharf'][0], h2[other][0])}, "
+                           f"CPU per request {ratio(h2['wharf'][2], h2[other][2])}.")
     return "\n".join(out)
 
 
@@ -132,6 +140,7 @@ SECTIONS = [
     ("load-forwardauth.tsv", "load", "Through a `forwardAuth`"),
     ("memory.tsv", "memory", "Memory per idle keep-alive connection"),
     ("tls.tsv", "tls", "TLS (RSA 2048)"),
+    ("h2c.tsv", "h2", "HTTP/2 over cleartext (h2c)"),
     ("callgrind.tsv", "callgrind", "wharf's instructions per request (callgrind)"),
 ]
 

@@ -2,7 +2,8 @@
 # Memory per connection: each proxy (wharf, the pingora floor, Traefik 3.7.15, nginx, HAProxy)
 # serves one route on loopback, pinned to CPU 1. Its RSS is taken idle (after one request),
 # with COUNT keep-alive connections open and idle (each having served one request), and
-# after they have closed. Prints MiB and KiB per connection.
+# after they have closed; each of the last two once it has settled (the lowest within 15 and
+# 20 s). Prints MiB and KiB per connection.
 #
 #   bash benches/load/memory.sh [count=10000] [rounds=1]
 #   PROXIES="wharf floor" bash benches/load/memory.sh ...
@@ -33,7 +34,14 @@ for round in $(seq 1 "$ROUNDS"); do
       kill -0 "$client" 2>/dev/null || { echo "$proxy: idle_conns failed"; exit 1; }
       sleep 0.2
     done
+    # The lowest RSS within 15 s: allocators return what the ramp's requests in flight used
+    # (jemalloc after its 10 s decay) while the connections stay open and idle.
     loaded=$(rss_kib "$pid")
+    for _ in $(seq 1 30); do
+      sleep 0.5
+      now=$(rss_kib "$pid")
+      [ "$now" -lt "$loaded" ] && loaded=$now
+    done
     exec 7>&-   # the client reads EOF and closes every connection
     wait "$client"
     # The proxy has closed them when its established connections are back to its pool's.

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# HTTP/2 over cleartext (h2c, prior knowledge) through wharf, Traefik 3.7.15, nginx and HAProxy:
+# the same route to the same HTTP/1.1 nginx backend as load/run.sh, the proxy pinned to CPU 1,
+# h2load (nghttp2) and the backend on CPU 0. CONNS connections with STREAMS concurrent streams
+# each. Prints requests/s, mean latency and the proxy's CPU µs per request.
+#
+#   bash benches/h2/run.sh [seconds-per-run=10] [connections=16] [streams=8] [rounds=3]
+#   PROXIES="wharf nginx" bash benches/h2/run.sh ...
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DURATION=${1:-10}
+CONNS=${2:-16}
+STREAMS=${3:-8}
+ROUNDS=${4:-3}
+source benches/lib.sh
+bench_setup
+command -v h2load >/dev/null || {
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client >/dev/null
+}
+
+# nginx and HAProxy speak h2c on their own listeners; wharf and Traefik on their usual one.
+cat > "$work/proxy-nginx-h2c.conf" <<NGX
+daemon off; worker_processes 1; pid $work/proxy-h2c.pid; error_log $work/proxy-h2c.err;
+worker_rlimit_nofile 65536;
+events { worker_connections 30000; }
+http { access_log off;
+  upstream backend { server $BACKEND; keepalive 128; }
+  server { listen 127.0.0.1:19193 http2 backlog=4096; server_name bench.local;
+    keepalive_requests 1000000; keepalive_timeout 300s; http2_max_concurrent_streams 128;
+    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+NGX
+sed 's/^  bind 127.0.0.1:19186$/  bind 127.0.0.1:19196 proto h2/' "$work/haproxy.cfg" > "$work/haproxy-h2c.cfg"
+
+start_h2c_proxy() { # name -> pid, port
+  case $1 in
+    nginx) taskset -c 1 nginx -c "$work/proxy-nginx-h2c.conf" & echo "$! 19193" ;;
+    haproxy) taskset -c 1 haproxy -W -db -f "$work/haproxy-h2c.cfg" >"$work/haproxy.log" 2>&1 &
+             echo "$! 19196" ;;
+    *) start_proxy "$1" ;;
+  esac
+}
+
+results="$work/h2c.tsv"
+for round in $(seq 1 "$ROUNDS"); do
+  for proxy in ${PROXIES:-wharf traefik nginx haproxy}; do
+    read -r pid port < <(start_h2c_proxy "$proxy")
+    pids+=("$pid")
+    # An h2c request answered 200 (the HTTP/1.1 check of lib.sh does not apply to HAProxy's
+    # h2-only listener).
+    for _ in $(seq 1 100); do
+      h2load -n1 -c1 -H ':authority: bench.local' "http://127.0.0.1:$port/" 2>/dev/null \
+        | grep -q '^status codes: 1 2xx' && break
+      sleep 0.1
+    done
+    before=$(cpu_ticks "$pid")
+    out=$(taskset -c 0 h2load -c"$CONNS" -m"$STREAMS" -D"$DURATION" \
+      -H ':authority: bench.local' "http://127.0.0.1:$port/")
+    after=$(cpu_ticks "$pid")
+    rss=$(rss_kib "$pid")
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    echo "$out" | python3 -c '
+import re, sys
+out = sys.stdin.read()
+rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out).group(1))
+m = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, "
+              r"(\d+) errored, (\d+) timeout", out)
+ok, failed = int(m.group(1)), sum(int(g) for g in m.groups()[1:])
+# With -D, answers that arrive after the end are counted in the status codes only.
+s = re.search(r"status codes: \d+ 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
+not_2xx = sum(int(g) for g in s.groups())
+lat = re.search(r"time for request:\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)", out)
+mean = float(lat.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[lat.group(2)]
+ticks = int(sys.argv[3]) - int(sys.argv[2])
+cpu_us = ticks * 10000 / max(ok, 1)
+if failed or not_2xx:
+    sys.exit(f"{sys.argv[1]}: {failed} failed, {not_2xx} not 2xx")
+print(f"{sys.argv[1]}\t{rps:.0f}\t{mean:.2f}\t{cpu_us:.1f}\t{int(sys.argv[4])/1024:.1f}")
+' "$proxy" "$before" "$after" "$rss" >> "$results"
+  done
+done
+
+note="h2c, $ROUNDS rounds of $DURATION s, $CONNS connections x $STREAMS streams, proxy on CPU 1: medians (min–max)"
+python3 benches/report.py table h2 "$results" "$note"
+if [ -n "${RESULTS_DIR:-}" ]; then
+  cp "$results" "$RESULTS_DIR/h2c.tsv"; echo "$note." > "$RESULTS_DIR/h2c.note"
+fi
