@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole comparison in one command: wharf, the pingora floor, Traefik 3.7.15, nginx and
-# HAProxy side by side on this machine (load/run.sh on the plain route, then wharf and Traefik
+# HAProxy side by side on this machine (load/run.sh and load/rate.sh on the plain route, then wharf and Traefik
 # through the design's middlewares, load/memory.sh, tls/run.sh, h2/run.sh, callgrind/run.sh), written to
 # benches/RESULTS.md with the machine, the method, each figure's spread and the ratios.
 #
@@ -22,11 +22,16 @@ trap 'rm -rf "$RESULTS_DIR"' EXIT
 # image ships it (the `image` profile: fat LTO, stripped), the instruction counts on the release
 # build that their committed baseline was taken with.
 source scripts/deps.sh
-cargo build --profile image -q -p wharf
+# WHARF_BIN=path measures a binary built elsewhere (e.g. the same commit's image build).
+if [ -z "${WHARF_BIN:-}" ]; then
+  cargo build --profile image -q -p wharf
+  WHARF_BIN=$PWD/target/image/wharf
+fi
+export WHARF_BIN
 cargo build --release -q -p wharf
-export WHARF_BIN=$PWD/target/image/wharf
 
 bash benches/load/run.sh "$DURATION" 64 "$ROUNDS"
+bash benches/load/rate.sh "$DURATION" 3000 64 "$ROUNDS"
 ROUTE=headers bash benches/load/run.sh "$DURATION" 64 "$ROUNDS"
 ROUTE=forwardauth bash benches/load/run.sh "$DURATION" 64 "$ROUNDS"
 bash benches/load/memory.sh 10000 "$ROUNDS"

@@ -5,7 +5,7 @@
                                       with its spread (min-max) when there are several
     report.py full DIR                benches/RESULTS.md from the TSVs compare.sh left in DIR
 
-KIND is load, memory, tls, h2 or callgrind; the columns each script writes are listed in KINDS.
+KIND is load, rate, memory, tls, h2 or callgrind; the columns each script writes are listed in KINDS.
 """
 import os
 import statistics
@@ -22,6 +22,8 @@ KINDS = {
                       ("1.3 resumed/s", 1, 0), ("1.2 full/s", 1, 0), ("1.2 resumed/s", 1, 0),
                       ("keep-alive req/s", 1, 0), ("CPU µs/req", 1, 1)]),
     "callgrind": ("route", [("instructions/request", 1, 0)]),
+    "rate": ("proxy", [("req/s", 1, 0), ("p50 ms", 1, 3), ("p99 ms", 1, 3),
+                       ("p99.9 ms", 1, 3), ("CPU µs/req", 1, 1)]),
     "h2": ("proxy", [("req/s", 1, 0), ("mean ms", 1, 2), ("CPU µs/req", 1, 1),
                      ("RSS MiB", 1, 1)]),
 }
@@ -84,8 +86,13 @@ def ratios(d):
     if "wharf" in load and "nginx" in load:
         w, n = load["wharf"], load["nginx"]
         out.append(f"- Plain route, wharf / nginx: requests/s {ratio(w[0], n[0])}, "
-                   f"CPU per request {ratio(w[3], n[3])}, p99 {ratio(w[2], n[2])} "
-                   "(target: ≥ 1x, ≤ 1x; p99 at a fixed rate: not measured yet).")
+                   f"CPU per request {ratio(w[3], n[3])} (target: ≥ 1x, ≤ 1x), "
+                   f"p99 at full load {ratio(w[2], n[2])}.")
+    rate = medians(os.path.join(d, "rate.tsv")) if exists(d, "rate.tsv") else {}
+    if "wharf" in rate and "nginx" in rate:
+        out.append(f"- Plain route at a fixed rate, wharf / nginx: p99 "
+                   f"{ratio(rate['wharf'][2], rate['nginx'][2])} (target ≤ 1x), "
+                   f"CPU per request {ratio(rate['wharf'][4], rate['nginx'][4])}.")
     if "wharf" in load and "floor" in load:
         out.append(f"- wharf / the pingora floor, CPU per request: {ratio(load['wharf'][3], load['floor'][3])}.")
     if "wharf" in load and "traefik" in load:
@@ -136,6 +143,7 @@ def exists(d, name):
 
 SECTIONS = [
     ("load-plain.tsv", "load", "Plain HTTP/1.1 keep-alive, one Host route"),
+    ("rate.tsv", "rate", "Plain route at a fixed request rate"),
     ("load-headers.tsv", "load", "The design's `secure-headers` + `cors` chain"),
     ("load-forwardauth.tsv", "load", "Through a `forwardAuth`"),
     ("memory.tsv", "memory", "Memory per idle keep-alive connection"),
