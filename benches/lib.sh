@@ -3,6 +3,13 @@
 family() { echo "$1" $(pgrep -P "$1" || true); }
 cpu_ticks() { for p in $(family "$1"); do awk '{print $14+$15}' "/proc/$p/stat"; done | awk '{s+=$1} END {print s}'; }
 rss_kib() { for p in $(family "$1"); do awk '/VmRSS/ {print $2}' "/proc/$p/status"; done | awk '{s+=$1} END {print s}'; }
+# A script's table; for benches/compare.sh, also its raw rows and note in $RESULTS_DIR.
+report() { # kind, tsv, note, name in RESULTS_DIR
+  python3 benches/report.py table "$1" "$2" "$3"
+  if [ -n "${RESULTS_DIR:-}" ]; then
+    cp "$2" "$RESULTS_DIR/$4.tsv"; echo "$3." > "$RESULTS_DIR/$4.note"
+  fi
+}
 # Client connections established to a local port.
 established() { ss -Htn state established "( sport = :$1 )" | wc -l; }
 

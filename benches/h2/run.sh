@@ -80,7 +80,4 @@ print(f"{sys.argv[1]}\t{rps:.0f}\t{mean:.2f}\t{cpu_us:.1f}\t{int(sys.argv[4])/10
 done
 
 note="h2c, $ROUNDS rounds of $DURATION s, $CONNS connections x $STREAMS streams, proxy on CPU 1: medians (min–max)"
-python3 benches/report.py table h2 "$results" "$note"
-if [ -n "${RESULTS_DIR:-}" ]; then
-  cp "$results" "$RESULTS_DIR/h2c.tsv"; echo "$note." > "$RESULTS_DIR/h2c.note"
-fi
+report h2 "$results" "$note" h2c

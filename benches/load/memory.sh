@@ -64,7 +64,4 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 note="RSS, $COUNT idle keep-alive connections that each served one request, $ROUNDS round(s): medians (min–max)"
-python3 benches/report.py table memory "$results" "$note"
-if [ -n "${RESULTS_DIR:-}" ]; then
-  cp "$results" "$RESULTS_DIR/memory.tsv"; echo "$note." > "$RESULTS_DIR/memory.note"
-fi
+report memory "$results" "$note" memory

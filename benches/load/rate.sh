@@ -48,7 +48,4 @@ print(f"{sys.argv[1]}\t{rps:.0f}\t{ms[0]:.3f}\t{ms[1]:.3f}\t{ms[2]:.3f}\t{cpu_us
 done
 
 note="$RATE requests/s for $DURATION s over $CONNS connections, $ROUNDS rounds, proxy on CPU 1: medians (min–max)"
-python3 benches/report.py table rate "$results" "$note"
-if [ -n "${RESULTS_DIR:-}" ]; then
-  cp "$results" "$RESULTS_DIR/rate.tsv"; echo "$note." > "$RESULTS_DIR/rate.note"
-fi
+report rate "$results" "$note" rate

@@ -60,8 +60,4 @@ print(f"{sys.argv[1]}\t{rps:.0f}\t{ms(50):.2f}\t{ms(99):.2f}\t{cpu_us:.1f}\t{int
 done
 
 note="$ROUNDS rounds of $DURATION s, $CONNS connections, proxy on CPU 1: medians (min–max)"
-python3 benches/report.py table load "$results" "$note"
-# For benches/compare.sh: the raw rows.
-if [ -n "${RESULTS_DIR:-}" ]; then
-  cp "$results" "$RESULTS_DIR/load-$ROUTE.tsv"; echo "$note." > "$RESULTS_DIR/load-$ROUTE.note"
-fi
+report load "$results" "$note" load-$ROUTE

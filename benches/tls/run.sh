@@ -136,7 +136,4 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 note="$ROUNDS rounds of $DURATION s per measure, proxy on CPU 1: medians (min–max)"
-python3 benches/report.py table tls "$results" "$note"
-if [ -n "${RESULTS_DIR:-}" ]; then
-  cp "$results" "$RESULTS_DIR/tls.tsv"; echo "$note." > "$RESULTS_DIR/tls.note"
-fi
+report tls "$results" "$note" tls
