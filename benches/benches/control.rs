@@ -12,6 +12,11 @@ use wharf_discovery::ProviderUpdate;
 use wharf_model::ProviderName;
 use wharf_router::{ControlStatus, Generation, GenerationWriter, ProviderSlot};
 
+/// The wharf binary's allocator: the control plane allocates a lot, and glibc's malloc would
+/// misstate its cost.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn update(n: usize, port: u16) -> ProviderUpdate {
     let doc = wharf_benches::routers_yaml(n, port);
     let (raw, issues) = decode_dynamic(&yaml::parse(&doc, "bench.yml").expect("yaml"));
