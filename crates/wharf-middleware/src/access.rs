@@ -45,13 +45,6 @@ fn net(s: &str) -> Result<IpNet, BuildError> {
         .map_err(|_| BuildError(format!("{s:?} is not an IP or CIDR range")))
 }
 
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
-
 impl IpAllowList {
     pub(crate) fn new(
         ranges: &[String],
@@ -92,7 +85,7 @@ impl ClientIp {
 
     fn pick(&self, req: &RequestHeader, cx: &RequestContext) -> Option<IpAddr> {
         if self.depth == 0 && self.excluded.is_empty() {
-            return cx.peer.map(canonical);
+            return cx.peer.map(|ip| ip.to_canonical());
         }
         let xff: Vec<String> = req
             .headers
@@ -111,12 +104,13 @@ impl ClientIp {
                 .rev()
                 .find(|ip| {
                     ip.parse::<IpAddr>()
-                        .map(|ip| !self.excluded.iter().any(|n| n.contains(&canonical(ip))))
+                        .map(|ip| !self.excluded.iter().any(|n| n.contains(&ip.to_canonical())))
                         .unwrap_or(true)
                 })
                 .cloned()
         };
-        pick.and_then(|s| s.parse::<IpAddr>().ok()).map(canonical)
+        pick.and_then(|s| s.parse::<IpAddr>().ok())
+            .map(|ip| ip.to_canonical())
     }
 }
 

@@ -2,7 +2,6 @@
 //! the auth server's identity headers replacing any the client sent); any other answer goes
 //! back to the client as the auth server gave it; an unreachable auth server fails closed.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -147,10 +146,7 @@ impl ForwardAuth {
             }
         }
         auth.insert_header("Host", self.authority.as_str())?;
-        let peer = cx.peer.map(|ip| match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4).to_string(),
-            v4 => v4.to_string(),
-        });
+        let peer = cx.peer.map(|ip| ip.to_canonical().to_string());
         let proto = if cx.tls { "https" } else { "http" };
         let host = request_host(req).to_string();
         let uri = req

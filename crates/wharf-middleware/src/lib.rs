@@ -427,6 +427,15 @@ pub fn request_host(req: &RequestHeader) -> &str {
         .unwrap_or("")
 }
 
+/// [`request_host`] as a header value: the Host header's own (shared, not copied), or a copy
+/// of the URI's authority (absolute form, HTTP/2).
+pub fn request_host_value(req: &RequestHeader) -> Option<HeaderValue> {
+    match req.uri.authority() {
+        Some(authority) => HeaderValue::from_str(authority.as_str()).ok(),
+        None => req.headers.get(http::header::HOST).cloned(),
+    }
+}
+
 /// The Content-Length a message declares, if it declares a valid one.
 pub fn content_length(headers: &http::HeaderMap) -> Option<u64> {
     headers

@@ -252,10 +252,7 @@ impl ForwardedHeaders {
             return true;
         }
         let Some(ip) = peer else { return false };
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
+        let ip = ip.to_canonical();
         self.trusted_ips.iter().any(|net| net.contains(&ip))
     }
 }

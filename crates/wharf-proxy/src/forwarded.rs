@@ -58,11 +58,7 @@ pub(crate) fn entrypoint_stage(req: &mut RequestHeader, info: &ForwardInfo<'_>) 
     apply_connection_header(req, info.connection)?;
     if !has(req, "x-real-ip") {
         if let Some(ip) = info.peer_ip {
-            let ip = match ip {
-                IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-                v4 => v4,
-            };
-            req.insert_header("X-Real-Ip", ip.to_string())?;
+            req.insert_header("X-Real-Ip", ip.to_canonical().to_string())?;
         }
     }
     // Whether the (possibly client-sent, when trusted) proto is a TLS one.
@@ -186,10 +182,7 @@ pub(crate) fn underscore_headers(req: &mut RequestHeader, strategy: UnderscoreHe
 
 /// At proxy time: the peer is appended to X-Forwarded-For.
 pub(crate) fn append_forwarded_for(req: &mut RequestHeader, peer: Option<IpAddr>) -> Result<()> {
-    let Some(ip) = peer.map(|ip| match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }) else {
+    let Some(ip) = peer.map(|ip| ip.to_canonical()) else {
         return Ok(());
     };
     let value = match req

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use pingora::prelude::*;
 use pingora::proxy::Session;
 use wharf_middleware::{
-    content_length, Chain, CompressModule, GrpcWeb, GrpcWebModule, ReadBody, Reply, RequestContext,
-    FORWARD_BODY_CAP,
+    content_length, request_host_value, Chain, CompressModule, GrpcWeb, GrpcWebModule, ReadBody,
+    Reply, RequestContext, FORWARD_BODY_CAP,
 };
 use wharf_upstream::{Resolved, Routing, ServiceNode};
 
@@ -28,13 +28,7 @@ impl EntryPointProxy {
         target: Target,
         chain: Arc<Chain>,
     ) -> Result<bool> {
-        // The Host header is shared (a reference count), not copied; an absolute-form or
-        // HTTP/2 authority is rare enough to copy.
-        let req = session.req_header();
-        let host = match req.uri.authority() {
-            Some(authority) => http::HeaderValue::from_str(authority.as_str()).ok(),
-            None => req.headers.get(http::header::HOST).cloned(),
-        };
+        let host = request_host_value(session.req_header());
         let peer = peer_ip(session);
         let info = ForwardInfo {
             trusted: self.settings.forwarded.trusts(peer),

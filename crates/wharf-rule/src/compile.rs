@@ -127,14 +127,9 @@ fn eval(node: &Node, req: &RequestView<'_>) -> bool {
             query_values(req.query, k, &mut |val| val == want)
         }
         Node::QueryRegexp(k, re) => query_values(req.query, k, &mut |val| re.is_match(val)),
-        Node::ClientIP(net) => req.client_ip.is_some_and(|ip| net.contains(&canonical(ip))),
-    }
-}
-
-/// An IPv4-mapped IPv6 peer (`::ffff:10.0.0.1`) matches IPv4 ranges, as in Go.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
+        // An IPv4-mapped IPv6 peer (`::ffff:10.0.0.1`) matches IPv4 ranges, as in Go.
+        Node::ClientIP(net) => req
+            .client_ip
+            .is_some_and(|ip| net.contains(&ip.to_canonical())),
     }
 }
