@@ -1,7 +1,9 @@
-//! wharf's own connection to a backend, for what pingora's connector cannot do: TLS with the
-//! transport's versions, suites and certificate checks (`tls_client`), and Go's HTTP/2 PING
-//! health check with `pingTimeout` (`h2_keepalive`). It is the peer's `custom_l4`, handing
-//! pingora a connected virtual socket over which pingora speaks plain HTTP/1.1 or h2.
+//! wharf's own connection to a backend, for what pingora's connector cannot do: give up when
+//! the server leaves its service while connecting (a removed container's address drops SYNs
+//! until the dial timeout), TLS with the transport's versions, suites and certificate checks
+//! (`tls_client`), and Go's HTTP/2 PING health check with `pingTimeout` (`h2_keepalive`). It
+//! is the peer's `custom_l4`, handing pingora a connected socket (a virtual one when wharf
+//! speaks TLS or pings over it) over which pingora speaks plain HTTP/1.1 or h2.
 //!
 //! pingora cannot see the ALPN answer of such a socket, so the protocol is decided before
 //! connecting, from what the server chose the last time (kept in its [`ServerState`]). When
@@ -21,6 +23,7 @@ use pingora::protocols::l4::virt::{VirtualSockOpt, VirtualSocket, VirtualSocketS
 use pingora::{Error, ErrorType};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
 
 use crate::h2_keepalive::{H2Keepalive, KeepaliveTimes};
 use crate::server::ServerState;
@@ -50,7 +53,12 @@ pub(crate) struct BackendConnect {
     pub learn: Option<Arc<ServerState>>,
     /// Go's PING health check on h2 connections (`readIdleTimeout` set).
     pub keepalive: Option<KeepaliveTimes>,
+    /// Cancelled when the server leaves its service (see [`ServerState::leave`]).
+    pub left: CancellationToken,
 }
+
+/// The error of a connection given up because its server left the configuration.
+const LEFT: &str = "the server left its service while wharf was connecting to it";
 
 impl BackendConnect {
     async fn tcp(&self, inet: std::net::SocketAddr) -> pingora::Result<TcpStream> {
@@ -124,9 +132,31 @@ impl BackendConnect {
         Ok(tls)
     }
 
+    async fn establish(&self, inet: std::net::SocketAddr) -> pingora::Result<Stream> {
+        let handshake = match &self.tls {
+            Some(Err(why)) => {
+                return Error::e_explain(ErrorType::TLSHandshakeFailure, why.to_string())
+            }
+            Some(Ok(handshake)) => Some(handshake),
+            None => None,
+        };
+        let tcp = self.tcp(inet).await?;
+        Ok(match handshake {
+            Some(handshake) => self.socket(self.tls(handshake, tcp, inet).await?),
+            // Nothing of wharf's own over the socket: pingora's stream, as its connector makes.
+            None if self.pings().is_none() => Stream::from(tcp),
+            None => self.socket(tcp),
+        })
+    }
+
+    /// Go's PING health check, when pingora speaks h2 over the socket.
+    fn pings(&self) -> Option<KeepaliveTimes> {
+        self.keepalive.filter(|_| self.expect_h2)
+    }
+
     /// `io` as pingora's socket, with the PING health check when pingora speaks h2 over it.
     fn socket<S: Tcp>(&self, io: S) -> Stream {
-        let socket: Box<dyn VirtualSocket> = match self.keepalive.filter(|_| self.expect_h2) {
+        let socket: Box<dyn VirtualSocket> = match self.pings() {
             Some(times) => Box::new(Socket(H2Keepalive::new(io, times))),
             None => Box::new(Socket(io)),
         };
@@ -140,18 +170,11 @@ impl L4Connect for BackendConnect {
         let SocketAddr::Inet(inet) = addr else {
             return Error::e_explain(ErrorType::ConnectError, "a backend on a unix socket");
         };
-        let handshake = match &self.tls {
-            Some(Err(why)) => {
-                return Error::e_explain(ErrorType::TLSHandshakeFailure, why.to_string())
-            }
-            Some(Ok(handshake)) => Some(handshake),
-            None => None,
-        };
-        let tcp = self.tcp(*inet).await?;
-        Ok(match handshake {
-            Some(handshake) => self.socket(self.tls(handshake, tcp, *inet).await?),
-            None => self.socket(tcp),
-        })
+        tokio::select! {
+            biased;
+            () = self.left.cancelled() => Error::e_explain(ErrorType::ConnectError, LEFT),
+            connected = self.establish(*inet) => connected,
+        }
     }
 }
 
@@ -229,5 +252,67 @@ impl<S: Tcp> AsyncWrite for Socket<S> {
 
     fn is_write_vectored(&self) -> bool {
         self.0.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+
+    use super::*;
+
+    /// A plain connection to `addr` given up when `state`'s server leaves.
+    fn plain(state: &ServerState) -> BackendConnect {
+        BackendConnect {
+            dial: None,
+            tls: None,
+            expect_h2: false,
+            learn: None,
+            keepalive: None,
+            left: state.left().clone(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_connection_to_a_server_that_leaves_meanwhile_gives_up() {
+        // A listener whose accept queue is full drops SYNs, as a removed container's address
+        // does: the connection stays pending until the dial timeout (none here).
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.bind(([127, 0, 0, 1], 0).into()).expect("bind");
+        let listener = socket.listen(0).expect("listen");
+        let addr = listener.local_addr().expect("addr");
+        let _queued = TcpStream::connect(addr).await.expect("fills the queue");
+        let state = ServerState::new();
+        let connect = plain(&state);
+        let target = SocketAddr::Inet(addr);
+        let connecting = connect.connect(&target);
+        tokio::pin!(connecting);
+        let pending =
+            std::future::poll_fn(|cx| Poll::Ready(connecting.as_mut().poll(cx).is_pending())).await;
+        assert!(pending, "the SYN is dropped: still connecting");
+        state.leave();
+        let e = connecting.await.expect_err("given up");
+        assert_eq!(e.etype(), &ErrorType::ConnectError);
+        assert!(e.to_string().contains(LEFT), "{e}");
+        // Once it has left, no connection is even tried.
+        let e = plain(&state).connect(&target).await.expect_err("refused");
+        assert!(e.to_string().contains(LEFT), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_plain_connection_is_pingoras_own_stream() {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("listen");
+        let target = SocketAddr::Inet(listener.local_addr().expect("addr"));
+        let stream = plain(&ServerState::new())
+            .connect(&target)
+            .await
+            .expect("connects");
+        let shown = format!("{stream:?}");
+        assert!(
+            shown.contains("Tcp(") && !shown.contains("Virtual"),
+            "a TCP stream, not a virtual socket: {shown}"
+        );
     }
 }

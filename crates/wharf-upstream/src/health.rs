@@ -118,7 +118,7 @@ impl Check {
             let addr = connect_addr(&target).await.map_err(|e| e.to_string())?;
             let peer = || {
                 self.transport
-                    .server_peer(addr, scheme, &sni, &self.state, false)
+                    .server_peer(addr, scheme, &sni, &self.state, false, None)
             };
             let mut req = RequestHeader::build(method.as_str(), path.as_bytes(), None)
                 .map_err(|e| e.to_string())?;
@@ -177,7 +177,7 @@ impl Check {
         let addr = connect_addr(&target).await.map_err(|e| e.to_string())?;
         let peer = || {
             self.transport
-                .server_peer(addr, scheme, &self.server.host, &self.state, true)
+                .server_peer(addr, scheme, &self.server.host, &self.state, true, None)
         };
         let mut req = RequestHeader::build("POST", b"/grpc.health.v1.Health/Check", None)
             .map_err(|e| e.to_string())?;

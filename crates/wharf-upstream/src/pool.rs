@@ -20,6 +20,8 @@ pub struct ServicePool {
     pub servers: Vec<Server>,
     /// Per server (same index), shared with the pools this service had before.
     pub states: Vec<Arc<ServerState>>,
+    /// Per server (same index): its connection when wharf's TLS client is not needed.
+    connects: Vec<crate::transport::Connector>,
     /// How the servers are reached.
     pub transport: crate::Transport,
     /// What building the transport reported (kept while the pool lives).
@@ -51,10 +53,11 @@ impl ServicePool {
     /// A pool for `spec`; `state` gives each server's state (kept from earlier pools).
     pub fn new(spec: &ServiceSpec, mut state: impl FnMut(&str) -> Arc<ServerState>) -> Self {
         let servers: Vec<Server> = spec.servers.iter().map(Server::from_spec).collect();
-        let states = spec.servers.iter().map(|s| state(&s.url)).collect();
+        let states: Vec<Arc<ServerState>> = spec.servers.iter().map(|s| state(&s.url)).collect();
         let weights: Vec<u32> = spec.servers.iter().map(|s| s.weight).collect();
         let (transport, issues) = crate::Transport::build(&spec.transport);
         ServicePool {
+            connects: states.iter().map(|s| transport.plain_connect(s)).collect(),
             transport,
             issues,
             changes: None,
@@ -102,6 +105,7 @@ impl ServicePool {
             &server.host,
             &self.states[index],
             false,
+            self.connects.get(index),
         )
     }
 
@@ -119,6 +123,10 @@ impl ServicePool {
         let Some(state) = self.states.get(index) else {
             return;
         };
+        if state.has_left() {
+            // Gone from the configuration: nothing to learn (nor to warn about).
+            return;
+        }
         let failed = match outcome {
             Outcome::ConnectFailed => {
                 if self.health_checked() {

@@ -71,8 +71,13 @@ impl PoolRegistry {
             .iter()
             .flat_map(|(name, s)| s.servers.iter().map(move |srv| (name, srv.url.as_str())))
             .collect();
-        self.states
-            .retain(|(name, url), _| wanted.contains(&(name, url.as_str())));
+        self.states.retain(|(name, url), state| {
+            let stays = wanted.contains(&(name, url.as_str()));
+            if !stays {
+                state.leave();
+            }
+            stays
+        });
         let runtime = tokio::runtime::Handle::try_current().ok();
         for (name, spec) in &config.services {
             if self.pools.get(name).is_some_and(|e| e.pool.serves(spec)) {
@@ -173,5 +178,31 @@ impl PoolRegistry {
     /// Notified when a health check changes a server's state.
     pub fn changes(&self) -> Arc<Notify> {
         self.changes.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(weights: &[u32]) -> DynamicConfig {
+        let spec = crate::pool::test_service("s", weights);
+        let mut config = DynamicConfig::default();
+        config.services.insert(spec.name.clone(), spec);
+        config
+    }
+
+    #[test]
+    fn a_server_that_leaves_its_service_is_told_and_one_that_stays_keeps_its_state() {
+        let mut registry = PoolRegistry::default();
+        registry.sync(&config(&[1, 1]));
+        let name = QualifiedName::new("s", &wharf_model::ProviderName::new("file"));
+        let before = registry.get(&name).expect("pool");
+        registry.sync(&config(&[1]));
+        let after = registry.get(&name).expect("pool");
+        assert!(Arc::ptr_eq(&before.states[0], &after.states[0]));
+        assert!(!after.states[0].has_left() && after.states[0].available());
+        // The old pool (still held by requests in flight) no longer offers the server.
+        assert!(before.states[1].has_left() && !before.states[1].available());
     }
 }

@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use tokio_util::sync::CancellationToken;
+
 use wharf_model::{ServerSpec, UpstreamScheme};
 
 use crate::Target;
@@ -93,6 +95,9 @@ pub struct ServerState {
     /// What the server chose by ALPN when wharf's own TLS client last connected (see
     /// `tls_client`): 0 not known yet, 1 HTTP/1.1, 2 h2.
     tls_alpn: AtomicU8,
+    /// Cancelled when the server leaves its service: connections still being made to it give
+    /// up (a removed container's address drops SYNs until the dial timeout).
+    left: CancellationToken,
 }
 
 impl ServerState {
@@ -108,7 +113,24 @@ impl ServerState {
             in_flight: AtomicU32::new(0),
             ttfb_us: AtomicU64::new(0),
             tls_alpn: AtomicU8::new(0),
+            left: CancellationToken::new(),
         }
+    }
+
+    /// The server left its service: it gets no more requests, and connections being made to
+    /// it fail now (the request goes to another server).
+    pub(crate) fn leave(&self) {
+        self.left.cancel();
+    }
+
+    /// Whether the server left its service.
+    pub fn has_left(&self) -> bool {
+        self.left.is_cancelled()
+    }
+
+    /// Cancelled when the server leaves its service.
+    pub(crate) fn left(&self) -> &CancellationToken {
+        &self.left
     }
 
     /// Whether the server chose h2 the last time wharf's own TLS client offered it.
@@ -125,7 +147,7 @@ impl ServerState {
     /// Whether the server may get a request now (health checks, passive or active, say it
     /// may). When no server may, the service answers 503.
     pub fn available(&self) -> bool {
-        self.active_up.load(Ordering::Relaxed) && passed(&self.out_until)
+        self.active_up.load(Ordering::Relaxed) && passed(&self.out_until) && !self.has_left()
     }
 
     /// Whether the server is available and not backing off after a failed connection: a

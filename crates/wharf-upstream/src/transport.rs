@@ -216,9 +216,27 @@ impl Transport {
     }
 }
 
+/// How pingora reaches a server: wharf's own connection ([`BackendConnect`]).
+pub(crate) type Connector = Arc<dyn pingora::connectors::L4Connect + Send + Sync>;
+
 impl Transport {
+    /// The connection to a server that pingora's connector would make itself (plain TCP,
+    /// pingora's TLS over it), given up when the server leaves its service. A pool makes one
+    /// per server, so a request does not allocate one.
+    pub(crate) fn plain_connect(&self, state: &ServerState) -> Connector {
+        Arc::new(BackendConnect {
+            dial: self.dial,
+            tls: None,
+            expect_h2: false,
+            learn: None,
+            keepalive: None,
+            left: state.left().clone(),
+        })
+    }
+
     /// A peer for a server of a pool (requests and health checks), whose learnt state decides
     /// the protocol when wharf's own TLS client connects. `h2_only`: a gRPC health check.
+    /// `plain`: the server's [`Transport::plain_connect`] when the caller keeps one.
     pub fn server_peer(
         &self,
         addr: SocketAddr,
@@ -226,16 +244,17 @@ impl Transport {
         host: &str,
         state: &Arc<ServerState>,
         h2_only: bool,
+        plain: Option<&Connector>,
     ) -> HttpPeer {
         let own = |tls: Option<Result<Handshake, Arc<str>>>, expect_h2, learn| {
-            let connect: Arc<dyn pingora::connectors::L4Connect + Send + Sync> =
-                Arc::new(BackendConnect {
-                    dial: self.dial,
-                    tls,
-                    expect_h2,
-                    learn,
-                    keepalive: self.keepalive,
-                });
+            let connect: Connector = Arc::new(BackendConnect {
+                dial: self.dial,
+                tls,
+                expect_h2,
+                learn,
+                keepalive: self.keepalive,
+                left: state.left().clone(),
+            });
             Some(connect)
         };
         let mut peer = match (scheme, &self.tls) {
@@ -261,7 +280,14 @@ impl Transport {
                 peer.options.custom_l4 = own(None, true, None);
                 peer
             }
-            _ => self.peer(addr, scheme, host, state.id),
+            _ => {
+                let mut peer = self.peer(addr, scheme, host, state.id);
+                peer.options.custom_l4 = Some(match plain {
+                    Some(plain) => plain.clone(),
+                    None => self.plain_connect(state),
+                });
+                peer
+            }
         };
         if h2_only {
             peer.options.set_http_version(2, 2);
