@@ -3,6 +3,7 @@
 //! `serviceName`, `middlewareName`, `sortBy`, `direction`, `page`, `per_page`).
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -38,7 +39,11 @@ pub enum ApiList {
     Empty,
 }
 
-#[derive(Debug, Default)]
+/// Renders a view's whole documents by path (`/api/overview`, `/api/rawdata`,
+/// `/api/version`, ...).
+pub type DocumentsRenderer = Box<dyn Fn(&ApiView) -> HashMap<String, Bytes> + Send + Sync>;
+
+#[derive(Default)]
 pub struct ApiView {
     /// Sorted by name.
     pub routers: Vec<ApiItem>,
@@ -46,10 +51,45 @@ pub struct ApiView {
     pub middlewares: Vec<ApiItem>,
     pub entry_points: Vec<ApiItem>,
     pub certificates: Vec<ApiItem>,
-    /// Whole documents by path (`/api/overview`, `/api/rawdata`, `/api/version`).
-    pub documents: HashMap<String, Bytes>,
     /// `api.dashboard`: `api@internal` also serves the dashboard under `/dashboard`.
     pub dashboard: bool,
+    /// The whole documents, rendered when one is first asked for: at 10,000 routers,
+    /// `rawdata` costs more than the rest of a configuration change, which does not wait for
+    /// documents nobody may read.
+    documents: OnceLock<HashMap<String, Bytes>>,
+    renderer: Option<DocumentsRenderer>,
+}
+
+impl std::fmt::Debug for ApiView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiView")
+            .field("routers", &self.routers.len())
+            .field("services", &self.services.len())
+            .field("middlewares", &self.middlewares.len())
+            .field("entry_points", &self.entry_points.len())
+            .field("certificates", &self.certificates.len())
+            .field("dashboard", &self.dashboard)
+            .field("documents_rendered", &self.documents.get().is_some())
+            .finish()
+    }
+}
+
+impl ApiView {
+    /// How the whole documents are rendered from this view (when first asked for).
+    pub fn set_documents(&mut self, renderer: DocumentsRenderer) {
+        self.documents = OnceLock::new();
+        self.renderer = Some(renderer);
+    }
+
+    /// The whole documents by path, rendered at the first call.
+    pub fn documents(&self) -> &HashMap<String, Bytes> {
+        self.documents.get_or_init(|| {
+            self.renderer
+                .as_ref()
+                .map(|render| render(self))
+                .unwrap_or_default()
+        })
+    }
 }
 
 /// An API answer.
@@ -215,7 +255,7 @@ impl ApiView {
 
     /// The answer to `GET path?query` under `/api`.
     pub fn answer(&self, path: &str, query: Option<&str>) -> ApiAnswer {
-        if let Some(doc) = self.documents.get(path) {
+        if let Some(doc) = self.documents().get(path) {
             let content_type = if path == "/api/version" {
                 "application/json; charset=UTF-8"
             } else {

@@ -165,9 +165,18 @@ fn raw_map(items: &[ApiItem]) -> Value {
     Value::Object(out)
 }
 
-pub(super) fn documents(inputs: &ApiInputs<'_>, view: &ApiView) -> HashMap<String, Bytes> {
+/// What the whole documents show besides the view's lists.
+struct Sources {
+    providers: Vec<&'static str>,
+    metrics: bool,
+    access_log: bool,
+    /// wharf's own: every current problem with its origin and hint (the dashboard's list).
+    issues: Vec<Value>,
+}
+
+/// Renders the whole documents of a view from what they need of `inputs` (kept until then).
+pub(super) fn renderer(inputs: &ApiInputs<'_>) -> wharf_router::DocumentsRenderer {
     let statics = inputs.statics;
-    let zero = json!({ "total": 0, "warnings": 0, "errors": 0 });
     let mut providers = Vec::new();
     if statics.providers.docker.is_some() {
         providers.push("Docker");
@@ -175,6 +184,19 @@ pub(super) fn documents(inputs: &ApiInputs<'_>, view: &ApiView) -> HashMap<Strin
     if statics.providers.file.is_some() {
         providers.push("File");
     }
+    // startDate is when the API was first served, not when it was first read.
+    let _ = start_date();
+    let sources = Sources {
+        providers,
+        metrics: statics.metrics.is_some(),
+        access_log: statics.access_log.is_some(),
+        issues: inputs.issues.iter().map(super::issue_json).collect(),
+    };
+    Box::new(move |view| documents(&sources, view))
+}
+
+fn documents(sources: &Sources, view: &ApiView) -> HashMap<String, Bytes> {
+    let zero = json!({ "total": 0, "warnings": 0, "errors": 0 });
     let cert_counts = {
         let n = |s: &str| view.certificates.iter().filter(|c| c.status == s).count();
         json!({ "total": view.certificates.len(), "warnings": n("warning"), "errors": n("expired") })
@@ -190,10 +212,10 @@ pub(super) fn documents(inputs: &ApiInputs<'_>, view: &ApiView) -> HashMap<Strin
         "certificates": cert_counts,
         "features": {
             "tracing": "",
-            "metrics": if statics.metrics.is_some() { "Prometheus" } else { "" },
-            "accessLog": statics.access_log.is_some(),
+            "metrics": if sources.metrics { "Prometheus" } else { "" },
+            "accessLog": sources.access_log,
         },
-        "providers": providers,
+        "providers": sources.providers,
     });
     let mut raw = Map::new();
     for (key, list) in [
@@ -210,10 +232,8 @@ pub(super) fn documents(inputs: &ApiInputs<'_>, view: &ApiView) -> HashMap<Strin
         "Codename": "wharf",
         "startDate": start_date(),
     });
-    // wharf's own: every current problem with its origin and hint (the dashboard's list).
-    let issues: Vec<Value> = inputs.issues.iter().map(super::issue_json).collect();
     HashMap::from([
-        ("/api/wharf/issues".to_string(), doc(&json!(issues))),
+        ("/api/wharf/issues".to_string(), doc(&json!(sources.issues))),
         ("/api/overview".to_string(), doc(&overview)),
         ("/api/rawdata".to_string(), doc(&Value::Object(raw))),
         ("/api/version".to_string(), doc(&version)),

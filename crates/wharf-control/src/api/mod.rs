@@ -118,18 +118,16 @@ pub fn render(inputs: &ApiInputs<'_>) -> Arc<ApiView> {
     let routers = routers::render(inputs);
     let services = services::render(inputs, &routers);
     let middlewares = middlewares::render(inputs, &routers);
-    let mut view = ApiView {
-        entry_points: documents::entry_points(inputs.statics),
-        certificates: documents::certificates(inputs.tls),
-        routers,
-        services,
-        middlewares,
-        dashboard: inputs.statics.api.as_ref().is_some_and(|a| a.dashboard),
-        ..Default::default()
-    };
+    let mut view = ApiView::default();
+    view.entry_points = documents::entry_points(inputs.statics);
+    view.certificates = documents::certificates(inputs.tls);
+    view.routers = routers;
+    view.services = services;
+    view.middlewares = middlewares;
+    view.dashboard = inputs.statics.api.as_ref().is_some_and(|a| a.dashboard);
     for list in [&mut view.routers, &mut view.services, &mut view.middlewares] {
         list.sort_by(|a, b| a.name.cmp(&b.name));
     }
-    view.documents = documents::documents(inputs, &view);
+    view.set_documents(documents::renderer(inputs));
     Arc::new(view)
 }
