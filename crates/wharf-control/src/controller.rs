@@ -217,6 +217,8 @@ impl Controller {
                 .extend(acme.certificates.load().iter().cloned());
         }
         let (tls, tls_issues) = self.tls.build(&config.tls);
+        // Shared with the API, whose items are rendered when first read.
+        let config = Arc::new(config);
         issues.extend(tls_issues);
         let id = self.next_id;
         self.next_id += 1;

@@ -3,7 +3,7 @@
 //! `serviceName`, `middlewareName`, `sortBy`, `direction`, `page`, `per_page`).
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -24,7 +24,57 @@ pub struct ApiItem {
     pub priority: i64,
     pub entry_points: usize,
     /// Its representation.
-    pub json: Value,
+    pub json: ItemJson,
+}
+
+/// An item's representation: ready, or rendered when first read (a configuration change at
+/// 10,000 routers does not build 10,000 JSON maps that no API request may ask for).
+#[derive(Clone, Default)]
+pub struct ItemJson {
+    value: OnceLock<Value>,
+    render: Option<Arc<dyn Fn() -> Value + Send + Sync>>,
+}
+
+impl ItemJson {
+    /// Rendered by `render` when first read.
+    pub fn lazy(render: impl Fn() -> Value + Send + Sync + 'static) -> Self {
+        ItemJson {
+            value: OnceLock::new(),
+            render: Some(Arc::new(render)),
+        }
+    }
+
+    pub fn get(&self) -> &Value {
+        self.value.get_or_init(|| match &self.render {
+            Some(render) => render(),
+            None => Value::Null,
+        })
+    }
+
+    /// For changes to the representation (it is rendered first if it was not).
+    pub fn get_mut(&mut self) -> &mut Value {
+        self.get();
+        self.render = None;
+        self.value.get_mut().expect("rendered just above")
+    }
+}
+
+impl From<Value> for ItemJson {
+    fn from(value: Value) -> Self {
+        ItemJson {
+            value: OnceLock::from(value),
+            render: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for ItemJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.value.get() {
+            Some(v) => v.fmt(f),
+            None => f.write_str("(not rendered yet)"),
+        }
+    }
 }
 
 /// The lists the API pages through.
@@ -230,7 +280,7 @@ impl ApiView {
         } else {
             1
         };
-        let page: Vec<&Value> = items[start..end].iter().map(|i| &i.json).collect();
+        let page: Vec<&Value> = items[start..end].iter().map(|i| i.json.get()).collect();
         ApiAnswer {
             status: 200,
             content_type: JSON,
@@ -246,7 +296,7 @@ impl ApiView {
             Some(item) => ApiAnswer {
                 status: 200,
                 content_type: JSON,
-                body: json(&item.json),
+                body: json(item.json.get()),
                 next_page: None,
             },
             None => error(404, &format!("{what} not found: {name}")),
@@ -318,7 +368,7 @@ mod tests {
             middlewares: vec!["auth@file".into()],
             priority,
             entry_points: 1,
-            json: json!({ "name": name }),
+            json: json!({ "name": name }).into(),
         };
         ApiView {
             routers: vec![
@@ -337,6 +387,26 @@ mod tests {
             .iter()
             .map(|i| i["name"].as_str().unwrap().to_string())
             .collect()
+    }
+
+    #[test]
+    fn an_item_is_rendered_when_first_read_and_once() {
+        let renders = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = renders.clone();
+        let mut item = ItemJson::lazy(move || {
+            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            json!({ "name": "a@file" })
+        });
+        assert_eq!(renders.load(std::sync::atomic::Ordering::Relaxed), 0);
+        assert_eq!(item.clone().get()["name"], "a@file");
+        assert_eq!(item.get()["name"], "a@file");
+        item.get_mut()["status"] = json!("enabled");
+        assert_eq!(item.get()["status"], "enabled");
+        assert_eq!(
+            renders.load(std::sync::atomic::Ordering::Relaxed),
+            2,
+            "once per copy"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod publish;
 mod status;
 mod table;
 
-pub use api_view::{ApiAnswer, ApiItem, ApiList, ApiView, DocumentsRenderer};
+pub use api_view::{ApiAnswer, ApiItem, ApiList, ApiView, DocumentsRenderer, ItemJson};
 pub use compile::{compile, Built, InternalRoutes, MiddlewareCache};
 pub use generation::{EntryPointRoutes, Generation};
 pub use publish::{GenerationReader, GenerationWriter};

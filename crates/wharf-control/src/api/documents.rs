@@ -154,7 +154,7 @@ fn counts(items: &[ApiItem]) -> Value {
 fn raw_map(items: &[ApiItem]) -> Value {
     let mut out = Map::new();
     for i in items {
-        let mut v = i.json.clone();
+        let mut v = i.json.get().clone();
         if let Some(o) = v.as_object_mut() {
             for k in ["name", "provider", "priorityStr", "type"] {
                 o.remove(k);

@@ -20,7 +20,7 @@ use wharf_upstream::PoolRegistry;
 
 /// What the API is rendered from.
 pub struct ApiInputs<'a> {
-    pub config: &'a DynamicConfig,
+    pub config: &'a Arc<DynamicConfig>,
     /// Each provider's configuration as read (the items validation dropped are there).
     pub raw: &'a [ProviderConfig],
     pub issues: &'a [ConfigIssue],
@@ -37,6 +37,13 @@ pub(crate) struct Problems {
 }
 
 pub(crate) fn problems(issues: &[ConfigIssue], kind: &str, name: &str, dropped: bool) -> Problems {
+    if issues.is_empty() {
+        return Problems {
+            status: if dropped { "disabled" } else { "enabled" },
+            error: Vec::new(),
+            details: Vec::new(),
+        };
+    }
     let needle = format!("{kind} `{name}`");
     let mine: Vec<&ConfigIssue> = issues
         .iter()
@@ -109,7 +116,7 @@ pub(crate) fn item(name: &str, json: Value) -> ApiItem {
             .collect(),
         priority: json["priority"].as_i64().unwrap_or_default(),
         entry_points: json["entryPoints"].as_array().map_or(0, Vec::len),
-        json,
+        json: json.into(),
     }
 }
 

@@ -1,10 +1,14 @@
 //! Routers in the API: the configuration's (enabled, or `warning`), the ones validation
 //! dropped (`disabled`, as read), and Traefik's internal ones.
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 use wharf_config::RawRouter;
-use wharf_model::{QualifiedName, RouterObservability, RouterSpec, StaticConfig};
-use wharf_router::ApiItem;
+use wharf_model::{
+    ConfigIssue, DynamicConfig, QualifiedName, RouterObservability, RouterSpec, StaticConfig,
+};
+use wharf_router::{ApiItem, ItemJson};
 
 use super::{as_written, item, problems, ApiInputs};
 
@@ -23,7 +27,47 @@ fn sorted(list: &[String]) -> Vec<String> {
     v
 }
 
-fn enabled(r: &RouterSpec, inputs: &ApiInputs<'_>) -> ApiItem {
+/// What the configuration's routers are rendered from when first read.
+struct Sources {
+    config: Arc<DynamicConfig>,
+    issues: Arc<[ConfigIssue]>,
+}
+
+/// A router of the configuration: what lists filter and sort on now, its representation
+/// when first read.
+fn enabled(r: &RouterSpec, inputs: &ApiInputs<'_>, sources: &Arc<Sources>) -> ApiItem {
+    let name = r.name.as_str();
+    let json = {
+        let sources = sources.clone();
+        let name = r.name.clone();
+        ItemJson::lazy(move || {
+            sources
+                .config
+                .routers
+                .get(&name)
+                .map_or(Value::Null, |r| enabled_json(r, &sources.issues))
+        })
+    };
+    ApiItem {
+        name: name.to_string(),
+        provider: r.provider.as_str().to_string(),
+        status: problems(inputs.issues, "router", name, false)
+            .status
+            .to_string(),
+        rule: r.rule_source.clone(),
+        service: as_written(&r.service, r.provider.as_str()),
+        middlewares: r
+            .middlewares
+            .iter()
+            .map(|m| m.as_str().to_string())
+            .collect(),
+        priority: r.priority,
+        entry_points: r.entry_points.len(),
+        json,
+    }
+}
+
+fn enabled_json(r: &RouterSpec, issues: &[ConfigIssue]) -> Value {
     let mut v = json!({
         "entryPoints": r.entry_points,
         "service": as_written(&r.service, r.provider.as_str()),
@@ -56,8 +100,8 @@ fn enabled(r: &RouterSpec, inputs: &ApiInputs<'_>) -> ApiItem {
         }
         v["tls"] = t;
     }
-    problems(inputs.issues, "router", r.name.as_str(), false).apply(&mut v);
-    item(r.name.as_str(), v)
+    problems(issues, "router", r.name.as_str(), false).apply(&mut v);
+    v
 }
 
 /// A router validation dropped, as it was written.
@@ -181,18 +225,22 @@ fn internal(statics: &StaticConfig) -> Vec<ApiItem> {
             "dashboard_redirect@internal",
             "dashboard_stripprefix@internal",
         ];
-        d.json["middlewares"] = json!(mws);
+        d.json.get_mut()["middlewares"] = json!(mws);
         d.middlewares = mws.iter().map(|m| m.to_string()).collect();
     }
     out
 }
 
 pub(super) fn render(inputs: &ApiInputs<'_>) -> Vec<ApiItem> {
+    let sources = Arc::new(Sources {
+        config: inputs.config.clone(),
+        issues: inputs.issues.into(),
+    });
     let mut out: Vec<ApiItem> = inputs
         .config
         .routers
         .values()
-        .map(|r| enabled(r, inputs))
+        .map(|r| enabled(r, inputs, &sources))
         .collect();
     for p in inputs.raw {
         for (name, raw) in &p.raw.routers {
