@@ -4,7 +4,9 @@
 For each of N rounds: `docker start` a labelled echo container, then poll both proxies (each
 from its own thread, 1 ms apart) until each answers 200 for its host; then `docker kill` it and
 poll until each answers 404. The times include the docker command itself (~0.2 s for start,
-~0.15 s for kill here). Prints the median and p90 of each delay, per proxy.
+~0.15 s for kill here). Each delay is also taken from the engine's own `start` and `die` events
+(their timeNano, as `docker events` reports them), which is what a proxy can react to.
+Prints the median and p90 of each delay, per proxy.
 
     python3 benches/docker/reaction.py [rounds=20]
 
@@ -13,6 +15,7 @@ the test echo image (built by `cargo test -p wharf --test docker`, or any image 
 on port 80). Traffic goes to 127.0.0.1 and to the container this script started only.
 """
 import http.client
+import json
 import os
 import shutil
 import statistics
@@ -75,11 +78,43 @@ def wait_for(proxies, host, want, t0):
     return out
 
 
+class Events:
+    """The engine's start and die events of this run's containers, by (container, action)."""
+
+    def __init__(self):
+        self.seen = {}
+        self.cond = threading.Condition()
+        self.proc = subprocess.Popen(
+            ["docker", "events", "--filter", f"label=reaction.run={RUN}", "--filter", "event=start",
+             "--filter", "event=die", "--format", "{{json .}}"],
+            stdout=subprocess.PIPE, text=True)
+        threading.Thread(target=self.read, daemon=True).start()
+
+    def read(self):
+        for line in self.proc.stdout:
+            e = json.loads(line)
+            key = (e["Actor"]["Attributes"]["name"], e["Action"])
+            with self.cond:
+                self.seen[key] = e["timeNano"] / 1e9
+                self.cond.notify_all()
+
+    def at(self, name, action):
+        """When the event happened (seconds since the epoch), waiting for it to be reported."""
+        with self.cond:
+            self.cond.wait_for(lambda: (name, action) in self.seen, timeout=10)
+            return self.seen.get((name, action), float("nan"))
+
+    def close(self):
+        self.proc.terminate()
+
+
 def main():
     proxies = {"wharf": 19281, "traefik": 19282}
+    events = Events()
     procs = [start(WHARF, proxies["wharf"], []),
              start(TRAEFIK, proxies["traefik"], ["--global.checkNewVersion=false", "--global.sendAnonymousUsage=false"])]
-    results = {"start": {n: [] for n in proxies}, "kill": {n: [] for n in proxies}}
+    kinds = ["start", "kill", "start event", "die event"]
+    results = {k: {n: [] for n in proxies} for k in kinds}
     try:
         for i in range(ROUNDS):
             name = f"{RUN}-{i}"
@@ -95,19 +130,23 @@ def main():
             subprocess.run(["docker", "start", name], check=True, stdout=subprocess.DEVNULL)
             for n, ms in wait_for(proxies, host, 200, t0).items():
                 results["start"][n].append(ms)
+                results["start event"][n].append((t0 + ms / 1000 - events.at(name, "start")) * 1000)
             t0 = time.time()
             subprocess.run(["docker", "kill", name], check=True, stdout=subprocess.DEVNULL)
             for n, ms in wait_for(proxies, host, 404, t0).items():
                 results["kill"][n].append(ms)
+                results["die event"][n].append((t0 + ms / 1000 - events.at(name, "die")) * 1000)
             subprocess.run(["docker", "rm", "-f", name], check=True, stdout=subprocess.DEVNULL)
             subprocess.run(["docker", "network", "rm", name], check=True, stdout=subprocess.DEVNULL)
     finally:
         for p in procs:
             p.terminate()
             p.wait()
-    print(f"\n{ROUNDS} rounds; milliseconds from the docker command to the proxy's answer\n")
-    print(f"{'event':28} {'proxy':8} {'median':>8} {'p90':>8}")
-    for event, label in [("start", "docker start -> first 200"), ("kill", "docker kill -> 404")]:
+        events.close()
+    print(f"\n{ROUNDS} rounds; milliseconds to the proxy's answer\n")
+    print(f"{'from':28} {'proxy':8} {'median':>8} {'p90':>8}")
+    for event, label in [("start", "docker start -> first 200"), ("kill", "docker kill -> 404"),
+                         ("start event", "start event -> first 200"), ("die event", "die event -> 404")]:
         for n in proxies:
             v = sorted(results[event][n])
             print(f"{label:28} {n:8} {statistics.median(v):8.1f} {v[int(len(v) * 0.9) - 1]:8.1f}")
