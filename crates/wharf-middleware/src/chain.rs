@@ -73,8 +73,9 @@ impl Chain {
         for (i, m) in self.items.iter().enumerate() {
             let flow = match m.forward_auth() {
                 // Boxed: the check's state (an HTTP client call, ~11 KiB) would otherwise be
-                // in every request's future, and be copied with it, forwardAuth or not.
-                Some(auth) => match Box::pin(auth.check(req, cx)).await {
+                // in every request's future, and be copied with it, forwardAuth or not; made
+                // in its box, not copied there.
+                Some(auth) => match boxed_in_place(|| auth.check(req, cx)).await {
                     Ok(()) => Flow::Continue,
                     Err(reply) => Flow::Respond(reply),
                 },
@@ -152,4 +153,12 @@ impl Chain {
     pub fn removes_forwarded_for(&self) -> bool {
         self.removes_forwarded_for
     }
+}
+
+/// `make()`'s future, made in place in its box: `Box::pin(future)` copies the whole future
+/// (its size, however little of it is set yet) from the stack to the heap, which costs more
+/// than the allocation for a future of kilobytes; allocating first lets the compiler build it
+/// where it will live.
+pub fn boxed_in_place<F: std::future::Future>(make: impl FnOnce() -> F) -> std::pin::Pin<Box<F>> {
+    Box::into_pin(Box::write(Box::new_uninit(), make()))
 }

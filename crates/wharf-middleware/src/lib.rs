@@ -32,7 +32,7 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use wharf_model::MiddlewareKind;
 
 pub use breaker::CircuitBreaker;
-pub use chain::Chain;
+pub use chain::{boxed_in_place, Chain};
 pub use compress::{CompressModule, CompressModuleBuilder, CompressPolicy, Encoding, Negotiation};
 pub use errors::ErrorPages;
 pub use grpc_web::{GrpcWeb, GrpcWebModule, GrpcWebModuleBuilder, TextDecoder};
