@@ -220,18 +220,29 @@ impl Transport {
 pub(crate) type Connector = Arc<dyn pingora::connectors::L4Connect + Send + Sync>;
 
 impl Transport {
+    /// wharf's connection to the server of `state`, given up when it leaves its service.
+    fn connect(
+        &self,
+        state: &ServerState,
+        tls: Option<Result<Handshake, Arc<str>>>,
+        expect_h2: bool,
+        learn: Option<Arc<ServerState>>,
+    ) -> Connector {
+        Arc::new(BackendConnect {
+            dial: self.dial,
+            tls,
+            expect_h2,
+            learn,
+            keepalive: self.keepalive,
+            left: state.left().clone(),
+        })
+    }
+
     /// The connection to a server that pingora's connector would make itself (plain TCP,
     /// pingora's TLS over it), given up when the server leaves its service. A pool makes one
     /// per server, so a request does not allocate one.
     pub(crate) fn plain_connect(&self, state: &ServerState) -> Connector {
-        Arc::new(BackendConnect {
-            dial: self.dial,
-            tls: None,
-            expect_h2: false,
-            learn: None,
-            keepalive: None,
-            left: state.left().clone(),
-        })
+        self.connect(state, None, false, None)
     }
 
     /// A peer for a server of a pool (requests and health checks), whose learnt state decides
@@ -246,17 +257,7 @@ impl Transport {
         h2_only: bool,
         plain: Option<&Connector>,
     ) -> HttpPeer {
-        let own = |tls: Option<Result<Handshake, Arc<str>>>, expect_h2, learn| {
-            let connect: Connector = Arc::new(BackendConnect {
-                dial: self.dial,
-                tls,
-                expect_h2,
-                learn,
-                keepalive: self.keepalive,
-                left: state.left().clone(),
-            });
-            Some(connect)
-        };
+        let own = |tls, expect_h2, learn| Some(self.connect(state, tls, expect_h2, learn));
         let mut peer = match (scheme, &self.tls) {
             (UpstreamScheme::Https, Some(tls)) => {
                 // pingora speaks plain HTTP over the socket wharf's connection hands it.

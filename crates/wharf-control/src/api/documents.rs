@@ -2,12 +2,12 @@
 //! entrypoint and certificate lists.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
-use wharf_model::{format_go_duration, EntryPoint, StaticConfig};
+use wharf_model::{format_go_duration, ConfigIssue, EntryPoint, StaticConfig};
 use wharf_router::{ApiItem, ApiView};
 use wharf_tls::TlsSnapshot;
 
@@ -171,11 +171,14 @@ struct Sources {
     metrics: bool,
     access_log: bool,
     /// wharf's own: every current problem with its origin and hint (the dashboard's list).
-    issues: Vec<Value>,
+    issues: Arc<[ConfigIssue]>,
 }
 
 /// Renders the whole documents of a view from what they need of `inputs` (kept until then).
-pub(super) fn renderer(inputs: &ApiInputs<'_>) -> wharf_router::DocumentsRenderer {
+pub(super) fn renderer(
+    inputs: &ApiInputs<'_>,
+    issues: Arc<[ConfigIssue]>,
+) -> wharf_router::DocumentsRenderer {
     let statics = inputs.statics;
     let mut providers = Vec::new();
     if statics.providers.docker.is_some() {
@@ -190,7 +193,7 @@ pub(super) fn renderer(inputs: &ApiInputs<'_>) -> wharf_router::DocumentsRendere
         providers,
         metrics: statics.metrics.is_some(),
         access_log: statics.access_log.is_some(),
-        issues: inputs.issues.iter().map(super::issue_json).collect(),
+        issues,
     };
     Box::new(move |view| documents(&sources, view))
 }
@@ -232,8 +235,9 @@ fn documents(sources: &Sources, view: &ApiView) -> HashMap<String, Bytes> {
         "Codename": "wharf",
         "startDate": start_date(),
     });
+    let issues: Vec<Value> = sources.issues.iter().map(super::issue_json).collect();
     HashMap::from([
-        ("/api/wharf/issues".to_string(), doc(&json!(sources.issues))),
+        ("/api/wharf/issues".to_string(), doc(&json!(issues))),
         ("/api/overview".to_string(), doc(&overview)),
         ("/api/rawdata".to_string(), doc(&Value::Object(raw))),
         ("/api/version".to_string(), doc(&version)),

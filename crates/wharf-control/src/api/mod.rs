@@ -122,7 +122,9 @@ pub(crate) fn item(name: &str, json: Value) -> ApiItem {
 
 /// Renders the API for a configuration, with each server's health as the pools know it now.
 pub fn render(inputs: &ApiInputs<'_>) -> Arc<ApiView> {
-    let routers = routers::render(inputs);
+    // One copy of the issues for what is rendered when first read.
+    let issues: Arc<[ConfigIssue]> = inputs.issues.into();
+    let routers = routers::render(inputs, &issues);
     let services = services::render(inputs, &routers);
     let middlewares = middlewares::render(inputs, &routers);
     let mut view = ApiView::default();
@@ -135,6 +137,6 @@ pub fn render(inputs: &ApiInputs<'_>) -> Arc<ApiView> {
     for list in [&mut view.routers, &mut view.services, &mut view.middlewares] {
         list.sort_by(|a, b| a.name.cmp(&b.name));
     }
-    view.set_documents(documents::renderer(inputs));
+    view.set_documents(documents::renderer(inputs, issues));
     Arc::new(view)
 }

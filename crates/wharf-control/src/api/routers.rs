@@ -231,10 +231,10 @@ fn internal(statics: &StaticConfig) -> Vec<ApiItem> {
     out
 }
 
-pub(super) fn render(inputs: &ApiInputs<'_>) -> Vec<ApiItem> {
+pub(super) fn render(inputs: &ApiInputs<'_>, issues: &Arc<[ConfigIssue]>) -> Vec<ApiItem> {
     let sources = Arc::new(Sources {
         config: inputs.config.clone(),
-        issues: inputs.issues.into(),
+        issues: issues.clone(),
     });
     let mut out: Vec<ApiItem> = inputs
         .config
