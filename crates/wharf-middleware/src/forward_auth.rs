@@ -20,6 +20,16 @@ use wharf_upstream::Target;
 
 /// Traefik's auth client timeout.
 const TIMEOUT: Duration = Duration::from_secs(30);
+/// The forwarded headers an auth request always gets from wharf when `trustForwardHeader` is
+/// not set (and `x-forwarded-for` when the client's address is known).
+const SET_WITHOUT_TRUST: &[&str] = &[
+    "x-forwarded-proto",
+    "x-forwarded-method",
+    "x-forwarded-host",
+    "x-forwarded-uri",
+];
+/// Headers wharf may add to an auth request: Host and the forwarded ones.
+const SET_HEADERS: usize = 7;
 pub struct ForwardAuth {
     https: bool,
     host: String,
@@ -133,10 +143,20 @@ impl ForwardAuth {
         } else {
             Method::GET
         };
-        let mut auth = RequestHeader::build(method, self.target.as_bytes(), None)?;
+        let mut auth = RequestHeader::build(
+            method,
+            self.target.as_bytes(),
+            Some(req.headers.len().saturating_add(SET_HEADERS)),
+        )?;
+        // Headers the auth request gets wharf's own values for are not copied first.
+        let replaced = |n: &str| match self.trust {
+            None => SET_WITHOUT_TRUST.contains(&n) || (n == "x-forwarded-for" && cx.peer.is_some()),
+            Some(false) => crate::FORWARDED_HEADERS.contains(&n),
+            Some(true) => false,
+        };
         for (name, value) in req.headers.iter() {
             let n = name.as_str();
-            if HOP_BY_HOP.contains(&n) || n == "content-length" || n == "host" {
+            if HOP_BY_HOP.contains(&n) || n == "content-length" || n == "host" || replaced(n) {
                 continue;
             }
             let listed =
@@ -165,11 +185,6 @@ impl ForwardAuth {
                 auth.insert_header("X-Forwarded-Uri", uri)?;
             }
             Some(trust) => {
-                if !trust {
-                    for h in crate::FORWARDED_HEADERS {
-                        auth.remove_header(*h);
-                    }
-                }
                 let absent =
                     |auth: &RequestHeader, h: &str| !trust || !auth.headers.contains_key(h);
                 if let Some(ip) = &peer {

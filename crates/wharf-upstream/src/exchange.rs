@@ -1,13 +1,17 @@
 //! One HTTP exchange with a server outside the proxied request (an auth server, an error page,
-//! a health check) over pingora's connector, whose connections are pooled and reused.
+//! a health check) over pingora's connector; HTTP/1.1 connections are kept for reuse in the
+//! client's own [`IdlePool`], HTTP/2 ones in pingora's.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use pingora::connectors::http::Connector;
 use pingora::http::{RequestHeader, ResponseHeader};
-use pingora::upstreams::peer::HttpPeer;
+use pingora::protocols::http::client::HttpSession;
+use pingora::protocols::http::v1::client::HttpSession as Http1Session;
+use pingora::upstreams::peer::{HttpPeer, Peer};
 
+use crate::idle::IdlePool;
 use crate::Target;
 
 /// Idle connections are kept as long as Traefik keeps them (`idleConnTimeout`).
@@ -15,12 +19,41 @@ pub const IDLE: Duration = Duration::from_secs(90);
 
 pub struct Client {
     connector: Connector,
+    idle: IdlePool,
 }
 
 impl Client {
     pub fn new() -> Self {
         Client {
             connector: Connector::new(None),
+            idle: IdlePool::new(IDLE),
+        }
+    }
+
+    /// A connection to `peer`: an idle HTTP/1.1 one if there is one, else pingora's.
+    async fn session(&self, peer: &HttpPeer) -> pingora::Result<HttpSession> {
+        if let Some(stream) = self.idle.take(peer.reuse_hash()) {
+            return Ok(HttpSession::H1(Http1Session::new_with_options(
+                stream, peer,
+            )));
+        }
+        Ok(self.connector.get_http_session(peer).await?.0)
+    }
+
+    /// Keeps `session` for reuse if its protocol state allows.
+    async fn release(&self, session: HttpSession, peer: &HttpPeer) {
+        match session {
+            HttpSession::H1(mut h1) => {
+                h1.respect_keepalive();
+                if let Some(stream) = h1.reuse().await {
+                    self.idle.put(peer.reuse_hash(), stream);
+                }
+            }
+            other => {
+                self.connector
+                    .release_http_session(other, peer, Some(IDLE))
+                    .await
+            }
         }
     }
 
@@ -50,7 +83,7 @@ impl Client {
         if let Some(b) = &body {
             req.insert_header(http::header::CONTENT_LENGTH, b.len())?;
         }
-        let (mut session, _reused) = self.connector.get_http_session(peer).await?;
+        let mut session = self.session(peer).await?;
         session.write_request_header(Box::new(req)).await?;
         if let Some(b) = body {
             session.write_request_body(b, true).await?;
@@ -64,9 +97,7 @@ impl Client {
         while let Some(chunk) = session.read_response_body().await? {
             body.extend_from_slice(&chunk);
         }
-        self.connector
-            .release_http_session(session, peer, Some(IDLE))
-            .await;
+        self.release(session, peer).await;
         Ok((head, Bytes::from(body)))
     }
 }
@@ -82,5 +113,77 @@ pub async fn connect_addr(target: &Target) -> pingora::Result<std::net::SocketAd
 impl Default for Client {
     fn default() -> Self {
         Client::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// An HTTP/1.1 server answering `ok` to every request, counting the connections it
+    /// accepted; `close` answers with `Connection: close` and closes.
+    async fn server(close: bool) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counted = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut seen = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while let Ok(n) = conn.read(&mut buf).await {
+                        if n == 0 {
+                            return;
+                        }
+                        seen.extend_from_slice(&buf[..n]);
+                        while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                            seen.drain(..end + 4);
+                            let answer: &[u8] = if close {
+                                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                            } else {
+                                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+                            };
+                            if conn.write_all(answer).await.is_err() || close {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (addr, accepted)
+    }
+
+    async fn get(client: &Client, addr: std::net::SocketAddr) -> Bytes {
+        let peer = HttpPeer::new(addr, false, String::new());
+        let req = RequestHeader::build("GET", b"/", None).unwrap();
+        let (head, body) = client.send(&peer, req, None).await.unwrap();
+        assert_eq!(head.status.as_u16(), 200);
+        body
+    }
+
+    #[tokio::test]
+    async fn keep_alive_connections_are_reused() {
+        let (addr, accepted) = server(false).await;
+        let client = Client::new();
+        for _ in 0..3 {
+            assert_eq!(get(&client, addr).await, "ok");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn connections_the_server_closes_are_not() {
+        let (addr, accepted) = server(true).await;
+        let client = Client::new();
+        for _ in 0..3 {
+            assert_eq!(get(&client, addr).await, "ok");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
     }
 }
