@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # TLS on one core: wharf, Traefik 3.7.15 and nginx terminating TLS (RSA 2048 certificate) for
 # the same route to the same backend. The proxy is pinned to CPU 1; the clients and the backend
-# (nginx returning 6 bytes) share CPU 0. Three measures:
-#   - full handshakes/s: wrk with `Connection: close`, so every request is a new TLS 1.3
-#     connection (wrk never resumes sessions), 16 connections at a time;
+# (nginx returning 6 bytes) share CPU 0. Four measures:
+#   - full handshakes/s: 4 clients at a time (benches/src/bin/tls_handshakes.rs, rustls, no
+#     resumption), each connection a full TLS 1.3 handshake (ECDHE and the RSA signature) and
+#     one request, with the proxy's CPU per handshake;
+#   - handshakes/s under wrk with `Connection: close`, 16 connections at a time: wrk clears and
+#     reuses its OpenSSL connection objects, so these are TLS 1.3 resumptions (with ECDHE, no
+#     signature);
 #   - full and resumed TLS 1.3 connections/s (handshake and one request), one at a time:
 #     benches/src/bin/tls_handshakes.rs (rustls, keeping the server's tickets); and TLS 1.2
 #     full and resumed handshakes with `openssl s_time
@@ -13,6 +17,8 @@
 # Each with the proxy's CPU µs per handshake or request.
 #
 #   bash benches/tls/run.sh [seconds-per-run=10] [rounds=3]
+#   WHARF_BASE_BIN=/tmp/wharf-before bash benches/tls/run.sh   # adds that build as `wharf-base`,
+#                                                              # for a before/after in one run
 #
 # Compare numbers from the same run only (a shared 2-core machine varies by up to ±25 %).
 set -euo pipefail
@@ -88,6 +94,9 @@ start_proxy() { # name -> pid, port
              --global.checkNewVersion=false --global.sendAnonymousUsage=false >"$work/traefik.log" 2>&1 &
            echo "$! 19282" ;;
     nginx) taskset -c 1 nginx -c "$work/proxy-nginx.conf" & echo "$! 19283" ;;
+    wharf-base) taskset -c 1 "$WHARF_BASE_BIN" --entryPoints.websecure.address=127.0.0.1:19284 \
+             --providers.file.filename="$work/dyn.yml" --log.level=ERROR >"$work/wharf-base.log" 2>&1 &
+           echo "$! 19284" ;;
   esac
 }
 
@@ -99,7 +108,7 @@ out = sys.stdin.read()
 print(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1), re.search(r"(\d+) requests in", out).group(1))'
 }
 for round in $(seq 1 "$ROUNDS"); do
-  for proxy in wharf traefik nginx; do
+  for proxy in wharf ${WHARF_BASE_BIN:+wharf-base} traefik nginx; do
     read -r pid port < <(start_proxy "$proxy")
     pids+=("$pid")
     for _ in $(seq 1 100); do
@@ -113,9 +122,14 @@ for round in $(seq 1 "$ROUNDS"); do
     grep -q "bench.local" /etc/hosts || echo "127.0.0.1 bench.local" >> /etc/hosts
 
     before=$(cpu_ticks "$pid")
-    read -r full_rps full_n < <(taskset -c 0 wrk -t1 -c16 -d"${DURATION}s" -H 'Connection: close' "$url" | wrk_rate)
+    read -r full_rps full_n _ < <(taskset -c 0 "$HANDSHAKES" "127.0.0.1:$port" "$DURATION" full bench.local 4)
     after=$(cpu_ticks "$pid")
     full_cpu=$(python3 -c "print(($after-$before)*10000/max($full_n,1))")
+
+    before=$(cpu_ticks "$pid")
+    read -r wrk_rps wrk_n < <(taskset -c 0 wrk -t1 -c16 -d"${DURATION}s" -H 'Connection: close' "$url" | wrk_rate)
+    after=$(cpu_ticks "$pid")
+    wrk_cpu=$(python3 -c "print(($after-$before)*10000/max($wrk_n,1))")
 
     # Handshakes per wall-clock second ("N connections in T real seconds").
     s_time() { taskset -c 0 openssl s_time -connect "127.0.0.1:$port" "$1" "$2" -time "$DURATION" 2>/dev/null \
@@ -131,7 +145,7 @@ for round in $(seq 1 "$ROUNDS"); do
     ka_cpu=$(python3 -c "print(($after-$before)*10000/max($ka_n,1))")
 
     kill "$pid"; wait "$pid" 2>/dev/null || true
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$proxy" "$full_rps" "$full_cpu" "${full13:-0}" "${resumed13:-0}" "${new12:-0}" "${reuse:-0}" "$ka_rps" "$ka_cpu" >> "$results"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$proxy" "$full_rps" "$full_cpu" "$wrk_rps" "$wrk_cpu" "${full13:-0}" "${resumed13:-0}" "${new12:-0}" "${reuse:-0}" "$ka_rps" "$ka_cpu" >> "$results"
   done
 done
 

@@ -17,9 +17,7 @@ const ONE_YEAR: time::Duration = time::Duration::days(365);
 
 fn random_hex(bytes: usize) -> Result<String, CertError> {
     let mut buf = vec![0u8; bytes];
-    rustls::crypto::ring::default_provider()
-        .secure_random
-        .fill(&mut buf)
+    crate::crypto::fill_random(&mut buf)
         .map_err(|_| CertError::Generate("no system randomness".into()))?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
@@ -51,9 +49,7 @@ pub fn traefik_default_certificate(now: SystemTime) -> Result<LoadedCertificate,
     ];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let mut serial = vec![0u8; 16];
-    rustls::crypto::ring::default_provider()
-        .secure_random
-        .fill(&mut serial)
+    crate::crypto::fill_random(&mut serial)
         .map_err(|_| CertError::Generate("no system randomness".into()))?;
     serial[0] &= 0x7f;
     params.serial_number = Some(SerialNumber::from_slice(&serial));

@@ -9,6 +9,7 @@
 mod certificate;
 mod challenges;
 mod client_auth;
+mod crypto;
 mod generated;
 mod options;
 mod registry;
@@ -17,6 +18,7 @@ mod store;
 
 pub use certificate::{load, CertError, CertificateInfo, LoadedCertificate};
 pub use challenges::{AcmeChallenges, ACME_TLS_ALPN};
+pub use crypto::{provider, signing_key};
 pub use generated::traefik_default_certificate;
 pub use options::{build_options, crypto_policy, OptionSet, SessionState};
 pub use registry::TlsRegistry;
