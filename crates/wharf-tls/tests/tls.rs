@@ -280,28 +280,26 @@ fn broken_options_are_reported_and_refused_not_weakened() {
     assert!(matches!(sni.for_sni(Some("m.test")), Selected::Refused));
 }
 
+/// The certificate `<name>.crt` and key `<name>.key` of tests/fixtures.
+fn fixture(name: &str) -> CertificateSpec {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    CertificateSpec {
+        cert: PemSource::File(dir.join(format!("{name}.crt"))),
+        key: PemSource::File(dir.join(format!("{name}.key"))),
+        origin: Origin::Default,
+    }
+}
+
 #[test]
 fn a_key_of_a_type_rustls_cannot_sign_with_is_named() {
-    // An Ed448 key (and its certificate): aws-lc-rs signs with RSA, P-256, P-384, P-521 and
-    // Ed25519 only (as Go does, without Ed448).
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let spec = CertificateSpec {
-        cert: PemSource::File(dir.join("ed448.crt")),
-        key: PemSource::File(dir.join("ed448.key")),
-        origin: Origin::Default,
-    };
-    let err = load(&spec, SystemTime::now()).unwrap_err();
+    // Ed448: aws-lc-rs signs with RSA, P-256, P-384, P-521 and Ed25519 only (as Go, without
+    // Ed448).
+    let err = load(&fixture("ed448"), SystemTime::now()).unwrap_err();
     assert!(matches!(err, CertError::KeyType { .. }), "{err}");
     assert!(err.to_string().contains("ed448.key"), "{err}");
 }
 
 #[test]
 fn p521_keys_sign_as_in_go() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let spec = CertificateSpec {
-        cert: PemSource::File(dir.join("p521.crt")),
-        key: PemSource::File(dir.join("p521.key")),
-        origin: Origin::Default,
-    };
-    load(&spec, SystemTime::now()).expect("a P-521 certificate loads");
+    load(&fixture("p521"), SystemTime::now()).expect("a P-521 certificate loads");
 }
