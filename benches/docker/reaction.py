@@ -126,14 +126,23 @@ def main():
                             "--label", f"reaction.run={RUN}",
                             "--label", f"traefik.http.routers.r{i}.rule=Host(`{host}`)", IMAGE],
                            check=True, stdout=subprocess.DEVNULL)
+            # The proxies are polled from before the command: `docker start` and `docker kill`
+            # return tens of milliseconds after the engine's event, and the proxies may follow
+            # the event sooner than that.
             t0 = time.time()
-            subprocess.run(["docker", "start", name], check=True, stdout=subprocess.DEVNULL)
-            for n, ms in wait_for(proxies, host, 200, t0).items():
+            command = subprocess.Popen(["docker", "start", name], stdout=subprocess.DEVNULL)
+            answered = wait_for(proxies, host, 200, t0)
+            if command.wait() != 0:
+                raise RuntimeError(f"docker start {name} failed")
+            for n, ms in answered.items():
                 results["start"][n].append(ms)
                 results["start event"][n].append((t0 + ms / 1000 - events.at(name, "start")) * 1000)
             t0 = time.time()
-            subprocess.run(["docker", "kill", name], check=True, stdout=subprocess.DEVNULL)
-            for n, ms in wait_for(proxies, host, 404, t0).items():
+            command = subprocess.Popen(["docker", "kill", name], stdout=subprocess.DEVNULL)
+            answered = wait_for(proxies, host, 404, t0)
+            if command.wait() != 0:
+                raise RuntimeError(f"docker kill {name} failed")
+            for n, ms in answered.items():
                 results["kill"][n].append(ms)
                 results["die event"][n].append((t0 + ms / 1000 - events.at(name, "die")) * 1000)
             subprocess.run(["docker", "rm", "-f", name], check=True, stdout=subprocess.DEVNULL)
