@@ -10,6 +10,7 @@ use instant_acme::{
     Identifier, NewAccount, NewOrder, OrderStatus, RetryPolicy,
 };
 use rcgen::{CertificateParams, CustomExtension, KeyPair};
+use rustls::crypto::ring::sign::any_supported_type;
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use wharf_model::{AcmeConfig, AcmeKeyType};
@@ -177,7 +178,7 @@ fn tls_alpn_certificate(domain: &str, digest: &[u8]) -> Result<Arc<CertifiedKey>
     let cert = params
         .self_signed(&key)
         .map_err(|e| AcmeError(e.to_string()))?;
-    let signing = wharf_tls::signing_key(&PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+    let signing = any_supported_type(&PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
         key.serialize_der(),
     )))
     .map_err(|e| AcmeError(e.to_string()))?;

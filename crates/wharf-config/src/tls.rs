@@ -430,14 +430,13 @@ fn options_spec(
                 "X25519" => spec.curves.push(Curve::X25519),
                 "CurveP256" | "secp256r1" => spec.curves.push(Curve::P256),
                 "CurveP384" | "secp384r1" => spec.curves.push(Curve::P384),
-                "X25519MLKEM768" => spec.curves.push(Curve::X25519Mlkem768),
-                "CurveP521" | "secp521r1" => issues.push(ConfigIssue::warning(
+                "CurveP521" | "secp521r1" | "X25519MLKEM768" => issues.push(ConfigIssue::warning(
                     o,
-                    format!("`{cp}`: `{name}` is not offered: wharf's TLS library (rustls) implements X25519MLKEM768, X25519, CurveP256 and CurveP384"),
+                    format!("`{cp}`: `{name}` is not offered: wharf's TLS library (rustls with ring) implements X25519, CurveP256 and CurveP384"),
                 )),
                 other => issues.push(
                     ConfigIssue::error(o, format!("`{cp}`: unknown curve `{other}`"))
-                        .with_hint("use X25519MLKEM768, X25519, CurveP256, CurveP384"),
+                        .with_hint("use X25519, CurveP256, CurveP384"),
                 ),
             }
         }

@@ -66,8 +66,6 @@ pub enum Curve {
     X25519,
     P256,
     P384,
-    /// The hybrid post-quantum group Go offers first by default.
-    X25519Mlkem768,
 }
 
 /// `clientAuth.clientAuthType`, Go's names.

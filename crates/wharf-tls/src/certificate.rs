@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use rustls::crypto::ring::sign::any_supported_type;
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -125,7 +126,7 @@ pub(crate) fn certified(
     key_name: String,
     now: SystemTime,
 ) -> Result<LoadedCertificate, CertError> {
-    let signing = crate::crypto::signing_key(key).map_err(|e| CertError::KeyType {
+    let signing = any_supported_type(key).map_err(|e| CertError::KeyType {
         source_name: key_name.clone(),
         detail: e.to_string(),
     })?;

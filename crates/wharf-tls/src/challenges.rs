@@ -51,7 +51,7 @@ impl AcmeChallenges {
     /// Serves `certificate` (with its `acmeIdentifier` extension) to `acme-tls/1` handshakes
     /// for `domain`.
     pub fn set_tls_alpn(&self, domain: &str, certificate: Arc<CertifiedKey>) {
-        let provider = Arc::new(crate::crypto::provider());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let Ok(builder) = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         else {

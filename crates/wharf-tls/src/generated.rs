@@ -17,7 +17,9 @@ const ONE_YEAR: time::Duration = time::Duration::days(365);
 
 fn random_hex(bytes: usize) -> Result<String, CertError> {
     let mut buf = vec![0u8; bytes];
-    crate::crypto::fill_random(&mut buf)
+    rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut buf)
         .map_err(|_| CertError::Generate("no system randomness".into()))?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
@@ -49,7 +51,9 @@ pub fn traefik_default_certificate(now: SystemTime) -> Result<LoadedCertificate,
     ];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let mut serial = vec![0u8; 16];
-    crate::crypto::fill_random(&mut serial)
+    rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut serial)
         .map_err(|_| CertError::Generate("no system randomness".into()))?;
     serial[0] &= 0x7f;
     params.serial_number = Some(SerialNumber::from_slice(&serial));

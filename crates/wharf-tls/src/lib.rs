@@ -9,7 +9,6 @@
 mod certificate;
 mod challenges;
 mod client_auth;
-mod crypto;
 mod generated;
 mod options;
 mod registry;
@@ -18,7 +17,6 @@ mod store;
 
 pub use certificate::{load, CertError, CertificateInfo, LoadedCertificate};
 pub use challenges::{AcmeChallenges, ACME_TLS_ALPN};
-pub use crypto::{provider, signing_key};
 pub use generated::traefik_default_certificate;
 pub use options::{build_options, crypto_policy, OptionSet, SessionState};
 pub use registry::TlsRegistry;

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use rustls::crypto::ring::{cipher_suite as suite, kx_group, Ticketer};
 use rustls::crypto::{CryptoProvider, SupportedKxGroup};
 use rustls::server::{
     NoServerSessionStorage, ProducesTickets, ServerSessionMemoryCache, StoresServerSessions,
@@ -14,7 +15,6 @@ use wharf_model::{CipherSuite, Curve, TlsOptionsSpec, TlsVersion};
 
 use crate::certificate::CertError;
 use crate::client_auth::verifier;
-use crate::crypto::{cipher_suite as suite, kx_group, Ticketer};
 use crate::store::{CertStore, StoreResolver};
 
 /// Resumption state shared by every options set for the life of the process.
@@ -75,7 +75,6 @@ fn kx(c: Curve) -> &'static dyn SupportedKxGroup {
         Curve::X25519 => kx_group::X25519,
         Curve::P256 => kx_group::SECP256R1,
         Curve::P384 => kx_group::SECP384R1,
-        Curve::X25519Mlkem768 => kx_group::X25519MLKEM768,
     }
 }
 
@@ -102,7 +101,7 @@ pub fn crypto_policy(
     if offer_tls12 {
         suites.extend(tls12.iter().map(|s| tls12_suite(*s)));
     }
-    let base = crate::crypto::provider();
+    let base = rustls::crypto::ring::default_provider();
     let kx_groups = if curves.is_empty() {
         base.kx_groups.clone()
     } else {
