@@ -31,8 +31,8 @@ impl Client {
     }
 
     /// A connection to `peer`: an idle HTTP/1.1 one if there is one, else pingora's.
-    async fn session(&self, peer: &HttpPeer) -> pingora::Result<HttpSession> {
-        if let Some(stream) = self.idle.take(peer.reuse_hash()) {
+    async fn session(&self, peer: &HttpPeer, key: u64) -> pingora::Result<HttpSession> {
+        if let Some(stream) = self.idle.take(key) {
             return Ok(HttpSession::H1(Http1Session::new_with_options(
                 stream, peer,
             )));
@@ -41,12 +41,12 @@ impl Client {
     }
 
     /// Keeps `session` for reuse if its protocol state allows.
-    async fn release(&self, session: HttpSession, peer: &HttpPeer) {
+    async fn release(&self, session: HttpSession, peer: &HttpPeer, key: u64) {
         match session {
             HttpSession::H1(mut h1) => {
                 h1.respect_keepalive();
                 if let Some(stream) = h1.reuse().await {
-                    self.idle.put(peer.reuse_hash(), stream);
+                    self.idle.put(key, stream);
                 }
             }
             other => {
@@ -83,7 +83,9 @@ impl Client {
         if let Some(b) = &body {
             req.insert_header(http::header::CONTENT_LENGTH, b.len())?;
         }
-        let mut session = self.session(peer).await?;
+        // pingora's reuse key of the peer (address, TLS name and options).
+        let key = peer.reuse_hash();
+        let mut session = self.session(peer, key).await?;
         session.write_request_header(Box::new(req)).await?;
         if let Some(b) = body {
             session.write_request_body(b, true).await?;
@@ -97,7 +99,7 @@ impl Client {
         while let Some(chunk) = session.read_response_body().await? {
             body.extend_from_slice(&chunk);
         }
-        self.release(session, peer).await;
+        self.release(session, peer, key).await;
         Ok((head, Bytes::from(body)))
     }
 }
@@ -167,23 +169,23 @@ mod tests {
         body
     }
 
-    #[tokio::test]
-    async fn keep_alive_connections_are_reused() {
-        let (addr, accepted) = server(false).await;
+    /// Connections the server accepted for three exchanges in a row.
+    async fn accepted_for_three(close: bool) -> usize {
+        let (addr, accepted) = server(close).await;
         let client = Client::new();
         for _ in 0..3 {
             assert_eq!(get(&client, addr).await, "ok");
         }
-        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        accepted.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn keep_alive_connections_are_reused() {
+        assert_eq!(accepted_for_three(false).await, 1);
     }
 
     #[tokio::test]
     async fn connections_the_server_closes_are_not() {
-        let (addr, accepted) = server(true).await;
-        let client = Client::new();
-        for _ in 0..3 {
-            assert_eq!(get(&client, addr).await, "ok");
-        }
-        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+        assert_eq!(accepted_for_three(true).await, 3);
     }
 }
