@@ -1,17 +1,13 @@
 //! One HTTP exchange with a server outside the proxied request (an auth server, an error page,
-//! a health check) over pingora's connector; HTTP/1.1 connections are kept for reuse in the
-//! client's own [`IdlePool`], HTTP/2 ones in pingora's.
+//! a health check) over pingora's connector, which keeps its connections for reuse.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use pingora::connectors::http::Connector;
 use pingora::http::{RequestHeader, ResponseHeader};
-use pingora::protocols::http::client::HttpSession;
-use pingora::protocols::http::v1::client::HttpSession as Http1Session;
-use pingora::upstreams::peer::{HttpPeer, Peer};
+use pingora::upstreams::peer::HttpPeer;
 
-use crate::idle::IdlePool;
 use crate::Target;
 
 /// Idle connections are kept as long as Traefik keeps them (`idleConnTimeout`).
@@ -19,41 +15,12 @@ pub const IDLE: Duration = Duration::from_secs(90);
 
 pub struct Client {
     connector: Connector,
-    idle: IdlePool,
 }
 
 impl Client {
     pub fn new() -> Self {
         Client {
             connector: Connector::new(None),
-            idle: IdlePool::new(IDLE),
-        }
-    }
-
-    /// A connection to `peer`: an idle HTTP/1.1 one if there is one, else pingora's.
-    async fn session(&self, peer: &HttpPeer, key: u64) -> pingora::Result<HttpSession> {
-        if let Some(stream) = self.idle.take(key) {
-            return Ok(HttpSession::H1(Http1Session::new_with_options(
-                stream, peer,
-            )));
-        }
-        Ok(self.connector.get_http_session(peer).await?.0)
-    }
-
-    /// Keeps `session` for reuse if its protocol state allows.
-    async fn release(&self, session: HttpSession, peer: &HttpPeer, key: u64) {
-        match session {
-            HttpSession::H1(mut h1) => {
-                h1.respect_keepalive();
-                if let Some(stream) = h1.reuse().await {
-                    self.idle.put(key, stream);
-                }
-            }
-            other => {
-                self.connector
-                    .release_http_session(other, peer, Some(IDLE))
-                    .await
-            }
         }
     }
 
@@ -83,9 +50,7 @@ impl Client {
         if let Some(b) = &body {
             req.insert_header(http::header::CONTENT_LENGTH, b.len())?;
         }
-        // pingora's reuse key of the peer (address, TLS name and options).
-        let key = peer.reuse_hash();
-        let mut session = self.session(peer, key).await?;
+        let (mut session, _reused) = self.connector.get_http_session(peer).await?;
         session.write_request_header(Box::new(req)).await?;
         if let Some(b) = body {
             session.write_request_body(b, true).await?;
@@ -99,7 +64,9 @@ impl Client {
         while let Some(chunk) = session.read_response_body().await? {
             body.extend_from_slice(&chunk);
         }
-        self.release(session, peer, key).await;
+        self.connector
+            .release_http_session(session, peer, Some(IDLE))
+            .await;
         Ok((head, Bytes::from(body)))
     }
 }

@@ -16,7 +16,6 @@ mod exchange;
 pub mod fuzz_logic;
 mod h2_keepalive;
 mod health;
-mod idle;
 mod peer;
 mod pool;
 mod registry;

@@ -327,6 +327,28 @@ fn max_idle_conns_per_host_closes_the_surplus() {
     );
 }
 
+/// idleConnTimeout: an idle backend connection is closed once it has been idle that long,
+/// with no further traffic to prompt it, and the next request opens another.
+#[test]
+fn idle_conn_timeout_closes_idle_backend_connections() {
+    let backend = EchoServer::start("b");
+    let yaml = format!(
+        "http:\n  routers:\n    r: {{rule: \"Host(`a.test`)\", service: s}}\n  services:\n    s: {{loadBalancer: {{servers: [{{url: \"{}\"}}], serversTransport: brief}}}}\n  serversTransports:\n    brief: {{forwardingTimeouts: {{idleConnTimeout: 1s}}}}\n",
+        backend.url()
+    );
+    let s = start(&yaml, &[]);
+    for round in 1..=2 {
+        let r = raw::get(s.web, "a.test", "/", &[]).unwrap();
+        assert_eq!(r.status, 200, "{}\n{}", r.body_text(), s.proc.log());
+        assert_eq!(backend.count(), round);
+        assert!(
+            wait_until(WAIT, || backend.open_connections() == 0),
+            "{} idle connections stay open",
+            backend.open_connections()
+        );
+    }
+}
+
 /// readIdleTimeout and pingTimeout: connections are pinged when the backend is silent;
 /// one whose backend stops answering is dropped after pingTimeout, failing the request in
 /// flight on it (502), as Go's HTTP/2 health check does.
