@@ -373,7 +373,7 @@ impl ForwardAuth {
             }
         }
         if !self.cookies.is_empty() {
-            for value in head.headers.get_all("set-cookie") {
+            for value in head.headers.get_all(http::header::SET_COOKIE) {
                 let name = value
                     .to_str()
                     .ok()
@@ -396,7 +396,7 @@ pub(crate) fn add_cookies(resp: &mut ResponseHeader, cookies: &[(String, HeaderV
     }
     let kept: Vec<HeaderValue> = resp
         .headers
-        .get_all("set-cookie")
+        .get_all(http::header::SET_COOKIE)
         .iter()
         .filter(|v| {
             let name = v

@@ -267,7 +267,10 @@ impl Cors {
     }
 
     fn decorate(&self, resp: &mut ResponseHeader, req: &RequestHeader) {
-        let origin = req.headers.get("origin").and_then(|v| v.to_str().ok());
+        let origin = req
+            .headers
+            .get(http::header::ORIGIN)
+            .and_then(|v| v.to_str().ok());
         if let Some(allow) = self.allow_origin(origin) {
             let _ignored = resp.insert_header("Access-Control-Allow-Origin", allow);
         }
@@ -280,7 +283,7 @@ impl Cors {
         if self.add_vary {
             let current: Vec<String> = resp
                 .headers
-                .get_all("vary")
+                .get_all(http::header::VARY)
                 .iter()
                 .filter_map(|v| v.to_str().ok().map(str::to_string))
                 .collect();
@@ -295,8 +298,10 @@ impl Middleware for Headers {
     fn request(&self, req: &mut RequestHeader, _cx: &RequestContext) -> Flow {
         if let Some(cors) = &self.cors {
             let preflight = req.method == http::Method::OPTIONS
-                && req.headers.contains_key("origin")
-                && req.headers.contains_key("access-control-request-method");
+                && req.headers.contains_key(http::header::ORIGIN)
+                && req
+                    .headers
+                    .contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD);
             if preflight {
                 return Flow::Respond(cors.preflight(req));
             }

@@ -423,7 +423,11 @@ pub fn request_host(req: &RequestHeader) -> &str {
     req.uri
         .authority()
         .map(|a| a.as_str())
-        .or_else(|| req.headers.get("host").and_then(|v| v.to_str().ok()))
+        .or_else(|| {
+            req.headers
+                .get(http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+        })
         .unwrap_or("")
 }
 

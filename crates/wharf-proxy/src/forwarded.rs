@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use http::HeaderValue;
+use http::{HeaderName, HeaderValue};
 use pingora::http::RequestHeader;
 use pingora::prelude::*;
 use wharf_middleware::FORWARDED_HEADERS;
@@ -20,6 +20,13 @@ fn is_managed_or_alias(name: &str) -> bool {
     })
 }
 
+// Parsed once: a lookup by `&str` parses (and lower-cases) the name every time.
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
 pub(crate) struct ForwardInfo<'a> {
     /// Whether the peer's own X-Forwarded-* headers are kept.
     pub trusted: bool,
@@ -36,7 +43,7 @@ pub(crate) struct ForwardInfo<'a> {
     pub connection: &'a [http::HeaderName],
 }
 
-fn has(req: &RequestHeader, name: &str) -> bool {
+fn has(req: &RequestHeader, name: &HeaderName) -> bool {
     req.headers.contains_key(name)
 }
 
@@ -56,13 +63,13 @@ pub(crate) fn entrypoint_stage(req: &mut RequestHeader, info: &ForwardInfo<'_>) 
         }
     }
     apply_connection_header(req, info.connection)?;
-    if !has(req, "x-real-ip") {
+    if !has(req, &X_REAL_IP) {
         if let Some(ip) = info.peer_ip {
             req.insert_header("X-Real-Ip", ip.to_canonical().to_string())?;
         }
     }
     // Whether the (possibly client-sent, when trusted) proto is a TLS one.
-    let tls_proto = match req.headers.get("x-forwarded-proto") {
+    let tls_proto = match req.headers.get(&X_FORWARDED_PROTO) {
         Some(proto) => proto == "https" || proto == "wss",
         None => {
             let proto = match (info.websocket, info.tls) {
@@ -79,7 +86,7 @@ pub(crate) fn entrypoint_stage(req: &mut RequestHeader, info: &ForwardInfo<'_>) 
         .raw_host
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default();
-    if !has(req, "x-forwarded-port") {
+    if !has(req, &X_FORWARDED_PORT) {
         // From the Host header if it has a port, else from the scheme (never the listener).
         let host_port = raw_host.rsplit_once(':').filter(|(h, p)| {
             !p.is_empty() && !h.ends_with(':') && p.bytes().all(|b| b.is_ascii_digit())
@@ -93,17 +100,17 @@ pub(crate) fn entrypoint_stage(req: &mut RequestHeader, info: &ForwardInfo<'_>) 
         req.insert_header("X-Forwarded-Port", port)?;
     }
     if let Some(host) = info.raw_host.filter(|_| !raw_host.is_empty()) {
-        if !has(req, "x-forwarded-host") {
+        if !has(req, &X_FORWARDED_HOST) {
             req.insert_header("X-Forwarded-Host", host.clone())?;
         }
     }
     if let Some(server) = info.hostname {
         req.insert_header("X-Forwarded-Server", server.clone())?;
     }
-    if req.headers.get_all("x-forwarded-for").iter().count() > 1 {
+    if req.headers.get_all(&X_FORWARDED_FOR).iter().count() > 1 {
         let joined = req
             .headers
-            .get_all("x-forwarded-for")
+            .get_all(&X_FORWARDED_FOR)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .collect::<Vec<_>>()
@@ -187,7 +194,7 @@ pub(crate) fn append_forwarded_for(req: &mut RequestHeader, peer: Option<IpAddr>
     };
     let value = match req
         .headers
-        .get("x-forwarded-for")
+        .get(&X_FORWARDED_FOR)
         .and_then(|v| v.to_str().ok())
     {
         Some(existing) if !existing.is_empty() => format!("{existing}, {ip}"),

@@ -37,7 +37,7 @@ impl EntryPointProxy {
             websocket: session
                 .req_header()
                 .headers
-                .get("upgrade")
+                .get(http::header::UPGRADE)
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket")),
             raw_host: host.as_ref(),
             hostname: self.forwarded_server.as_ref(),

@@ -13,8 +13,8 @@ use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{ErrorSource, ErrorType};
 use wharf_middleware::{
-    content_length, request_host, strip_port, Chain, CompressModuleBuilder, GrpcWebModuleBuilder,
-    RequestContext,
+    content_length, request_host, request_host_value, strip_port, Chain, CompressModuleBuilder,
+    GrpcWebModuleBuilder, RequestContext,
 };
 use wharf_model::{ForwardedHeaders, UnderscoreHeaders};
 use wharf_router::{ControlStatus, Generation, GenerationReader, RouteAction};
@@ -201,7 +201,8 @@ fn redirect_location(req: &RequestHeader, scheme: &str, port: u16) -> String {
 impl EntryPointProxy {
     fn decide(&self, session: &Session, ctx: &mut RequestCtx) -> Decision {
         let req = session.req_header();
-        let has_host = req.uri.authority().is_some() || req.headers.contains_key("host");
+        let has_host =
+            req.uri.authority().is_some() || req.headers.contains_key(http::header::HOST);
         if req.version == Version::HTTP_11 && !has_host {
             return Decision::BadRequest(b"400 Bad Request: missing required Host header");
         }
@@ -459,7 +460,8 @@ impl ProxyHttp for EntryPointProxy {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         let req = session.req_header();
-        let host = request_host(req).to_string();
+        // Shared with the request's Host header, not copied.
+        let host = request_host_value(req).filter(|h| h.to_str().is_ok_and(|h| !h.is_empty()));
         if !ctx
             .chain
             .as_ref()
@@ -504,8 +506,8 @@ impl ProxyHttp for EntryPointProxy {
                 .map_err(|e| Error::because(ErrorType::InvalidHTTPHeader, "bad target", e))?;
             upstream.set_uri(uri);
         }
-        if pool.spec.pass_host_header && !host.is_empty() {
-            upstream.insert_header("Host", host.as_str())?;
+        if let Some(host) = host.filter(|_| pool.spec.pass_host_header) {
+            upstream.insert_header("Host", host)?;
         } else if let Some(server) = server {
             // Also for an HTTP/1.0 request without Host: Go's client then names the server.
             upstream.insert_header("Host", server.authority.as_str())?;
