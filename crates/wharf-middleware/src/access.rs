@@ -89,7 +89,7 @@ impl ClientIp {
         }
         let xff: Vec<String> = req
             .headers
-            .get_all("x-forwarded-for")
+            .get_all(crate::forwarded_names::X_FORWARDED_FOR)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(',').map(|s| s.trim().to_string()))

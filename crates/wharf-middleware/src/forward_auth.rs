@@ -18,6 +18,8 @@ use crate::{
 };
 use wharf_upstream::Target;
 
+use crate::forwarded_names::*;
+
 /// Traefik's auth client timeout.
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// The forwarded headers an auth request always gets from wharf when `trustForwardHeader` is
@@ -186,11 +188,11 @@ impl ForwardAuth {
             }
             Some(trust) => {
                 let absent =
-                    |auth: &RequestHeader, h: &str| !trust || !auth.headers.contains_key(h);
+                    |auth: &RequestHeader, h: &HeaderName| !trust || !auth.headers.contains_key(h);
                 if let Some(ip) = &peer {
                     let xff = match auth
                         .headers
-                        .get("x-forwarded-for")
+                        .get(&X_FORWARDED_FOR)
                         .and_then(|v| v.to_str().ok())
                     {
                         Some(existing) if trust && !existing.is_empty() => {
@@ -200,16 +202,16 @@ impl ForwardAuth {
                     };
                     auth.insert_header("X-Forwarded-For", xff)?;
                 }
-                if absent(&auth, "x-forwarded-method") {
+                if absent(&auth, &X_FORWARDED_METHOD) {
                     auth.insert_header("X-Forwarded-Method", method)?;
                 }
-                if absent(&auth, "x-forwarded-proto") {
+                if absent(&auth, &X_FORWARDED_PROTO) {
                     auth.insert_header("X-Forwarded-Proto", proto)?;
                 }
-                if absent(&auth, "x-forwarded-port") {
+                if absent(&auth, &X_FORWARDED_PORT) {
                     let xfp = auth
                         .headers
-                        .get("x-forwarded-proto")
+                        .get(&X_FORWARDED_PROTO)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or(proto)
                         .to_string();
@@ -226,10 +228,10 @@ impl ForwardAuth {
                         });
                     auth.insert_header("X-Forwarded-Port", port)?;
                 }
-                if absent(&auth, "x-forwarded-host") {
+                if absent(&auth, &X_FORWARDED_HOST) {
                     auth.insert_header("X-Forwarded-Host", host)?;
                 }
-                if absent(&auth, "x-forwarded-uri") {
+                if absent(&auth, &X_FORWARDED_URI) {
                     auth.insert_header("X-Forwarded-Uri", uri)?;
                 }
             }

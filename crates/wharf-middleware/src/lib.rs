@@ -38,6 +38,19 @@ pub use errors::ErrorPages;
 pub use grpc_web::{GrpcWeb, GrpcWebModule, GrpcWebModuleBuilder, TextDecoder};
 pub use subrequest::connect_addr;
 
+/// Names of forwarded headers, parsed once: a lookup by `&str` parses (and lower-cases) the
+/// name every time.
+pub mod forwarded_names {
+    use http::HeaderName;
+    pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+    pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+    pub const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
+    pub const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+    pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+    pub const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
+    pub const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+}
+
 /// The X-Forwarded headers Traefik manages (and strips from untrusted peers).
 pub const FORWARDED_HEADERS: &[&str] = &[
     "x-forwarded-proto",

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use http::{HeaderName, HeaderValue};
 use pingora::http::RequestHeader;
 use pingora::prelude::*;
+use wharf_middleware::forwarded_names::*;
 use wharf_middleware::FORWARDED_HEADERS;
 use wharf_model::UnderscoreHeaders;
 
@@ -19,13 +20,6 @@ fn is_managed_or_alias(name: &str) -> bool {
                 .all(|(m, n)| m == n.to_ascii_lowercase() || (m == b'-' && n == b'_'))
     })
 }
-
-// Parsed once: a lookup by `&str` parses (and lower-cases) the name every time.
-const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
-const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 pub(crate) struct ForwardInfo<'a> {
     /// Whether the peer's own X-Forwarded-* headers are kept.
