@@ -10,6 +10,29 @@ report() { # kind, tsv, note, name in RESULTS_DIR
     cp "$2" "$RESULTS_DIR/$4.tsv"; echo "$3." > "$RESULTS_DIR/$4.note"
   fi
 }
+# One row of h2/h2tls.tsv from h2load's output on stdin: proxy, requests/s, mean ms, CPU µs per
+# request, RSS MiB. Args: proxy, CPU ticks before and after, RSS KiB. Fails on any failed or
+# non-2xx answer.
+h2load_row() {
+  python3 -c '
+import re, sys
+out = sys.stdin.read()
+rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out).group(1))
+m = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, "
+              r"(\d+) errored, (\d+) timeout", out)
+ok, failed = int(m.group(1)), sum(int(g) for g in m.groups()[1:])
+# With -D, answers that arrive after the end are counted in the status codes only.
+s = re.search(r"status codes: \d+ 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
+not_2xx = sum(int(g) for g in s.groups())
+lat = re.search(r"time for request:\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)", out)
+mean = float(lat.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[lat.group(2)]
+ticks = int(sys.argv[3]) - int(sys.argv[2])
+cpu_us = ticks * 10000 / max(ok, 1)
+if failed or not_2xx:
+    sys.exit(f"{sys.argv[1]}: {failed} failed, {not_2xx} not 2xx")
+print(f"{sys.argv[1]}\t{rps:.0f}\t{mean:.2f}\t{cpu_us:.1f}\t{int(sys.argv[4])/1024:.1f}")
+' "$@"
+}
 # Client connections established to a local port.
 established() { ss -Htn state established "( sport = :$1 )" | wc -l; }
 

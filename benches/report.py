@@ -129,11 +129,13 @@ def ratios(d):
         if "wharf" in tls and "traefik" in tls:
             out.append(f"- Full TLS handshakes/s, wharf / Traefik: "
                        f"{ratio(tls['wharf'][0], tls['traefik'][0])} (target ≥ 2x).")
-    if exists(d, "h2c.tsv"):
-        h2 = medians(os.path.join(d, "h2c.tsv"))
+    for name, title in (("h2c.tsv", "h2c"), ("h2tls.tsv", "h2 on TLS")):
+        if not exists(d, name):
+            continue
+        h2 = medians(os.path.join(d, name))
         for other in ("nginx", "traefik"):
             if "wharf" in h2 and other in h2:
-                out.append(f"- h2c, wharf / {other}: requests/s {ratio(h2['wharf'][0], h2[other][0])}, "
+                out.append(f"- {title}, wharf / {other}: requests/s {ratio(h2['wharf'][0], h2[other][0])}, "
                            f"CPU per request {ratio(h2['wharf'][2], h2[other][2])}.")
     return "\n".join(out)
 
@@ -149,6 +151,7 @@ SECTIONS = [
     ("load-forwardauth.tsv", "load", "Through a `forwardAuth`"),
     ("memory.tsv", "memory", "Memory per idle keep-alive connection"),
     ("tls.tsv", "tls", "TLS (RSA 2048)"),
+    ("h2tls.tsv", "h2", "HTTP/2 on TLS (h2)"),
     ("h2c.tsv", "h2", "HTTP/2 over cleartext (h2c)"),
     ("callgrind.tsv", "callgrind", "wharf's instructions per request (callgrind)"),
 ]

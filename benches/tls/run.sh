@@ -13,7 +13,9 @@
 #     full and resumed handshakes with `openssl s_time
 #     -new/-reuse` (s_time cannot resume TLS 1.3; it sends no SNI, so the default certificate,
 #     also RSA 2048, is served);
-#   - requests/s over TLS 1.3 with keep-alive: wrk, 64 connections.
+#   - requests/s over TLS 1.3 with keep-alive: wrk, 64 connections;
+#   - requests/s over HTTP/2 on TLS (h2 by ALPN): h2load, 16 connections x 8 streams (the
+#     h2c bench's shape, benches/h2/run.sh), its own table.
 # Each with the proxy's CPU µs per handshake or request.
 #
 #   bash benches/tls/run.sh [seconds-per-run=10] [rounds=3]
@@ -30,6 +32,7 @@ need=()
 command -v nginx >/dev/null || need+=(nginx-light)
 command -v wrk >/dev/null || need+=(wrk)
 command -v openssl >/dev/null || need+=(openssl)
+command -v h2load >/dev/null || need+=(nghttp2-client)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
@@ -75,7 +78,7 @@ daemon off; worker_processes 1; pid $work/proxy.pid; error_log $work/proxy.err;
 events { worker_connections 4096; }
 http { access_log off;
   upstream backend { server $BACKEND; keepalive 128; }
-  server { listen 127.0.0.1:19283 ssl; server_name bench.local;
+  server { listen 127.0.0.1:19283 ssl http2; server_name bench.local;
     ssl_certificate $work/cert.pem; ssl_certificate_key $work/key.pem;
     ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:SSL:10m; ssl_session_tickets on;
     keepalive_requests 1000000;
@@ -101,6 +104,7 @@ start_proxy() { # name -> pid, port
 }
 
 results="$work/results.tsv"
+h2_results="$work/h2tls.tsv"
 wrk_rate() { # output -> requests/s and count
   python3 -c '
 import re, sys
@@ -144,6 +148,11 @@ for round in $(seq 1 "$ROUNDS"); do
     after=$(cpu_ticks "$pid")
     ka_cpu=$(python3 -c "print(($after-$before)*10000/max($ka_n,1))")
 
+    before=$(cpu_ticks "$pid")
+    h2_out=$(taskset -c 0 h2load -c16 -m8 -D"$DURATION" "$url")
+    after=$(cpu_ticks "$pid")
+    echo "$h2_out" | h2load_row "$proxy" "$before" "$after" "$(rss_kib "$pid")" >> "$h2_results"
+
     kill "$pid"; wait "$pid" 2>/dev/null || true
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$proxy" "$full_rps" "$full_cpu" "$wrk_rps" "$wrk_cpu" "${full13:-0}" "${resumed13:-0}" "${new12:-0}" "${reuse:-0}" "$ka_rps" "$ka_cpu" >> "$results"
   done
@@ -151,3 +160,5 @@ done
 
 note="$ROUNDS rounds of $DURATION s per measure, proxy on CPU 1: medians (min–max)"
 report tls "$results" "$note" tls
+echo
+report h2 "$h2_results" "h2 on TLS 1.3, $ROUNDS rounds of $DURATION s, 16 connections x 8 streams, proxy on CPU 1: medians (min–max)" h2tls
