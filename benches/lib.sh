@@ -65,6 +65,8 @@ bench_setup() {
   trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 
   BACKEND=127.0.0.1:19180
+  # What the proxies forward to: the nginx backend unless a script brings its own (ws/run.sh).
+  UPSTREAM=${UPSTREAM:-$BACKEND}
   # 4 KiB of text for ROUTE=compress.
   for _ in $(seq 120); do printf 'wharf says hello to traefik users. '; done > "$work/big.txt"
   chmod 755 "$work"; chmod 644 "$work/big.txt"  # nginx's worker is not root
@@ -92,7 +94,7 @@ http:
   routers:
     bench: {rule: "Host(\`bench.local\`)", service: backend, middlewares: $MIDDLEWARES}
   services:
-    backend: {loadBalancer: {servers: [{url: "http://$BACKEND"}]}}
+    backend: {loadBalancer: {servers: [{url: "http://$UPSTREAM"}]}}
   middlewares:
 $(sed -n '/^    secure-headers:$/,/^    api-auth:$/p' config/traefik/middleware.yml | sed '$d')
     gz: {compress: {}}
@@ -106,10 +108,12 @@ daemon off; worker_processes 1; pid $work/proxy.pid; error_log $work/proxy.err;
 worker_rlimit_nofile 65536;
 events { worker_connections 30000; }
 http { access_log off;
-  upstream backend { server $BACKEND; keepalive 128; }
+  upstream backend { server $UPSTREAM; keepalive 128; }
   server { listen 127.0.0.1:19183 backlog=4096; server_name bench.local;
     keepalive_requests 1000000; keepalive_timeout 300s;
-    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location /ws { proxy_pass http://backend; proxy_http_version 1.1; proxy_read_timeout 300s;
+      proxy_set_header Upgrade \$http_upgrade; proxy_set_header Connection "upgrade"; } } }
 NGX
   cat > "$work/haproxy.cfg" <<HAP
 global
@@ -129,7 +133,7 @@ frontend bench
   acl bench hdr(host) -i bench.local
   use_backend backend if bench
 backend backend
-  server nginx $BACKEND
+  server nginx $UPSTREAM
 HAP
 }
 
@@ -154,7 +158,7 @@ start_proxy() { # name -> pid, port
     wharf) taskset -c 1 "$WHARF" --entryPoints.web.address=127.0.0.1:19181 \
              --providers.file.filename="$work/dyn.yml" --log.level=ERROR >"$work/wharf.log" 2>&1 &
            echo "$! 19181" ;;
-    floor) taskset -c 1 "$FLOOR" 127.0.0.1:19187 "$BACKEND" bench.local >"$work/floor.log" 2>&1 &
+    floor) taskset -c 1 "$FLOOR" 127.0.0.1:19187 "$UPSTREAM" bench.local >"$work/floor.log" 2>&1 &
            echo "$! 19187" ;;
     traefik) taskset -c 1 "$TRAEFIK" --entryPoints.web.address=127.0.0.1:19182 \
              --providers.file.filename="$work/dyn.yml" --log.level=ERROR \

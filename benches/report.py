@@ -5,7 +5,7 @@
                                       with its spread (min-max) when there are several
     report.py full DIR                benches/RESULTS.md from the TSVs compare.sh left in DIR
 
-KIND is load, rate, memory, tls, h2 or callgrind; the columns each script writes are listed in KINDS.
+KIND is load, rate, memory, tls, h2, ws or callgrind; the columns each script writes are listed in KINDS.
 """
 import os
 import statistics
@@ -27,6 +27,7 @@ KINDS = {
                        ("p99.9 ms", 1, 3), ("CPU µs/req", 1, 1)]),
     "h2": ("proxy", [("req/s", 1, 0), ("mean ms", 1, 2), ("CPU µs/req", 1, 1),
                      ("RSS MiB", 1, 1)]),
+    "ws": ("proxy", [("round trips/s", 1, 0), ("CPU µs/round trip", 1, 1), ("RSS MiB", 1, 1)]),
 }
 ORDER = ["wharf", "wharf-obs", "floor", "traefik", "traefik-obs", "nginx", "haproxy"]
 
@@ -137,6 +138,12 @@ def ratios(d):
             if "wharf" in h2 and other in h2:
                 out.append(f"- {title}, wharf / {other}: requests/s {ratio(h2['wharf'][0], h2[other][0])}, "
                            f"CPU per request {ratio(h2['wharf'][2], h2[other][2])}.")
+    if exists(d, "ws.tsv"):
+        ws = medians(os.path.join(d, "ws.tsv"))
+        for other in ("nginx", "traefik"):
+            if "wharf" in ws and other in ws:
+                out.append(f"- WebSocket, wharf / {other}: round trips/s {ratio(ws['wharf'][0], ws[other][0])}, "
+                           f"CPU per round trip {ratio(ws['wharf'][1], ws[other][1])}.")
     return "\n".join(out)
 
 
@@ -153,6 +160,7 @@ SECTIONS = [
     ("tls.tsv", "tls", "TLS (RSA 2048)"),
     ("h2tls.tsv", "h2", "HTTP/2 on TLS (h2)"),
     ("h2c.tsv", "h2", "HTTP/2 over cleartext (h2c)"),
+    ("ws.tsv", "ws", "WebSocket"),
     ("callgrind.tsv", "callgrind", "wharf's instructions per request (callgrind)"),
 ]
 
