@@ -91,8 +91,9 @@ impl IdleStreams {
                 idle
             };
             // A stream that is not reused is closed here, outside the lock.
+            let expired = idle.expired(Instant::now());
             let mut stream = idle.stream;
-            if idle.deadline.is_none_or(|d| Instant::now() < d)
+            if !expired
                 && usable(&stream)
                 && test_reusable_stream(&mut stream, &self.unexpected_data)
             {
@@ -134,10 +135,10 @@ impl IdleStreams {
             lists.sweeping = true;
             (evicted, start_sweeper)
         };
+        // The evicted stream, if any, is closed at the end of this function, outside the lock.
         if let (Some(evicted), Some(callback)) = (&evicted, &self.evicted) {
             callback(evicted.since.elapsed());
         }
-        drop(evicted);
         if start_sweeper {
             self.start_sweeper();
         }
