@@ -301,15 +301,21 @@ http:
     assert_eq!(get("tls12.test").status, 200);
 }
 
+/// One route for `a.test` to the server `url` through the serversTransport `transport` (YAML).
+fn through_transport(url: &str, transport: &str) -> String {
+    format!(
+        "http:\n  routers:\n    r: {{rule: \"Host(`a.test`)\", service: s}}\n  services:\n    s: {{loadBalancer: {{servers: [{{url: \"{url}\"}}], serversTransport: t}}}}\n  serversTransports:\n    t: {transport}\n"
+    )
+}
+
 /// maxIdleConnsPerHost: connections beyond it are closed when their request ends.
 #[test]
 fn max_idle_conns_per_host_closes_the_surplus() {
     let backend = EchoServer::start("b");
-    let yaml = format!(
-        "http:\n  routers:\n    r: {{rule: \"Host(`a.test`)\", service: s}}\n  services:\n    s: {{loadBalancer: {{servers: [{{url: \"{}\"}}], serversTransport: one}}}}\n  serversTransports:\n    one: {{maxIdleConnsPerHost: 1}}\n",
-        backend.url()
+    let s = start(
+        &through_transport(&backend.url(), "{maxIdleConnsPerHost: 1}"),
+        &[],
     );
-    let s = start(&yaml, &[]);
     let web = s.web;
     let clients: Vec<_> = (0..4)
         .map(|_| {
@@ -332,11 +338,13 @@ fn max_idle_conns_per_host_closes_the_surplus() {
 #[test]
 fn idle_conn_timeout_closes_idle_backend_connections() {
     let backend = EchoServer::start("b");
-    let yaml = format!(
-        "http:\n  routers:\n    r: {{rule: \"Host(`a.test`)\", service: s}}\n  services:\n    s: {{loadBalancer: {{servers: [{{url: \"{}\"}}], serversTransport: brief}}}}\n  serversTransports:\n    brief: {{forwardingTimeouts: {{idleConnTimeout: 1s}}}}\n",
-        backend.url()
+    let s = start(
+        &through_transport(
+            &backend.url(),
+            "{forwardingTimeouts: {idleConnTimeout: 1s}}",
+        ),
+        &[],
     );
-    let s = start(&yaml, &[]);
     for round in 1..=2 {
         let r = raw::get(s.web, "a.test", "/", &[]).unwrap();
         assert_eq!(r.status, 200, "{}\n{}", r.body_text(), s.proc.log());
@@ -357,11 +365,13 @@ fn an_h2_backend_that_stops_answering_pings_is_dropped() {
     use wharf_testkit::tcp_relay::TcpRelay;
     let backend = EchoServer::start("h2c");
     let relay = TcpRelay::start(backend.addr);
-    let yaml = format!(
-        "http:\n  routers:\n    r: {{rule: \"Host(`a.test`)\", service: s}}\n  services:\n    s: {{loadBalancer: {{servers: [{{url: \"h2c://{}\"}}], serversTransport: ka}}}}\n  serversTransports:\n    ka: {{forwardingTimeouts: {{readIdleTimeout: 300ms, pingTimeout: 2s}}}}\n",
-        relay.addr
+    let s = start(
+        &through_transport(
+            &format!("h2c://{}", relay.addr),
+            "{forwardingTimeouts: {readIdleTimeout: 300ms, pingTimeout: 2s}}",
+        ),
+        &[],
     );
-    let s = start(&yaml, &[]);
     let web = s.web;
     let r = raw::get(web, "a.test", "/", &[]).unwrap();
     assert_eq!(r.status, 200, "{}\n{}", r.body_text(), s.proc.log());
