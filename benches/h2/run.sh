@@ -24,7 +24,7 @@ daemon off; worker_processes 1; pid $work/proxy-h2c.pid; error_log $work/proxy-h
 worker_rlimit_nofile 65536;
 events { worker_connections 30000; }
 http { access_log off;
-  upstream backend { server $BACKEND; keepalive 128; }
+  upstream backend { server $UPSTREAM; keepalive 128; }
   server { listen 127.0.0.1:19193 http2 backlog=4096; server_name bench.local;
     keepalive_requests 1000000; keepalive_timeout 300s; http2_max_concurrent_streams 128;
     location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
