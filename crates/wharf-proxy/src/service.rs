@@ -725,11 +725,22 @@ impl ProxyHttp for EntryPointProxy {
                 e.set_retry(again);
             }
             Some(_) => e.set_retry(false),
-            // pingora's own policy: resend idempotent requests on a reused connection.
+            // Go's transport (Traefik's) resends an idempotent request when a reused
+            // connection turns out closed: writing the request failed, or the read found the
+            // connection closed or reset. pingora marks only the read failures retryable.
             None if !session.req_header().method.is_idempotent()
                 || session.as_ref().retry_buffer_truncated() =>
             {
                 e.set_retry(false)
+            }
+            None if client_reused
+                && lost_server
+                && matches!(
+                    e.etype(),
+                    ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed
+                ) =>
+            {
+                e.set_retry(true)
             }
             None => e.retry.decide_reuse(client_reused),
         }

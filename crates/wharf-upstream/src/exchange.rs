@@ -6,7 +6,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use pingora::connectors::http::Connector;
 use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::protocols::http::client::HttpSession;
 use pingora::upstreams::peer::HttpPeer;
+use pingora::RetryType;
 
 use crate::Target;
 
@@ -38,7 +40,9 @@ impl Client {
         }
     }
 
-    /// Sends `req` (with `body`, if any) to `peer` and reads the whole answer.
+    /// Sends `req` (with `body`, if any) to `peer` and reads the whole answer. As Go's client
+    /// (Traefik's), a safe request is sent again when the kept connection it went on turns
+    /// out closed before any answer (the server ended it while idle).
     pub async fn send(
         &self,
         peer: &HttpPeer,
@@ -50,25 +54,63 @@ impl Client {
         if let Some(b) = &body {
             req.insert_header(http::header::CONTENT_LENGTH, b.len())?;
         }
-        let (mut session, _reused) = self.connector.get_http_session(peer).await?;
-        session.write_request_header(Box::new(req)).await?;
-        if let Some(b) = body {
-            session.write_request_body(b, true).await?;
+        let replayable = matches!(
+            req.method,
+            http::Method::GET | http::Method::HEAD | http::Method::OPTIONS | http::Method::TRACE
+        );
+        let mut req = Box::new(req);
+        // Each resend drops one closed kept connection; bounded all the same.
+        for _ in 0..MAX_RESENDS {
+            let (mut session, reused) = self.connector.get_http_session(peer).await?;
+            match exchange(&mut session, req, body.clone()).await {
+                Ok(answer) => {
+                    self.connector
+                        .release_http_session(session, peer, Some(IDLE))
+                        .await;
+                    return Ok(answer);
+                }
+                Err(e) => {
+                    let resend = replayable
+                        && reused
+                        && e.retry == RetryType::ReusedOnly
+                        && session.response_header().is_none();
+                    match session.as_http1().and_then(|s| s.request_header()) {
+                        Some(written) if resend => req = Box::new(written.clone()),
+                        _ => return Err(e),
+                    }
+                }
+            }
         }
-        session.finish_request_body().await?;
-        session.read_response_header().await?;
-        let head = session.response_header().cloned().ok_or_else(|| {
-            pingora::Error::explain(pingora::ErrorType::InvalidHTTPHeader, "no response")
-        })?;
-        let mut body = Vec::new();
-        while let Some(chunk) = session.read_response_body().await? {
-            body.extend_from_slice(&chunk);
-        }
-        self.connector
-            .release_http_session(session, peer, Some(IDLE))
-            .await;
-        Ok((head, Bytes::from(body)))
+        Err(pingora::Error::explain(
+            pingora::ErrorType::ConnectionClosed,
+            "every kept connection to the server was closed",
+        ))
     }
+}
+
+/// How many closed kept connections one exchange may come across before it gives up.
+const MAX_RESENDS: usize = 8;
+
+/// Writes the request on `session` and reads the whole answer.
+async fn exchange(
+    session: &mut HttpSession,
+    req: Box<RequestHeader>,
+    body: Option<Bytes>,
+) -> pingora::Result<(ResponseHeader, Bytes)> {
+    session.write_request_header(req).await?;
+    if let Some(b) = body {
+        session.write_request_body(b, true).await?;
+    }
+    session.finish_request_body().await?;
+    session.read_response_header().await?;
+    let head = session.response_header().cloned().ok_or_else(|| {
+        pingora::Error::explain(pingora::ErrorType::InvalidHTTPHeader, "no response")
+    })?;
+    let mut body = Vec::new();
+    while let Some(chunk) = session.read_response_body().await? {
+        body.extend_from_slice(&chunk);
+    }
+    Ok((head, Bytes::from(body)))
 }
 
 /// Where to connect for `target` now, as pingora's error when it cannot be resolved.
@@ -92,9 +134,20 @@ mod tests {
     use std::sync::Arc;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    /// An HTTP/1.1 server answering `ok` to every request, counting the connections it
-    /// accepted; `close` answers with `Connection: close` and closes.
-    async fn server(close: bool) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Server {
+        /// Answers `ok` to every request.
+        KeepsAlive,
+        /// Answers with `Connection: close`, and closes.
+        Closes,
+        /// Answers the first request, then closes when the second arrives, unanswered (its
+        /// idle timeout ended just then).
+        DropsSecond,
+    }
+
+    /// An HTTP/1.1 server answering `ok` as `mode` says, counting the connections it accepted.
+    async fn server(mode: Server) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+        let close = mode == Server::Closes;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let accepted = Arc::new(AtomicUsize::new(0));
@@ -104,6 +157,7 @@ mod tests {
                 counted.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
                     let mut seen = Vec::new();
+                    let mut answered = 0;
                     let mut buf = [0u8; 1024];
                     while let Ok(n) = conn.read(&mut buf).await {
                         if n == 0 {
@@ -112,6 +166,10 @@ mod tests {
                         seen.extend_from_slice(&buf[..n]);
                         while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
                             seen.drain(..end + 4);
+                            answered += 1;
+                            if mode == Server::DropsSecond && answered == 2 {
+                                return;
+                            }
                             let answer: &[u8] = if close {
                                 b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
                             } else {
@@ -128,17 +186,25 @@ mod tests {
         (addr, accepted)
     }
 
-    async fn get(client: &Client, addr: std::net::SocketAddr) -> Bytes {
+    async fn send(
+        client: &Client,
+        addr: std::net::SocketAddr,
+        method: &str,
+    ) -> pingora::Result<(ResponseHeader, Bytes)> {
         let peer = HttpPeer::new(addr, false, String::new());
-        let req = RequestHeader::build("GET", b"/", None).unwrap();
-        let (head, body) = client.send(&peer, req, None).await.unwrap();
+        let req = RequestHeader::build(method, b"/", None).unwrap();
+        client.send(&peer, req, None).await
+    }
+
+    async fn get(client: &Client, addr: std::net::SocketAddr) -> Bytes {
+        let (head, body) = send(client, addr, "GET").await.unwrap();
         assert_eq!(head.status.as_u16(), 200);
         body
     }
 
     /// Connections the server accepted for three exchanges in a row.
-    async fn accepted_for_three(close: bool) -> usize {
-        let (addr, accepted) = server(close).await;
+    async fn accepted_for_three(mode: Server) -> usize {
+        let (addr, accepted) = server(mode).await;
         let client = Client::new();
         for _ in 0..3 {
             assert_eq!(get(&client, addr).await, "ok");
@@ -148,11 +214,27 @@ mod tests {
 
     #[tokio::test]
     async fn keep_alive_connections_are_reused() {
-        assert_eq!(accepted_for_three(false).await, 1);
+        assert_eq!(accepted_for_three(Server::KeepsAlive).await, 1);
     }
 
     #[tokio::test]
     async fn connections_the_server_closes_are_not() {
-        assert_eq!(accepted_for_three(true).await, 3);
+        assert_eq!(accepted_for_three(Server::Closes).await, 3);
+    }
+
+    #[tokio::test]
+    async fn a_safe_request_is_sent_again_when_its_kept_connection_was_closed() {
+        // The second and third exchanges each find their kept connection closed.
+        assert_eq!(accepted_for_three(Server::DropsSecond).await, 3);
+    }
+
+    #[tokio::test]
+    async fn an_unsafe_request_is_not() {
+        let (addr, accepted) = server(Server::DropsSecond).await;
+        let client = Client::new();
+        assert!(send(&client, addr, "POST").await.is_ok());
+        let lost = send(&client, addr, "POST").await.unwrap_err();
+        assert_eq!(lost.etype(), &pingora::ErrorType::ConnectionClosed);
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
     }
 }

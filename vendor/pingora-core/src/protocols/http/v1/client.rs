@@ -600,6 +600,12 @@ impl HttpSession {
         }
     }
 
+    /// wharf: the request header written on this session, if it was written whole (to send
+    /// the request again on another connection when this reused one turns out closed).
+    pub fn request_header(&self) -> Option<&RequestHeader> {
+        self.request_written.as_deref()
+    }
+
     // Whether this session will be kept alive
     pub fn will_keepalive(&self) -> bool {
         !matches!(self.keepalive_timeout, KeepaliveStatus::Off)
