@@ -164,10 +164,11 @@ impl ForwardAuth {
             let listed =
                 self.request_headers.is_empty() || self.request_headers.iter().any(|h| h == name);
             if listed {
-                auth.append_header(name.clone(), value.clone())?;
+                // As before: the name spelt as pingora titles it, but not parsed again.
+                auth.append_parsed_header(name.clone(), name, value.clone())?;
             }
         }
-        auth.insert_header("Host", self.authority.as_str())?;
+        auth.insert_parsed_header(http::header::HOST, "Host", self.authority.as_str())?;
         let peer = cx.peer.map(|ip| ip.to_canonical().to_string());
         let proto = if cx.tls { "https" } else { "http" };
         let host = request_host(req).to_string();
@@ -179,12 +180,12 @@ impl ForwardAuth {
         match self.trust {
             None => {
                 if let Some(ip) = &peer {
-                    auth.insert_header("X-Forwarded-For", ip.as_str())?;
+                    auth.insert_parsed_header(X_FORWARDED_FOR, wire::X_FORWARDED_FOR, ip.as_str())?;
                 }
-                auth.insert_header("X-Forwarded-Proto", proto)?;
-                auth.insert_header("X-Forwarded-Method", method)?;
-                auth.insert_header("X-Forwarded-Host", host)?;
-                auth.insert_header("X-Forwarded-Uri", uri)?;
+                auth.insert_parsed_header(X_FORWARDED_PROTO, wire::X_FORWARDED_PROTO, proto)?;
+                auth.insert_parsed_header(X_FORWARDED_METHOD, wire::X_FORWARDED_METHOD, method)?;
+                auth.insert_parsed_header(X_FORWARDED_HOST, wire::X_FORWARDED_HOST, host)?;
+                auth.insert_parsed_header(X_FORWARDED_URI, wire::X_FORWARDED_URI, uri)?;
             }
             Some(trust) => {
                 let absent =
@@ -200,13 +201,17 @@ impl ForwardAuth {
                         }
                         _ => ip.clone(),
                     };
-                    auth.insert_header("X-Forwarded-For", xff)?;
+                    auth.insert_parsed_header(X_FORWARDED_FOR, wire::X_FORWARDED_FOR, xff)?;
                 }
                 if absent(&auth, &X_FORWARDED_METHOD) {
-                    auth.insert_header("X-Forwarded-Method", method)?;
+                    auth.insert_parsed_header(
+                        X_FORWARDED_METHOD,
+                        wire::X_FORWARDED_METHOD,
+                        method,
+                    )?;
                 }
                 if absent(&auth, &X_FORWARDED_PROTO) {
-                    auth.insert_header("X-Forwarded-Proto", proto)?;
+                    auth.insert_parsed_header(X_FORWARDED_PROTO, wire::X_FORWARDED_PROTO, proto)?;
                 }
                 if absent(&auth, &X_FORWARDED_PORT) {
                     let xfp = auth
@@ -226,13 +231,13 @@ impl ForwardAuth {
                                 "80".into()
                             }
                         });
-                    auth.insert_header("X-Forwarded-Port", port)?;
+                    auth.insert_parsed_header(X_FORWARDED_PORT, wire::X_FORWARDED_PORT, port)?;
                 }
                 if absent(&auth, &X_FORWARDED_HOST) {
-                    auth.insert_header("X-Forwarded-Host", host)?;
+                    auth.insert_parsed_header(X_FORWARDED_HOST, wire::X_FORWARDED_HOST, host)?;
                 }
                 if absent(&auth, &X_FORWARDED_URI) {
-                    auth.insert_header("X-Forwarded-Uri", uri)?;
+                    auth.insert_parsed_header(X_FORWARDED_URI, wire::X_FORWARDED_URI, uri)?;
                 }
             }
         }

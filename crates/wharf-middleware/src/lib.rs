@@ -48,7 +48,21 @@ pub mod forwarded_names {
     pub const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
     pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
     pub const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
+    pub const X_FORWARDED_SERVER: HeaderName = HeaderName::from_static("x-forwarded-server");
     pub const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+
+    /// How Traefik (Go's canonical form) writes each on the wire, for pingora's
+    /// `insert_parsed_header`, which neither parses nor allocates the name.
+    pub mod wire {
+        pub const X_FORWARDED_FOR: &str = "X-Forwarded-For";
+        pub const X_FORWARDED_HOST: &str = "X-Forwarded-Host";
+        pub const X_FORWARDED_METHOD: &str = "X-Forwarded-Method";
+        pub const X_FORWARDED_PORT: &str = "X-Forwarded-Port";
+        pub const X_FORWARDED_PROTO: &str = "X-Forwarded-Proto";
+        pub const X_FORWARDED_SERVER: &str = "X-Forwarded-Server";
+        pub const X_FORWARDED_URI: &str = "X-Forwarded-Uri";
+        pub const X_REAL_IP: &str = "X-Real-Ip";
+    }
 }
 
 /// The X-Forwarded headers Traefik manages (and strips from untrusted peers).

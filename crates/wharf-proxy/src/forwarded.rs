@@ -59,7 +59,7 @@ pub(crate) fn entrypoint_stage(req: &mut RequestHeader, info: &ForwardInfo<'_>) 
     apply_connection_header(req, info.connection)?;
     if !has(req, &X_REAL_IP) {
         if let Some(ip) = info.peer_ip {
-            req.insert_header("X-Real-Ip", ip.to_canonical().to_string())?;
+            req.insert_parsed_header(X_REAL_IP, wire::X_REAL_IP, ip.to_canonical().to_string())?;
         }
     }
     // Whether the (possibly client-sent, when trusted) proto is a TLS one.
@@ -72,7 +72,11 @@ pub(crate) fn entrypoint_stage(req: &mut RequestHeader, info: &ForwardInfo<'_>) 
                 (false, true) => "https",
                 (false, false) => "http",
             };
-            req.insert_header("X-Forwarded-Proto", HeaderValue::from_static(proto))?;
+            req.insert_parsed_header(
+                X_FORWARDED_PROTO,
+                wire::X_FORWARDED_PROTO,
+                HeaderValue::from_static(proto),
+            )?;
             info.tls
         }
     };
@@ -91,15 +95,15 @@ pub(crate) fn entrypoint_stage(req: &mut RequestHeader, info: &ForwardInfo<'_>) 
             None if info.tls || tls_proto => HeaderValue::from_static("443"),
             None => HeaderValue::from_static("80"),
         };
-        req.insert_header("X-Forwarded-Port", port)?;
+        req.insert_parsed_header(X_FORWARDED_PORT, wire::X_FORWARDED_PORT, port)?;
     }
     if let Some(host) = info.raw_host.filter(|_| !raw_host.is_empty()) {
         if !has(req, &X_FORWARDED_HOST) {
-            req.insert_header("X-Forwarded-Host", host.clone())?;
+            req.insert_parsed_header(X_FORWARDED_HOST, wire::X_FORWARDED_HOST, host.clone())?;
         }
     }
     if let Some(server) = info.hostname {
-        req.insert_header("X-Forwarded-Server", server.clone())?;
+        req.insert_parsed_header(X_FORWARDED_SERVER, wire::X_FORWARDED_SERVER, server.clone())?;
     }
     if req.headers.get_all(&X_FORWARDED_FOR).iter().count() > 1 {
         let joined = req
@@ -109,7 +113,7 @@ pub(crate) fn entrypoint_stage(req: &mut RequestHeader, info: &ForwardInfo<'_>) 
             .filter_map(|v| v.to_str().ok())
             .collect::<Vec<_>>()
             .join(", ");
-        req.insert_header("X-Forwarded-For", joined)?;
+        req.insert_parsed_header(X_FORWARDED_FOR, wire::X_FORWARDED_FOR, joined)?;
     }
     Ok(())
 }
@@ -194,7 +198,7 @@ pub(crate) fn append_forwarded_for(req: &mut RequestHeader, peer: Option<IpAddr>
         Some(existing) if !existing.is_empty() => format!("{existing}, {ip}"),
         _ => ip.to_string(),
     };
-    req.insert_header("X-Forwarded-For", value)?;
+    req.insert_parsed_header(X_FORWARDED_FOR, wire::X_FORWARDED_FOR, value)?;
     Ok(())
 }
 
