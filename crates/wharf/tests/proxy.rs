@@ -1,5 +1,5 @@
-//! The data plane against real backends on loopback: routing, forwarded headers, Traefik's
-//! own responses, h2c and WebSocket.
+//! The data plane against real backends on loopback: routing, forwarded and hop-by-hop
+//! headers, Traefik's own responses, h2c and WebSocket.
 
 mod common;
 
@@ -194,6 +194,29 @@ fn forwarded_headers_from_an_untrusted_peer_are_replaced() {
     assert_eq!(got.header("x-forwarded-port"), Some("9999"));
     assert_eq!(got.header("x-forwarded-host"), Some("a.test:9999"));
     assert_eq!(got.header("host"), Some("a.test:9999"));
+}
+
+#[test]
+fn hop_by_hop_fields_stop_at_the_proxy() {
+    let (b1, b2) = (EchoServer::start("b1"), EchoServer::start("b2"));
+    let s = start(&routes(&b1, &b2), &[]);
+    // As Go's reverse proxy (Traefik's): the fields of one connection are not forwarded.
+    let hop_by_hop = [
+        ("Keep-Alive", "timeout=5"),
+        ("Proxy-Connection", "keep-alive"),
+        ("Proxy-Authorization", "Basic eDp5"),
+        ("Trailer", "X-Checksum"),
+    ];
+    for (name, value) in hop_by_hop {
+        let resp = raw::get(s.web, "a.test", "/long", &[(name, value), ("X-Kept", "1")]).unwrap();
+        assert_eq!(resp.status, 200);
+        let got = b1.last().unwrap();
+        assert_eq!(got.header(name), None, "{name} reached the backend");
+        assert_eq!(got.header("x-kept"), Some("1"));
+    }
+    // And a request with none of them loses nothing.
+    raw::get(s.web, "a.test", "/long", &[("X-Kept", "2")]).unwrap();
+    assert_eq!(b1.last().unwrap().header("x-kept"), Some("2"));
 }
 
 #[test]

@@ -175,6 +175,28 @@ impl ConnectionNominations {
     }
 }
 
+/// wharf: whether `name` is one `strip_standard_hop_by_hop_headers` removes.
+fn is_standard_hop_by_hop(name: &HeaderName) -> bool {
+    [
+        header::PROXY_AUTHENTICATE,
+        header::PROXY_AUTHORIZATION,
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::CONNECTION,
+        header::UPGRADE,
+    ]
+    .contains(name)
+        || [KEEP_ALIVE, PROXY_CONNECTION, HTTP2_SETTINGS].contains(&name.as_str())
+}
+
+/// wharf: whether `req` has any field `strip_standard_hop_by_hop_headers` removes. One pass
+/// over its few fields (comparisons of parsed names) costs less than the ten lookups, each
+/// hashing its name, that find nothing on most requests.
+fn has_standard_hop_by_hop(req: &RequestHeader) -> bool {
+    req.headers.keys().any(is_standard_hop_by_hop)
+}
+
 fn strip_standard_hop_by_hop_headers(req: &mut RequestHeader) {
     req.remove_header(KEEP_ALIVE);
     req.remove_header(PROXY_CONNECTION);
@@ -354,26 +376,30 @@ pub(crate) fn sanitize_h1_upstream_request(
         nominations.remove_from(req);
     }
 
-    if policy.strip_hop_by_hop {
+    // wharf: the removals below only when there is something to remove.
+    let hop_by_hop = has_standard_hop_by_hop(req);
+    if policy.strip_hop_by_hop && hop_by_hop {
         strip_standard_hop_by_hop_headers(req);
     }
 
     match policy.h1_upgrade {
         H1UpgradePolicy::WebSocketOnly => {
-            req.remove_header(&header::CONNECTION);
-            req.remove_header(&header::UPGRADE);
-            req.remove_header(HTTP2_SETTINGS);
+            if hop_by_hop {
+                req.remove_header(&header::CONNECTION);
+                req.remove_header(&header::UPGRADE);
+                req.remove_header(HTTP2_SETTINGS);
+            }
             if websocket_upgrade {
                 req.insert_header(header::CONNECTION, "Upgrade")?;
                 req.insert_header(header::UPGRADE, "websocket")?;
             }
         }
-        H1UpgradePolicy::Deny => {
+        H1UpgradePolicy::Deny if hop_by_hop => {
             req.remove_header(&header::CONNECTION);
             req.remove_header(&header::UPGRADE);
             req.remove_header(HTTP2_SETTINGS);
         }
-        H1UpgradePolicy::Preserve => {}
+        H1UpgradePolicy::Deny | H1UpgradePolicy::Preserve => {}
     }
 
     Ok(())
@@ -402,7 +428,7 @@ pub(crate) fn sanitize_h2_upstream_request(
         ConnectionNominations::parse(req, policy.reject_malformed_connection_nominations)?
             .remove_from(req);
     }
-    if policy.strip_hop_by_hop {
+    if policy.strip_hop_by_hop && has_standard_hop_by_hop(req) {
         strip_standard_hop_by_hop_headers(req);
     }
     Ok(())

@@ -28,6 +28,10 @@ pub(super) const MAX_HEADERS: usize = 256;
 
 pub(super) const INIT_HEADER_BUF_SIZE: usize = 4096;
 pub(super) const MAX_HEADER_SIZE: usize = 1048575;
+/// wharf: room a parsed head's header maps get for the headers a proxy adds to it (the
+/// request's X-Forwarded-* and X-Real-Ip, the response's Connection, ...), so adding them does
+/// not grow (reallocate and rehash) both maps of each head of each request.
+pub(super) const ADDED_HEADERS_ROOM: usize = 8;
 
 pub(crate) const BODY_BUF_LIMIT: usize = 1024 * 64;
 

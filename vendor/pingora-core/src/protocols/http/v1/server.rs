@@ -353,7 +353,7 @@ impl HttpSession {
                             req.method.unwrap_or(""),
                             // we path httparse to allow unsafe bytes in the str
                             req.path.unwrap_or("").as_bytes(),
-                            Some(req.headers.len()),
+                            Some(req.headers.len().saturating_add(ADDED_HEADERS_ROOM)),
                         )?);
 
                         request_header.set_version(match req.version {
@@ -846,7 +846,8 @@ impl HttpSession {
         // no need to add these headers to 1xx responses
         if !header.status.is_informational() && self.update_resp_headers {
             /* update headers */
-            header.insert_header(header::DATE, date::get_cached_date())?;
+            // wharf: names already parsed, not parsed again per response.
+            header.insert_parsed_header(header::DATE, "Date", date::get_cached_date())?;
 
             // TODO: make these lazy static
             let connection_value = if self.will_keepalive() {
@@ -854,7 +855,7 @@ impl HttpSession {
             } else {
                 "close"
             };
-            header.insert_header(header::CONNECTION, connection_value)?;
+            header.insert_parsed_header(header::CONNECTION, "Connection", connection_value)?;
         }
 
         if header.status == 101 {
