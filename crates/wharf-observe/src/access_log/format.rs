@@ -1,10 +1,11 @@
 //! An [`AccessEntry`] as Traefik writes it: the field set (JSON) or the common and generic CLF
 //! lines, after the configured field and header modes.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use http::HeaderMap;
-use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use wharf_model::{AccessLogFields, AccessLogFormat, HeaderMode};
@@ -25,18 +26,18 @@ fn rfc3339(t: SystemTime) -> String {
 }
 
 /// Go's `net.SplitHostPort`, with `-` as the port when there is none.
-fn split_host_port(s: &str) -> (String, String) {
+fn split_host_port(s: &str) -> (&str, &str) {
     if let Some(rest) = s.strip_prefix('[') {
         if let Some((host, after)) = rest.split_once(']') {
             if let Some(port) = after.strip_prefix(':') {
-                return (host.to_string(), port.to_string());
+                return (host, port);
             }
         }
-        return (s.to_string(), "-".to_string());
+        return (s, "-");
     }
     match s.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') => (host.to_string(), port.to_string()),
-        _ => (s.to_string(), "-".to_string()),
+        Some((host, port)) if !host.contains(':') => (host, port),
+        _ => (s, "-"),
     }
 }
 
@@ -64,10 +65,10 @@ const UNSEEN: [&str; 9] = [
     "host",
 ];
 
-fn add_headers(
-    out: &mut Map<String, Value>,
+fn add_headers<'a>(
+    out: &mut Vec<(Cow<'static, str>, FieldValue<'a>)>,
     fields: &AccessLogFields,
-    headers: Option<&HeaderMap>,
+    headers: Option<&'a HeaderMap>,
     prefix: &str,
     skip: &[&str],
 ) {
@@ -76,21 +77,26 @@ fn add_headers(
         .keys()
         .filter(|n| !UNSEEN.contains(&n.as_str()) && !skip.contains(&n.as_str()))
     {
-        let key = format!("{prefix}{}", wharf_model::canonical_header(name.as_str()));
-        match header_mode(fields, name.as_str()) {
+        let value = match header_mode(fields, name.as_str()) {
             HeaderMode::Keep => {
-                let values: Vec<String> = headers
-                    .get_all(name)
-                    .iter()
-                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-                    .collect();
-                out.insert(key, Value::from(values.join(",")));
+                let mut values = headers.get_all(name).iter();
+                let first = values
+                    .next()
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()))
+                    .unwrap_or_default();
+                let mut joined = first;
+                for v in values {
+                    let all = joined.to_mut();
+                    all.push(',');
+                    all.push_str(&String::from_utf8_lossy(v.as_bytes()));
+                }
+                FieldValue::Str(joined)
             }
-            HeaderMode::Redact => {
-                out.insert(key, Value::from("REDACTED"));
-            }
-            HeaderMode::Drop => {}
-        }
+            HeaderMode::Redact => FieldValue::text("REDACTED"),
+            HeaderMode::Drop => continue,
+        };
+        let key = format!("{prefix}{}", wharf_model::canonical_header(name.as_str()));
+        out.push((Cow::Owned(key), value));
     }
 }
 
@@ -100,118 +106,182 @@ pub fn logs_headers(fields: &AccessLogFields) -> bool {
         || fields.headers.iter().any(|(_, m)| *m != HeaderMode::Drop)
 }
 
-/// Traefik's field set for `e`, with `fields` applied.
-pub fn fields(e: &AccessEntry, fields: &AccessLogFields, now: SystemTime) -> Map<String, Value> {
-    let mut core = Map::new();
-    let mut put = |k: &str, v: Value| {
-        core.insert(k.to_string(), v);
+/// A field's value as Go's logger writes it: a string, an integer or a float.
+#[derive(Debug, Clone, PartialEq)]
+enum FieldValue<'a> {
+    Str(Cow<'a, str>),
+    Int(u64),
+    Float(f64),
+}
+
+impl<'a> FieldValue<'a> {
+    fn text(s: &'a str) -> Self {
+        FieldValue::Str(Cow::Borrowed(s))
+    }
+
+    fn owned(s: String) -> Self {
+        FieldValue::Str(Cow::Owned(s))
+    }
+
+    fn nanos(d: std::time::Duration) -> Self {
+        FieldValue::Int(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    }
+}
+
+/// Traefik's fields of one entry, sorted by name as Go's JSON logger writes them. A sorted list
+/// of borrowed names and values, not a map of owned ones: the writer formats every request.
+struct Fields<'a> {
+    sorted: Vec<(Cow<'static, str>, FieldValue<'a>)>,
+}
+
+impl<'a> Fields<'a> {
+    fn get(&self, key: &str) -> Option<&FieldValue<'a>> {
+        let at = self
+            .sorted
+            .binary_search_by(|(k, _)| k.as_ref().cmp(key))
+            .ok()?;
+        self.sorted.get(at).map(|(_, v)| v)
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// The JSON object, compact, as serde_json writes a map.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        for (i, (key, value)) in self.sorted.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            // Writing to a Vec cannot fail.
+            serde_json::to_writer(&mut *out, key.as_ref()).unwrap_or_default();
+            out.push(b':');
+            match value {
+                FieldValue::Str(s) => serde_json::to_writer(&mut *out, s.as_ref()),
+                FieldValue::Int(n) => serde_json::to_writer(&mut *out, n),
+                FieldValue::Float(x) => serde_json::to_writer(&mut *out, x),
+            }
+            .unwrap_or_default();
+        }
+        out.push(b'}');
+    }
+}
+
+/// Traefik's field set for `e`, with `config` applied.
+fn fields<'a>(e: &'a AccessEntry, config: &AccessLogFields, now: SystemTime) -> Fields<'a> {
+    let mut list: Vec<(Cow<'static, str>, FieldValue<'a>)> = Vec::with_capacity(48);
+    // The core fields go through `names` / `defaultMode`; headers through their own modes.
+    let mut put = |key: &'static str, value: FieldValue<'a>| {
+        let keep = config
+            .names
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(key))
+            .map_or(config.keep_by_default, |(_, keep)| *keep);
+        if keep {
+            list.push((Cow::Borrowed(key), value));
+        }
     };
-    let nanos =
-        |d: std::time::Duration| Value::from(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
     let start = rfc3339(e.start);
-    put("StartUTC", Value::from(start.clone()));
-    put("StartLocal", Value::from(start));
-    put("RequestCount", Value::from(e.request_count));
+    put("StartUTC", FieldValue::owned(start.clone()));
+    put("StartLocal", FieldValue::owned(start));
+    put("RequestCount", FieldValue::Int(e.request_count));
     if let Some(host) = &e.host {
         let (h, p) = split_host_port(host);
-        put("RequestAddr", Value::from(host.clone()));
-        put("RequestHost", Value::from(h));
-        put("RequestPort", Value::from(p));
+        put("RequestAddr", FieldValue::text(host));
+        put("RequestHost", FieldValue::text(h));
+        put("RequestPort", FieldValue::text(p));
     }
-    let path = if fields.keep_query {
-        e.target.clone()
+    let path = if config.keep_query {
+        e.target.as_str()
     } else {
-        e.target.split('?').next().unwrap_or_default().to_string()
+        e.target.split('?').next().unwrap_or_default()
     };
-    put("RequestMethod", Value::from(e.method.clone()));
-    put("RequestPath", Value::from(path));
-    put("RequestProtocol", Value::from(e.protocol));
+    put("RequestMethod", FieldValue::text(&e.method));
+    put("RequestPath", FieldValue::text(path));
+    put("RequestProtocol", FieldValue::text(e.protocol));
     put(
         "RequestScheme",
-        Value::from(if e.tls.is_some() { "https" } else { "http" }),
+        FieldValue::text(if e.tls.is_some() { "https" } else { "http" }),
     );
     if let Some((version, cipher, subject)) = &e.tls {
-        put("TLSVersion", Value::from(*version));
-        put("TLSCipher", Value::from(*cipher));
+        put("TLSVersion", FieldValue::text(version));
+        put("TLSCipher", FieldValue::text(cipher));
         if let Some(subject) = subject {
-            put("TLSClientSubject", Value::from(subject.clone()));
+            put("TLSClientSubject", FieldValue::text(subject));
         }
     }
-    if let Some(client) = e.client {
-        let (h, p) = split_host_port(&client.to_string());
-        put("ClientAddr", Value::from(client.to_string()));
-        put("ClientHost", Value::from(h));
-        put("ClientPort", Value::from(p));
-    }
-    if let Some(xff) = e
+    // A client's X-Forwarded-For (when headers are logged) is its ClientHost, as in Traefik.
+    let forwarded_for = e
         .request_headers
         .as_ref()
         .and_then(|h| h.get("x-forwarded-for"))
-        .and_then(|v| v.to_str().ok())
-    {
-        put("ClientHost", Value::from(xff));
+        .and_then(|v| v.to_str().ok());
+    if let Some(client) = e.client {
+        let addr = client.to_string();
+        let (h, p) = split_host_port(&addr);
+        let (h, p) = (h.to_string(), p.to_string());
+        if forwarded_for.is_none() {
+            put("ClientHost", FieldValue::owned(h));
+        }
+        put("ClientPort", FieldValue::owned(p));
+        put("ClientAddr", FieldValue::owned(addr));
+    }
+    if let Some(xff) = forwarded_for {
+        put("ClientHost", FieldValue::text(xff));
     }
     put(
         "ClientUsername",
-        Value::from(e.username.clone().unwrap_or_else(|| "-".into())),
+        FieldValue::text(e.username.as_deref().unwrap_or("-")),
     );
-    put("entryPointName", Value::from(&*e.entry_point));
+    put("entryPointName", FieldValue::text(&e.entry_point));
     if let Some(router) = &e.router {
-        put("RouterName", Value::from(&**router));
+        put("RouterName", FieldValue::text(router));
     }
     let (origin_status, origin_size, origin_duration) = match &e.origin {
         Some(o) => {
-            put("ServiceName", Value::from(&*o.service));
-            put("ServiceURL", Value::from(&*o.url));
-            put("ServiceAddr", Value::from(&*o.addr));
+            put("ServiceName", FieldValue::text(&o.service));
+            put("ServiceURL", FieldValue::text(&o.url));
+            put("ServiceAddr", FieldValue::text(&o.addr));
             (o.status, o.size, o.duration)
         }
         None => (0, 0, std::time::Duration::ZERO),
     };
-    put("OriginStatus", Value::from(origin_status));
-    put("OriginContentSize", Value::from(origin_size));
-    put("OriginDuration", nanos(origin_duration));
-    put("RetryAttempts", Value::from(e.retry_attempts));
-    put("RequestContentSize", Value::from(e.request_size));
-    put("DownstreamStatus", Value::from(e.status));
-    put("Duration", nanos(e.duration));
-    put("DownstreamContentSize", Value::from(e.size));
+    put("OriginStatus", FieldValue::Int(u64::from(origin_status)));
+    put("OriginContentSize", FieldValue::Int(origin_size));
+    put("OriginDuration", FieldValue::nanos(origin_duration));
+    put(
+        "RetryAttempts",
+        FieldValue::Int(u64::from(e.retry_attempts)),
+    );
+    put("RequestContentSize", FieldValue::Int(e.request_size));
+    put("DownstreamStatus", FieldValue::Int(u64::from(e.status)));
+    put("Duration", FieldValue::nanos(e.duration));
+    put("DownstreamContentSize", FieldValue::Int(e.size));
     if e.size != origin_size && e.size != 0 {
         // Go writes an integral float without a fraction (`0`, not `0.0`).
         let ratio = origin_size as f64 / e.size as f64;
         let value = if ratio.fract() == 0.0 && ratio < 1e15 {
-            Value::from(ratio as u64)
+            FieldValue::Int(ratio as u64)
         } else {
-            Value::from(ratio)
+            FieldValue::Float(ratio)
         };
         put("GzipRatio", value);
     }
     put(
         "Overhead",
-        nanos(e.duration.saturating_sub(origin_duration)),
+        FieldValue::nanos(e.duration.saturating_sub(origin_duration)),
     );
 
-    let mut out = Map::new();
-    for (k, v) in core {
-        let lower = k.to_ascii_lowercase();
-        let keep = fields
-            .names
-            .iter()
-            .find(|(n, _)| *n == lower)
-            .map_or(fields.keep_by_default, |(_, keep)| *keep);
-        if keep {
-            out.insert(k, v);
-        }
-    }
     add_headers(
-        &mut out,
-        fields,
+        &mut list,
+        config,
         e.request_headers.as_ref(),
         "request_",
         &[],
     );
     let origin_headers = e.origin.as_ref().and_then(|o| o.headers.as_ref());
-    add_headers(&mut out, fields, origin_headers, "origin_", &[]);
+    add_headers(&mut list, config, origin_headers, "origin_", &[]);
     // Go writes Date and Content-Length of its own answers as it sends them, not in the map
     // the log reads; a server's answer carries them in.
     let own_answer: &[&str] = if origin_status == 0 {
@@ -220,30 +290,33 @@ pub fn fields(e: &AccessEntry, fields: &AccessLogFields, now: SystemTime) -> Map
         &[]
     };
     add_headers(
-        &mut out,
-        fields,
+        &mut list,
+        config,
         e.downstream_headers.as_ref(),
         "downstream_",
         own_answer,
     );
-    out.insert("level".into(), Value::from("info"));
-    out.insert("msg".into(), Value::from(""));
+    list.push((Cow::Borrowed("level"), FieldValue::text("info")));
+    list.push((Cow::Borrowed("msg"), FieldValue::text("")));
     let time = OffsetDateTime::from(now).replace_nanosecond(0).map_or_else(
         |_| String::new(),
         |t| t.format(&Rfc3339).unwrap_or_default(),
     );
-    out.insert("time".into(), Value::from(time));
-    out
+    list.push((Cow::Borrowed("time"), FieldValue::owned(time)));
+    // Names are unique (a header's has its prefix): the order is the map's.
+    list.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+    Fields { sorted: list }
 }
 
 /// Go's `toLog`: a string field (quoted if asked), a number as it is, or the default.
-fn field(f: &Map<String, Value>, key: &str, default: &str, quoted: bool) -> String {
+fn field<'f>(f: &'f Fields<'_>, key: &str, default: &'static str, quoted: bool) -> Cow<'f, str> {
     match f.get(key) {
-        Some(Value::String(s)) if s.is_empty() => default.to_string(),
-        Some(Value::String(s)) if quoted => format!("\"{}\"", s.replace('"', "\\\"")),
-        Some(Value::String(s)) => s.clone(),
-        Some(v) => v.to_string(),
-        None => default.to_string(),
+        Some(FieldValue::Str(s)) if s.is_empty() => Cow::Borrowed(default),
+        Some(FieldValue::Str(s)) if quoted => Cow::Owned(format!("\"{}\"", s.replace('"', "\\\""))),
+        Some(FieldValue::Str(s)) => Cow::Borrowed(s.as_ref()),
+        Some(FieldValue::Int(n)) => Cow::Owned(n.to_string()),
+        Some(FieldValue::Float(x)) => Cow::Owned(serde_json::to_string(x).unwrap_or_default()),
+        None => Cow::Borrowed(default),
     }
 }
 
@@ -275,17 +348,22 @@ pub fn line(
     let f = fields(e, config, now);
     match format {
         AccessLogFormat::Json => {
-            let mut s = Value::Object(f).to_string();
-            s.push('\n');
-            s
+            let mut out = Vec::with_capacity(1024);
+            f.write_json(&mut out);
+            out.push(b'\n');
+            // serde_json writes UTF-8.
+            String::from_utf8(out).unwrap_or_default()
         }
         AccessLogFormat::Common | AccessLogFormat::GenericClf => {
-            let timestamp = if f.contains_key("StartUTC") || f.contains_key("StartLocal") {
-                clf_time(e.start)
+            let timestamp = if f.contains("StartUTC") || f.contains("StartLocal") {
+                Cow::Owned(clf_time(e.start))
             } else {
-                "-".to_string()
+                Cow::Borrowed("-")
             };
-            let mut s = format!(
+            let mut s = String::with_capacity(256);
+            // Writing to a String cannot fail.
+            write!(
+                s,
                 "{} - {} [{}] \"{} {} {}\" {} {} {} {}",
                 field(&f, "ClientHost", "-", false),
                 field(&f, "ClientUsername", "-", false),
@@ -297,24 +375,37 @@ pub fn line(
                 field(&f, "DownstreamContentSize", "-", true),
                 field(&f, "request_Referer", "\"-\"", true),
                 field(&f, "request_User-Agent", "\"-\"", true),
-            );
+            )
+            .unwrap_or_default();
             if format == AccessLogFormat::Common {
-                let millis = if f.contains_key("Duration") {
+                let millis = if f.contains("Duration") {
                     e.duration.as_millis()
                 } else {
                     0
                 };
-                s.push_str(&format!(
+                write!(
+                    s,
                     " {} {} {} {}ms",
                     field(&f, "RequestCount", "-", true),
                     field(&f, "RouterName", "\"-\"", true),
                     field(&f, "ServiceURL", "\"-\"", true),
                     millis
-                ));
+                )
+                .unwrap_or_default();
             }
             s.push('\n');
             s
         }
+    }
+}
+
+#[cfg(test)]
+impl Fields<'_> {
+    /// The fields as the JSON line carries them.
+    fn to_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut out = Vec::new();
+        self.write_json(&mut out);
+        serde_json::from_slice(&out).expect("the line is JSON")
     }
 }
 
@@ -358,7 +449,8 @@ mod tests {
             &entry(),
             &AccessLogFields::default(),
             SystemTime::UNIX_EPOCH,
-        );
+        )
+        .to_map();
         assert_eq!(f["RequestHost"], "app.test");
         assert_eq!(f["RequestPort"], "-");
         assert_eq!(f["ClientPort"], "5000");
@@ -376,7 +468,7 @@ mod tests {
             names: vec![("clientport".into(), false)],
             ..Default::default()
         };
-        let f = fields(&entry(), &keep, SystemTime::UNIX_EPOCH);
+        let f = fields(&entry(), &keep, SystemTime::UNIX_EPOCH).to_map();
         assert_eq!(f["request_User-Agent"], "ua");
         assert_eq!(f["request_X-Real-Ip"], "127.0.0.1");
         assert_eq!(
@@ -406,5 +498,36 @@ mod tests {
             SystemTime::UNIX_EPOCH,
         );
         assert!(g.ends_with("503 20 \"-\" \"-\"\n"), "{g}");
+    }
+
+    #[test]
+    fn the_json_line_is_the_compact_sorted_object_of_its_fields() {
+        let mut e = entry();
+        e.origin = Some(crate::access_log::entry::OriginFields {
+            service: Arc::from("app@file"),
+            url: Arc::from("http://10.0.0.1:80"),
+            addr: Arc::from("10.0.0.1:80"),
+            status: 200,
+            size: 30,
+            duration: Duration::from_millis(2),
+            headers: None,
+        });
+        e.request_headers
+            .as_mut()
+            .unwrap()
+            .append("user-agent", "second \"quoted\"".parse().unwrap());
+        let keep = AccessLogFields {
+            headers_default: HeaderMode::Keep,
+            ..Default::default()
+        };
+        let l = line(&e, AccessLogFormat::Json, &keep, SystemTime::UNIX_EPOCH);
+        let parsed: serde_json::Value = serde_json::from_str(&l).unwrap();
+        // What serde_json writes for a map: keys sorted, no spaces.
+        assert_eq!(l, format!("{parsed}\n"));
+        assert_eq!(parsed["request_User-Agent"], "ua,second \"quoted\"");
+        assert_eq!(parsed["GzipRatio"], 1.5);
+        assert_eq!(parsed["ServiceURL"], "http://10.0.0.1:80");
+        assert_eq!(parsed["OriginDuration"], 2_000_000);
+        assert_eq!(parsed["level"], "info");
     }
 }

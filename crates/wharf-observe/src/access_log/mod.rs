@@ -16,7 +16,7 @@ use std::time::SystemTime;
 use wharf_model::{AccessLogConfig, AccessLogFilters};
 
 pub use entry::{AccessEntry, OriginFields};
-pub use format::{fields, line, logs_headers};
+pub use format::{line, logs_headers};
 
 /// Lines that may wait for the writer when `bufferingSize` is 0 (Traefik then writes on the
 /// request's own goroutine; wharf never writes on the request path).
