@@ -67,6 +67,15 @@ fn wait_lines(path: &Path, n: usize) -> Vec<String> {
     traffic_lines(path)
 }
 
+/// `lines` in the order [`traffic`] sent their requests (by their user agents, `ua1`...). Each
+/// request is logged once answered, by whichever thread served it: two requests answered one
+/// after the other may be logged in either order, by wharf as by Traefik.
+fn in_request_order(mut lines: Vec<String>) -> Vec<String> {
+    let agent = regex::Regex::new(r#""ua(\d)""#).unwrap();
+    lines.sort_by_key(|l| agent.captures(l).map(|c| c[1].to_string()));
+    lines
+}
+
 /// The requests both proxies get, after their readiness probes.
 fn traffic(web: SocketAddr) {
     let r = raw::get(
@@ -110,7 +119,8 @@ fn json_run(binary: &Path, backend: &EchoServer) -> Vec<BTreeMap<String, String>
     traffic(web);
     let all = wait_lines(&log, 3);
     drop(proc);
-    all.iter()
+    in_request_order(all)
+        .iter()
         .map(|l| {
             let v: Value = serde_json::from_str(l).expect("a JSON line");
             v.as_object()
@@ -223,10 +233,12 @@ fn clf_run(binary: &Path, backend: &EchoServer, format: &str) -> Vec<String> {
         "{:?}",
         lines(&log)
     );
-    let all: Vec<String> = lines(&log)
-        .into_iter()
-        .filter(|l| l.contains("\"ua"))
-        .collect();
+    let all = in_request_order(
+        lines(&log)
+            .into_iter()
+            .filter(|l| l.contains("\"ua"))
+            .collect(),
+    );
     drop(proc);
     let time = regex::Regex::new(r"\[[^\]]+\]").unwrap();
     let tail = regex::Regex::new(r#"" \d+ (".*"|-) (".*"|-) \d+ms$"#).unwrap();
