@@ -54,6 +54,7 @@ impl Client {
         if let Some(b) = &body {
             req.insert_header(http::header::CONTENT_LENGTH, b.len())?;
         }
+        // Go's `isReplayable` (not `Method::is_safe`, which also counts QUERY).
         let replayable = matches!(
             req.method,
             http::Method::GET | http::Method::HEAD | http::Method::OPTIONS | http::Method::TRACE

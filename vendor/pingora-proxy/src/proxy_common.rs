@@ -175,39 +175,36 @@ impl ConnectionNominations {
     }
 }
 
-/// wharf: whether `name` is one `strip_standard_hop_by_hop_headers` removes.
-fn is_standard_hop_by_hop(name: &HeaderName) -> bool {
-    [
-        header::PROXY_AUTHENTICATE,
-        header::PROXY_AUTHORIZATION,
-        header::TE,
-        header::TRAILER,
-        header::TRANSFER_ENCODING,
-        header::CONNECTION,
-        header::UPGRADE,
-    ]
-    .contains(name)
-        || [KEEP_ALIVE, PROXY_CONNECTION, HTTP2_SETTINGS].contains(&name.as_str())
-}
+/// The standard hop-by-hop fields `strip_standard_hop_by_hop_headers` removes (wharf: one
+/// list, which `has_standard_hop_by_hop` also reads).
+const STANDARD_HOP_BY_HOP: [HeaderName; 7] = [
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::CONNECTION,
+    header::UPGRADE,
+];
+/// And those `http` has no constant for.
+const OTHER_HOP_BY_HOP: [&str; 3] = [KEEP_ALIVE, PROXY_CONNECTION, HTTP2_SETTINGS];
 
 /// wharf: whether `req` has any field `strip_standard_hop_by_hop_headers` removes. One pass
 /// over its few fields (comparisons of parsed names) costs less than the ten lookups, each
 /// hashing its name, that find nothing on most requests.
 fn has_standard_hop_by_hop(req: &RequestHeader) -> bool {
-    req.headers.keys().any(is_standard_hop_by_hop)
+    req.headers.keys().any(|name| {
+        STANDARD_HOP_BY_HOP.contains(name) || OTHER_HOP_BY_HOP.contains(&name.as_str())
+    })
 }
 
 fn strip_standard_hop_by_hop_headers(req: &mut RequestHeader) {
-    req.remove_header(KEEP_ALIVE);
-    req.remove_header(PROXY_CONNECTION);
-    req.remove_header(&header::PROXY_AUTHENTICATE);
-    req.remove_header(&header::PROXY_AUTHORIZATION);
-    req.remove_header(&header::TE);
-    req.remove_header(&header::TRAILER);
-    req.remove_header(&header::TRANSFER_ENCODING);
-    req.remove_header(&header::CONNECTION);
-    req.remove_header(&header::UPGRADE);
-    req.remove_header(HTTP2_SETTINGS);
+    for name in OTHER_HOP_BY_HOP {
+        req.remove_header(name);
+    }
+    for name in &STANDARD_HOP_BY_HOP {
+        req.remove_header(name);
+    }
 }
 
 /// Set H1 `Host` from the URI or absolute-form authority.

@@ -80,11 +80,10 @@ fn add_headers<'a>(
         let value = match header_mode(fields, name.as_str()) {
             HeaderMode::Keep => {
                 let mut values = headers.get_all(name).iter();
-                let first = values
+                let mut joined = values
                     .next()
                     .map(|v| String::from_utf8_lossy(v.as_bytes()))
                     .unwrap_or_default();
-                let mut joined = first;
                 for v in values {
                     let all = joined.to_mut();
                     all.push(',');
@@ -107,7 +106,6 @@ pub fn logs_headers(fields: &AccessLogFields) -> bool {
 }
 
 /// A field's value as Go's logger writes it: a string, an integer or a float.
-#[derive(Debug, Clone, PartialEq)]
 enum FieldValue<'a> {
     Str(Cow<'a, str>),
     Int(u64),
