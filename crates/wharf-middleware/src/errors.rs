@@ -107,7 +107,7 @@ impl ErrorPages {
         let page_host = if self.pool.spec.pass_host_header {
             host.clone()
         } else {
-            server.authority.clone()
+            server.authority.to_string()
         };
         let fetched = async {
             let target = self.target(req, &host, status, code, tls);

@@ -57,6 +57,11 @@ impl QualifiedName {
         &self.0
     }
 
+    /// The name as a shared string (no copy: for what outlives the configuration).
+    pub fn shared(&self) -> Arc<str> {
+        self.0.clone()
+    }
+
     pub fn name(&self) -> &str {
         self.0.rsplit_once('@').map_or(&self.0, |(n, _)| n)
     }

@@ -50,7 +50,7 @@ pub(crate) fn routed(ctx: &mut RequestCtx, route: &Route, add_internals: bool) {
     if (to_internal && !add_internals) || !route.observability.access_logs {
         ctx.logging = None;
     } else if let Some(l) = ctx.logging.as_mut() {
-        l.router = Some(Arc::from(route.name.as_str()));
+        l.router = Some(route.name.shared());
     }
 }
 
@@ -87,9 +87,9 @@ pub(crate) fn finish(
     let response = session.response_written();
     let origin = match (&ctx.pool, ctx.server) {
         (Some(pool), Some(index)) => pool.servers.get(index).map(|server| OriginFields {
-            service: Arc::from(pool.name.as_str()),
-            url: Arc::from(server.url.as_str()),
-            addr: Arc::from(server.authority.as_str()),
+            service: pool.name.shared(),
+            url: server.url.clone(),
+            addr: server.authority.clone(),
             status: l.origin_status,
             size: l.origin_size,
             duration: l
@@ -128,7 +128,7 @@ pub(crate) fn finish(
         username: ctx.cx.username.clone(),
         request_count: l.count,
         host,
-        method: req.method.as_str().to_string(),
+        method: req.method.clone(),
         target: String::from_utf8_lossy(req.raw_path()).into_owned(),
         protocol,
         tls,

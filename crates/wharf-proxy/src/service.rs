@@ -510,7 +510,7 @@ impl ProxyHttp for EntryPointProxy {
             upstream.insert_parsed_header(http::header::HOST, "Host", host)?;
         } else if let Some(server) = server {
             // Also for an HTTP/1.0 request without Host: Go's client then names the server.
-            upstream.insert_parsed_header(http::header::HOST, "Host", server.authority.as_str())?;
+            upstream.insert_parsed_header(http::header::HOST, "Host", &*server.authority)?;
         }
         if !ctx.mirrors.is_empty() && ctx.mirror_head.is_none() {
             ctx.mirror_head = Some(upstream.clone());

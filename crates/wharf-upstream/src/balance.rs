@@ -139,7 +139,7 @@ impl ServicePool {
     fn hrw(&self, ok: impl Fn(usize) -> bool, ip: Option<IpAddr>) -> Option<usize> {
         let candidates = (0..self.servers.len())
             .filter(|i| ok(*i))
-            .map(|i| (i, self.servers[i].url.as_str(), self.servers[i].weight));
+            .map(|i| (i, &*self.servers[i].url, self.servers[i].weight));
         hrw_pick(ip, candidates)
     }
 

@@ -104,7 +104,7 @@ impl Check {
             None => (
                 scheme,
                 self.server.target.clone(),
-                self.server.authority.clone(),
+                self.server.authority.to_string(),
             ),
         }
     }

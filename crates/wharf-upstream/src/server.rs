@@ -2,7 +2,7 @@
 //! while serving ([`ServerState`]: health, failures, load), which outlives pools.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
@@ -14,7 +14,8 @@ use crate::Target;
 /// One upstream server, resolved as far as it can be ahead of time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Server {
-    pub url: String,
+    /// Shared: the access log takes it with each request.
+    pub url: Arc<str>,
     pub scheme: UpstreamScheme,
     pub host: String,
     pub port: u16,
@@ -22,7 +23,7 @@ pub struct Server {
     /// Where to connect (an IP literal, or the host name's cached addresses).
     pub target: Target,
     /// `host:port` as sent in `Host` when passHostHeader is false.
-    pub authority: String,
+    pub authority: Arc<str>,
     /// preservePath: the URL's path, put before the request's.
     pub path_prefix: String,
     /// The sticky cookie's value naming this server (Traefik's: sha256 of the URL).
@@ -32,13 +33,13 @@ pub struct Server {
 impl Server {
     pub(crate) fn from_spec(s: &ServerSpec) -> Self {
         Server {
-            url: s.url.clone(),
+            url: Arc::from(s.url.as_str()),
             scheme: s.scheme,
             host: s.host.clone(),
             port: s.port,
             weight: s.weight,
             target: Target::new(&s.host, s.port),
-            authority: authority(&s.host, s.port),
+            authority: Arc::from(authority(&s.host, s.port)),
             path_prefix: s.path_prefix.clone(),
             sticky_value: crate::sticky::server_value(&s.url),
         }

@@ -37,7 +37,7 @@ pub fn find(servers: &[Server], value: &str) -> Option<(usize, bool)> {
     servers
         .iter()
         .position(|s| {
-            if s.url == value {
+            if &*s.url == value {
                 return true;
             }
             let once = fnv1_64(&s.url);

@@ -32,7 +32,7 @@ pub struct AccessEntry {
     pub request_count: u64,
     /// The Host as received (`RequestAddr`).
     pub host: Option<String>,
-    pub method: String,
+    pub method: http::Method,
     /// The target as received (the query is removed by the writer if configured so).
     pub target: String,
     /// `HTTP/1.1`, `HTTP/2.0`...

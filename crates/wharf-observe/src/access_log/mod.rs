@@ -2,6 +2,7 @@
 //! queue; one writer thread filters, formats and writes it, and reopens the file when asked
 //! (SIGUSR1, for log rotation) without losing a line.
 
+mod clock;
 mod entry;
 mod format;
 
@@ -16,7 +17,7 @@ use std::time::SystemTime;
 use wharf_model::{AccessLogConfig, AccessLogFilters};
 
 pub use entry::{AccessEntry, OriginFields};
-pub use format::{line, logs_headers};
+pub use format::{logs_headers, LineFormat};
 
 /// Lines that may wait for the writer when `bufferingSize` is 0 (Traefik then writes on the
 /// request's own goroutine; wharf never writes on the request path).
@@ -49,10 +50,10 @@ impl Output {
         }
     }
 
-    fn write(&mut self, line: &str) -> io::Result<()> {
+    fn write(&mut self, line: &[u8]) -> io::Result<()> {
         match self {
-            Output::Stdout(s) => s.lock().write_all(line.as_bytes()),
-            Output::File(f) => f.write_all(line.as_bytes()),
+            Output::Stdout(s) => s.lock().write_all(line),
+            Output::File(f) => f.write_all(line),
         }
     }
 
@@ -165,6 +166,7 @@ fn write_loop(
     path: Option<PathBuf>,
     config: AccessLogConfig,
 ) {
+    let mut format = LineFormat::new(config.format, config.fields.clone());
     let report = |what: &str, e: io::Error| {
         tracing::error!(error = %e, file = ?path, "access log: cannot {what}");
     };
@@ -186,8 +188,7 @@ fn write_loop(
         match message {
             Message::Entry(e) => {
                 if kept(&config.filters, &e) {
-                    let l = line(&e, config.format, &config.fields, SystemTime::now());
-                    if let Err(e) = output.write(&l) {
+                    if let Err(e) = output.write(format.line(&e, SystemTime::now())) {
                         report("write", e);
                     }
                 }
@@ -226,7 +227,7 @@ mod tests {
             username: None,
             request_count: 1,
             host: None,
-            method: "GET".into(),
+            method: http::Method::GET,
             target: "/".into(),
             protocol: "HTTP/1.1",
             tls: None,
