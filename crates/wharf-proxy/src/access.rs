@@ -73,6 +73,14 @@ pub(crate) fn origin_body(ctx: &mut RequestCtx, chunk: Option<&bytes::Bytes>, en
     }
 }
 
+/// Bytes from the wire as text: almost always UTF-8 already (checked faster than replaced).
+fn text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
 pub(crate) fn finish(
     log: Option<&Arc<AccessLog>>,
     entry_point: &Arc<str>,
@@ -119,7 +127,7 @@ pub(crate) fn finish(
         .or_else(|| {
             req.headers
                 .get(http::header::HOST)
-                .map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned())
+                .map(|h| text(h.as_bytes()))
         });
     log.log(AccessEntry {
         start: l.start,
@@ -129,7 +137,7 @@ pub(crate) fn finish(
         request_count: l.count,
         host,
         method: req.method.clone(),
-        target: String::from_utf8_lossy(req.raw_path()).into_owned(),
+        target: text(req.raw_path()),
         protocol,
         tls,
         entry_point: entry_point.clone(),

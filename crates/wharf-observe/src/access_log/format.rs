@@ -5,491 +5,19 @@
 //! core fields are a fixed table already in the order Go's JSON logger sorts them, the modes are
 //! decided once per configuration, and only logged headers are collected and sorted.
 
-use std::borrow::Cow;
-use std::io::Write as _;
-use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use http::header::HeaderName;
-use http::HeaderMap;
-use wharf_model::{AccessLogFields, AccessLogFormat, HeaderMode};
+use wharf_model::{AccessLogFields, AccessLogFormat};
 
 use super::clock::Clock;
 use super::entry::AccessEntry;
+use super::fields::{
+    core_values, header_field, write_int, write_text, Core, Value, CORE_FIELDS, CORE_NAMES,
+};
+use super::json::write_json;
 
-/// Headers whose values are credentials: with headers kept by default they are still redacted
-/// unless named explicitly (Traefik would write them in clear).
-const SECRET_HEADERS: [&str; 4] = [
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "set-cookie",
-];
-
-/// Go's `net.SplitHostPort`, with `-` as the port when there is none.
-fn split_host_port(s: &str) -> (&str, &str) {
-    if let Some(rest) = s.strip_prefix('[') {
-        if let Some((host, after)) = rest.split_once(']') {
-            if let Some(port) = after.strip_prefix(':') {
-                return (host, port);
-            }
-        }
-        return (s, "-");
-    }
-    match s.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') => (host, port),
-        _ => (s, "-"),
-    }
-}
-
-fn header_mode(fields: &AccessLogFields, name: &str) -> HeaderMode {
-    if let Some((_, mode)) = fields.headers.iter().find(|(n, _)| n == name) {
-        return *mode;
-    }
-    match fields.headers_default {
-        HeaderMode::Keep if SECRET_HEADERS.contains(&name) => HeaderMode::Redact,
-        mode => mode,
-    }
-}
-
-/// Headers that never reach Go's header maps: hop-by-hop ones (removed by its proxy), the
-/// request's Host (a field of its own in Go).
-const UNSEEN: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-];
-
-/// A header as the log writes it: its values joined by commas, `REDACTED`, or nothing.
-fn header_field<'h>(
-    fields: &AccessLogFields,
-    headers: &'h HeaderMap,
-    name: &HeaderName,
-) -> Option<Cow<'h, str>> {
-    match header_mode(fields, name.as_str()) {
-        HeaderMode::Keep => {
-            let mut values = headers.get_all(name).iter();
-            let mut joined = String::from_utf8_lossy(values.next()?.as_bytes());
-            for v in values {
-                let all = joined.to_mut();
-                all.push(',');
-                all.push_str(&String::from_utf8_lossy(v.as_bytes()));
-            }
-            Some(joined)
-        }
-        HeaderMode::Redact => Some(Cow::Borrowed("REDACTED")),
-        HeaderMode::Drop => None,
-    }
-}
-
-/// Go's canonical form of a header name (`x-real-ip` -> `X-Real-Ip`), byte by byte.
-fn canonical(name: &HeaderName) -> impl Iterator<Item = u8> + '_ {
-    let mut upper = true;
-    name.as_str().bytes().map(move |b| {
-        let out = if upper { b.to_ascii_uppercase() } else { b };
-        upper = b == b'-';
-        out
-    })
-}
-
-/// Whether any header can reach the log (else the request path need not copy them).
-pub fn logs_headers(fields: &AccessLogFields) -> bool {
-    fields.headers_default != HeaderMode::Drop
-        || fields.headers.iter().any(|(_, m)| *m != HeaderMode::Drop)
-}
-
-/// Traefik's fields other than headers and `level` / `msg` / `time`. The upper-case names
-/// come first in Go's byte order, before every lower-case one; `EntryPointName` is last.
-#[derive(Clone, Copy)]
-enum Core {
-    ClientAddr,
-    ClientHost,
-    ClientPort,
-    ClientUsername,
-    DownstreamContentSize,
-    DownstreamStatus,
-    Duration,
-    GzipRatio,
-    OriginContentSize,
-    OriginDuration,
-    OriginStatus,
-    Overhead,
-    RequestAddr,
-    RequestContentSize,
-    RequestCount,
-    RequestHost,
-    RequestMethod,
-    RequestPath,
-    RequestPort,
-    RequestProtocol,
-    RequestScheme,
-    RetryAttempts,
-    RouterName,
-    ServiceAddr,
-    ServiceName,
-    ServiceURL,
-    StartLocal,
-    StartUTC,
-    TLSCipher,
-    TLSClientSubject,
-    TLSVersion,
-    EntryPointName,
-}
-
-const CORE_FIELDS: usize = 32;
-
-/// The names of [`Core`]'s fields, by discriminant.
-const CORE_NAMES: [&str; CORE_FIELDS] = [
-    "ClientAddr",
-    "ClientHost",
-    "ClientPort",
-    "ClientUsername",
-    "DownstreamContentSize",
-    "DownstreamStatus",
-    "Duration",
-    "GzipRatio",
-    "OriginContentSize",
-    "OriginDuration",
-    "OriginStatus",
-    "Overhead",
-    "RequestAddr",
-    "RequestContentSize",
-    "RequestCount",
-    "RequestHost",
-    "RequestMethod",
-    "RequestPath",
-    "RequestPort",
-    "RequestProtocol",
-    "RequestScheme",
-    "RetryAttempts",
-    "RouterName",
-    "ServiceAddr",
-    "ServiceName",
-    "ServiceURL",
-    "StartLocal",
-    "StartUTC",
-    "TLSCipher",
-    "TLSClientSubject",
-    "TLSVersion",
-    "entryPointName",
-];
-
-/// A field's value as Go's logger writes it: a string, an integer or a float. Times and
-/// addresses are strings, kept unformatted until they are written.
-#[derive(Clone, Copy)]
-enum Value<'a> {
-    Str(&'a str),
-    Int(u64),
-    Float(f64),
-    /// RFC 3339 with nanoseconds.
-    Time(&'a SystemTime),
-    /// The client's address (`ClientHost`).
-    Ip(&'a SocketAddr),
-    Port(u16),
-    Addr(&'a SocketAddr),
-}
-
-fn nanos(d: Duration) -> Value<'static> {
-    Value::Int(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-}
-
-/// The core fields of `e` (but `entryPointName`), in Go's key order, each to `emit`.
-fn visit_core<'a>(
-    e: &'a AccessEntry,
-    fields: &AccessLogFields,
-    mut emit: impl FnMut(Core, Value<'a>),
-) {
-    use Core::*;
-    // A client's X-Forwarded-For (when headers are logged) is its ClientHost, as in Traefik.
-    let forwarded_for = e
-        .request_headers
-        .as_ref()
-        .and_then(|h| h.get("x-forwarded-for"))
-        .and_then(|v| v.to_str().ok());
-    if let Some(client) = &e.client {
-        emit(ClientAddr, Value::Addr(client));
-        if forwarded_for.is_none() {
-            emit(ClientHost, Value::Ip(client));
-        }
-    }
-    if let Some(xff) = forwarded_for {
-        emit(ClientHost, Value::Str(xff));
-    }
-    if let Some(client) = &e.client {
-        emit(ClientPort, Value::Port(client.port()));
-    }
-    emit(
-        ClientUsername,
-        Value::Str(e.username.as_deref().unwrap_or("-")),
-    );
-    emit(DownstreamContentSize, Value::Int(e.size));
-    emit(DownstreamStatus, Value::Int(u64::from(e.status)));
-    emit(Duration, nanos(e.duration));
-    let (origin_status, origin_size, origin_duration) = e
-        .origin
-        .as_ref()
-        .map_or((0, 0, std::time::Duration::ZERO), |o| {
-            (o.status, o.size, o.duration)
-        });
-    if e.size != origin_size && e.size != 0 {
-        // Go writes an integral float without a fraction (`0`, not `0.0`).
-        let ratio = origin_size as f64 / e.size as f64;
-        let value = if ratio.fract() == 0.0 && ratio < 1e15 {
-            Value::Int(ratio as u64)
-        } else {
-            Value::Float(ratio)
-        };
-        emit(GzipRatio, value);
-    }
-    emit(OriginContentSize, Value::Int(origin_size));
-    emit(OriginDuration, nanos(origin_duration));
-    emit(OriginStatus, Value::Int(u64::from(origin_status)));
-    emit(Overhead, nanos(e.duration.saturating_sub(origin_duration)));
-    let host = e.host.as_deref().map(|host| (host, split_host_port(host)));
-    if let Some((addr, _)) = host {
-        emit(RequestAddr, Value::Str(addr));
-    }
-    emit(RequestContentSize, Value::Int(e.request_size));
-    emit(RequestCount, Value::Int(e.request_count));
-    if let Some((_, (h, _))) = host {
-        emit(RequestHost, Value::Str(h));
-    }
-    emit(RequestMethod, Value::Str(e.method.as_str()));
-    let path = if fields.keep_query {
-        e.target.as_str()
-    } else {
-        e.target.split('?').next().unwrap_or_default()
-    };
-    emit(RequestPath, Value::Str(path));
-    if let Some((_, (_, p))) = host {
-        emit(RequestPort, Value::Str(p));
-    }
-    emit(RequestProtocol, Value::Str(e.protocol));
-    emit(
-        RequestScheme,
-        Value::Str(if e.tls.is_some() { "https" } else { "http" }),
-    );
-    emit(RetryAttempts, Value::Int(u64::from(e.retry_attempts)));
-    if let Some(router) = &e.router {
-        emit(RouterName, Value::Str(router));
-    }
-    if let Some(o) = &e.origin {
-        emit(ServiceAddr, Value::Str(&o.addr));
-        emit(ServiceName, Value::Str(&o.service));
-        emit(ServiceURL, Value::Str(&o.url));
-    }
-    emit(StartLocal, Value::Time(&e.start));
-    emit(StartUTC, Value::Time(&e.start));
-    if let Some((version, cipher, subject)) = &e.tls {
-        emit(TLSCipher, Value::Str(cipher));
-        if let Some(subject) = subject {
-            emit(TLSClientSubject, Value::Str(subject));
-        }
-        emit(TLSVersion, Value::Str(version));
-    }
-}
-
-/// The core fields of `e` that `keep` keeps, by [`Core`] discriminant.
-type CoreValues<'a> = [Option<Value<'a>>; CORE_FIELDS];
-
-fn core_values<'a>(
-    e: &'a AccessEntry,
-    fields: &AccessLogFields,
-    keep: &[bool; CORE_FIELDS],
-) -> CoreValues<'a> {
-    let mut values: CoreValues<'a> = [None; CORE_FIELDS];
-    visit_core(e, fields, |field, value| {
-        let index = field as usize;
-        if let (Some(slot), Some(true)) = (values.get_mut(index), keep.get(index)) {
-            *slot = Some(value);
-        }
-    });
-    let entry_point = Core::EntryPointName as usize;
-    if let (Some(slot), Some(true)) = (values.get_mut(entry_point), keep.get(entry_point)) {
-        *slot = Some(Value::Str(&e.entry_point));
-    }
-    values
-}
-
-fn write_int(out: &mut Vec<u8>, n: impl itoa::Integer) {
-    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-}
-
-fn write_float(out: &mut Vec<u8>, x: f64) {
-    // Writing to a Vec cannot fail.
-    serde_json::to_writer(&mut *out, &x).unwrap_or_default();
-}
-
-fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
-    match ip {
-        IpAddr::V4(v4) => {
-            for (i, octet) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
-                }
-                write_int(out, octet);
-            }
-        }
-        IpAddr::V6(v6) => write!(out, "{v6}").unwrap_or_default(),
-    }
-}
-
-/// A value that Go writes as a string, other than a string itself, unquoted.
-fn write_text(out: &mut Vec<u8>, clock: &mut Clock, value: Value<'_>) {
-    match value {
-        Value::Str(s) => out.extend_from_slice(s.as_bytes()),
-        Value::Int(n) => write_int(out, n),
-        Value::Float(x) => write_float(out, x),
-        Value::Time(t) => clock.rfc3339_nanos(*t, out),
-        Value::Ip(addr) => write_ip(out, addr.ip()),
-        Value::Port(port) => write_int(out, port),
-        Value::Addr(addr) => {
-            if addr.is_ipv6() {
-                out.push(b'[');
-                write_ip(out, addr.ip());
-                out.push(b']');
-            } else {
-                write_ip(out, addr.ip());
-            }
-            out.push(b':');
-            write_int(out, addr.port());
-        }
-    }
-}
-
-/// A JSON object being written: keys come in sorted order, each once.
-struct JsonObject {
-    empty: bool,
-}
-
-impl JsonObject {
-    /// A separator when needed, then `member` (a quoted key and its colon, perhaps more).
-    fn member(&mut self, out: &mut Vec<u8>, member: &str) {
-        if !self.empty {
-            out.push(b',');
-        }
-        self.empty = false;
-        out.extend_from_slice(member.as_bytes());
-    }
-
-    /// `prefix` + the canonical `name`: a header name is a token, which JSON never escapes.
-    fn header_key(&mut self, out: &mut Vec<u8>, prefix: &str, name: &HeaderName) {
-        self.member(out, "\"");
-        out.extend_from_slice(prefix.as_bytes());
-        out.extend(canonical(name));
-        out.extend_from_slice(b"\":");
-    }
-
-    fn str(out: &mut Vec<u8>, s: &str) {
-        // Most values need no escape: copied at once rather than through the serializer. The
-        // check reads every byte without an early exit, which the compiler vectorizes.
-        let escapes = s.bytes().fold(false, |any, b| {
-            any | (b < 0x20) | (b == b'"') | (b == b'\\')
-        });
-        if !escapes {
-            out.push(b'"');
-            out.extend_from_slice(s.as_bytes());
-            out.push(b'"');
-        } else {
-            // Writing to a Vec cannot fail.
-            serde_json::to_writer(&mut *out, s).unwrap_or_default();
-        }
-    }
-
-    fn value(out: &mut Vec<u8>, clock: &mut Clock, value: Value<'_>) {
-        match value {
-            Value::Str(s) => Self::str(out, s),
-            Value::Int(_) | Value::Float(_) => write_text(out, clock, value),
-            Value::Time(_) | Value::Ip(_) | Value::Port(_) | Value::Addr(_) => {
-                out.push(b'"');
-                write_text(out, clock, value);
-                out.push(b'"');
-            }
-        }
-    }
-
-    /// The logged headers of `headers`, as `prefix` + canonical name, in Go's key order.
-    fn headers(
-        &mut self,
-        out: &mut Vec<u8>,
-        fields: &AccessLogFields,
-        headers: Option<&HeaderMap>,
-        prefix: &str,
-        skip: &[&str],
-    ) {
-        let Some(headers) = headers else { return };
-        let mut names: Vec<&HeaderName> = headers
-            .keys()
-            .filter(|n| !UNSEEN.contains(&n.as_str()) && !skip.contains(&n.as_str()))
-            .collect();
-        names.sort_unstable_by(|a, b| canonical(a).cmp(canonical(b)));
-        for name in names {
-            if let Some(value) = header_field(fields, headers, name) {
-                self.header_key(out, prefix, name);
-                Self::str(out, &value);
-            }
-        }
-    }
-}
-
-/// The JSON object of the fields, compact, with sorted keys (as Go's logger writes a map).
-fn write_json(out: &mut Vec<u8>, clock: &mut Clock, e: &AccessEntry, line: &LineFormat) {
-    let mut json = JsonObject { empty: true };
-    out.push(b'{');
-    // StartLocal and StartUTC are the same instant: formatted once.
-    let mut last_time: Option<(&SystemTime, std::ops::Range<usize>)> = None;
-    visit_core(e, &line.fields, |field, value| {
-        let index = field as usize;
-        let (Some(true), Some(key)) = (line.keep.get(index), line.json_keys.get(index)) else {
-            return;
-        };
-        json.member(out, key);
-        match (value, &last_time) {
-            (Value::Time(t), Some((last, written))) if *last == t => {
-                out.extend_from_within(written.clone());
-            }
-            (Value::Time(t), _) => {
-                let from = out.len();
-                JsonObject::value(out, clock, value);
-                last_time = Some((t, from..out.len()));
-            }
-            _ => JsonObject::value(out, clock, value),
-        }
-    });
-    // Go writes Date and Content-Length of its own answers as it sends them, not in the map
-    // the log reads; a server's answer carries them in.
-    let own_answer: &[&str] = if e.origin.as_ref().is_some_and(|o| o.status != 0) {
-        &[]
-    } else {
-        &["date", "content-length"]
-    };
-    let fields = &line.fields;
-    json.headers(
-        out,
-        fields,
-        e.downstream_headers.as_ref(),
-        "downstream_",
-        own_answer,
-    );
-    let entry_point = Core::EntryPointName as usize;
-    if let (Some(true), Some(key)) = (line.keep.get(entry_point), line.json_keys.get(entry_point)) {
-        json.member(out, key);
-        JsonObject::str(out, &e.entry_point);
-    }
-    json.member(out, "\"level\":\"info\",\"msg\":\"\"");
-    let origin_headers = e.origin.as_ref().and_then(|o| o.headers.as_ref());
-    json.headers(out, fields, origin_headers, "origin_", &[]);
-    json.headers(out, fields, e.request_headers.as_ref(), "request_", &[]);
-    json.member(out, "\"time\":\"");
-    clock.rfc3339_seconds(line.now, out);
-    out.extend_from_slice(b"\"}\n");
-}
+pub use super::fields::logs_headers;
 
 /// Go's `toLog`: a string field (quoted if asked, `"` escaped), a number as it is, or the
 /// default when the field is missing or empty.
@@ -587,14 +115,14 @@ fn write_clf(out: &mut Vec<u8>, clock: &mut Clock, e: &AccessEntry, line: &LineF
 /// Lines in one configured format and field set, written into one reused buffer.
 #[derive(Debug)]
 pub struct LineFormat {
-    format: AccessLogFormat,
-    fields: AccessLogFields,
+    pub(super) format: AccessLogFormat,
+    pub(super) fields: AccessLogFields,
     /// Whether each core field is kept (its `names` entry, else `defaultMode`).
-    keep: [bool; CORE_FIELDS],
+    pub(super) keep: [bool; CORE_FIELDS],
     /// Each core field's `"name":`.
-    json_keys: [String; CORE_FIELDS],
+    pub(super) json_keys: [String; CORE_FIELDS],
     /// When the line is written (`time`).
-    now: SystemTime,
+    pub(super) now: SystemTime,
     clock: Clock,
     buf: Vec<u8>,
 }
@@ -640,8 +168,10 @@ impl LineFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderMap;
     use std::sync::Arc;
     use std::time::Duration;
+    use wharf_model::HeaderMode;
 
     fn entry() -> AccessEntry {
         let mut headers = HeaderMap::new();
@@ -684,15 +214,6 @@ mod tests {
     }
 
     #[test]
-    fn core_names_are_in_gos_key_order() {
-        let upper = CORE_NAMES.get(..CORE_FIELDS - 1).unwrap();
-        assert!(upper.windows(2).all(|w| w[0] < w[1]), "sorted");
-        assert!(upper.iter().all(|n| *n < "downstream_"));
-        assert_eq!(CORE_NAMES[Core::EntryPointName as usize], "entryPointName");
-        assert_eq!(CORE_NAMES[Core::TLSVersion as usize], "TLSVersion");
-    }
-
-    #[test]
     fn json_fields_follow_traefik() {
         let f = json(&entry(), &AccessLogFields::default());
         assert_eq!(f["RequestHost"], "app.test");
@@ -726,6 +247,15 @@ mod tests {
         );
         assert_eq!(f["RequestPath"], "/a");
         assert!(!f.contains_key("ClientPort"));
+        let no_addr = AccessLogFields {
+            names: vec![("ClientAddr".into(), false), ("startlocal".into(), false)],
+            ..Default::default()
+        };
+        let f = json(&entry(), &no_addr);
+        assert_eq!(f["ClientHost"], "127.0.0.1");
+        assert_eq!(f["ClientPort"], "5000");
+        assert_eq!(f["StartUTC"], "2026-12-01T02:34:42Z");
+        assert!(!f.contains_key("ClientAddr") && !f.contains_key("StartLocal"));
     }
 
     #[test]
@@ -735,6 +265,7 @@ mod tests {
         let f = json(&e, &AccessLogFields::default());
         assert_eq!(f["ClientAddr"], "[::1]:5000");
         assert_eq!(f["ClientHost"], "::1");
+        assert_eq!(f["ClientPort"], "5000");
         e.request_headers
             .as_mut()
             .unwrap()
