@@ -11,6 +11,7 @@ mod dynamic;
 pub mod fuzz_logic;
 mod ids;
 mod internal;
+mod ip_text;
 mod issue;
 mod middleware;
 mod origin;
@@ -24,6 +25,7 @@ pub use duration::{format_go_duration, parse_go_duration};
 pub use dynamic::{DynamicConfig, RefusedTlsRouter, RouterObservability, RouterSpec};
 pub use ids::{ProviderName, QualifiedName};
 pub use internal::InternalService;
+pub use ip_text::IpText;
 pub use issue::{ConfigIssue, Severity};
 pub use middleware::{
     CertInfoSpec, CircuitBreakerSpec, CompressSpec, CorsSpec, DistinguishedNameSpec, ErrorsSpec,

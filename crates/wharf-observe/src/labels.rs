@@ -50,11 +50,11 @@ pub enum Protocol {
 
 impl Protocol {
     pub fn of(headers: &HeaderMap) -> Protocol {
-        if has_token(headers, "connection", "upgrade") && has_token(headers, "upgrade", "websocket")
-        {
+        use http::header::{ACCEPT, CONNECTION, UPGRADE};
+        if has_token(headers, CONNECTION, "upgrade") && has_token(headers, UPGRADE, "websocket") {
             return Protocol::Websocket;
         }
-        if has_token(headers, "accept", "text/event-stream") {
+        if has_token(headers, ACCEPT, "text/event-stream") {
             return Protocol::Sse;
         }
         let content_type = headers
@@ -97,7 +97,8 @@ impl Protocol {
 
 /// Go's `strings.Split(h.Get(name), ",")` then a case-insensitive token match (the first
 /// field of that name only, as `Header.Get`).
-fn has_token(headers: &HeaderMap, name: &str, token: &str) -> bool {
+/// `name` is a parsed name: a string would be parsed again at each request.
+fn has_token(headers: &HeaderMap, name: http::header::HeaderName, token: &str) -> bool {
     headers.get(name).is_some_and(|v| {
         v.as_bytes()
             .split(|b| *b == b',')

@@ -2,6 +2,8 @@
 
 use std::net::IpAddr;
 
+use wharf_model::IpText;
+
 use http::{HeaderName, HeaderValue};
 use pingora::http::RequestHeader;
 use pingora::prelude::*;
@@ -59,7 +61,8 @@ pub(crate) fn entrypoint_stage(req: &mut RequestHeader, info: &ForwardInfo<'_>) 
     apply_connection_header(req, info.connection)?;
     if !has(req, &X_REAL_IP) {
         if let Some(ip) = info.peer_ip {
-            req.insert_parsed_header(X_REAL_IP, wire::X_REAL_IP, ip.to_canonical().to_string())?;
+            let ip = IpText::new(ip.to_canonical());
+            req.insert_parsed_header(X_REAL_IP, wire::X_REAL_IP, ip.as_str())?;
         }
     }
     // Whether the (possibly client-sent, when trusted) proto is a TLS one.
@@ -187,7 +190,7 @@ pub(crate) fn underscore_headers(req: &mut RequestHeader, strategy: UnderscoreHe
 
 /// At proxy time: the peer is appended to X-Forwarded-For.
 pub(crate) fn append_forwarded_for(req: &mut RequestHeader, peer: Option<IpAddr>) -> Result<()> {
-    let Some(ip) = peer.map(|ip| ip.to_canonical()) else {
+    let Some(ip) = peer.map(|ip| IpText::new(ip.to_canonical())) else {
         return Ok(());
     };
     let value = match req
@@ -195,8 +198,8 @@ pub(crate) fn append_forwarded_for(req: &mut RequestHeader, peer: Option<IpAddr>
         .get(&X_FORWARDED_FOR)
         .and_then(|v| v.to_str().ok())
     {
-        Some(existing) if !existing.is_empty() => format!("{existing}, {ip}"),
-        _ => ip.to_string(),
+        Some(existing) if !existing.is_empty() => [existing, ip.as_str()].join(", "),
+        _ => ip.as_str().to_owned(),
     };
     req.insert_parsed_header(X_FORWARDED_FOR, wire::X_FORWARDED_FOR, value)?;
     Ok(())

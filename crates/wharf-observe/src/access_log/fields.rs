@@ -3,7 +3,6 @@
 //! written.
 
 use std::borrow::Cow;
-use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::time::{Duration, SystemTime};
@@ -325,17 +324,7 @@ pub(super) fn write_float(out: &mut Vec<u8>, x: f64) {
 }
 
 pub(super) fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
-    match ip {
-        IpAddr::V4(v4) => {
-            for (i, octet) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
-                }
-                write_int(out, octet);
-            }
-        }
-        IpAddr::V6(v6) => write!(out, "{v6}").unwrap_or_default(),
-    }
+    out.extend_from_slice(wharf_model::IpText::new(ip).as_str().as_bytes());
 }
 
 /// A value that Go writes as a string, other than a string itself, unquoted.

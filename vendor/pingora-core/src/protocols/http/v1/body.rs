@@ -246,7 +246,15 @@ impl BodyReader {
                 }
             }
             _ => {
-                self.prepare_buf(buf_to_rewind);
+                // wharf: each read of a sized body makes its own room (`prepare_buf_for_io`),
+                // so only the rewound bytes need room here. Most answers come whole with their
+                // head, and a 64 KiB buffer for each cost more than the rest of reading it.
+                let mut body_buf = BytesMut::with_capacity(buf_to_rewind.len());
+                if !buf_to_rewind.is_empty() {
+                    self.rewind_buf_len = buf_to_rewind.len();
+                    body_buf.put_slice(buf_to_rewind);
+                }
+                self.body_buf = Some(body_buf);
                 self.body_state = PS::Partial(0, cl);
             }
         }
