@@ -182,6 +182,8 @@ pub(super) const CORE_NAMES: [&str; CORE_FIELDS] = [
 #[derive(Clone, Copy)]
 pub(super) enum Value<'a> {
     Str(&'a str),
+    /// A string JSON never escapes (an HTTP token, a constant): written without a check.
+    Token(&'a str),
     Int(u64),
     Float(f64),
     /// RFC 3339 with nanoseconds.
@@ -223,7 +225,7 @@ pub(super) fn visit_core<'a>(
     }
     emit(
         ClientUsername,
-        Value::Str(e.username.as_deref().unwrap_or("-")),
+        e.username.as_deref().map_or(Value::Token("-"), Value::Str),
     );
     emit(DownstreamContentSize, Value::Int(e.size));
     emit(DownstreamStatus, Value::Int(u64::from(e.status)));
@@ -257,7 +259,7 @@ pub(super) fn visit_core<'a>(
     if let Some((_, (h, _))) = host {
         emit(RequestHost, Value::Str(h));
     }
-    emit(RequestMethod, Value::Str(e.method.as_str()));
+    emit(RequestMethod, Value::Token(e.method.as_str()));
     let path = if fields.keep_query {
         e.target.as_str()
     } else {
@@ -267,10 +269,10 @@ pub(super) fn visit_core<'a>(
     if let Some((_, (_, p))) = host {
         emit(RequestPort, Value::Str(p));
     }
-    emit(RequestProtocol, Value::Str(e.protocol));
+    emit(RequestProtocol, Value::Token(e.protocol));
     emit(
         RequestScheme,
-        Value::Str(if e.tls.is_some() { "https" } else { "http" }),
+        Value::Token(if e.tls.is_some() { "https" } else { "http" }),
     );
     emit(RetryAttempts, Value::Int(u64::from(e.retry_attempts)));
     if let Some(router) = &e.router {
@@ -330,7 +332,7 @@ pub(super) fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
 /// A value that Go writes as a string, other than a string itself, unquoted.
 pub(super) fn write_text(out: &mut Vec<u8>, clock: &mut Clock, value: Value<'_>) {
     match value {
-        Value::Str(s) => out.extend_from_slice(s.as_bytes()),
+        Value::Str(s) | Value::Token(s) => out.extend_from_slice(s.as_bytes()),
         Value::Int(n) => write_int(out, n),
         Value::Float(x) => write_float(out, x),
         Value::Time(t) => clock.rfc3339_nanos(*t, out),

@@ -40,7 +40,7 @@ fn write_clf_field(
             }
             out.push(b'"');
         }
-        Some(value @ (Value::Int(_) | Value::Float(_) | Value::Str(_))) => {
+        Some(value @ (Value::Int(_) | Value::Float(_) | Value::Str(_) | Value::Token(_))) => {
             write_text(out, clock, value);
         }
         Some(value) if quoted => {
@@ -119,7 +119,7 @@ pub struct LineFormat {
     pub(super) fields: AccessLogFields,
     /// Whether each core field is kept (its `names` entry, else `defaultMode`).
     pub(super) keep: [bool; CORE_FIELDS],
-    /// Each core field's `"name":`.
+    /// Each core field's `"name":"` (a number's key leaves the quote out).
     pub(super) json_keys: [String; CORE_FIELDS],
     /// When the line is written (`time`).
     pub(super) now: SystemTime,
@@ -140,7 +140,7 @@ impl LineFormat {
             format,
             fields,
             keep,
-            json_keys: CORE_NAMES.map(|name| format!("\"{name}\":")),
+            json_keys: CORE_NAMES.map(|name| format!("\"{name}\":\"")),
             now: SystemTime::UNIX_EPOCH,
             clock: Clock::default(),
             buf: Vec::with_capacity(1024),
@@ -340,6 +340,8 @@ mod tests {
         let mut downstream = HeaderMap::new();
         downstream.insert("content-type", "text/plain".parse().unwrap());
         e.downstream_headers = Some(downstream);
+        e.target = "/a\"b\tc/\u{e9}".into();
+        e.username = Some("user\\x".into());
         let keep = AccessLogFields {
             headers_default: HeaderMode::Keep,
             ..Default::default()
@@ -355,6 +357,9 @@ mod tests {
         assert_eq!(parsed["OriginDuration"], 2_000_000);
         assert_eq!(parsed["level"], "info");
         assert_eq!(parsed["msg"], "");
+        assert_eq!(parsed["RequestPath"], "/a\"b\tc/\u{e9}");
+        assert_eq!(parsed["ClientUsername"], "user\\x");
+        assert_eq!(parsed["RequestMethod"], "GET");
         assert_eq!(parsed["TLSClientSubject"], "CN=client");
         assert_eq!(parsed["RequestScheme"], "https");
         assert_eq!(parsed["StartLocal"], parsed["StartUTC"]);

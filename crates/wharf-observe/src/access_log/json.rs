@@ -14,6 +14,27 @@ use super::fields::{
 };
 use super::format::LineFormat;
 
+/// Whether JSON escapes a byte of `s` (a control character, `"` or `\\`), read eight bytes at
+/// a time: most values have none, and the check runs on each of a line's strings.
+fn needs_escape(s: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Whether a byte of `w` is below `n` (for `n` <= 0x80): the classic bit trick, exact.
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH != 0;
+    let equal = |w: u64, b: u8| below(w ^ (ONES * u64::from(b)), 1);
+    let mut words = s.chunks_exact(8);
+    for word in &mut words {
+        let w = u64::from_ne_bytes(<[u8; 8]>::try_from(word).unwrap_or_default());
+        if below(w, 0x20) || equal(w, b'"') || equal(w, b'\\') {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
 /// A JSON object being written: keys come in sorted order, each once.
 struct JsonObject {
     empty: bool,
@@ -37,28 +58,30 @@ impl JsonObject {
         out.extend_from_slice(b"\":");
     }
 
-    fn str(out: &mut Vec<u8>, s: &str) {
-        // Most values need no escape: copied at once rather than through the serializer. The
-        // check reads every byte without an early exit, which the compiler vectorizes.
-        let escapes = s.bytes().fold(false, |any, b| {
-            any | (b < 0x20) | (b == b'"') | (b == b'\\')
-        });
-        if !escapes {
-            out.push(b'"');
-            out.extend_from_slice(s.as_bytes());
-            out.push(b'"');
-        } else {
+    /// A string value, its opening quote already written.
+    fn str_after_quote(out: &mut Vec<u8>, s: &str) {
+        if needs_escape(s.as_bytes()) {
+            // Rare: the serializer writes it whole, quotes included.
+            out.pop();
             // Writing to a Vec cannot fail.
             serde_json::to_writer(&mut *out, s).unwrap_or_default();
+        } else {
+            out.extend_from_slice(s.as_bytes());
+            out.push(b'"');
         }
     }
 
-    fn value(out: &mut Vec<u8>, clock: &mut Clock, value: Value<'_>) {
+    fn str(out: &mut Vec<u8>, s: &str) {
+        out.push(b'"');
+        Self::str_after_quote(out, s);
+    }
+
+    /// A value after its key; a string's opening quote is already written.
+    fn value_after_key(out: &mut Vec<u8>, clock: &mut Clock, value: Value<'_>) {
         match value {
-            Value::Str(s) => Self::str(out, s),
+            Value::Str(s) => Self::str_after_quote(out, s),
             Value::Int(_) | Value::Float(_) => write_text(out, clock, value),
-            Value::Time(_) | Value::Ip(_) | Value::Port(_) | Value::Addr(_) => {
-                out.push(b'"');
+            Value::Token(_) | Value::Time(_) | Value::Ip(_) | Value::Port(_) | Value::Addr(_) => {
                 write_text(out, clock, value);
                 out.push(b'"');
             }
@@ -102,7 +125,16 @@ pub(super) fn write_json(out: &mut Vec<u8>, clock: &mut Clock, e: &AccessEntry, 
         let (Some(true), Some(key)) = (line.keep.get(index), line.json_keys.get(index)) else {
             return;
         };
-        json.member(out, key);
+        // The key ends with the opening quote of a string: numbers go without it.
+        let number = matches!(value, Value::Int(_) | Value::Float(_));
+        json.member(
+            out,
+            if number {
+                key.strip_suffix('"').unwrap_or(key)
+            } else {
+                key
+            },
+        );
         let copy = match (value, &client) {
             (Value::Ip(_), Some((host, _))) => Some(host.clone()),
             (Value::Port(_), Some((_, port))) => Some(port.clone()),
@@ -110,25 +142,22 @@ pub(super) fn write_json(out: &mut Vec<u8>, clock: &mut Clock, e: &AccessEntry, 
             _ => None,
         };
         if let Some(copy) = copy {
-            out.push(b'"');
             out.extend_from_within(copy);
             out.push(b'"');
             return;
         }
         match value {
             Value::Time(t) => {
-                out.push(b'"');
                 let from = out.len();
                 clock.rfc3339_nanos(*t, out);
                 start = Some(from..out.len());
                 out.push(b'"');
             }
             Value::Addr(addr) => {
-                out.push(b'"');
                 client = Some(write_addr(out, addr));
                 out.push(b'"');
             }
-            _ => JsonObject::value(out, clock, value),
+            _ => JsonObject::value_after_key(out, clock, value),
         }
     });
     // Go writes Date and Content-Length of its own answers as it sends them, not in the map
@@ -149,7 +178,7 @@ pub(super) fn write_json(out: &mut Vec<u8>, clock: &mut Clock, e: &AccessEntry, 
     let entry_point = Core::EntryPointName as usize;
     if let (Some(true), Some(key)) = (line.keep.get(entry_point), line.json_keys.get(entry_point)) {
         json.member(out, key);
-        JsonObject::str(out, &e.entry_point);
+        JsonObject::str_after_quote(out, &e.entry_point);
     }
     json.member(out, "\"level\":\"info\",\"msg\":\"\"");
     let origin_headers = e.origin.as_ref().and_then(|o| o.headers.as_ref());
@@ -158,4 +187,31 @@ pub(super) fn write_json(out: &mut Vec<u8>, clock: &mut Clock, e: &AccessEntry, 
     json.member(out, "\"time\":\"");
     clock.rfc3339_seconds(line.now, out);
     out.extend_from_slice(b"\"}\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::needs_escape;
+
+    #[test]
+    fn the_escape_check_agrees_with_a_byte_by_byte_one() {
+        let naive = |s: &[u8]| s.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+        let mut cases: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            "caf\u{e9} \u{1f600} \u{7f}".as_bytes().to_vec(),
+            vec![0xff; 17],
+        ];
+        for len in [1, 7, 8, 9, 15, 16, 17, 31] {
+            for at in 0..len {
+                for special in [0u8, b'\t', 0x1f, b'"', b'\\', b' ', 0x80, 0xa0, b'!', b']'] {
+                    let mut s = vec![b'a'; len];
+                    s[at] = special;
+                    cases.push(s);
+                }
+            }
+        }
+        for s in cases {
+            assert_eq!(needs_escape(&s), naive(&s), "{s:?}");
+        }
+    }
 }
