@@ -62,12 +62,9 @@ fn write_clf(out: &mut Vec<u8>, clock: &mut Clock, e: &AccessEntry, line: &LineF
             .as_ref()
             .and_then(|h| header_field(&line.fields, h, &name))
     };
-    let mut field = |out: &mut Vec<u8>, value: Option<Value<'_>>, default: &str, quoted: bool| {
-        write_clf_field(out, clock, value, default, quoted);
-    };
-    field(out, value(ClientHost), "-", false);
+    write_clf_field(out, clock, value(ClientHost), "-", false);
     out.extend_from_slice(b" - ");
-    field(out, value(ClientUsername), "-", false);
+    write_clf_field(out, clock, value(ClientUsername), "-", false);
     out.extend_from_slice(b" [");
     if value(StartUTC).is_some() || value(StartLocal).is_some() {
         clock.clf(e.start, out);
@@ -75,31 +72,29 @@ fn write_clf(out: &mut Vec<u8>, clock: &mut Clock, e: &AccessEntry, line: &LineF
         out.push(b'-');
     }
     out.extend_from_slice(b"] \"");
-    let mut field = |out: &mut Vec<u8>, value: Option<Value<'_>>, default: &str, quoted: bool| {
-        write_clf_field(out, clock, value, default, quoted);
-    };
-    field(out, value(RequestMethod), "-", false);
+    write_clf_field(out, clock, value(RequestMethod), "-", false);
     out.push(b' ');
-    field(out, value(RequestPath), "-", false);
+    write_clf_field(out, clock, value(RequestPath), "-", false);
     out.push(b' ');
-    field(out, value(RequestProtocol), "-", false);
+    write_clf_field(out, clock, value(RequestProtocol), "-", false);
     out.extend_from_slice(b"\" ");
-    field(out, value(DownstreamStatus), "-", true);
+    write_clf_field(out, clock, value(DownstreamStatus), "-", true);
     out.push(b' ');
-    field(out, value(DownstreamContentSize), "-", true);
-    out.push(b' ');
-    let referer = header(http::header::REFERER);
-    field(out, referer.as_deref().map(Value::Str), "\"-\"", true);
-    out.push(b' ');
-    let user_agent = header(http::header::USER_AGENT);
-    field(out, user_agent.as_deref().map(Value::Str), "\"-\"", true);
+    write_clf_field(out, clock, value(DownstreamContentSize), "-", true);
+    for name in [http::header::REFERER, http::header::USER_AGENT] {
+        out.push(b' ');
+        let text = header(name);
+        write_clf_field(out, clock, text.as_deref().map(Value::Str), "\"-\"", true);
+    }
     if line.format == AccessLogFormat::Common {
-        out.push(b' ');
-        field(out, value(RequestCount), "-", true);
-        out.push(b' ');
-        field(out, value(RouterName), "\"-\"", true);
-        out.push(b' ');
-        field(out, value(ServiceURL), "\"-\"", true);
+        for (field, default) in [
+            (RequestCount, "-"),
+            (RouterName, "\"-\""),
+            (ServiceURL, "\"-\""),
+        ] {
+            out.push(b' ');
+            write_clf_field(out, clock, value(field), default, true);
+        }
         out.push(b' ');
         let millis = if value(Duration).is_some() {
             e.duration.as_millis()
