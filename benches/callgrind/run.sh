@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Instructions per request (valgrind's callgrind): wharf on a plain Host route, on the design's
-# secure-headers + cors chain and through a forwardAuth, each with a fixed load (REQUESTS
+# secure-headers + cors chain, through a forwardAuth, and on the plain route with Prometheus
+# metrics and a JSON access log on (`observed`), each with a fixed load (REQUESTS
 # sequential keep-alive requests after a warm-up) counted from the first to the last of them.
 # Instruction counts do not depend on the machine's speed or load: this is how a change is judged.
 #
@@ -36,7 +37,7 @@ BACKEND=127.0.0.1:$BACKEND_PORT
 route_config() { # route -> dynamic config
   local middlewares
   case $1 in
-    plain) middlewares="[]" ;;
+    plain|observed) middlewares="[]" ;;
     headers) middlewares="[secure-headers, cors]" ;;
     forwardauth) middlewares="[api-auth]" ;;
   esac
@@ -56,12 +57,17 @@ YML
 }
 
 results="$work/results.tsv"
-for route in ${ROUTES:-plain headers forwardauth}; do
+for route in ${ROUTES:-plain headers forwardauth observed}; do
   route_config "$route" > "$work/$route.yml"
+  observability=()
+  if [ "$route" = observed ]; then
+    observability=(--metrics.prometheus=true --accesslog=true --accesslog.format=json
+      "--accesslog.filePath=$work/access.log")
+  fi
   # Instrumentation starts off (start-up is not measured, and runs at near native speed).
   valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/cg.$route.%p" \
     "$WHARF" --entryPoints.web.address=127.0.0.1:19381 --providers.file.filename="$work/$route.yml" \
-    --log.level=ERROR >"$work/$route.log" 2>&1 &
+    --log.level=ERROR "${observability[@]}" >"$work/$route.log" 2>&1 &
   pid=$!
   pids+=("$pid")
   ok=
