@@ -137,11 +137,14 @@ backend backend
 HAP
 }
 
-# Metrics on the `traefik` entrypoint and a JSON access log to a file (ROUTE=observe).
+# Metrics on the `traefik` entrypoint and a JSON access log to a file (ROUTE=observe), in a
+# directory of its own: in $work, beside dyn.yml, each write would wake the file provider's
+# watcher (wharf's and Traefik's), which is no part of logging.
 obs_flags() { # name, admin port
+  mkdir -p "$work/logs"
   echo "--metrics.prometheus=true --metrics.prometheus.addRoutersLabels=true \
     --entryPoints.traefik.address=127.0.0.1:$2 --accessLog=true --accessLog.format=json \
-    --accessLog.filePath=$work/$1-access.json"
+    --accessLog.filePath=$work/logs/$1-access.json"
 }
 
 start_proxy() { # name -> pid, port

@@ -61,8 +61,12 @@ for route in ${ROUTES:-plain headers forwardauth observed}; do
   route_config "$route" > "$work/$route.yml"
   observability=()
   if [ "$route" = observed ]; then
+    # The log goes in a directory of its own, as in a deployment (/var/log, not beside the
+    # config): a file in the file provider's watched directory would wake its watcher on
+    # every write, a cost that is not the log's.
+    mkdir -p "$work/logs"
     observability=(--metrics.prometheus=true --accesslog=true --accesslog.format=json
-      "--accesslog.filePath=$work/access.log")
+      "--accesslog.filePath=$work/logs/access.log")
   fi
   # Instrumentation starts off (start-up is not measured, and runs at near native speed).
   valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/cg.$route.%p" \

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
-use wharf_observe::access_log::{AccessEntry, AccessLog, OriginFields};
+use wharf_observe::access_log::{AccessEntry, AccessLog, OriginFields, RequestText};
 use wharf_router::{Route, RouteAction};
 
 use crate::ctx::RequestCtx;
@@ -20,7 +20,6 @@ static REQUEST_COUNT: AtomicU64 = AtomicU64::new(0);
 /// A request the access log will record.
 pub(crate) struct Logging {
     start: SystemTime,
-    started: Instant,
     count: u64,
     router: Option<Arc<str>>,
     origin_status: u16,
@@ -33,7 +32,6 @@ pub(crate) fn begin(log: Option<&Arc<AccessLog>>) -> Option<Logging> {
     log?;
     Some(Logging {
         start: SystemTime::now(),
-        started: Instant::now(),
         count: REQUEST_COUNT.fetch_add(1, Ordering::Relaxed) + 1,
         router: None,
         origin_status: 0,
@@ -73,19 +71,12 @@ pub(crate) fn origin_body(ctx: &mut RequestCtx, chunk: Option<&bytes::Bytes>, en
     }
 }
 
-/// Bytes from the wire as text: almost always UTF-8 already (checked faster than replaced).
-fn text(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_owned(),
-        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
-    }
-}
-
 pub(crate) fn finish(
     log: Option<&Arc<AccessLog>>,
     entry_point: &Arc<str>,
     session: &Session,
     ctx: &mut RequestCtx,
+    (ended, duration): (Instant, Duration),
 ) {
     let (Some(log), Some(l)) = (log, ctx.logging.take()) else {
         return;
@@ -102,7 +93,10 @@ pub(crate) fn finish(
             size: l.origin_size,
             duration: l
                 .origin_duration
-                .or_else(|| ctx.attempt_started.map(|s| s.elapsed()))
+                .or_else(|| {
+                    ctx.attempt_started
+                        .map(|s| ended.saturating_duration_since(s))
+                })
                 .unwrap_or_default(),
             headers: l.origin_headers,
         }),
@@ -120,24 +114,18 @@ pub(crate) fn finish(
         http::Version::HTTP_2 => "HTTP/2.0",
         _ => "HTTP/1.1",
     };
-    let host = req
-        .uri
-        .authority()
-        .map(|a| a.as_str().to_string())
-        .or_else(|| {
-            req.headers
-                .get(http::header::HOST)
-                .map(|h| text(h.as_bytes()))
-        });
+    let host = match req.uri.authority() {
+        Some(authority) => Some(authority.as_str().as_bytes()),
+        None => req.headers.get(http::header::HOST).map(|h| h.as_bytes()),
+    };
     log.log(AccessEntry {
         start: l.start,
-        duration: l.started.elapsed(),
+        duration,
         client: session.client_addr().and_then(|a| a.as_inet()).copied(),
         username: ctx.cx.username.clone(),
         request_count: l.count,
-        host,
+        request: RequestText::new(host, req.raw_path()),
         method: req.method.clone(),
-        target: text(req.raw_path()),
         protocol,
         tls,
         entry_point: entry_point.clone(),

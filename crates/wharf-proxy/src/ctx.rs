@@ -72,11 +72,13 @@ pub struct RequestCtx {
     pub(crate) grpc_status: Option<u16>,
     /// What the access log records of this request (None: no access log, or not logged).
     pub(crate) logging: Option<crate::access::Logging>,
+    /// When the request began, for the metrics' and the access log's durations (None when
+    /// neither is on).
+    pub(crate) started: Option<std::time::Instant>,
 }
 
 /// A request the metrics count, from its start.
 pub(crate) struct Observing {
-    pub(crate) started: std::time::Instant,
     pub(crate) method: wharf_observe::Method,
     pub(crate) protocol: wharf_observe::Protocol,
     /// `traefik_entrypoint_*` (None with `addEntryPointsLabels` off).

@@ -3,6 +3,7 @@
 //! router's and service's series (each resolved before the request, never looked up).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use pingora::proxy::Session;
 use wharf_observe::{Method, Observation, Protocol, RequestKey};
@@ -24,7 +25,6 @@ pub(crate) fn begin(
     let entry_point = entry_point?;
     let req = session.req_header();
     Some(Observing {
-        started: std::time::Instant::now(),
         method: Method::of(&req.method),
         protocol: Protocol::of(&req.headers),
         entry_point: entry_point.series.clone(),
@@ -57,7 +57,7 @@ pub(crate) fn retried(ctx: &RequestCtx) {
     }
 }
 
-pub(crate) fn finish(session: &Session, ctx: &mut RequestCtx) {
+pub(crate) fn finish(session: &Session, ctx: &mut RequestCtx, duration: Duration) {
     let Some(o) = ctx.observing.take() else {
         return;
     };
@@ -76,7 +76,7 @@ pub(crate) fn finish(session: &Session, ctx: &mut RequestCtx) {
     };
     let observation = Observation {
         key: RequestKey::new(code, o.method, o.protocol),
-        duration: o.started.elapsed(),
+        duration,
         request_bytes: session.body_bytes_read() as u64,
         response_bytes: session.body_bytes_sent() as u64,
         tls: TlsInfo::of(session.digest()).map(|t| t.metrics_key),

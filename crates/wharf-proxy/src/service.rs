@@ -330,13 +330,18 @@ impl ProxyHttp for EntryPointProxy {
             observing: None,
             grpc_status: None,
             logging: None,
+            started: None,
         }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.tls = is_tls(session);
-        ctx.observing = crate::observe::begin(self.entry_point_metrics.as_ref(), session);
-        ctx.logging = crate::access::begin(self.access_log.as_ref());
+        // One clock read for the metrics' and the access log's durations.
+        if self.entry_point_metrics.is_some() || self.access_log.is_some() {
+            ctx.started = Some(std::time::Instant::now());
+            ctx.observing = crate::observe::begin(self.entry_point_metrics.as_ref(), session);
+            ctx.logging = crate::access::begin(self.access_log.as_ref());
+        }
         if session.get_keepalive().is_some() {
             // Not for a client that asked to close (HTTP/1.0 closes unless it asks otherwise).
             session.set_keepalive(Some(self.settings.idle_timeout.as_secs()));
@@ -613,13 +618,18 @@ impl ProxyHttp for EntryPointProxy {
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
-        crate::observe::finish(session, ctx);
-        crate::access::finish(
-            self.access_log.as_ref(),
-            &self.entry_point_name,
-            session,
-            ctx,
-        );
+        if let Some(started) = ctx.started {
+            let ended = std::time::Instant::now();
+            let duration = ended.saturating_duration_since(started);
+            crate::observe::finish(session, ctx, duration);
+            crate::access::finish(
+                self.access_log.as_ref(),
+                &self.entry_point_name,
+                session,
+                ctx,
+                (ended, duration),
+            );
+        }
         crate::mirror::send(ctx);
         if ctx.cx.breakers.is_empty() {
             return;

@@ -33,8 +33,13 @@ fn split_host_port(s: &str) -> (&str, &str) {
         }
         return (s, "-");
     }
-    match s.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') => (host, port),
+    // One pass over a short string: split at the one colon, if there is exactly one.
+    let mut colons = s.bytes().enumerate().filter(|(_, b)| *b == b':');
+    match (colons.next(), colons.next()) {
+        (Some((at, _)), None) => (
+            s.get(..at).unwrap_or_default(),
+            s.get(at + 1..).unwrap_or_default(),
+        ),
         _ => (s, "-"),
     }
 }
@@ -250,7 +255,7 @@ pub(super) fn visit_core<'a>(
     emit(OriginDuration, nanos(origin_duration));
     emit(OriginStatus, Value::Int(u64::from(origin_status)));
     emit(Overhead, nanos(e.duration.saturating_sub(origin_duration)));
-    let host = e.host.as_deref().map(|host| (host, split_host_port(host)));
+    let host = e.request.host().map(|host| (host, split_host_port(host)));
     if let Some((addr, _)) = host {
         emit(RequestAddr, Value::Str(addr));
     }
@@ -261,9 +266,9 @@ pub(super) fn visit_core<'a>(
     }
     emit(RequestMethod, Value::Token(e.method.as_str()));
     let path = if fields.keep_query {
-        e.target.as_str()
+        e.request.target()
     } else {
-        e.target.split('?').next().unwrap_or_default()
+        e.request.target().split('?').next().unwrap_or_default()
     };
     emit(RequestPath, Value::Str(path));
     if let Some((_, (_, p))) = host {

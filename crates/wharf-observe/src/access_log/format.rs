@@ -15,7 +15,7 @@ use super::entry::AccessEntry;
 use super::fields::{
     core_values, header_field, write_int, write_text, Core, Value, CORE_FIELDS, CORE_NAMES,
 };
-use super::json::write_json;
+use super::json::{write_json, JsonKey};
 
 pub use super::fields::logs_headers;
 
@@ -114,8 +114,8 @@ pub struct LineFormat {
     pub(super) fields: AccessLogFields,
     /// Whether each core field is kept (its `names` entry, else `defaultMode`).
     pub(super) keep: [bool; CORE_FIELDS],
-    /// Each core field's `"name":"` (a number's key leaves the quote out).
-    pub(super) json_keys: [String; CORE_FIELDS],
+    /// Each core field's JSON member start, `,"name":"`.
+    pub(super) json_keys: [JsonKey; CORE_FIELDS],
     /// When the line is written (`time`).
     pub(super) now: SystemTime,
     clock: Clock,
@@ -135,7 +135,7 @@ impl LineFormat {
             format,
             fields,
             keep,
-            json_keys: CORE_NAMES.map(|name| format!("\"{name}\":\"")),
+            json_keys: CORE_NAMES.map(JsonKey::new),
             now: SystemTime::UNIX_EPOCH,
             clock: Clock::default(),
             buf: Vec::with_capacity(1024),
@@ -162,6 +162,7 @@ impl LineFormat {
 
 #[cfg(test)]
 mod tests {
+    use super::super::entry::RequestText;
     use super::*;
     use http::HeaderMap;
     use std::sync::Arc;
@@ -179,9 +180,8 @@ mod tests {
             client: Some("127.0.0.1:5000".parse().unwrap()),
             username: None,
             request_count: 7,
-            host: Some("app.test".into()),
+            request: RequestText::new(Some(b"app.test"), b"/a?b=c"),
             method: http::Method::GET,
-            target: "/a?b=c".into(),
             protocol: "HTTP/1.1",
             tls: None,
             entry_point: Arc::from("web"),
@@ -251,6 +251,22 @@ mod tests {
         assert_eq!(f["ClientPort"], "5000");
         assert_eq!(f["StartUTC"], "2026-12-01T02:34:42Z");
         assert!(!f.contains_key("ClientAddr") && !f.contains_key("StartLocal"));
+    }
+
+    #[test]
+    fn the_request_host_with_and_without_a_port() {
+        let mut e = entry();
+        for (host, addr_host, port) in [
+            ("a\"b.test", "a\"b.test", "-"),
+            ("a.test:81", "a.test", "81"),
+            ("[::1]:82", "::1", "82"),
+        ] {
+            e.request = RequestText::new(Some(host.as_bytes()), b"/");
+            let f = json(&e, &AccessLogFields::default());
+            assert_eq!(f["RequestAddr"], host);
+            assert_eq!(f["RequestHost"], addr_host);
+            assert_eq!(f["RequestPort"], port);
+        }
     }
 
     #[test]
@@ -335,7 +351,7 @@ mod tests {
         let mut downstream = HeaderMap::new();
         downstream.insert("content-type", "text/plain".parse().unwrap());
         e.downstream_headers = Some(downstream);
-        e.target = "/a\"b\tc/\u{e9}".into();
+        e.request = RequestText::new(Some(b"app.test"), "/a\"b\tc/\u{e9}".as_bytes());
         e.username = Some("user\\x".into());
         let keep = AccessLogFields {
             headers_default: HeaderMode::Keep,

@@ -35,24 +35,51 @@ fn needs_escape(s: &[u8]) -> bool {
         .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
-/// A JSON object being written: keys come in sorted order, each once.
-struct JsonObject {
-    empty: bool,
+/// The room of a [`JsonKey`]: `,"DownstreamContentSize":"`, the longest, takes 26 bytes.
+const JSON_KEY_ROOM: usize = 32;
+
+/// A core field's member start, `,"Name":"`, padded to a fixed size: a line writes ~30 of them,
+/// and a copy of a constant size is a few moves where one of a slice's length is a call.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct JsonKey {
+    bytes: [u8; JSON_KEY_ROOM],
+    len: u8,
 }
 
-impl JsonObject {
-    /// A separator when needed, then `member` (a quoted key and its colon, perhaps more).
-    fn member(&mut self, out: &mut Vec<u8>, member: &str) {
-        if !self.empty {
-            out.push(b',');
+impl JsonKey {
+    /// `name` is one of the core field names, which all fit (checked by a test).
+    pub(super) fn new(name: &str) -> JsonKey {
+        let text = format!(",\"{name}\":\"");
+        let mut bytes = [0; JSON_KEY_ROOM];
+        for (to, from) in bytes.iter_mut().zip(text.bytes()) {
+            *to = from;
         }
-        self.empty = false;
+        let len = u8::try_from(text.len().min(JSON_KEY_ROOM)).unwrap_or(0);
+        JsonKey { bytes, len }
+    }
+
+    /// The member start; a number's leaves the opening quote out.
+    fn write(&self, out: &mut Vec<u8>, number: bool) {
+        let start = out.len();
+        out.extend_from_slice(&self.bytes);
+        out.truncate(start + usize::from(self.len) - usize::from(number));
+    }
+}
+
+/// A JSON object being written: keys come in sorted order, each once. Every member starts with
+/// a comma; the object's first one becomes its opening brace (a line always has members).
+struct JsonObject;
+
+impl JsonObject {
+    /// A separator, then `member` (a quoted key and its colon, perhaps more).
+    fn member(out: &mut Vec<u8>, member: &str) {
+        out.push(b',');
         out.extend_from_slice(member.as_bytes());
     }
 
     /// `prefix` + the canonical `name`: a header name is a token, which JSON never escapes.
-    fn header_key(&mut self, out: &mut Vec<u8>, prefix: &str, name: &HeaderName) {
-        self.member(out, "\"");
+    fn header_key(out: &mut Vec<u8>, prefix: &str, name: &HeaderName) {
+        Self::member(out, "\"");
         out.extend_from_slice(prefix.as_bytes());
         out.extend(canonical(name));
         out.extend_from_slice(b"\":");
@@ -90,7 +117,6 @@ impl JsonObject {
 
     /// The logged headers of `headers`, as `prefix` + canonical name, in Go's key order.
     fn headers(
-        &mut self,
         out: &mut Vec<u8>,
         fields: &AccessLogFields,
         headers: Option<&HeaderMap>,
@@ -105,7 +131,7 @@ impl JsonObject {
         names.sort_unstable_by(|a, b| canonical(a).cmp(canonical(b)));
         for name in names {
             if let Some(value) = header_field(fields, headers, name) {
-                self.header_key(out, prefix, name);
+                Self::header_key(out, prefix, name);
                 Self::str(out, &value);
             }
         }
@@ -114,31 +140,28 @@ impl JsonObject {
 
 /// The JSON object of the fields, compact, with sorted keys (as Go's logger writes a map).
 pub(super) fn write_json(out: &mut Vec<u8>, clock: &mut Clock, e: &AccessEntry, line: &LineFormat) {
-    let mut json = JsonObject { empty: true };
-    out.push(b'{');
+    let line_start = out.len();
     // Values written once and copied where they recur: StartLocal is StartUTC, ClientHost and
     // ClientPort are parts of ClientAddr.
     let mut start = None;
     let mut client: Option<(Range<usize>, Range<usize>)> = None;
+    // RequestHost is RequestAddr itself when the Host has no port.
+    let mut addr: Option<(&str, Range<usize>)> = None;
     visit_core(e, &line.fields, |field, value| {
         let index = field as usize;
         let (Some(true), Some(key)) = (line.keep.get(index), line.json_keys.get(index)) else {
             return;
         };
         // The key ends with the opening quote of a string: numbers go without it.
-        let number = matches!(value, Value::Int(_) | Value::Float(_));
-        json.member(
-            out,
-            if number {
-                key.strip_suffix('"').unwrap_or(key)
-            } else {
-                key
-            },
-        );
+        key.write(out, matches!(value, Value::Int(_) | Value::Float(_)));
         let copy = match (value, &client) {
             (Value::Ip(_), Some((host, _))) => Some(host.clone()),
             (Value::Port(_), Some((_, port))) => Some(port.clone()),
             (Value::Time(_), _) => start.clone(),
+            (Value::Str(s), _) => match &addr {
+                Some((written, at)) if std::ptr::eq(*written, s) => Some(at.clone()),
+                _ => None,
+            },
             _ => None,
         };
         if let Some(copy) = copy {
@@ -153,9 +176,15 @@ pub(super) fn write_json(out: &mut Vec<u8>, clock: &mut Clock, e: &AccessEntry, 
                 start = Some(from..out.len());
                 out.push(b'"');
             }
-            Value::Addr(addr) => {
-                client = Some(write_addr(out, addr));
+            Value::Addr(a) => {
+                client = Some(write_addr(out, a));
                 out.push(b'"');
+            }
+            Value::Str(s) if matches!(field, Core::RequestAddr) => {
+                let from = out.len();
+                JsonObject::str_after_quote(out, s);
+                // What is between the quotes (escaped, if it had to be).
+                addr = Some((s, from..out.len().saturating_sub(1)));
             }
             _ => JsonObject::value_after_key(out, clock, value),
         }
@@ -168,7 +197,7 @@ pub(super) fn write_json(out: &mut Vec<u8>, clock: &mut Clock, e: &AccessEntry, 
         &["date", "content-length"]
     };
     let fields = &line.fields;
-    json.headers(
+    JsonObject::headers(
         out,
         fields,
         e.downstream_headers.as_ref(),
@@ -177,21 +206,36 @@ pub(super) fn write_json(out: &mut Vec<u8>, clock: &mut Clock, e: &AccessEntry, 
     );
     let entry_point = Core::EntryPointName as usize;
     if let (Some(true), Some(key)) = (line.keep.get(entry_point), line.json_keys.get(entry_point)) {
-        json.member(out, key);
+        key.write(out, false);
         JsonObject::str_after_quote(out, &e.entry_point);
     }
-    json.member(out, "\"level\":\"info\",\"msg\":\"\"");
+    JsonObject::member(out, "\"level\":\"info\",\"msg\":\"\"");
     let origin_headers = e.origin.as_ref().and_then(|o| o.headers.as_ref());
-    json.headers(out, fields, origin_headers, "origin_", &[]);
-    json.headers(out, fields, e.request_headers.as_ref(), "request_", &[]);
-    json.member(out, "\"time\":\"");
+    JsonObject::headers(out, fields, origin_headers, "origin_", &[]);
+    JsonObject::headers(out, fields, e.request_headers.as_ref(), "request_", &[]);
+    JsonObject::member(out, "\"time\":\"");
     clock.rfc3339_seconds(line.now, out);
     out.extend_from_slice(b"\"}\n");
+    // The first member's comma opens the object.
+    if let Some(first) = out.get_mut(line_start) {
+        *first = b'{';
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::needs_escape;
+    use super::super::fields::CORE_NAMES;
+    use super::{needs_escape, JsonKey, JSON_KEY_ROOM};
+
+    #[test]
+    fn every_core_field_key_fits() {
+        for name in CORE_NAMES {
+            let key = JsonKey::new(name);
+            let text = format!(",\"{name}\":\"");
+            assert!(text.len() <= JSON_KEY_ROOM, "{name}");
+            assert_eq!(key.bytes.get(..usize::from(key.len)), Some(text.as_bytes()));
+        }
+    }
 
     #[test]
     fn the_escape_check_agrees_with_a_byte_by_byte_one() {

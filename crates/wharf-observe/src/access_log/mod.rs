@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 
 use wharf_model::{AccessLogConfig, AccessLogFilters};
 
-pub use entry::{AccessEntry, OriginFields};
+pub use entry::{AccessEntry, OriginFields, RequestText};
 pub use format::{logs_headers, LineFormat};
 
 /// Lines that may wait for the writer when `bufferingSize` is 0 (Traefik then writes on the
@@ -240,9 +240,8 @@ mod tests {
             client: None,
             username: None,
             request_count: 1,
-            host: None,
+            request: RequestText::new(None, b"/"),
             method: http::Method::GET,
-            target: "/".into(),
             protocol: "HTTP/1.1",
             tls: None,
             entry_point: Arc::from("web"),

@@ -437,8 +437,13 @@ impl HttpSession {
     /// Similar to [`Self::read_response()`], read the response header and then return a copy of it.
     pub async fn read_resp_header_parts(&mut self) -> Result<Box<ResponseHeader>> {
         self.read_response().await?;
+        // wharf: the header as read (its maps sized with room for the fields a proxy adds) is
+        // handed out and the session keeps the copy, which nothing adds to: a clone's maps are
+        // exactly full, so the first field added to a handed-out clone grew both of them.
         // safe to unwrap because it is just read
-        Ok(Box::new(self.resp_header().unwrap().clone()))
+        let read = self.response_header.as_mut().unwrap();
+        let copy = Box::new(ResponseHeader::clone(read));
+        Ok(std::mem::replace(read, copy))
     }
 
     /// Return a reference of the [`ResponseHeader`] if the response is read
