@@ -50,16 +50,31 @@ pub enum Protocol {
 
 impl Protocol {
     pub fn of(headers: &HeaderMap) -> Protocol {
-        use http::header::{ACCEPT, CONNECTION, UPGRADE};
-        if has_token(headers, CONNECTION, "upgrade") && has_token(headers, UPGRADE, "websocket") {
+        use http::header::{ACCEPT, CONNECTION, CONTENT_TYPE, UPGRADE};
+        // One pass over the fields (a request has few) rather than a lookup per name; each
+        // name's first value, as Go's `Header.Get`.
+        let [mut connection, mut upgrade, mut accept, mut content_type] = [None::<&[u8]>; 4];
+        for (name, value) in headers {
+            let first = if name == CONNECTION {
+                &mut connection
+            } else if name == UPGRADE {
+                &mut upgrade
+            } else if name == ACCEPT {
+                &mut accept
+            } else if name == CONTENT_TYPE {
+                &mut content_type
+            } else {
+                continue;
+            };
+            first.get_or_insert(value.as_bytes());
+        }
+        if has_token(connection, "upgrade") && has_token(upgrade, "websocket") {
             return Protocol::Websocket;
         }
-        if has_token(headers, ACCEPT, "text/event-stream") {
+        if has_token(accept, "text/event-stream") {
             return Protocol::Sse;
         }
-        let content_type = headers
-            .get(http::header::CONTENT_TYPE)
-            .map_or(&b""[..], |v| v.as_bytes());
+        let content_type = content_type.unwrap_or_default();
         if content_type.starts_with(b"application/grpc-web") {
             Protocol::GrpcWeb
         } else if content_type.starts_with(b"application/grpc") {
@@ -95,13 +110,11 @@ impl Protocol {
     }
 }
 
-/// Go's `strings.Split(h.Get(name), ",")` then a case-insensitive token match (the first
-/// field of that name only, as `Header.Get`).
-/// `name` is a parsed name: a string would be parsed again at each request.
-fn has_token(headers: &HeaderMap, name: http::header::HeaderName, token: &str) -> bool {
-    headers.get(name).is_some_and(|v| {
-        v.as_bytes()
-            .split(|b| *b == b',')
+/// Go's `strings.Split(h.Get(name), ",")` then a case-insensitive token match, on the first
+/// field of that name.
+fn has_token(value: Option<&[u8]>, token: &str) -> bool {
+    value.is_some_and(|v| {
+        v.split(|b| *b == b',')
             .any(|item| item.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
     })
 }
@@ -199,6 +212,14 @@ mod tests {
         assert_eq!(Protocol::of(&h), Protocol::Grpc);
         h.insert("accept", "text/html, text/event-stream".parse().unwrap());
         assert_eq!(Protocol::of(&h), Protocol::Sse);
+        // Only a name's first field counts, as Go's Header.Get.
+        let mut h = HeaderMap::new();
+        h.append("connection", "keep-alive".parse().unwrap());
+        h.append("connection", "upgrade".parse().unwrap());
+        h.insert("upgrade", "websocket".parse().unwrap());
+        h.append("content-type", "text/plain".parse().unwrap());
+        h.append("content-type", "application/grpc".parse().unwrap());
+        assert_eq!(Protocol::of(&h), Protocol::Http);
     }
 
     #[test]

@@ -198,6 +198,9 @@ fn observe(binary: &Path) -> BTreeMap<String, String> {
     );
     switch_health(&b.b1, false);
     switch_health(&b.b2, false);
+    // Both seen down by their checks first: once, on a loaded machine, serverStatus read
+    // right after a 503 still showed b1 UP.
+    assert!(wait_until(WAIT, || server_status(admin, "hc", &b) == "b1=DOWN,b2=DOWN"));
     assert!(wait_until(WAIT, || get("hc.test", "/", &[]).status == 503));
     let r = get("hc.test", "/", &[]);
     note(

@@ -16,6 +16,7 @@ use super::fields::{
     core_values, header_field, write_int, write_text, Core, Value, CORE_FIELDS, CORE_NAMES,
 };
 use super::json::{write_json, JsonKey};
+use super::route_members::RouteMembers;
 
 pub use super::fields::logs_headers;
 
@@ -119,6 +120,8 @@ pub struct LineFormat {
     /// When the line is written (`time`).
     pub(super) now: SystemTime,
     clock: Clock,
+    /// The JSON members of the routes logged last.
+    routes: RouteMembers,
     buf: Vec<u8>,
 }
 
@@ -138,6 +141,7 @@ impl LineFormat {
             json_keys: CORE_NAMES.map(JsonKey::new),
             now: SystemTime::UNIX_EPOCH,
             clock: Clock::default(),
+            routes: RouteMembers::default(),
             buf: Vec::with_capacity(1024),
         }
     }
@@ -149,7 +153,11 @@ impl LineFormat {
         out.clear();
         self.now = now;
         match self.format {
-            AccessLogFormat::Json => write_json(&mut out, &mut clock, e, self),
+            AccessLogFormat::Json => {
+                let mut routes = std::mem::take(&mut self.routes);
+                write_json(&mut out, &mut clock, &mut routes, e, self);
+                self.routes = routes;
+            }
             AccessLogFormat::Common | AccessLogFormat::GenericClf => {
                 write_clf(&mut out, &mut clock, e, self);
             }
@@ -251,6 +259,44 @@ mod tests {
         assert_eq!(f["ClientPort"], "5000");
         assert_eq!(f["StartUTC"], "2026-12-01T02:34:42Z");
         assert!(!f.contains_key("ClientAddr") && !f.contains_key("StartLocal"));
+    }
+
+    #[test]
+    fn a_remembered_route_writes_what_a_fresh_writer_writes() {
+        let origin = |service: &str, url: &str| crate::access_log::entry::OriginFields {
+            service: Arc::from(service),
+            url: Arc::from(url),
+            addr: Arc::from("10.0.0.1:80"),
+            status: 200,
+            size: 20,
+            duration: Duration::from_millis(1),
+            headers: None,
+        };
+        let a = entry();
+        let mut b = entry();
+        b.router = Some(Arc::from("b\"q@file"));
+        b.origin = Some(origin("svc@file", "http://10.0.0.1:80"));
+        let mut c = b.clone();
+        c.origin = Some(origin("other@file", "http://10.0.0.1:80"));
+        let mut d = b.clone();
+        d.router = None;
+        let dropped = AccessLogFields {
+            names: vec![("ServiceName".into(), false)],
+            ..Default::default()
+        };
+        for fields in [AccessLogFields::default(), dropped] {
+            let mut shared = LineFormat::new(AccessLogFormat::Json, fields.clone());
+            // Six routes in turn (more than are remembered), then again.
+            let (e, f) = (entry(), entry());
+            let entries = [&a, &b, &c, &d, &e, &f, &b, &a, &c, &d, &a, &b, &f];
+            for e in entries.iter().chain(entries.iter()) {
+                let got = shared.line(e, SystemTime::UNIX_EPOCH).to_vec();
+                assert_eq!(
+                    String::from_utf8(got).unwrap(),
+                    line(e, AccessLogFormat::Json, &fields)
+                );
+            }
+        }
     }
 
     #[test]

@@ -10,9 +10,11 @@ use wharf_model::AccessLogFields;
 use super::clock::Clock;
 use super::entry::AccessEntry;
 use super::fields::{
-    canonical, header_field, visit_core, write_addr, write_text, Core, Value, UNSEEN,
+    canonical, header_field, visit_core, write_addr, write_float, write_int, write_text, Core,
+    Value, UNSEEN,
 };
 use super::format::LineFormat;
+use super::route_members::RouteMembers;
 
 /// Whether JSON escapes a byte of `s` (a control character, `"` or `\\`), read eight bytes at
 /// a time: most values have none, and the check runs on each of a line's strings.
@@ -22,17 +24,15 @@ fn needs_escape(s: &[u8]) -> bool {
     // Whether a byte of `w` is below `n` (for `n` <= 0x80): the classic bit trick, exact.
     let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH != 0;
     let equal = |w: u64, b: u8| below(w ^ (ONES * u64::from(b)), 1);
-    let mut words = s.chunks_exact(8);
-    for word in &mut words {
+    let word_needs = |word: &[u8]| {
         let w = u64::from_ne_bytes(<[u8; 8]>::try_from(word).unwrap_or_default());
-        if below(w, 0x20) || equal(w, b'"') || equal(w, b'\\') {
-            return true;
-        }
+        below(w, 0x20) || equal(w, b'"') || equal(w, b'\\')
+    };
+    if s.len() < 8 {
+        return s.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
     }
-    words
-        .remainder()
-        .iter()
-        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    // Whole words, then the last eight bytes (overlapping the last whole word) for the rest.
+    s.chunks_exact(8).any(word_needs) || s.get(s.len().saturating_sub(8)..).is_some_and(word_needs)
 }
 
 /// The room of a [`JsonKey`]: `,"DownstreamContentSize":"`, the longest, takes 26 bytes.
@@ -107,7 +107,8 @@ impl JsonObject {
     fn value_after_key(out: &mut Vec<u8>, clock: &mut Clock, value: Value<'_>) {
         match value {
             Value::Str(s) => Self::str_after_quote(out, s),
-            Value::Int(_) | Value::Float(_) => write_text(out, clock, value),
+            Value::Int(n) => write_int(out, n),
+            Value::Float(x) => write_float(out, x),
             Value::Token(_) | Value::Time(_) | Value::Ip(_) | Value::Port(_) | Value::Addr(_) => {
                 write_text(out, clock, value);
                 out.push(b'"');
@@ -139,8 +140,18 @@ impl JsonObject {
 }
 
 /// The JSON object of the fields, compact, with sorted keys (as Go's logger writes a map).
-pub(super) fn write_json(out: &mut Vec<u8>, clock: &mut Clock, e: &AccessEntry, line: &LineFormat) {
+pub(super) fn write_json(
+    out: &mut Vec<u8>,
+    clock: &mut Clock,
+    routes: &mut RouteMembers,
+    e: &AccessEntry,
+    line: &LineFormat,
+) {
     let line_start = out.len();
+    // The route's members as written for an earlier line, or where they go in this one.
+    let remembered = routes.find(e);
+    let mut remembered_written = false;
+    let mut route_span: Option<Range<usize>> = None;
     // Values written once and copied where they recur: StartLocal is StartUTC, ClientHost and
     // ClientPort are parts of ClientAddr.
     let mut start = None;
@@ -149,7 +160,27 @@ pub(super) fn write_json(out: &mut Vec<u8>, clock: &mut Clock, e: &AccessEntry, 
     let mut addr: Option<(&str, Range<usize>)> = None;
     visit_core(e, &line.fields, |field, value| {
         let index = field as usize;
-        let (Some(true), Some(key)) = (line.keep.get(index), line.json_keys.get(index)) else {
+        let keep = (line.keep.get(index), line.json_keys.get(index));
+        let route_member = matches!(
+            field,
+            Core::RouterName | Core::ServiceAddr | Core::ServiceName | Core::ServiceURL
+        );
+        if let (true, Value::Str(s)) = (route_member, value) {
+            if let Some(text) = remembered {
+                if !std::mem::replace(&mut remembered_written, true) {
+                    out.extend_from_slice(text);
+                }
+                return;
+            }
+            let from = out.len();
+            if let (Some(true), Some(key)) = keep {
+                key.write(out, false);
+                JsonObject::str_after_quote(out, s);
+            }
+            route_span = Some(route_span.as_ref().map_or(from, |r| r.start)..out.len());
+            return;
+        }
+        let (Some(true), Some(key)) = keep else {
             return;
         };
         // The key ends with the opening quote of a string: numbers go without it.
@@ -189,6 +220,12 @@ pub(super) fn write_json(out: &mut Vec<u8>, clock: &mut Clock, e: &AccessEntry, 
             _ => JsonObject::value_after_key(out, clock, value),
         }
     });
+    if remembered.is_none() {
+        let text = route_span
+            .and_then(|span| out.get(span))
+            .unwrap_or_default();
+        routes.keep(e, text);
+    }
     // Go writes Date and Content-Length of its own answers as it sends them, not in the map
     // the log reads; a server's answer carries them in.
     let own_answer: &[&str] = if e.origin.as_ref().is_some_and(|o| o.status != 0) {

@@ -7,6 +7,7 @@ mod entry;
 mod fields;
 mod format;
 mod json;
+mod route_members;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
