@@ -62,7 +62,7 @@ impl JsonKey {
     fn write(&self, out: &mut Vec<u8>, number: bool) {
         let start = out.len();
         out.extend_from_slice(&self.bytes);
-        out.truncate(start + usize::from(self.len) - usize::from(number));
+        out.truncate(start + usize::from(self.len).saturating_sub(usize::from(number)));
     }
 }
 
