@@ -256,6 +256,16 @@ impl TransportConnector {
         // test_reusable_stream (in take): we assume server would never actively send data
         // first on an idle stream.
         self.idle_streams.take(peer.reuse_hash(), |stream| {
+            // wharf: a direct connection is matched against the address it was connected to
+            // (kept in its socket digest at connect), not with a getpeername per reuse.
+            if peer.get_proxy().is_none() {
+                let connected = stream
+                    .get_socket_digest()
+                    .and_then(|d| d.peer_addr.get().cloned().flatten());
+                if let Some(addr) = connected {
+                    return &addr == peer.address();
+                }
+            }
             #[cfg(unix)]
             {
                 peer.matches_fd(stream.id())
