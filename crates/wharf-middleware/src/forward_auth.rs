@@ -8,8 +8,9 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::upstreams::peer::HttpPeer;
+use pingora::{ErrorType::InvalidHTTPHeader, OrErr};
 use regex::Regex;
-use wharf_model::ForwardAuthSpec;
+use wharf_model::{ForwardAuthSpec, IpText};
 
 use crate::subrequest::{ca_list, client_cert, connect_addr, Client, HOP_BY_HOP, IDLE};
 use crate::{
@@ -169,22 +170,27 @@ impl ForwardAuth {
             }
         }
         auth.insert_parsed_header(http::header::HOST, "Host", self.authority.as_str())?;
-        let peer = cx.peer.map(|ip| ip.to_canonical().to_string());
+        // The values are made without formatting, and shared or static where they can be.
+        let peer = cx.peer.map(|ip| IpText::new(ip.to_canonical()));
         let proto = if cx.tls { "https" } else { "http" };
-        let host = request_host(req).to_string();
-        let uri = req
-            .uri
-            .path_and_query()
-            .map_or_else(|| req.uri.path().to_string(), |p| p.to_string());
-        let method = req.method.as_str().to_string();
+        let host = request_host(req);
+        let host_value = host_value(req, host);
+        let uri = HeaderValue::from_str(
+            req.uri
+                .path_and_query()
+                .map_or_else(|| req.uri.path(), |p| p.as_str()),
+        )
+        .explain_err(InvalidHTTPHeader, |_| "invalid forwarded URI")?;
+        let method = method_value(&req.method)?;
         match self.trust {
             None => {
                 if let Some(ip) = &peer {
                     auth.insert_parsed_header(X_FORWARDED_FOR, wire::X_FORWARDED_FOR, ip.as_str())?;
                 }
+                let proto = HeaderValue::from_static(proto);
                 auth.insert_parsed_header(X_FORWARDED_PROTO, wire::X_FORWARDED_PROTO, proto)?;
                 auth.insert_parsed_header(X_FORWARDED_METHOD, wire::X_FORWARDED_METHOD, method)?;
-                auth.insert_parsed_header(X_FORWARDED_HOST, wire::X_FORWARDED_HOST, host)?;
+                auth.insert_parsed_header(X_FORWARDED_HOST, wire::X_FORWARDED_HOST, host_value)?;
                 auth.insert_parsed_header(X_FORWARDED_URI, wire::X_FORWARDED_URI, uri)?;
             }
             Some(trust) => {
@@ -197,9 +203,9 @@ impl ForwardAuth {
                         .and_then(|v| v.to_str().ok())
                     {
                         Some(existing) if trust && !existing.is_empty() => {
-                            format!("{existing}, {ip}")
+                            [existing, ip.as_str()].join(", ")
                         }
-                        _ => ip.clone(),
+                        _ => ip.as_str().to_owned(),
                     };
                     auth.insert_parsed_header(X_FORWARDED_FOR, wire::X_FORWARDED_FOR, xff)?;
                 }
@@ -211,6 +217,7 @@ impl ForwardAuth {
                     )?;
                 }
                 if absent(&auth, &X_FORWARDED_PROTO) {
+                    let proto = HeaderValue::from_static(proto);
                     auth.insert_parsed_header(X_FORWARDED_PROTO, wire::X_FORWARDED_PROTO, proto)?;
                 }
                 if absent(&auth, &X_FORWARDED_PORT) {
@@ -234,7 +241,11 @@ impl ForwardAuth {
                     auth.insert_parsed_header(X_FORWARDED_PORT, wire::X_FORWARDED_PORT, port)?;
                 }
                 if absent(&auth, &X_FORWARDED_HOST) {
-                    auth.insert_parsed_header(X_FORWARDED_HOST, wire::X_FORWARDED_HOST, host)?;
+                    auth.insert_parsed_header(
+                        X_FORWARDED_HOST,
+                        wire::X_FORWARDED_HOST,
+                        host_value,
+                    )?;
                 }
                 if absent(&auth, &X_FORWARDED_URI) {
                     auth.insert_parsed_header(X_FORWARDED_URI, wire::X_FORWARDED_URI, uri)?;
@@ -273,11 +284,14 @@ impl ForwardAuth {
         }
     }
 
-    async fn call(
+    /// Sends the auth request and reads the answer with `read` (in place: the head is not
+    /// copied out of the exchange).
+    async fn call<R>(
         &self,
         auth: RequestHeader,
         body: Option<Bytes>,
-    ) -> pingora::Result<(ResponseHeader, Bytes)> {
+        read: impl FnOnce(&ResponseHeader, Bytes) -> R,
+    ) -> pingora::Result<R> {
         let addr = connect_addr(&self.server).await?;
         let mut peer = HttpPeer::new(addr, self.https, self.host.clone());
         peer.options.idle_timeout = Some(IDLE);
@@ -287,7 +301,7 @@ impl ForwardAuth {
         }
         peer.options.ca = self.ca.clone();
         peer.client_cert_key = self.client_cert.clone();
-        self.client.send(&peer, auth, body).await
+        self.client.send_and_read(&peer, auth, body, read).await
     }
 
     /// Asks the auth server. Err(reply) answers the client; Ok lets the request through
@@ -304,18 +318,30 @@ impl ForwardAuth {
         };
         let sent_body = self.body(cx)?;
         let auth = self.auth_request(req, cx).map_err(|_| fail())?;
-        let (head, body) = match tokio::time::timeout(TIMEOUT, self.call(auth, sent_body)).await {
-            Ok(Ok(r)) => r,
+        let read = |head: &ResponseHeader, body: Bytes| self.answer(head, body, req, cx);
+        match tokio::time::timeout(TIMEOUT, self.call(auth, sent_body, read)).await {
+            Ok(Ok(answered)) => answered,
             Ok(Err(e)) => {
                 // Traefik logs it too: every such request is refused (500).
                 tracing::warn!(error = %e, auth = ?self, "forwardAuth: the auth server failed");
-                return Err(fail());
+                Err(fail())
             }
             Err(_) => {
                 tracing::warn!(auth = ?self, "forwardAuth: no answer from the auth server within {TIMEOUT:?}");
-                return Err(fail());
+                Err(fail())
             }
-        };
+        }
+    }
+
+    /// The auth server's answer: Err(reply) answers the client; Ok lets the request through,
+    /// with the identity headers applied and the cookies kept for the response.
+    fn answer(
+        &self,
+        head: &ResponseHeader,
+        body: Bytes,
+        req: &mut RequestHeader,
+        cx: &mut RequestContext,
+    ) -> Result<(), Reply> {
         let status = head.status.as_u16();
         if self
             .max_response_body
@@ -396,6 +422,35 @@ impl ForwardAuth {
     }
 }
 
+/// The request's host (`request_host`) as a value: the Host field's own, shared, when it is
+/// the one; else a copy.
+fn host_value(req: &RequestHeader, host: &str) -> HeaderValue {
+    match req.headers.get(http::header::HOST) {
+        Some(v) if req.uri.authority().is_none() && v.as_bytes() == host.as_bytes() => v.clone(),
+        _ => HeaderValue::from_str(host).unwrap_or_else(|_| HeaderValue::from_static("")),
+    }
+}
+
+/// The method as a value: static for the standard ones.
+fn method_value(method: &Method) -> pingora::Result<HeaderValue> {
+    let known = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => {
+            return HeaderValue::from_str(method.as_str())
+                .explain_err(InvalidHTTPHeader, |_| "invalid method");
+        }
+    };
+    Ok(HeaderValue::from_static(known))
+}
+
 /// The auth server's cookies, replacing the backend's of the same names.
 pub(crate) fn add_cookies(resp: &mut ResponseHeader, cookies: &[(String, HeaderValue)]) {
     if cookies.is_empty() {
@@ -422,5 +477,47 @@ pub(crate) fn add_cookies(resp: &mut ResponseHeader, cookies: &[(String, HeaderV
         .chain(cookies.iter().map(|(_, v)| v.clone()))
     {
         let _ignored = resp.append_header("Set-Cookie", v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_forwarded_method_is_the_requests_own() {
+        for m in [
+            "GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+        ] {
+            let method = Method::from_bytes(m.as_bytes()).unwrap();
+            assert_eq!(method_value(&method).unwrap(), m);
+        }
+        let custom = Method::from_bytes(b"PROPFIND").unwrap();
+        assert_eq!(method_value(&custom).unwrap(), "PROPFIND");
+    }
+
+    #[test]
+    fn the_forwarded_host_is_the_request_host() {
+        let mut origin_form = RequestHeader::build("GET", b"/p", None).unwrap();
+        origin_form.insert_header("Host", "a.test:8080").unwrap();
+        let host = request_host(&origin_form);
+        assert_eq!(host_value(&origin_form, host), "a.test:8080");
+
+        // Absolute form: the target's authority, not the Host field.
+        let mut absolute = RequestHeader::build("GET", b"/p", None).unwrap();
+        absolute.set_uri("http://b.test/p".parse().unwrap());
+        absolute.insert_header("Host", "a.test").unwrap();
+        let host = request_host(&absolute);
+        assert_eq!(host_value(&absolute, host), "b.test");
+
+        // A Host that is not text is forwarded empty, as before.
+        let mut binary = RequestHeader::build("GET", b"/p", None).unwrap();
+        binary
+            .insert_header("Host", HeaderValue::from_bytes(b"\xffa").unwrap())
+            .unwrap();
+        let host = request_host(&binary);
+        assert_eq!(host_value(&binary, host), "");
+        let none = RequestHeader::build("GET", b"/p", None).unwrap();
+        assert_eq!(host_value(&none, request_host(&none)), "");
     }
 }

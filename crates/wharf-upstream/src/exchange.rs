@@ -46,9 +46,22 @@ impl Client {
     pub async fn send(
         &self,
         peer: &HttpPeer,
-        mut req: RequestHeader,
+        req: RequestHeader,
         body: Option<Bytes>,
     ) -> pingora::Result<(ResponseHeader, Bytes)> {
+        self.send_and_read(peer, req, body, |head, body| (head.clone(), body))
+            .await
+    }
+
+    /// [`send`](Self::send), with the answer read by `read` where the session holds it, before
+    /// the connection is kept: no copy of the response head is made.
+    pub async fn send_and_read<R>(
+        &self,
+        peer: &HttpPeer,
+        mut req: RequestHeader,
+        body: Option<Bytes>,
+        read: impl FnOnce(&ResponseHeader, Bytes) -> R,
+    ) -> pingora::Result<R> {
         // An empty body is sent as none, as Go's client does.
         let body = body.filter(|b| !b.is_empty());
         if let Some(b) = &body {
@@ -64,7 +77,9 @@ impl Client {
         for _ in 0..MAX_RESENDS {
             let (mut session, reused) = self.connector.get_http_session(peer).await?;
             match exchange(&mut session, req, body.clone()).await {
-                Ok(answer) => {
+                Ok(body) => {
+                    let head = session.response_header().ok_or_else(no_response)?;
+                    let answer = read(head, body);
                     self.connector
                         .release_http_session(session, peer, Some(IDLE))
                         .await;
@@ -92,26 +107,31 @@ impl Client {
 /// How many closed kept connections one exchange may come across before it gives up.
 const MAX_RESENDS: usize = 8;
 
-/// Writes the request on `session` and reads the whole answer.
+/// Writes the request on `session` and reads the whole answer: its body is returned, its
+/// head stays in the session (there is one when this is Ok).
 async fn exchange(
     session: &mut HttpSession,
     req: Box<RequestHeader>,
     body: Option<Bytes>,
-) -> pingora::Result<(ResponseHeader, Bytes)> {
+) -> pingora::Result<Bytes> {
     session.write_request_header(req).await?;
     if let Some(b) = body {
         session.write_request_body(b, true).await?;
     }
     session.finish_request_body().await?;
     session.read_response_header().await?;
-    let head = session.response_header().cloned().ok_or_else(|| {
-        pingora::Error::explain(pingora::ErrorType::InvalidHTTPHeader, "no response")
-    })?;
+    if session.response_header().is_none() {
+        return Err(no_response());
+    }
     let mut body = Vec::new();
     while let Some(chunk) = session.read_response_body().await? {
         body.extend_from_slice(&chunk);
     }
-    Ok((head, Bytes::from(body)))
+    Ok(Bytes::from(body))
+}
+
+fn no_response() -> Box<pingora::Error> {
+    pingora::Error::explain(pingora::ErrorType::InvalidHTTPHeader, "no response")
 }
 
 /// Where to connect for `target` now, as pingora's error when it cannot be resolved.
