@@ -256,9 +256,10 @@ impl TransportConnector {
         // test_reusable_stream (in take): we assume server would never actively send data
         // first on an idle stream.
         self.idle_streams.take(peer.reuse_hash(), |stream| {
-            // wharf: a direct connection is matched against the address it was connected to
-            // (kept in its socket digest at connect), not with a getpeername per reuse.
-            if peer.get_proxy().is_none() {
+            // wharf: a direct TCP connection is matched against the address it was connected
+            // to (kept in its socket digest at connect), not with a getpeername per reuse. A
+            // virtual socket (no fd) still fails the fd check below, as before: not reused.
+            if peer.get_proxy().is_none() && stream.id() >= 0 {
                 let connected = stream
                     .get_socket_digest()
                     .and_then(|d| d.peer_addr.get().cloned().flatten());
