@@ -14,8 +14,8 @@ use wharf_model::{ForwardAuthSpec, IpText};
 
 use crate::subrequest::{ca_list, client_cert, connect_addr, Client, HOP_BY_HOP, IDLE};
 use crate::{
-    canonical_header, header_name, regex, request_host, BuildError, ReadBody, Reply,
-    RequestContext, FORWARD_BODY_CAP,
+    canonical_header, header_name, regex, request_host, request_host_value, BuildError, ReadBody,
+    Reply, RequestContext, FORWARD_BODY_CAP,
 };
 use wharf_upstream::Target;
 
@@ -174,7 +174,7 @@ impl ForwardAuth {
         let peer = cx.peer.map(|ip| IpText::new(ip.to_canonical()));
         let proto = if cx.tls { "https" } else { "http" };
         let host = request_host(req);
-        let host_value = host_value(req, host);
+        let host_value = host_value(req);
         let uri = HeaderValue::from_str(
             req.uri
                 .path_and_query()
@@ -422,13 +422,12 @@ impl ForwardAuth {
     }
 }
 
-/// The request's host (`request_host`) as a value: the Host field's own, shared, when it is
-/// the one; else a copy.
-fn host_value(req: &RequestHeader, host: &str) -> HeaderValue {
-    match req.headers.get(http::header::HOST) {
-        Some(v) if req.uri.authority().is_none() && v.as_bytes() == host.as_bytes() => v.clone(),
-        _ => HeaderValue::from_str(host).unwrap_or_else(|_| HeaderValue::from_static("")),
-    }
+/// [`request_host`] as a value (`request_host_value`: the Host field's own, shared), empty
+/// when it is not text, as `request_host` reads it.
+fn host_value(req: &RequestHeader) -> HeaderValue {
+    request_host_value(req)
+        .filter(|v| v.to_str().is_ok())
+        .unwrap_or_else(|| HeaderValue::from_static(""))
 }
 
 /// The method as a value: static for the standard ones.
@@ -500,24 +499,22 @@ mod tests {
     fn the_forwarded_host_is_the_request_host() {
         let mut origin_form = RequestHeader::build("GET", b"/p", None).unwrap();
         origin_form.insert_header("Host", "a.test:8080").unwrap();
-        let host = request_host(&origin_form);
-        assert_eq!(host_value(&origin_form, host), "a.test:8080");
+        assert_eq!(host_value(&origin_form), "a.test:8080");
 
         // Absolute form: the target's authority, not the Host field.
         let mut absolute = RequestHeader::build("GET", b"/p", None).unwrap();
         absolute.set_uri("http://b.test/p".parse().unwrap());
         absolute.insert_header("Host", "a.test").unwrap();
-        let host = request_host(&absolute);
-        assert_eq!(host_value(&absolute, host), "b.test");
+        assert_eq!(host_value(&absolute), "b.test");
 
         // A Host that is not text is forwarded empty, as before.
         let mut binary = RequestHeader::build("GET", b"/p", None).unwrap();
         binary
             .insert_header("Host", HeaderValue::from_bytes(b"\xffa").unwrap())
             .unwrap();
-        let host = request_host(&binary);
-        assert_eq!(host_value(&binary, host), "");
+        assert_eq!(request_host(&binary), "");
+        assert_eq!(host_value(&binary), "");
         let none = RequestHeader::build("GET", b"/p", None).unwrap();
-        assert_eq!(host_value(&none, request_host(&none)), "");
+        assert_eq!(host_value(&none), "");
     }
 }
