@@ -735,6 +735,9 @@ impl ProxyHttp for EntryPointProxy {
                 e.set_retry(again);
             }
             Some(_) => e.set_retry(false),
+            // Go's HTTP/2 client does not resend a request whose connection its health
+            // check closed ("client connection lost"); pingora would, on a reused one.
+            None if wharf_upstream::lost_to_unanswered_ping(&e) => e.set_retry(false),
             // Go's transport (Traefik's) resends an idempotent request when a reused
             // connection turns out closed: writing the request failed, or the read found the
             // connection closed or reset. pingora marks only the read failures retryable.

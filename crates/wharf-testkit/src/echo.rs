@@ -62,6 +62,7 @@ pub struct EchoServer {
     received: Arc<Mutex<Vec<Received>>>,
     tls: bool,
     open: Arc<std::sync::atomic::AtomicUsize>,
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -99,6 +100,8 @@ impl EchoServer {
         let is_tls = tls.is_some();
         let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counter = open.clone();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let accepted_count = accepted.clone();
         let state = State {
             name: Arc::from(name),
             log: received.clone(),
@@ -109,6 +112,7 @@ impl EchoServer {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
+                accepted_count.fetch_add(1, Ordering::SeqCst);
                 let local = stream
                     .local_addr()
                     .map(|a| a.to_string())
@@ -169,6 +173,7 @@ impl EchoServer {
             received,
             tls: is_tls,
             open,
+            accepted,
             _runtime: runtime,
         }
     }
@@ -190,6 +195,11 @@ impl EchoServer {
     /// Connections open to this backend now.
     pub fn open_connections(&self) -> usize {
         self.open.load(Ordering::SeqCst)
+    }
+
+    /// Connections accepted so far (open or closed).
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
     }
 
     pub fn count(&self) -> usize {

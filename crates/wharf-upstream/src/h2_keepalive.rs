@@ -24,6 +24,46 @@ const FRAME_HEADER_LEN: usize = 9;
 const PING: u8 = 0x6;
 const ACK: u8 = 0x1;
 
+/// Why the health check failed a connection: its PING went unanswered (Go's "http2: client
+/// connection lost"). A request in flight on it fails and, as in Go, is not sent again.
+#[derive(Debug)]
+struct PingUnanswered(Duration);
+
+const UNANSWERED: &str = "the backend did not answer an HTTP/2 PING within pingTimeout";
+
+impl std::fmt::Display for PingUnanswered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{UNANSWERED} ({:?})", self.0)
+    }
+}
+
+impl std::error::Error for PingUnanswered {}
+
+/// Whether `e` (a proxied request's) came from a connection the health check failed. h2
+/// keeps of an I/O error only its kind and text, so past h2 the text tells it.
+pub fn lost_to_unanswered_ping(e: &pingora::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = match &e.cause {
+        Some(c) => Some(c.as_ref()),
+        None => None,
+    };
+    while let Some(c) = cause {
+        // `more_context` keeps the error it extends boxed in a box.
+        let wrapped = c.downcast_ref::<Box<pingora::Error>>().map(|b| b.as_ref());
+        if let Some(inner) = wrapped.or_else(|| c.downcast_ref::<pingora::Error>()) {
+            cause = inner.cause.as_ref().map(|c| c.as_ref() as _);
+        } else if let Some(h2) = c.downcast_ref::<h2::Error>() {
+            cause = h2.get_io().map(|io| io as _);
+        } else if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            return io.get_ref().is_some_and(|e| {
+                e.is::<PingUnanswered>() || e.to_string().starts_with(UNANSWERED)
+            });
+        } else {
+            return false;
+        }
+    }
+    false
+}
+
 /// The settings: `read_idle` before a PING, `ping_timeout` for its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeepaliveTimes {
@@ -293,10 +333,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H2Keepalive<S> {
                 Some(_) => {
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::TimedOut,
-                        format!(
-                            "the backend did not answer an HTTP/2 PING within pingTimeout ({:?})",
-                            self.times.ping_timeout
-                        ),
+                        PingUnanswered(self.times.ping_timeout),
                     ))
                 }
                 None if now >= self.last_read + self.times.read_idle => {
@@ -437,5 +474,30 @@ mod tests {
         assert!(out.at_boundary());
         out.follow(&frame(0, 0, &[1; 40])[..20]);
         assert!(!out.at_boundary());
+    }
+
+    #[test]
+    fn a_request_lost_to_an_unanswered_ping_is_told_apart() {
+        let lost = |io: std::io::Error| {
+            let e = pingora::Error::because(
+                pingora::ErrorType::ReadError,
+                "while reading h2 header",
+                io,
+            );
+            lost_to_unanswered_ping(&e.more_context("Peer: b"))
+        };
+        let unanswered = || PingUnanswered(Duration::from_secs(2));
+        let timed_out = std::io::ErrorKind::TimedOut;
+        assert!(lost(std::io::Error::new(timed_out, unanswered())));
+        // As h2 hands it on: its kind and text.
+        assert!(lost(std::io::Error::new(
+            timed_out,
+            unanswered().to_string()
+        )));
+        assert!(!lost(timed_out.into()));
+        assert!(!lost(std::io::Error::new(timed_out, "read timed out")));
+        assert!(!lost(std::io::ErrorKind::ConnectionReset.into()));
+        let other = pingora::Error::explain(pingora::ErrorType::ReadError, "no cause");
+        assert!(!lost_to_unanswered_ping(&other));
     }
 }

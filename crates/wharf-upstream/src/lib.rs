@@ -30,6 +30,7 @@ pub use balance::{Choice, Pick};
 pub use composite::{CompositeNode, Fallback, Mirror, Resolved, Routing, ServiceNode};
 pub use dns::{CachedName, Target};
 pub use exchange::{connect_addr, Client, IDLE};
+pub use h2_keepalive::lost_to_unanswered_ping;
 pub use peer::http_peer;
 pub use pool::{Outcome, ServicePool, CONNECT_FAILURE_BACKOFF};
 pub use registry::PoolRegistry;

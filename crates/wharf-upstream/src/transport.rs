@@ -36,14 +36,16 @@ pub struct Transport {
     /// without them.
     tls: Option<Result<Arc<TlsClient>, Arc<str>>>,
     /// Go's PING health check on h2 connections when `pingTimeout` is not the wait pingora
-    /// has built in: wharf's own connection then connects h2c and https servers (pingora
-    /// cannot pool such connections, so only then).
+    /// has built in: wharf's own connection then connects h2c and https servers.
     keepalive: Option<KeepaliveTimes>,
     /// `readIdleTimeout` for pingora's own pinger (when `pingTimeout` is its wait).
     h2_ping_interval: Option<Duration>,
     dial: Option<Duration>,
     response_header: Option<Duration>,
     idle: Option<Duration>,
+    /// The transport's settings, hashed: part of each server's pool key, so a connection made
+    /// under other settings (another CA, TLS version, ...) is not reused after a change.
+    key: u64,
 }
 
 impl std::fmt::Debug for Transport {
@@ -172,6 +174,12 @@ impl Transport {
             dial: nonzero(t.dial),
             response_header: nonzero(t.response_header),
             idle: nonzero(t.idle_conn),
+            key: {
+                use std::hash::{Hash, Hasher};
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                spec.hash(&mut hasher);
+                hasher.finish()
+            },
         };
         (transport, issues)
     }
@@ -258,10 +266,12 @@ impl Transport {
         plain: Option<&Connector>,
     ) -> HttpPeer {
         let own = |tls, expect_h2, learn| Some(self.connect(state, tls, expect_h2, learn));
+        // The server's connections, under these settings.
+        let group = state.id ^ self.key;
         let mut peer = match (scheme, &self.tls) {
             (UpstreamScheme::Https, Some(tls)) => {
                 // pingora speaks plain HTTP over the socket wharf's connection hands it.
-                let mut peer = self.peer(addr, UpstreamScheme::Http, host, state.id);
+                let mut peer = self.peer(addr, UpstreamScheme::Http, host, group);
                 let offer_h2 = h2_only || !self.disable_http2;
                 let expect_h2 = h2_only || (offer_h2 && state.speaks_h2());
                 let learn = (!h2_only).then(|| state.clone());
@@ -277,12 +287,12 @@ impl Transport {
                 peer
             }
             (UpstreamScheme::H2c, _) if self.keepalive.is_some() => {
-                let mut peer = self.peer(addr, scheme, host, state.id);
+                let mut peer = self.peer(addr, scheme, host, group);
                 peer.options.custom_l4 = own(None, true, None);
                 peer
             }
             _ => {
-                let mut peer = self.peer(addr, scheme, host, state.id);
+                let mut peer = self.peer(addr, scheme, host, group);
                 peer.options.custom_l4 = Some(match plain {
                     Some(plain) => plain.clone(),
                     None => self.plain_connect(state),
@@ -359,4 +369,47 @@ fn der_certificates(pem: &str) -> Result<Vec<Vec<u8>>, String> {
         return Err("not a valid PEM certificate list".into());
     }
     Ok(certs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wharf_model::{Origin, ProviderName, QualifiedName, TlsVersion};
+
+    fn spec() -> ServersTransportSpec {
+        let name = QualifiedName::new("t", &ProviderName::new("file"));
+        ServersTransportSpec::new(name, Origin::Default)
+    }
+
+    fn group(spec: &ServersTransportSpec, state: &Arc<ServerState>) -> u64 {
+        let addr: SocketAddr = "127.0.0.1:8443".parse().unwrap();
+        Transport::build(spec)
+            .0
+            .server_peer(addr, UpstreamScheme::Https, "b.test", state, false, None)
+            .group_key
+    }
+
+    #[test]
+    fn a_servers_connections_are_pooled_apart_under_other_settings() {
+        let state = Arc::new(ServerState::new());
+        let before = spec();
+        let mut tls13 = spec();
+        tls13.min_version = TlsVersion::Tls13;
+        assert_eq!(
+            group(&before, &state),
+            group(&spec(), &state),
+            "same settings"
+        );
+        assert_ne!(
+            group(&tls13, &state),
+            group(&before, &state),
+            "TLS 1.3 only"
+        );
+        let other = Arc::new(ServerState::new());
+        assert_ne!(
+            group(&before, &state),
+            group(&before, &other),
+            "another server"
+        );
+    }
 }

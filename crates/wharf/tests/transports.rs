@@ -301,6 +301,66 @@ http:
     assert_eq!(get("tls12.test").status, 200);
 }
 
+/// Connections made by wharf's own TLS client (a transport with TLS versions) and by its
+/// HTTP/2 PING wrapper (readIdleTimeout with a pingTimeout of its own) are kept alive and
+/// reused, as Go keeps them: sequential requests open no further connection at the backend.
+#[test]
+fn own_tls_and_pinged_connections_are_reused() {
+    let pki = TestPki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let files = pki.write(dir.path());
+    let h1 = EchoServer::start_tls("h1", pki.server_config(false));
+    let mut both = (*pki.server_config(false)).clone();
+    both.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let h2 = EchoServer::start_tls("h2", Arc::new(both));
+    let h2c = EchoServer::start("h2c");
+    let yaml = format!(
+        r#"
+http:
+  routers:
+    h1: {{rule: "Host(`h1.test`)", service: h1}}
+    h2: {{rule: "Host(`h2.test`)", service: h2}}
+    h2c: {{rule: "Host(`h2c.test`)", service: h2c}}
+  services:
+    h1: {{loadBalancer: {{servers: [{{url: "{h1}"}}], serversTransport: tls12}}}}
+    h2: {{loadBalancer: {{servers: [{{url: "{h2}"}}], serversTransport: tls12}}}}
+    h2c: {{loadBalancer: {{servers: [{{url: "h2c://{h2c}"}}], serversTransport: pinged}}}}
+  serversTransports:
+    tls12:
+      rootCAs: ["{ca}"]
+      maxVersion: VersionTLS12
+    pinged:
+      forwardingTimeouts: {{readIdleTimeout: 30s, pingTimeout: 10s}}
+"#,
+        h1 = h1.url(),
+        h2 = h2.url(),
+        h2c = h2c.addr,
+        ca = files.ca.display(),
+    );
+    let s = start(&yaml, &[]);
+    for (host, backend, version) in [
+        ("h1.test", &h1, "HTTP/1.1"),
+        ("h2.test", &h2, "HTTP/2.0"),
+        ("h2c.test", &h2c, "HTTP/2.0"),
+    ] {
+        // The first request may learn the protocol by ALPN (one connection closed unused).
+        let r = raw::get(s.web, host, "/", &[]).unwrap();
+        assert_eq!(r.status, 200, "{host}: {}\n{}", r.body_text(), s.proc.log());
+        let connections = backend.accepted();
+        for _ in 0..5 {
+            let r = raw::get(s.web, host, "/", &[]).unwrap();
+            assert_eq!(r.status, 200, "{host}: {}\n{}", r.body_text(), s.proc.log());
+            assert_eq!(r.json()["version"], version, "{host}");
+        }
+        assert_eq!(
+            backend.accepted(),
+            connections,
+            "{host}: each request opened a connection of its own"
+        );
+        assert_eq!(backend.open_connections(), 1, "{host}");
+    }
+}
+
 /// One route for `a.test` to the server `url` through the serversTransport `transport` (YAML).
 fn through_transport(url: &str, transport: &str) -> String {
     format!(

@@ -256,32 +256,7 @@ impl TransportConnector {
         // test_reusable_stream (in take): we assume server would never actively send data
         // first on an idle stream.
         self.idle_streams.take(peer.reuse_hash(), |stream| {
-            // wharf: a direct TCP connection is matched against the address it was connected
-            // to (kept in its socket digest at connect), not with a getpeername per reuse. A
-            // virtual socket (no fd) still fails the fd check below, as before: not reused.
-            if peer.get_proxy().is_none() && stream.id() >= 0 {
-                let connected = stream
-                    .get_socket_digest()
-                    .and_then(|d| d.peer_addr.get().cloned().flatten());
-                if let Some(addr) = connected {
-                    return &addr == peer.address();
-                }
-            }
-            #[cfg(unix)]
-            {
-                peer.matches_fd(stream.id())
-            }
-            #[cfg(windows)]
-            {
-                use std::os::windows::io::{AsRawSocket, RawSocket};
-                struct WrappedRawSocket(RawSocket);
-                impl AsRawSocket for WrappedRawSocket {
-                    fn as_raw_socket(&self) -> RawSocket {
-                        self.0
-                    }
-                }
-                peer.matches_sock(WrappedRawSocket(stream.id() as RawSocket))
-            }
+            connected_to(peer, stream.id(), stream.get_socket_digest().as_deref())
         })
     }
 
@@ -339,6 +314,39 @@ impl TransportConnector {
     /// access to the connector.
     pub fn unexpected_data_connection_counter(&self) -> Arc<AtomicU64> {
         self.unexpected_data_conn_count.clone()
+    }
+}
+
+/// wharf: whether a pooled connection (its fd `id` and socket digest) was made to `peer`,
+/// the guard against a reuse-hash collision. A direct connection, a virtual socket (no fd)
+/// included, is matched against the address it was connected to, kept in its socket digest
+/// at connect, instead of pingora's getpeername on every reuse, which a virtual socket never
+/// passes (so it was never reused). Through a CONNECT proxy, or without that address, the fd
+/// check as before.
+pub(crate) fn connected_to<P: Peer>(
+    peer: &P,
+    id: crate::protocols::UniqueIDType,
+    digest: Option<&crate::protocols::SocketDigest>,
+) -> bool {
+    if peer.get_proxy().is_none() {
+        if let Some(addr) = digest.and_then(|d| d.peer_addr.get()).and_then(Option::as_ref) {
+            return addr == peer.address();
+        }
+    }
+    #[cfg(unix)]
+    {
+        peer.matches_fd(id)
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::io::{AsRawSocket, RawSocket};
+        struct WrappedRawSocket(RawSocket);
+        impl AsRawSocket for WrappedRawSocket {
+            fn as_raw_socket(&self) -> RawSocket {
+                self.0
+            }
+        }
+        peer.matches_sock(WrappedRawSocket(id as RawSocket))
     }
 }
 

@@ -420,22 +420,11 @@ impl Connector {
             .filter(|c| !c.is_closed())
             .or_else(|| self.idle_pool.get(&reuse_hash));
         if let Some(conn) = maybe_conn {
-            #[cfg(unix)]
-            if !peer.matches_fd(conn.id()) {
+            // wharf: the address check of the HTTP/1 pool (see `connected_to`), so an h2
+            // connection over a virtual socket is reused too.
+            let socket = conn.digest().socket_digest.as_deref();
+            if !crate::connectors::connected_to(peer, conn.id(), socket) {
                 return Ok(None);
-            }
-            #[cfg(windows)]
-            {
-                use std::os::windows::io::{AsRawSocket, RawSocket};
-                struct WrappedRawSocket(RawSocket);
-                impl AsRawSocket for WrappedRawSocket {
-                    fn as_raw_socket(&self) -> RawSocket {
-                        self.0
-                    }
-                }
-                if !peer.matches_sock(WrappedRawSocket(conn.id() as RawSocket)) {
-                    return Ok(None);
-                }
             }
             let h2_stream = conn.spawn_stream().await?;
             if conn.more_streams_allowed() {
