@@ -5,7 +5,7 @@
                                       with its spread (min-max) when there are several
     report.py full DIR                benches/RESULTS.md from the TSVs compare.sh left in DIR
 
-KIND is load, rate, memory, tls, h2, ws or callgrind; the columns each script writes are listed in KINDS.
+KIND is load, rate, memory, tls, backend_tls, h2, ws or callgrind; the columns each script writes are listed in KINDS.
 """
 import os
 import statistics
@@ -28,6 +28,8 @@ KINDS = {
     "h2": ("proxy", [("req/s", 1, 0), ("mean ms", 1, 2), ("CPU µs/req", 1, 1),
                      ("RSS MiB", 1, 1)]),
     "ws": ("proxy", [("round trips/s", 1, 0), ("CPU µs/round trip", 1, 1), ("RSS MiB", 1, 1)]),
+    "backend_tls": ("proxy (route)", [("req/s", 1, 0), ("CPU µs/req", 1, 1),
+                                      ("backend connections", 1, 0)]),
 }
 ORDER = ["wharf", "wharf-obs", "floor", "traefik", "traefik-obs", "nginx", "haproxy"]
 

@@ -1,7 +1,7 @@
 //! A servers transport's options (`http.serversTransports.<name>` or the static
 //! `serversTransport`), with Traefik's defaults.
 
-use wharf_model::{ConfigIssue, PemSource, QualifiedName, ServersTransportSpec, PINGORA_PING_WAIT};
+use wharf_model::{ConfigIssue, PemSource, QualifiedName, ServersTransportSpec};
 
 use crate::decode::{boolean, check_keys, duration, integer, items, join, list, string, Issues};
 use crate::node::Node;
@@ -121,21 +121,6 @@ pub(crate) fn transport(
                 }
             }
         }
-        // pingora's h2 client waits a fixed time for a PING answer; another pingTimeout is
-        // applied by wharf's own connection, which pingora cannot pool. Said, since the
-        // default (15s) differs.
-        if !out.timeouts.read_idle.is_zero() && out.timeouts.ping != PINGORA_PING_WAIT {
-            issues.push(
-                ConfigIssue::warning(
-                    t.get("pingTimeout").map_or(t.origin.clone(), |p| p.origin.clone()),
-                    format!(
-                        "`{tp}.pingTimeout` ({:?}) is applied by wharf's own HTTP/2 connection to the servers, which its connection pool (pingora's) cannot keep: every request then opens a new connection",
-                        out.timeouts.ping
-                    ),
-                )
-                .with_hint(format!("pingTimeout: {PINGORA_PING_WAIT:?} is pingora's own wait, with pooled connections")),
-            );
-        }
     }
     if issues.has_errors_since(before) {
         return None;
@@ -194,14 +179,16 @@ mod tests {
     }
 
     #[test]
-    fn a_ping_timeout_pingora_cannot_apply_is_said() {
-        let (t, issues) = decode("forwardingTimeouts: {readIdleTimeout: 10s}\n");
-        assert!(t.is_some());
-        assert!(issues[0].message.contains("pingTimeout") && !issues[0].is_error());
-        let (_, issues) = decode("forwardingTimeouts: {readIdleTimeout: 10s, pingTimeout: 5s}\n");
-        assert!(issues.is_empty(), "{issues:?}");
-        let (_, issues) = decode("forwardingTimeouts: {pingTimeout: 2s}\n");
-        assert!(issues.is_empty(), "no pings, nothing to say: {issues:?}");
+    fn any_ping_timeout_is_taken_without_a_word() {
+        // Applied by pingora's pinger (5s) or wharf's own connection, pooled alike.
+        for yaml in [
+            "forwardingTimeouts: {readIdleTimeout: 10s}\n",
+            "forwardingTimeouts: {readIdleTimeout: 10s, pingTimeout: 5s}\n",
+            "forwardingTimeouts: {pingTimeout: 2s}\n",
+        ] {
+            let (t, issues) = decode(yaml);
+            assert!(t.is_some() && issues.is_empty(), "{yaml}: {issues:?}");
+        }
     }
 
     #[test]
