@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole comparison in one command: wharf, the pingora floor, Traefik 3.7.15, nginx and
 # HAProxy side by side on this machine (load/run.sh and load/rate.sh on the plain route, then wharf and Traefik
-# through the design's middlewares, load/memory.sh, tls/run.sh, h2/run.sh, ws/run.sh, callgrind/run.sh), written to
+# through the design's middlewares, load/memory.sh, tls/run.sh, tls/backend.sh, h2/run.sh, ws/run.sh, callgrind/run.sh), written to
 # benches/RESULTS.md with the machine, the method, each figure's spread and the ratios.
 #
 #   bash benches/compare.sh [seconds-per-run=10] [rounds=3]
@@ -36,6 +36,7 @@ ROUTE=headers bash benches/load/run.sh "$DURATION" 64 "$ROUNDS"
 ROUTE=forwardauth bash benches/load/run.sh "$DURATION" 64 "$ROUNDS"
 bash benches/load/memory.sh 10000 "$ROUNDS"
 bash benches/tls/run.sh "$DURATION" "$ROUNDS"
+bash benches/tls/backend.sh "$DURATION" "$ROUNDS"
 bash benches/h2/run.sh "$DURATION" 16 8 "$ROUNDS"
 bash benches/ws/run.sh "$DURATION" 64 "$ROUNDS"
 WHARF_BIN=$PWD/target/release/wharf bash benches/callgrind/run.sh

@@ -132,6 +132,13 @@ def ratios(d):
         if "wharf" in tls and "traefik" in tls:
             out.append(f"- Full TLS handshakes/s, wharf / Traefik: "
                        f"{ratio(tls['wharf'][0], tls['traefik'][0])} (target ≥ 2x).")
+    if exists(d, "backend-tls.tsv"):
+        bt = medians(os.path.join(d, "backend-tls.tsv"))
+        own = bt.get("wharf (own)")
+        for other in ("nginx (own)", "traefik (own)"):
+            if own and other in bt:
+                out.append(f"- TLS to the backend (wharf's own TLS client), wharf / {other.split()[0]}: "
+                           f"requests/s {ratio(own[0], bt[other][0])}, CPU per request {ratio(own[1], bt[other][1])}.")
     for name, title in (("h2c.tsv", "h2c"), ("h2tls.tsv", "h2 on TLS")):
         if not exists(d, name):
             continue
@@ -160,6 +167,7 @@ SECTIONS = [
     ("load-forwardauth.tsv", "load", "Through a `forwardAuth`"),
     ("memory.tsv", "memory", "Memory per idle keep-alive connection"),
     ("tls.tsv", "tls", "TLS (RSA 2048)"),
+    ("backend-tls.tsv", "backend_tls", "TLS to the backend (HTTPS nginx, keep-alive)"),
     ("h2tls.tsv", "h2", "HTTP/2 on TLS (h2)"),
     ("h2c.tsv", "h2", "HTTP/2 over cleartext (h2c)"),
     ("ws.tsv", "ws", "WebSocket"),
