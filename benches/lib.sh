@@ -161,6 +161,10 @@ start_proxy() { # name -> pid, port
     wharf) taskset -c 1 "$WHARF" --entryPoints.web.address=127.0.0.1:19181 \
              --providers.file.filename="$work/dyn.yml" --log.level=ERROR >"$work/wharf.log" 2>&1 &
            echo "$! 19181" ;;
+    # WHARF_BASE_BIN=path: another build, for a before/after in one run (PROXIES="wharf wharf-base").
+    wharf-base) taskset -c 1 "$WHARF_BASE_BIN" --entryPoints.web.address=127.0.0.1:19188 \
+             --providers.file.filename="$work/dyn.yml" --log.level=ERROR >"$work/wharf-base.log" 2>&1 &
+           echo "$! 19188" ;;
     floor) taskset -c 1 "$FLOOR" 127.0.0.1:19187 "$UPSTREAM" bench.local >"$work/floor.log" 2>&1 &
            echo "$! 19187" ;;
     traefik) taskset -c 1 "$TRAEFIK" --entryPoints.web.address=127.0.0.1:19182 \

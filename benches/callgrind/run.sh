@@ -69,7 +69,8 @@ for route in ${ROUTES:-plain headers forwardauth observed}; do
       "--accesslog.filePath=$work/logs/access.log")
   fi
   # Instrumentation starts off (start-up is not measured, and runs at near native speed).
-  valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/cg.$route.%p" \
+  # On one core, as the design's half core runs it (one data-plane thread), as the load benches.
+  taskset -c 1 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/cg.$route.%p" \
     "$WHARF" --entryPoints.web.address=127.0.0.1:19381 --providers.file.filename="$work/$route.yml" \
     --log.level=ERROR "${observability[@]}" >"$work/$route.log" 2>&1 &
   pid=$!

@@ -11,7 +11,7 @@
 #   ROUTE=observe bash benches/load/run.sh ...      # plain route, with and without Prometheus
 #                                                   # metrics + a JSON access log (wharf-obs, traefik-obs)
 # With ROUTE set, only wharf and Traefik run (nginx has no equivalent middlewares).
-# PROXIES="wharf floor" picks the proxies.
+# PROXIES="wharf floor" picks the proxies; with WHARF_BASE_BIN=path, `wharf-base` is that build.
 #
 # Caveats: a 2-core machine shared by load generator, backend and proxy; numbers vary by up to
 # ±25 % between runs, so compare only numbers taken in the same run (the rounds interleave the

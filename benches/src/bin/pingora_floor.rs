@@ -48,8 +48,11 @@ fn main() {
         eprintln!("usage: pingora_floor <listen addr> <backend addr> <host>");
         std::process::exit(2);
     }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // As wharf runs it: no work stealing on one thread.
     let conf = ServerConf {
-        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        threads,
+        work_stealing: threads > 1,
         ..ServerConf::default()
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
