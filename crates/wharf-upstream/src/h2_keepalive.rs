@@ -42,10 +42,7 @@ impl std::error::Error for PingUnanswered {}
 /// Whether `e` (a proxied request's) came from a connection the health check failed. h2
 /// keeps of an I/O error only its kind and text, so past h2 the text tells it.
 pub fn lost_to_unanswered_ping(e: &pingora::Error) -> bool {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = match &e.cause {
-        Some(c) => Some(c.as_ref()),
-        None => None,
-    };
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = e.cause.as_deref().map(|c| c as _);
     while let Some(c) = cause {
         // `more_context` keeps the error it extends boxed in a box.
         let wrapped = c.downcast_ref::<Box<pingora::Error>>().map(|b| b.as_ref());

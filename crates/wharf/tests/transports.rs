@@ -358,7 +358,12 @@ http:
             connections,
             "{host}: each request opened a connection of its own"
         );
-        assert_eq!(backend.open_connections(), 1, "{host}");
+        // A connection closed after the ALPN lesson is seen closed by the backend in time.
+        assert!(
+            wait_until(WAIT, || backend.open_connections() == 1),
+            "{host}: {} connections open",
+            backend.open_connections()
+        );
     }
 }
 
