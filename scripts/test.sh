@@ -22,6 +22,8 @@ export TRAEFIK_BIN="$scripts_dir/traefik"
 need_apt=()
 command -v testssl >/dev/null || need_apt+=(testssl.sh)
 command -v pebble >/dev/null || need_apt+=(pebble)
+# A real Redis backs the Redis provider's tests (tests/redis_provider.rs).
+command -v redis-server >/dev/null || need_apt+=(redis-server)
 # A real Prometheus scrapes wharf in tests/metrics.rs; headless Chromium (driven through
 # chromedriver) loads the dashboard in tests/dashboard.rs.
 command -v prometheus >/dev/null || need_apt+=(prometheus)

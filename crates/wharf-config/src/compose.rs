@@ -308,6 +308,7 @@ impl ComposeFile {
                     ports: s.ports.clone(),
                     bindings: Vec::new(),
                     network_mode: s.network_mode.clone().unwrap_or_else(|| "bridge".into()),
+                    swarm_service: None,
                 }
             })
             .collect()

@@ -125,7 +125,7 @@ pub fn section_enabled(node: &Node, path: &str, issues: &mut Issues) -> bool {
     }
 }
 
-fn parse_bool(s: &str) -> Option<bool> {
+pub(crate) fn parse_bool(s: &str) -> Option<bool> {
     match s.to_ascii_lowercase().as_str() {
         "true" => Some(true),
         "false" => Some(false),

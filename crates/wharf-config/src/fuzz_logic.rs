@@ -89,6 +89,7 @@ pub fn docker_labels(data: &[u8]) {
             ports: vec![80],
             bindings: Vec::new(),
             network_mode: "net".into(),
+            swarm_service: None,
         })
         .collect();
     let config = wharf_model::DockerProviderConfig::default();

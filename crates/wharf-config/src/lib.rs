@@ -23,6 +23,7 @@ mod dynamic;
 mod fuzz_anchors;
 pub mod fuzz_logic;
 mod health_check;
+pub mod kv;
 pub mod lint;
 mod middlewares;
 mod node;

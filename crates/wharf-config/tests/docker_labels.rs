@@ -32,6 +32,7 @@ fn container(name: &str, ip: &str, labels: &[(&str, &str)]) -> ContainerInfo {
         ports: vec![8080, 80],
         bindings: vec![],
         network_mode: "myapp_default".into(),
+        swarm_service: None,
     }
 }
 

@@ -261,6 +261,7 @@ impl Controller {
             },
         );
         self.writer.publish(generation);
+        self.pools.departed();
         if let Some(round) = round {
             let errors = issues.iter().filter(|i| i.is_error()).count() as u64;
             round.finish(id, errors, issues.len() as u64 - errors);

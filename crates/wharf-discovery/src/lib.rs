@@ -1,16 +1,20 @@
 //! Providers: they watch a source of dynamic configuration and send [`ProviderUpdate`]s.
 //!
-//! The file provider watches YAML files; the Docker provider follows the engine. A provider never
+//! The file provider watches YAML files; the Docker and Swarm providers follow the engine; the
+//! Redis provider follows keys under a root, in Traefik's layout. A provider never
 //! validates references (that needs every provider's config): it only decodes its own source
 //! into a `RawDynamicConfig` with origins.
 
 mod contain;
 pub mod docker;
 mod file;
+mod reconnect;
+mod redis;
 
 pub use contain::panic_message;
-pub use docker::DockerProvider;
+pub use docker::{DockerProvider, SwarmProvider};
 pub use file::{load_paths, FileProvider, LoadError};
+pub use redis::{RedisProvider, RedisProviderError, POLL_WITHOUT_NOTIFICATIONS};
 
 use wharf_config::RawDynamicConfig;
 use wharf_model::{ConfigIssue, ProviderName};

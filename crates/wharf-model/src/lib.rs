@@ -41,7 +41,8 @@ pub use static_config::{
     AccessLogConfig, AccessLogFields, AccessLogFilters, AccessLogFormat, AcmeConfig, AcmeKeyType,
     ApiConfig, CertResolverConfig, DockerProviderConfig, EntryPoint, EntryPointRedirect,
     FileProviderConfig, ForwardedHeaders, HeaderMode, LogConfig, PingConfig, PrometheusConfig,
-    ProvidersConfig, StaticConfig, UnderscoreHeaders, DEFAULT_MAX_HEADER_BYTES, LETS_ENCRYPT,
+    ProvidersConfig, RedisConnection, RedisProviderConfig, StaticConfig, SwarmProviderConfig,
+    UnderscoreHeaders, DEFAULT_MAX_HEADER_BYTES, LETS_ENCRYPT,
 };
 pub use tls::{
     qualify_tls_options, CertificateSpec, CipherSuite, ClientAuthSpec, ClientAuthType, Curve,

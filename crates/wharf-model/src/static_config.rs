@@ -93,12 +93,74 @@ pub struct ProvidersConfig {
     pub throttle: Option<Duration>,
     pub file: Option<FileProviderConfig>,
     pub docker: Option<DockerProviderConfig>,
+    pub swarm: Option<SwarmProviderConfig>,
+    pub redis: Option<RedisProviderConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileProviderConfig {
     File { path: PathBuf, watch: bool },
     Directory { path: PathBuf, watch: bool },
+}
+
+/// `providers.swarm`: the Docker provider's options (labels under `deploy.labels`, read from
+/// Swarm services) and the polling interval Traefik refreshes at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwarmProviderConfig {
+    /// endpoint, exposedByDefault, network, defaultRule, constraints, watch, allowEmptyServices.
+    pub shared: DockerProviderConfig,
+    /// `refreshSeconds` (Traefik: 15 s, its only way to see changes). wharf follows the
+    /// engine's events and lists again at this interval as well, for tasks on other nodes.
+    pub refresh: std::time::Duration,
+}
+
+impl Default for SwarmProviderConfig {
+    fn default() -> Self {
+        SwarmProviderConfig {
+            shared: DockerProviderConfig::default(),
+            refresh: std::time::Duration::from_secs(15),
+        }
+    }
+}
+
+/// How to reach one Redis server (the Redis provider; later the `rateLimit.redis` and ACME
+/// stores share it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisConnection {
+    /// `host:port` (Traefik accepts one endpoint without Sentinel).
+    pub endpoint: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub db: u32,
+}
+
+impl Default for RedisConnection {
+    /// Traefik's defaults.
+    fn default() -> Self {
+        RedisConnection {
+            endpoint: "127.0.0.1:6379".into(),
+            username: None,
+            password: None,
+            db: 0,
+        }
+    }
+}
+
+/// `providers.redis`: dynamic configuration stored under `rootKey`, in Traefik's key layout
+/// (`traefik/http/routers/<name>/rule`, lists as `.../entryPoints/0`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisProviderConfig {
+    pub connection: RedisConnection,
+    pub root_key: String,
+}
+
+impl Default for RedisProviderConfig {
+    fn default() -> Self {
+        RedisProviderConfig {
+            connection: RedisConnection::default(),
+            root_key: "traefik".into(),
+        }
+    }
 }
 
 /// `providers.docker`: validated now, used by the Docker provider.

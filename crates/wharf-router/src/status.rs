@@ -13,6 +13,8 @@ pub const STUCK_AFTER: Duration = Duration::from_secs(10);
 pub enum ProviderSlot {
     File,
     Docker,
+    Swarm,
+    Redis,
 }
 
 impl ProviderSlot {
@@ -20,6 +22,8 @@ impl ProviderSlot {
         match self {
             ProviderSlot::File => 1,
             ProviderSlot::Docker => 2,
+            ProviderSlot::Swarm => 4,
+            ProviderSlot::Redis => 8,
         }
     }
 
@@ -27,6 +31,8 @@ impl ProviderSlot {
         match self {
             ProviderSlot::File => "file",
             ProviderSlot::Docker => "docker",
+            ProviderSlot::Swarm => "swarm",
+            ProviderSlot::Redis => "redis",
         }
     }
 
@@ -34,11 +40,18 @@ impl ProviderSlot {
         match name {
             "file" => Some(ProviderSlot::File),
             "docker" => Some(ProviderSlot::Docker),
+            "swarm" => Some(ProviderSlot::Swarm),
+            "redis" => Some(ProviderSlot::Redis),
             _ => None,
         }
     }
 
-    const ALL: [ProviderSlot; 2] = [ProviderSlot::File, ProviderSlot::Docker];
+    const ALL: [ProviderSlot; 4] = [
+        ProviderSlot::File,
+        ProviderSlot::Docker,
+        ProviderSlot::Swarm,
+        ProviderSlot::Redis,
+    ];
 }
 
 #[derive(Debug)]

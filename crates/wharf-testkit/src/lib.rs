@@ -7,6 +7,7 @@
 //! - [`docker`]: the echo image built locally, test networks and labelled containers;
 //! - [`socket_proxy`]: a recording, cuttable proxy in front of the Docker socket;
 //! - [`pebble`]: Let's Encrypt's test ACME server on loopback;
+//! - [`redis_server`]: a real Redis on loopback that can be killed and restarted;
 //! - [`tcp_relay`]: a TCP relay whose connections can be frozen open;
 //! - [`tls_client`]: a TLS client that reports what a handshake was served;
 //! - [`wait_until`]: waits on a condition, never on a fixed sleep;
@@ -22,6 +23,7 @@ pub mod probe;
 mod process;
 pub mod raw;
 mod recording;
+pub mod redis_server;
 pub mod socket_proxy;
 pub mod tcp_relay;
 pub mod tls_client;

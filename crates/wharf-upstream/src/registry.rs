@@ -33,6 +33,9 @@ pub struct PoolRegistry {
     pools: HashMap<QualifiedName, Entry>,
     composites: HashMap<QualifiedName, Arc<CompositeNode>>,
     states: HashMap<(QualifiedName, String), Arc<ServerState>>,
+    /// Servers gone from the last synced configuration, told so by [`Self::departed`] once
+    /// the generation without them is published.
+    departed: Vec<Arc<ServerState>>,
     client: Arc<Client>,
     changes: Arc<Notify>,
 }
@@ -52,6 +55,7 @@ impl Default for PoolRegistry {
             pools: HashMap::new(),
             composites: HashMap::new(),
             states: HashMap::new(),
+            departed: Vec::new(),
             client: Arc::new(Client::new()),
             changes: Arc::new(Notify::new()),
         }
@@ -59,6 +63,15 @@ impl Default for PoolRegistry {
 }
 
 impl PoolRegistry {
+    /// Tells the servers that left with the last [`Self::sync`] that they did: call it once the
+    /// generation without them is published. Told before, a request still starting on the
+    /// previous generation would find every server of a fully replaced service gone (503).
+    pub fn departed(&mut self) {
+        for state in self.departed.drain(..) {
+            state.leave();
+        }
+    }
+
     /// Brings the registry in line with `config`: unchanged services keep their pool, changed
     /// or new ones get a fresh pool (with the state of the servers they keep), removed ones
     /// are forgotten (in-flight requests keep theirs through their `Arc`). Health checks run
@@ -71,10 +84,11 @@ impl PoolRegistry {
             .iter()
             .flat_map(|(name, s)| s.servers.iter().map(move |srv| (name, srv.url.as_str())))
             .collect();
+        let departed = &mut self.departed;
         self.states.retain(|(name, url), state| {
             let stays = wanted.contains(&(name, url.as_str()));
             if !stays {
-                state.leave();
+                departed.push(state.clone());
             }
             stays
         });
@@ -199,6 +213,9 @@ mod tests {
         let name = QualifiedName::new("s", &wharf_model::ProviderName::new("file"));
         let before = registry.get(&name).expect("pool");
         registry.sync(&config(&[1]));
+        // Until the generation without it is published, the old pool still offers it.
+        assert!(before.states[1].available());
+        registry.departed();
         let after = registry.get(&name).expect("pool");
         assert!(Arc::ptr_eq(&before.states[0], &after.states[0]));
         assert!(!after.states[0].has_left() && after.states[0].available());

@@ -13,7 +13,7 @@ use pingora::services::listening::Service;
 use tokio::sync::mpsc;
 use wharf_config::{load_static, StaticInputs, StaticSource};
 use wharf_control::Controller;
-use wharf_discovery::{DockerProvider, FileProvider};
+use wharf_discovery::{DockerProvider, FileProvider, RedisProvider, SwarmProvider};
 use wharf_model::{Severity, StaticConfig};
 use wharf_proxy::edge::{EdgeApp, EdgeLimits, HeadLimits};
 use wharf_proxy::{EntryPointProxy, EntryPointSettings, Lifecycle};
@@ -79,6 +79,12 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
     }
     if statics.providers.docker.is_some() {
         enabled.push(ProviderSlot::Docker);
+    }
+    if statics.providers.swarm.is_some() {
+        enabled.push(ProviderSlot::Swarm);
+    }
+    if statics.providers.redis.is_some() {
+        enabled.push(ProviderSlot::Redis);
     }
     let control = Arc::new(ControlStatus::new(&enabled));
     let metrics = statics.metrics.as_ref().map(|m| {
@@ -298,6 +304,14 @@ fn start_control_plane(
         .as_ref()
         .filter(|_| statics.providers.docker.is_some())
         .map(|m| m.provider("docker"));
+    let swarm_state = metrics
+        .as_ref()
+        .filter(|_| statics.providers.swarm.is_some())
+        .map(|m| m.provider("swarm"));
+    let redis_state = metrics
+        .as_ref()
+        .filter(|_| statics.providers.redis.is_some())
+        .map(|m| m.provider("redis"));
     if let Some(metrics) = metrics {
         controller = controller.with_metrics(metrics);
     }
@@ -323,25 +337,53 @@ fn start_control_plane(
             None => provider,
         }
     });
+    let swarm = statics.providers.swarm.clone().map(|s| {
+        let provider = SwarmProvider::new(s, statics.providers.throttle);
+        match swarm_state {
+            Some(state) => provider.with_state(state),
+            None => provider,
+        }
+    });
+    let redis = statics.providers.redis.clone().map(|r| {
+        let provider = RedisProvider::new(r, statics.providers.throttle);
+        match redis_state {
+            Some(state) => provider.with_state(state),
+            None => provider,
+        }
+    });
     rt.block_on(async {
         // The first configuration is live before any listener accepts a connection.
         controller.publish_initial();
         if let Some(provider) = file {
             let first = provider.load(true);
             controller.apply(first);
-            supervise(ProviderSlot::File, provider.watch(tx.clone()), control.clone());
+            supervise(
+                ProviderSlot::File,
+                provider.watch(tx.clone()),
+                control.clone(),
+            );
         }
+        // Docker, Swarm, Redis: a short wait so their routes serve the first request; an
+        // unreachable server only delays them, never start-up.
         if let Some(provider) = docker {
-            // Wait briefly for the engine so containers are routable from the first request;
-            // an unreachable engine only delays the Docker routes, never start-up.
-            match tokio::time::timeout(Duration::from_secs(5), provider.load()).await {
-                Ok(Ok(update)) => {
-                    controller.apply(Ok(update));
-                }
-                Ok(Err(e)) => tracing::error!(error = %e, "docker provider: not available yet; retrying in the background"),
-                Err(_) => tracing::error!("docker provider: no answer within 5 s; retrying in the background"),
-            }
-            supervise(ProviderSlot::Docker, provider.watch(tx), control.clone());
+            first_load(&mut controller, "docker", provider.load()).await;
+            supervise(
+                ProviderSlot::Docker,
+                provider.watch(tx.clone()),
+                control.clone(),
+            );
+        }
+        if let Some(provider) = swarm {
+            first_load(&mut controller, "swarm", provider.load()).await;
+            supervise(
+                ProviderSlot::Swarm,
+                provider.watch(tx.clone()),
+                control.clone(),
+            );
+        }
+        if let Some(provider) = redis {
+            first_load(&mut controller, "redis", provider.load()).await;
+            supervise(ProviderSlot::Redis, provider.watch(tx), control.clone());
         }
     });
     let acme_rx = acme.map(|manager| {
@@ -350,6 +392,26 @@ fn start_control_plane(
     });
     rt.spawn(controller.run(rx, acme_rx));
     Ok(())
+}
+
+/// Applies a followed provider's first read if it answers within 5 s; otherwise its watch
+/// delivers the configuration later.
+async fn first_load<E: std::fmt::Display>(
+    controller: &mut Controller,
+    provider: &str,
+    load: impl std::future::Future<Output = Result<wharf_discovery::ProviderUpdate, E>>,
+) {
+    match tokio::time::timeout(Duration::from_secs(5), load).await {
+        Ok(Ok(update)) => {
+            controller.apply(Ok(update));
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "{provider} provider: not available yet; retrying in the background")
+        }
+        Err(_) => {
+            tracing::error!("{provider} provider: no answer within 5 s; retrying in the background")
+        }
+    }
 }
 
 /// Runs a provider's task; if it ever dies (a bug), readiness says so instead of the

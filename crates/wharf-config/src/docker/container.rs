@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use wharf_model::Origin;
+
 use super::naming::normalize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +46,10 @@ pub struct ContainerInfo {
     pub bindings: Vec<PortBinding>,
     /// `bridge`, `host`, `container:<id>`, `none`, or a network name.
     pub network_mode: String,
+    /// Set for what the Swarm provider describes (a service's virtual IP, or one of its
+    /// tasks): the service's name, which names the routers and services; its labels are the
+    /// service's, under `traefik.swarm.*` for the provider's own.
+    pub swarm_service: Option<String>,
 }
 
 impl ContainerInfo {
@@ -52,14 +58,42 @@ impl ContainerInfo {
     }
 
     /// Traefik's `<name>`: normalize(`<compose service>_<compose project>`), else the
-    /// normalized container name.
+    /// normalized Swarm service or container name.
     pub fn service_name(&self) -> String {
         match (
             self.label("com.docker.compose.service"),
             self.label("com.docker.compose.project"),
         ) {
             (Some(service), Some(project)) => normalize(&format!("{service}_{project}")),
-            _ => normalize(&self.name),
+            _ => normalize(self.swarm_service.as_deref().unwrap_or(&self.name)),
         }
+    }
+
+    /// Where a label (or, with an empty key, the whole container or service) came from.
+    pub fn origin(&self, key: &str) -> Origin {
+        match &self.swarm_service {
+            Some(service) => Origin::ServiceLabel {
+                service: service.clone(),
+                key: key.to_string(),
+            },
+            None => Origin::Label {
+                container: self.name.clone(),
+                key: key.to_string(),
+            },
+        }
+    }
+
+    /// The network label and its value: `traefik.docker.network` for containers;
+    /// `traefik.swarm.network` (or the deprecated `traefik.docker.network`) for Swarm.
+    pub fn network_label(&self) -> Option<(&'static str, &str)> {
+        let docker = self
+            .label("traefik.docker.network")
+            .map(|v| ("traefik.docker.network", v));
+        if self.swarm_service.is_some() {
+            if let Some(v) = self.label("traefik.swarm.network") {
+                return Some(("traefik.swarm.network", v));
+            }
+        }
+        docker
     }
 }

@@ -1,6 +1,6 @@
 //! A container's `traefik.*` labels -> an `http` node tree in the file provider's shape.
 
-use wharf_model::{ConfigIssue, Origin};
+use wharf_model::ConfigIssue;
 
 use super::container::ContainerInfo;
 use crate::decode::{nearest, Issues};
@@ -8,10 +8,7 @@ use crate::node::{key_segments as segments, Node, NodeValue};
 
 /// Lowers the labels; None if the container must be skipped (reported).
 pub(super) fn lower(c: &ContainerInfo, issues: &mut Issues) -> Option<Node> {
-    let here = Origin::Label {
-        container: c.name.clone(),
-        key: String::new(),
-    };
+    let here = c.origin("");
     let mut root = Node::empty_map(here.clone());
     root.set("http", Node::empty_map(here));
     let mut unsupported_warned = false;
@@ -20,13 +17,11 @@ pub(super) fn lower(c: &ContainerInfo, issues: &mut Issues) -> Option<Node> {
         if !lower.starts_with("traefik.")
             || lower == "traefik.enable"
             || lower.starts_with("traefik.docker.")
+            || lower.starts_with("traefik.swarm.")
         {
             continue;
         }
-        let origin = Origin::Label {
-            container: c.name.clone(),
-            key: key.clone(),
-        };
+        let origin = c.origin(key);
         let segs = segments(key);
         if segs[0] != "traefik" {
             issues.push(

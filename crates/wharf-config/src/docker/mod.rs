@@ -4,18 +4,21 @@
 //! Per container: filter (enable, constraints, state, health), lower its `traefik.*` labels
 //! ([`labels`]), turn `loadbalancer.server.*` into a server URL ([`servers`]), add Traefik's
 //! default service and router, then merge all containers ([`merge`]): replicas of one Compose
-//! service become several servers of one service.
+//! service become several servers of one service. The Swarm provider describes its services
+//! and tasks the same way ([`swarm`]).
 
 mod container;
 mod labels;
 mod merge;
 mod naming;
 mod servers;
+mod swarm;
 
 pub use container::{ContainerInfo, HealthState, NetworkInfo, PortBinding};
 pub use naming::{normalize, render_default_rule, DefaultRuleError};
+pub use swarm::{services_to_containers, swarm_to_config, SwarmService, SwarmTask};
 
-use wharf_model::{ConfigIssue, DockerProviderConfig, Origin};
+use wharf_model::{ConfigIssue, DockerProviderConfig};
 use wharf_rule::{parse_constraints, ConstraintExpr};
 
 use crate::decode::Issues;
@@ -55,10 +58,7 @@ fn container_tree(
     constraints: Option<&ConstraintExpr>,
     issues: &mut Issues,
 ) -> Option<Node> {
-    let origin = |key: &str| Origin::Label {
-        container: c.name.clone(),
-        key: key.to_string(),
-    };
+    let origin = |key: &str| c.origin(key);
     let enabled = match c.label("traefik.enable") {
         None => config.exposed_by_default,
         Some(v) if v.eq_ignore_ascii_case("true") => true,
@@ -100,7 +100,12 @@ fn container_tree(
     let mut tree = labels::lower(c, issues)?;
     let name = c.service_name();
     let serve = c.running && healthy;
-    servers::lower_services(&mut tree, c, all, config, &name, serve, issues);
+    if !servers::lower_services(&mut tree, c, all, config, &name, serve, issues) {
+        // Nothing of it is used, but its other mistakes are still worth fixing now.
+        let (_, shape_issues) = decode_dynamic(&tree);
+        issues.0.extend(shape_issues);
+        return None;
+    }
     add_defaults(&mut tree, c, config, &name, issues);
     Some(tree)
 }
@@ -113,10 +118,7 @@ fn add_defaults(
     name: &str,
     issues: &mut Issues,
 ) {
-    let here = Origin::Label {
-        container: c.name.clone(),
-        key: String::new(),
-    };
+    let here = c.origin("");
     let routers_origin = here.clone();
     let http = tree.get_mut("http").expect("lowered trees have http");
     let service_names: Vec<String> = http

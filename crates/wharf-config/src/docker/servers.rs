@@ -22,6 +22,8 @@ const LB_KEYS: &[&str] = &[
 
 /// Rewrites every label-defined service into file shape (a `servers` list), adding the default
 /// service when the labels define none. `serve` false gives an empty server list (503).
+/// Returns false if a service has no usable server: then, as in Traefik, nothing the labels
+/// define is kept (reported here).
 pub(super) fn lower_services(
     tree: &mut Node,
     c: &ContainerInfo,
@@ -30,11 +32,8 @@ pub(super) fn lower_services(
     default_name: &str,
     serve: bool,
     issues: &mut Issues,
-) {
-    let here = Origin::Label {
-        container: c.name.clone(),
-        key: String::new(),
-    };
+) -> bool {
+    let here = c.origin("");
     let http = tree.get_mut("http").expect("lowered trees have http");
     if http.get("services").is_none_or(|s| s.entries().is_empty()) {
         let mut services = Node::empty_map(here.clone());
@@ -45,8 +44,9 @@ pub(super) fn lower_services(
     }
     let services = http.get_mut("services").expect("just set");
     let NodeValue::Map(entries) = &mut services.value else {
-        return;
+        return true;
     };
+    let mut usable = true;
     entries.retain_mut(|(key, service)| {
         let path = format!("traefik.http.services.{}", key.name);
         let Some(lb) = service.get_mut("loadBalancer") else {
@@ -84,7 +84,7 @@ pub(super) fn lower_services(
                 }
             }
         }
-        match server_url(server.as_ref(), c, all, config) {
+        match server_url(server.as_ref(), c, all, config, serve) {
             Ok((url, origin)) => {
                 let mut entry = Node::empty_map(origin.clone());
                 entry.set("url", Node::scalar(origin.clone(), url));
@@ -100,24 +100,20 @@ pub(super) fn lower_services(
                 issues.push(ConfigIssue::error(
                     key.origin.clone(),
                     format!(
-                        "service `{}` is dropped because it has no usable server",
+                        "service `{}` has no usable server, so nothing these labels define is used (as in Traefik)",
                         key.name
                     ),
                 ));
+                usable = false;
                 false
             }
         }
     });
+    usable
 }
 
 fn label_origin(c: &ContainerInfo, node: Option<&Node>) -> Origin {
-    node.map_or_else(
-        || Origin::Label {
-            container: c.name.clone(),
-            key: String::new(),
-        },
-        |n| n.origin.clone(),
-    )
+    node.map_or_else(|| c.origin(""), |n| n.origin.clone())
 }
 
 /// The server URL and the origin to blame for it.
@@ -126,6 +122,7 @@ fn server_url(
     c: &ContainerInfo,
     all: &[ContainerInfo],
     config: &DockerProviderConfig,
+    serve: bool,
 ) -> Result<(String, Origin), ConfigIssue> {
     let get = |k: &str| server.and_then(|s| s.get(k));
     let text = |n: &Node| n.as_scalar().unwrap_or("").trim().to_string();
@@ -166,6 +163,11 @@ fn server_url(
         },
     };
     let origin = label_origin(c, get("port"));
+    if !serve && c.networks.is_empty() && c.network_mode.is_empty() {
+        // Nothing to serve yet and no address to serve it at (a Swarm service with no running
+        // task): the service has no servers, and the port above is still checked.
+        return Ok((String::new(), origin));
+    }
     if config.use_bind_port_ip {
         if let Some(b) = c.bindings.iter().find(|b| {
             b.container_port == port && !matches!(b.host_ip.as_str(), "" | "0.0.0.0" | "::")
@@ -198,10 +200,7 @@ fn container_ip(
     config: &DockerProviderConfig,
     depth: usize,
 ) -> Result<IpAddr, ConfigIssue> {
-    let origin = |key: &str| Origin::Label {
-        container: c.name.clone(),
-        key: key.to_string(),
-    };
+    let origin = |key: &str| c.origin(key);
     if c.network_mode == "host" {
         return Ok(IpAddr::from([127, 0, 0, 1]));
     }
@@ -218,32 +217,28 @@ fn container_ip(
             )),
         };
     }
-    let wanted = c
-        .label("traefik.docker.network")
-        .map(str::to_string)
+    let label = c.network_label();
+    let wanted = label
+        .map(|(_, v)| v.to_string())
         .or_else(|| config.network.clone());
+    let key = label.map_or("", |(k, _)| k);
     let pick = |n: &super::container::NetworkInfo| n.ipv4.or(n.ipv6);
     if let Some(wanted) = wanted {
         return match c.networks.iter().find(|n| n.name == wanted) {
             Some(n) => pick(n).ok_or_else(|| {
                 ConfigIssue::error(
-                    origin("traefik.docker.network"),
+                    origin(key),
                     format!("has no IP address on network `{wanted}`"),
                 )
             }),
             None => {
                 let names: Vec<&str> = c.networks.iter().map(|n| n.name.as_str()).collect();
-                let key = if c.label("traefik.docker.network").is_some() {
-                    "traefik.docker.network"
-                } else {
-                    ""
-                };
                 Err(ConfigIssue::error(
                     origin(key),
                     format!("is not attached to network `{wanted}` (it is on: {})", names.join(", ")),
                 )
                 .with_hint(
-                    "use the network's full name as `docker network ls` shows it (Compose prefixes the project name), or attach the container to it",
+                    "use the network's full name as `docker network ls` shows it (Compose and `docker stack` prefix the project or stack name), or attach it to that network",
                 ))
             }
         };

@@ -1,11 +1,14 @@
-//! `providers`: file, docker, throttle.
+//! `providers`: file, docker, swarm, redis, throttle.
 
 use std::path::PathBuf;
 
-use wharf_model::{ConfigIssue, DockerProviderConfig, FileProviderConfig, ProvidersConfig};
+use wharf_model::{
+    ConfigIssue, DockerProviderConfig, FileProviderConfig, ProvidersConfig, RedisConnection,
+    RedisProviderConfig, SwarmProviderConfig,
+};
 
 use super::{get_bool, get_duration, get_string};
-use crate::decode::{check_keys, duration, section_enabled, Issues};
+use crate::decode::{check_keys, duration, integer, list, section_enabled, Issues};
 use crate::node::Node;
 
 pub(super) fn providers(n: Option<&Node>, issues: &mut Issues) -> ProvidersConfig {
@@ -14,9 +17,14 @@ pub(super) fn providers(n: Option<&Node>, issues: &mut Issues) -> ProvidersConfi
     check_keys(
         n,
         "providers",
-        &["providersThrottleDuration", "file", "docker"],
         &[
+            "providersThrottleDuration",
+            "file",
+            "docker",
             "swarm",
+            "redis",
+        ],
+        &[
             "kubernetesCRD",
             "kubernetesIngress",
             "kubernetesIngressNGINX",
@@ -27,7 +35,6 @@ pub(super) fn providers(n: Option<&Node>, issues: &mut Issues) -> ProvidersConfi
             "nomad",
             "ecs",
             "etcd",
-            "redis",
             "http",
             "zooKeeper",
             "rest",
@@ -92,68 +99,169 @@ pub(super) fn providers(n: Option<&Node>, issues: &mut Issues) -> ProvidersConfi
         .get("docker")
         .filter(|d| section_enabled(d, "providers.docker", issues))
     {
-        let dp = "providers.docker";
-        check_keys(
-            d,
-            dp,
-            &[
-                "endpoint",
-                "exposedByDefault",
-                "network",
-                "defaultRule",
-                "constraints",
-                "watch",
-                "useBindPortIP",
-                "allowEmptyServices",
-                "httpClientTimeout",
-                "username",
-                "password",
-                "tls",
-            ],
-            &[],
-            issues,
-        );
-        if let Some(t) = d.get("httpClientTimeout") {
-            duration(t, "providers.docker.httpClientTimeout", issues);
-        }
-        if let Some(c) = d.get("constraints") {
-            if let Some(Err(e)) = c
-                .as_scalar()
-                .filter(|s| !s.is_empty())
-                .map(wharf_rule::parse_constraints)
-            {
-                issues.push(
-                    ConfigIssue::error(
-                        c.origin.clone(),
-                        format!("`providers.docker.constraints`: {e}"),
-                    )
-                    .with_hint_opt(e.hint),
-                );
-            }
-        }
-        if let Some(r) = d.get("defaultRule") {
-            let template = r.as_scalar().unwrap_or("");
-            let sample = crate::docker::ContainerInfo::default();
-            if let Err(e) = crate::docker::render_default_rule(template, "name", &sample) {
-                issues.error(&r.origin, format!("`providers.docker.defaultRule`: {e}"));
-            }
-        }
-        let defaults = DockerProviderConfig::default();
-        let text = |key: &str, issues: &mut Issues| {
-            get_string(d, key, dp, issues).filter(|s| !s.is_empty())
-        };
-        out.docker = Some(DockerProviderConfig {
-            endpoint: text("endpoint", issues).unwrap_or(defaults.endpoint),
-            exposed_by_default: get_bool(d, "exposedByDefault", dp, issues)
-                .unwrap_or(defaults.exposed_by_default),
-            network: text("network", issues),
-            default_rule: text("defaultRule", issues).unwrap_or(defaults.default_rule),
-            constraints: text("constraints", issues),
-            watch: get_bool(d, "watch", dp, issues).unwrap_or(defaults.watch),
-            use_bind_port_ip: get_bool(d, "useBindPortIP", dp, issues)
-                .unwrap_or(defaults.use_bind_port_ip),
-            allow_empty_services: get_bool(d, "allowEmptyServices", dp, issues),
+        out.docker = Some(docker_like(d, "providers.docker", &[], issues));
+    }
+    if let Some(d) = n
+        .get("swarm")
+        .filter(|d| section_enabled(d, "providers.swarm", issues))
+    {
+        let defaults = SwarmProviderConfig::default();
+        let refresh = get_duration(d, "refreshSeconds", "providers.swarm", issues)
+            .filter(|r| !r.is_zero())
+            .unwrap_or(defaults.refresh);
+        out.swarm = Some(SwarmProviderConfig {
+            shared: docker_like(d, "providers.swarm", &["refreshSeconds"], issues),
+            refresh,
         });
     }
+    if let Some(r) = n
+        .get("redis")
+        .filter(|r| section_enabled(r, "providers.redis", issues))
+    {
+        out.redis = redis(r, issues);
+    }
     out
+}
+
+/// `providers.redis`; None (reported) when it cannot be used at all.
+fn redis(r: &Node, issues: &mut Issues) -> Option<RedisProviderConfig> {
+    let rp = "providers.redis";
+    check_keys(
+        r,
+        rp,
+        &["endpoints", "rootKey", "username", "password", "db"],
+        &["tls", "sentinel"],
+        issues,
+    );
+    let defaults = RedisProviderConfig::default();
+    let connection = redis_connection(r, rp, issues)?;
+    let root_key = get_string(r, "rootKey", rp, issues)
+        .map(|k| k.trim_matches('/').to_string())
+        .filter(|k| !k.is_empty())
+        .unwrap_or(defaults.root_key);
+    Some(RedisProviderConfig {
+        connection,
+        root_key,
+    })
+}
+
+/// `endpoints`, `username`, `password`, `db` of a Redis client section at `path`.
+pub(crate) fn redis_connection(
+    r: &Node,
+    path: &str,
+    issues: &mut Issues,
+) -> Option<RedisConnection> {
+    let defaults = RedisConnection::default();
+    let endpoints = r
+        .get("endpoints")
+        .and_then(|e| list(e, &format!("{path}.endpoints"), issues))
+        .unwrap_or_default();
+    let endpoint = match endpoints.as_slice() {
+        [] => defaults.endpoint,
+        [(one, origin)] => {
+            let authority = one.parse::<http::uri::Authority>().ok();
+            if authority.and_then(|a| a.port_u16()).is_none() {
+                issues.push(
+                    ConfigIssue::error(
+                        origin.clone(),
+                        format!("`{path}.endpoints`: `{one}` is not host:port; the provider is disabled"),
+                    )
+                    .with_hint("e.g. `redis:6379`"),
+                );
+                return None;
+            }
+            one.clone()
+        }
+        [_, (_, second), ..] => {
+            issues.push(
+                ConfigIssue::error(
+                    second.clone(),
+                    format!("`{path}.endpoints`: several endpoints need Redis Sentinel, which wharf does not implement yet (Traefik refuses them without it too); the provider is disabled"),
+                )
+                .with_hint("list the one Redis primary"),
+            );
+            return None;
+        }
+    };
+    let db = match r.get("db") {
+        None => 0,
+        Some(d) => {
+            match integer(d, &format!("{path}.db"), issues).map(u32::try_from) {
+                None => 0,
+                Some(Ok(db)) => db,
+                Some(Err(_)) => {
+                    issues.error(
+                    &d.origin,
+                    format!("`{path}.db` must be a database number from 0; the provider is disabled"),
+                );
+                    return None;
+                }
+            }
+        }
+    };
+    let text =
+        |key: &str, issues: &mut Issues| get_string(r, key, path, issues).filter(|s| !s.is_empty());
+    Some(RedisConnection {
+        endpoint,
+        username: text("username", issues),
+        password: text("password", issues),
+        db,
+    })
+}
+
+/// The options `providers.docker` and `providers.swarm` share (`dp` names the section).
+fn docker_like(d: &Node, dp: &str, extra: &[&str], issues: &mut Issues) -> DockerProviderConfig {
+    let mut known = vec![
+        "endpoint",
+        "exposedByDefault",
+        "network",
+        "defaultRule",
+        "constraints",
+        "watch",
+        "useBindPortIP",
+        "allowEmptyServices",
+        "httpClientTimeout",
+        "username",
+        "password",
+        "tls",
+    ];
+    known.extend_from_slice(extra);
+    check_keys(d, dp, &known, &[], issues);
+    if let Some(t) = d.get("httpClientTimeout") {
+        duration(t, &format!("{dp}.httpClientTimeout"), issues);
+    }
+    if let Some(c) = d.get("constraints") {
+        if let Some(Err(e)) = c
+            .as_scalar()
+            .filter(|s| !s.is_empty())
+            .map(wharf_rule::parse_constraints)
+        {
+            issues.push(
+                ConfigIssue::error(c.origin.clone(), format!("`{dp}.constraints`: {e}"))
+                    .with_hint_opt(e.hint),
+            );
+        }
+    }
+    if let Some(r) = d.get("defaultRule") {
+        let template = r.as_scalar().unwrap_or("");
+        let sample = crate::docker::ContainerInfo::default();
+        if let Err(e) = crate::docker::render_default_rule(template, "name", &sample) {
+            issues.error(&r.origin, format!("`{dp}.defaultRule`: {e}"));
+        }
+    }
+    let defaults = DockerProviderConfig::default();
+    let text =
+        |key: &str, issues: &mut Issues| get_string(d, key, dp, issues).filter(|s| !s.is_empty());
+    DockerProviderConfig {
+        endpoint: text("endpoint", issues).unwrap_or(defaults.endpoint),
+        exposed_by_default: get_bool(d, "exposedByDefault", dp, issues)
+            .unwrap_or(defaults.exposed_by_default),
+        network: text("network", issues),
+        default_rule: text("defaultRule", issues).unwrap_or(defaults.default_rule),
+        constraints: text("constraints", issues),
+        watch: get_bool(d, "watch", dp, issues).unwrap_or(defaults.watch),
+        use_bind_port_ip: get_bool(d, "useBindPortIP", dp, issues)
+            .unwrap_or(defaults.use_bind_port_ip),
+        allow_empty_services: get_bool(d, "allowEmptyServices", dp, issues),
+    }
 }

@@ -101,5 +101,6 @@ pub fn container_from_inspect(r: &ContainerInspectResponse) -> Option<ContainerI
         ports,
         bindings,
         network_mode,
+        swarm_service: None,
     })
 }

@@ -5,18 +5,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::query_parameters::{EventsOptionsBuilder, ListContainersOptionsBuilder};
-use bollard::{Docker, API_DEFAULT_VERSION};
+use bollard::Docker;
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
 use wharf_config::docker::{containers_to_config, ContainerInfo};
 use wharf_model::{DockerProviderConfig, ProviderName};
 
+use super::engine::{DockerError, Engine};
 use super::inspect::container_from_inspect;
 use crate::contain::contained;
+use crate::reconnect::{reconnecting, Synced, UpdateSender};
 use crate::{LoadError, ProviderUpdate};
 
-/// Per-request deadline for list and inspect calls (the event stream has none).
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// After this long without an event, the engine is pinged and the event stream opened anew
 /// from the last event seen (`since`), so a half-open connection cannot stall discovery.
 const EVENTS_IDLE: Duration = Duration::from_secs(60);
@@ -24,7 +23,6 @@ const EVENTS_IDLE: Duration = Duration::from_secs(60);
 const PARALLEL_INSPECTS: usize = 8;
 /// Quiet time after an event before the configuration is rebuilt (bursts coalesce).
 const SETTLE: Duration = Duration::from_millis(5);
-const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 /// Events that can change routing: container lifecycle and health, and (unlike Traefik) a
 /// container joining or leaving a network, which changes its address.
@@ -82,26 +80,6 @@ pub struct DockerProvider {
     state: Arc<wharf_observe::ProviderState>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum DockerError {
-    #[error("cannot connect to the Docker engine at {endpoint}: {source}")]
-    Connect {
-        endpoint: String,
-        source: bollard::errors::Error,
-    },
-    #[error("Docker engine at {endpoint}: {source}")]
-    Api {
-        endpoint: String,
-        source: bollard::errors::Error,
-    },
-    #[error("Docker engine at {endpoint} did not answer within {CALL_TIMEOUT:?}")]
-    Timeout { endpoint: String },
-    #[error("unsupported Docker endpoint `{0}` (use unix://, tcp:// or http://)")]
-    Endpoint(String),
-    #[error(transparent)]
-    Decode(#[from] LoadError),
-}
-
 impl DockerProvider {
     pub fn new(config: DockerProviderConfig, throttle: Option<Duration>) -> Self {
         DockerProvider {
@@ -125,40 +103,21 @@ impl DockerProvider {
         &self.config.endpoint
     }
 
+    fn engine(&self) -> Engine<'_> {
+        Engine {
+            endpoint: self.endpoint(),
+        }
+    }
+
     async fn connect(&self) -> Result<Docker, DockerError> {
-        let ep = self.endpoint();
-        let connect_err = |source| DockerError::Connect {
-            endpoint: ep.to_string(),
-            source,
-        };
-        let timeout = CALL_TIMEOUT.as_secs();
-        let docker = if ep.starts_with("unix://") || ep.starts_with('/') {
-            Docker::connect_with_unix(ep, timeout, API_DEFAULT_VERSION).map_err(connect_err)?
-        } else if let Some(rest) = ep.strip_prefix("tcp://") {
-            Docker::connect_with_http(&format!("http://{rest}"), timeout, API_DEFAULT_VERSION)
-                .map_err(connect_err)?
-        } else if ep.starts_with("http://") {
-            Docker::connect_with_http(ep, timeout, API_DEFAULT_VERSION).map_err(connect_err)?
-        } else {
-            return Err(DockerError::Endpoint(ep.to_string()));
-        };
-        self.call(docker.negotiate_version()).await
+        self.engine().connect().await
     }
 
     async fn call<T>(
         &self,
         fut: impl std::future::Future<Output = Result<T, bollard::errors::Error>>,
     ) -> Result<T, DockerError> {
-        match tokio::time::timeout(CALL_TIMEOUT, fut).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(source)) => Err(DockerError::Api {
-                endpoint: self.endpoint().to_string(),
-                source,
-            }),
-            Err(_) => Err(DockerError::Timeout {
-                endpoint: self.endpoint().to_string(),
-            }),
-        }
+        self.engine().call(fut).await
     }
 
     /// Inspects one container; Ok(None) if it no longer exists.
@@ -254,44 +213,24 @@ impl DockerProvider {
     /// Follows the engine until `tx` closes: full sync on every (re)connection, then one
     /// inspect per event. Errors are logged and retried with backoff; nothing is sent while
     /// the engine is unreachable, so the last configuration stays live.
-    pub async fn watch(self, tx: mpsc::Sender<Result<ProviderUpdate, LoadError>>) {
-        const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-        let mut backoff = FIRST_BACKOFF;
-        loop {
-            let mut synced = false;
-            match self.session(&tx, &mut synced).await {
-                Ok(()) => return, // the receiver is gone
-                Err(e) => {
-                    self.state.lost();
-                    if synced {
-                        // The connection was healthy: a new loss starts the backoff over.
-                        backoff = FIRST_BACKOFF;
-                    }
-                    tracing::error!(error = %e, retry_in = ?backoff, "docker provider: connection lost; keeping the last configuration");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
-                    if tx.is_closed() {
-                        return;
-                    }
-                }
-            }
-        }
+    pub async fn watch(self, tx: UpdateSender) {
+        let synced = Synced::default();
+        reconnecting("docker", &self.state, &tx, &synced, || {
+            self.session(&tx, &synced)
+        })
+        .await;
     }
 
     /// One connected session. Returns Ok(()) only when the receiver is gone; `synced` tells
     /// whether it got as far as a full synchronisation.
-    async fn session(
-        &self,
-        tx: &mpsc::Sender<Result<ProviderUpdate, LoadError>>,
-        synced: &mut bool,
-    ) -> Result<(), DockerError> {
+    async fn session(&self, tx: &UpdateSender, synced: &Synced) -> Result<(), DockerError> {
         let mut docker = self.connect().await?;
         // bollard sends `GET /events` only when the stream is first polled, after the listing:
         // `since` (a little before the listing) replays what happened in between.
         let mut since = engine_time_before_now();
         let mut events = Box::pin(Self::subscribe(&docker, &since));
         let mut containers = self.sync_all(&docker).await?;
-        *synced = true;
+        synced.set();
         self.state.synced();
         tracing::info!(
             containers = containers.len(),
@@ -321,17 +260,7 @@ impl DockerProvider {
                 }
             };
             match next {
-                None => {
-                    return Err(DockerError::Api {
-                        endpoint: self.endpoint().to_string(),
-                        source: bollard::errors::Error::IOError {
-                            err: std::io::Error::new(
-                                std::io::ErrorKind::UnexpectedEof,
-                                "event stream ended",
-                            ),
-                        },
-                    })
-                }
+                None => return Err(self.engine().stream_ended()),
                 Some(Err(source)) => {
                     return Err(DockerError::Api {
                         endpoint: self.endpoint().to_string(),

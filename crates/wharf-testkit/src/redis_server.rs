@@ -1,0 +1,90 @@
+//! A real Redis (Debian's `redis-server`, installed by `scripts/test.sh`) on a loopback port,
+//! without persistence, killed when dropped; it can be killed and started again on the same
+//! port to test reconnection.
+
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::{free_port, wait_until};
+
+pub struct RedisServer {
+    pub addr: SocketAddr,
+    extra: Vec<String>,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// A Redis with its defaults (keyspace notifications off, as shipped).
+    pub fn start() -> RedisServer {
+        Self::start_with(&[])
+    }
+
+    /// With extra `redis-server` arguments (`--rename-command CONFIG ""` ...).
+    pub fn start_with(extra: &[&str]) -> RedisServer {
+        let mut server = RedisServer {
+            addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            dir: tempfile::tempdir().expect("tempdir"),
+            child: None,
+        };
+        server.restart();
+        server
+    }
+
+    /// `host:port`, as providers take it.
+    pub fn endpoint(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Starts it again (empty: nothing is persisted) after [`RedisServer::kill`].
+    pub fn restart(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("redis.log")).expect("log file");
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port"])
+            .arg(self.addr.port().to_string())
+            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .arg(self.dir.path())
+            .args(&self.extra)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("redis-server (bash .ci/run installs Debian's redis-server)");
+        self.child = Some(child);
+        let addr = self.addr;
+        assert!(
+            wait_until(Duration::from_secs(10), || {
+                TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+            }),
+            "redis-server did not listen on {addr}: {}",
+            self.log()
+        );
+    }
+
+    /// SIGKILL, and waits for the exit.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ignored = child.kill();
+            let _ignored = child.wait();
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("redis.log")).unwrap_or_default()
+    }
+
+    /// A synchronous connection for the test's own reads and writes.
+    pub fn connection(&self) -> redis::Connection {
+        redis::Client::open(format!("redis://{}/", self.addr))
+            .and_then(|c| c.get_connection())
+            .expect("connect to the test's redis")
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

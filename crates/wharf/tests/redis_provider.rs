@@ -1,0 +1,349 @@
+//! The Redis provider against a real Redis (Debian's `redis-server`) on loopback: keys in
+//! Traefik's layout (`traefik/http/routers/<name>/rule`, ...) become routes as soon as they are
+//! written and leave when deleted; bad keys are reported by key; a Redis restart keeps the last
+//! configuration and is followed again; a server that refuses `CONFIG` is polled; and the real
+//! Traefik 3.7.15 reads the same keys to the same routers and services.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use redis::Commands;
+use wharf_testkit::redis_server::RedisServer;
+use wharf_testkit::{free_port, raw, wait_until, EchoServer, WharfProcess};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Edge {
+    web: SocketAddr,
+    admin: SocketAddr,
+    proc: WharfProcess,
+}
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// `binary` (wharf or Traefik) with only the Redis provider, on `redis`.
+fn edge(binary: &std::path::Path, redis: &RedisServer) -> Edge {
+    let web = addr(free_port());
+    let admin = addr(free_port());
+    let args = vec![
+        format!("--entryPoints.web.address={web}"),
+        format!("--entryPoints.traefik.address={admin}"),
+        "--api.insecure=true".to_string(),
+        format!("--providers.redis.endpoints={}", redis.endpoint()),
+        "--global.checkNewVersion=false".to_string(),
+        "--global.sendAnonymousUsage=false".to_string(),
+        "--log.level=DEBUG".to_string(),
+    ];
+    let proc = WharfProcess::start(binary, &args, &[], &[web, admin]);
+    Edge { web, admin, proc }
+}
+
+impl Edge {
+    /// Status and answering backend for `host`.
+    fn get(&self, host: &str) -> (u16, String) {
+        match raw::get(self.web, host, "/", &[]) {
+            Ok(r) => {
+                let backend = if r.status == 200 {
+                    r.json()["backend"].as_str().unwrap_or("").to_string()
+                } else {
+                    String::new()
+                };
+                (r.status, backend)
+            }
+            Err(e) => (0, e.to_string()),
+        }
+    }
+
+    fn wait_status(&self, host: &str, status: u16) -> bool {
+        wait_until(WAIT, || self.get(host).0 == status)
+    }
+
+    /// Redis-provided routers (name -> rule, service, entry points) and services (name ->
+    /// server URLs), from the API.
+    #[allow(clippy::type_complexity)]
+    fn api(&self) -> (BTreeMap<String, String>, BTreeMap<String, Vec<String>>) {
+        let list = |path: &str| -> Vec<serde_json::Value> {
+            match raw::get(self.admin, "localhost", path, &[]) {
+                Ok(r) if r.status == 200 => r.json().as_array().cloned().unwrap_or_default(),
+                _ => Vec::new(),
+            }
+        };
+        let from_redis = |v: &&serde_json::Value| v["provider"] == "redis";
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+        let routers = list("/api/http/routers")
+            .iter()
+            .filter(from_redis)
+            .map(|r| {
+                (
+                    text(&r["name"]),
+                    format!(
+                        "rule={} service={} entryPoints={}",
+                        text(&r["rule"]),
+                        text(&r["service"]),
+                        r["entryPoints"]
+                    ),
+                )
+            })
+            .collect();
+        let services = list("/api/http/services")
+            .iter()
+            .filter(from_redis)
+            .map(|s| {
+                let mut urls: Vec<String> = s["loadBalancer"]["servers"]
+                    .as_array()
+                    .map(|a| a.iter().map(|x| text(&x["url"])).collect())
+                    .unwrap_or_default();
+                urls.sort();
+                (text(&s["name"]), urls)
+            })
+            .collect();
+        (routers, services)
+    }
+}
+
+/// Writes a router `name` for `host` to a service `name` of `backends`.
+fn publish(conn: &mut redis::Connection, name: &str, host: &str, backends: &[&EchoServer]) {
+    let mut pairs = vec![
+        (
+            format!("traefik/http/routers/{name}/rule"),
+            format!("Host(`{host}`)"),
+        ),
+        (
+            format!("traefik/http/routers/{name}/service"),
+            name.to_string(),
+        ),
+    ];
+    for (i, b) in backends.iter().enumerate() {
+        pairs.push((
+            format!("traefik/http/services/{name}/loadBalancer/servers/{i}/url"),
+            b.url(),
+        ));
+    }
+    let () = conn.mset(&pairs).expect("MSET");
+}
+
+/// Deletes every key under `traefik/http/*/<name>/`.
+fn unpublish(conn: &mut redis::Connection, name: &str) {
+    let mut keys: Vec<String> = Vec::new();
+    for kind in ["routers", "services"] {
+        let found: Vec<String> = conn
+            .keys(format!("traefik/http/{kind}/{name}/*"))
+            .expect("KEYS");
+        keys.extend(found);
+    }
+    let _: usize = conn.del(&keys).expect("DEL");
+}
+
+#[test]
+fn keys_become_routes_when_written_and_leave_when_deleted() {
+    let redis = RedisServer::start();
+    let mut conn = redis.connection();
+    let shop = EchoServer::start("shop");
+    let blog_a = EchoServer::start("blog-a");
+    let blog_b = EchoServer::start("blog-b");
+    // Present before start-up: served from the first request.
+    publish(&mut conn, "shop", "shop.test", &[&shop]);
+    let e = edge(&common::wharf_bin(), &redis);
+    assert_eq!(
+        e.get("shop.test"),
+        (200, "shop".to_string()),
+        "{}",
+        e.proc.log()
+    );
+
+    // Written while running: followed through keyspace notifications.
+    publish(&mut conn, "blog", "blog.test", &[&blog_a, &blog_b]);
+    assert!(e.wait_status("blog.test", 200), "{}", e.proc.log());
+    let seen: std::collections::BTreeSet<String> = (0..8).map(|_| e.get("blog.test").1).collect();
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        vec!["blog-a", "blog-b"],
+        "both numbered servers are in the service"
+    );
+    let (routers, services) = e.api();
+    assert_eq!(
+        routers.get("blog@redis").map(String::as_str),
+        Some("rule=Host(`blog.test`) service=blog entryPoints=[\"web\"]"),
+        "{routers:?}"
+    );
+    let mut urls = vec![blog_a.url(), blog_b.url()];
+    urls.sort();
+    assert_eq!(services.get("blog@redis"), Some(&urls));
+
+    // One changed key changes the route.
+    let () = conn
+        .set("traefik/http/routers/blog/rule", "Host(`news.test`)")
+        .expect("SET");
+    assert!(e.wait_status("news.test", 200), "{}", e.proc.log());
+    assert_eq!(e.get("blog.test").0, 404);
+
+    // Deleted keys: the route leaves; the other stays.
+    unpublish(&mut conn, "blog");
+    assert!(e.wait_status("news.test", 404), "{}", e.proc.log());
+    assert_eq!(e.get("shop.test"), (200, "shop".to_string()));
+}
+
+#[test]
+fn a_bad_key_is_reported_by_key_and_the_rest_is_served() {
+    let redis = RedisServer::start();
+    let mut conn = redis.connection();
+    let shop = EchoServer::start("shop");
+    let e = edge(&common::wharf_bin(), &redis);
+    publish(&mut conn, "shop", "shop.test", &[&shop]);
+    let () = conn
+        .mset(&[
+            ("traefik/http/routers/broken/rule", "Host(`broken.test`"),
+            ("traefik/http/routers/broken/service", "shop"),
+            ("traefik/http/routers/typo/rulee", "Host(`typo.test`)"),
+        ])
+        .expect("MSET");
+    assert!(
+        e.proc.wait_for_log(
+            "redis key traefik/http/routers/broken/rule: error: router `broken@redis`: invalid rule",
+            WAIT
+        ),
+        "{}",
+        e.proc.log()
+    );
+    assert!(
+        e.proc.wait_for_log(
+            "redis key traefik/http/routers/typo/rulee: error: unknown key `http.routers.typo.rulee` (hint: did you mean `http.routers.typo.rule`?)",
+            WAIT
+        ),
+        "{}",
+        e.proc.log()
+    );
+    assert_eq!(e.get("shop.test"), (200, "shop".to_string()));
+    assert_eq!(e.get("broken.test").0, 404);
+}
+
+#[test]
+fn a_redis_restart_keeps_the_last_configuration_and_is_followed_again() {
+    let mut redis = RedisServer::start();
+    let shop = EchoServer::start("shop");
+    let blog = EchoServer::start("blog");
+    publish(&mut redis.connection(), "shop", "shop.test", &[&shop]);
+    let e = edge(&common::wharf_bin(), &redis);
+    assert_eq!(e.get("shop.test").0, 200, "{}", e.proc.log());
+
+    redis.kill();
+    assert!(
+        e.proc.wait_for_log(
+            "redis provider: connection lost; keeping the last configuration",
+            WAIT
+        ),
+        "{}",
+        e.proc.log()
+    );
+    assert_eq!(
+        e.get("shop.test"),
+        (200, "shop".to_string()),
+        "served from the last configuration while Redis is away"
+    );
+
+    // Back, empty (nothing persisted), then written anew: wharf reconnects, subscribes again
+    // and follows what is there now.
+    redis.restart();
+    publish(&mut redis.connection(), "blog", "blog.test", &[&blog]);
+    assert!(e.wait_status("blog.test", 200), "{}", e.proc.log());
+    assert_eq!(
+        e.get("shop.test").0,
+        404,
+        "the store is the truth once it answers again"
+    );
+}
+
+#[test]
+fn a_server_that_refuses_config_is_polled() {
+    // Managed Redis services forbid CONFIG: notifications cannot be turned on.
+    let redis = RedisServer::start_with(&["--rename-command", "CONFIG", ""]);
+    let mut conn = redis.connection();
+    let shop = EchoServer::start("shop");
+    let e = edge(&common::wharf_bin(), &redis);
+    assert!(
+        e.proc.wait_for_log("sends no keyspace notifications", WAIT),
+        "{}",
+        e.proc.log()
+    );
+    publish(&mut conn, "shop", "shop.test", &[&shop]);
+    assert!(e.wait_status("shop.test", 200), "{}", e.proc.log());
+    unpublish(&mut conn, "shop");
+    assert!(e.wait_status("shop.test", 404), "{}", e.proc.log());
+}
+
+/// The real Traefik reads the same keys (a router with numbered entry points and
+/// middlewares, a weighted service, a middleware) to the same routers, services and answers.
+#[test]
+fn traefik_reads_the_same_keys_to_the_same_configuration() {
+    let redis = RedisServer::start();
+    let mut conn = redis.connection();
+    let a = EchoServer::start("a");
+    let b = EchoServer::start("b");
+    publish(&mut conn, "shop", "shop.test", &[&a, &b]);
+    let () = conn
+        .mset(&[
+            ("traefik/http/routers/shop/entryPoints/0", "web"),
+            ("traefik/http/routers/shop/middlewares/0", "tag"),
+            (
+                "traefik/http/middlewares/tag/headers/customRequestHeaders/X-Tag",
+                "kv",
+            ),
+            (
+                "traefik/http/routers/api/rule",
+                "Host(`api.test`) && PathPrefix(`/v1`)",
+            ),
+            ("traefik/http/routers/api/service", "shop"),
+            ("traefik/http/routers/api/priority", "50"),
+        ])
+        .expect("MSET");
+    let wharf = edge(&common::wharf_bin(), &redis);
+    let traefik = edge(&common::traefik_bin(), &redis);
+
+    let expected_routers: BTreeMap<String, String> = [
+        (
+            "api@redis",
+            "rule=Host(`api.test`) && PathPrefix(`/v1`) service=shop entryPoints=[\"web\"]",
+        ),
+        (
+            "shop@redis",
+            "rule=Host(`shop.test`) service=shop entryPoints=[\"web\"]",
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let mut urls = vec![a.url(), b.url()];
+    urls.sort();
+    for (name, proxy) in [("wharf", &wharf), ("traefik", &traefik)] {
+        assert!(
+            wait_until(WAIT, || proxy.api().0 == expected_routers),
+            "{name}: {:?}\n{}",
+            proxy.api(),
+            proxy.proc.log()
+        );
+        assert_eq!(proxy.api().1.get("shop@redis"), Some(&urls), "{name}");
+        let r = raw::get(proxy.web, "shop.test", "/", &[]).expect("request");
+        assert_eq!(r.status, 200, "{name}");
+        let tagged = r.json()["headers"]
+            .as_array()
+            .is_some_and(|h| h.iter().any(|kv| kv[0] == "x-tag" && kv[1] == "kv"));
+        assert!(tagged, "{name}: the middleware ran: {}", r.body_text());
+        assert_eq!(proxy.get("api.test").0, 404, "{name}: no /v1");
+        let r = raw::get(proxy.web, "api.test", "/v1/x", &[]).expect("request");
+        assert_eq!(r.status, 200, "{name}");
+    }
+
+    // A change reaches both.
+    let () = conn
+        .set("traefik/http/routers/shop/rule", "Host(`store.test`)")
+        .expect("SET");
+    for (name, proxy) in [("wharf", &wharf), ("traefik", &traefik)] {
+        assert!(proxy.wait_status("store.test", 200), "{name}");
+        assert_eq!(proxy.get("shop.test").0, 404, "{name}");
+    }
+}
