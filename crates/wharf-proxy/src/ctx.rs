@@ -63,8 +63,9 @@ pub struct RequestCtx {
     pub(crate) mirrors: Vec<wharf_upstream::Mirror>,
     pub(crate) mirror_head: Option<pingora::http::RequestHeader>,
     pub(crate) mirror_body: Option<bytes::BytesMut>,
-    /// A failed connection was already retried on another server (wharf's failover).
-    pub(crate) connect_failover_used: bool,
+    /// The request already went once to another server after a failed connection or a
+    /// connection its server broke before answering (wharf's failover).
+    pub(crate) server_failover_used: bool,
     /// What the metrics record of this request when it ends (None: metrics off, or a
     /// request they do not count).
     pub(crate) observing: Option<Observing>,

@@ -326,7 +326,7 @@ impl ProxyHttp for EntryPointProxy {
             mirrors: Vec::new(),
             mirror_head: None,
             mirror_body: None,
-            connect_failover_used: false,
+            server_failover_used: false,
             observing: None,
             grpc_status: None,
             logging: None,
@@ -726,7 +726,8 @@ impl ProxyHttp for EntryPointProxy {
                 pool.report(index, wharf_upstream::Outcome::NoAnswer);
             }
         }
-        match ctx.chain.as_ref().and_then(|c| c.retry()) {
+        let chain = ctx.chain.clone();
+        match chain.as_deref().and_then(|c| c.retry()) {
             Some(policy) if lost_server && policy.on_network_error => {
                 let again = ctx.attempts.another(policy, session, ctx.body_bytes);
                 if again {
@@ -755,6 +756,7 @@ impl ProxyHttp for EntryPointProxy {
             {
                 e.set_retry(true)
             }
+            None if lost_server && crate::attempt::lost_answer(session, ctx) => e.set_retry(true),
             None => e.retry.decide_reuse(client_reused),
         }
         e

@@ -503,6 +503,80 @@ fn a_failed_connection_is_tried_on_another_server() {
     }
 }
 
+/// A server that reads each request and closes the connection without answering, as a
+/// replica killed mid-request; counts the requests it took.
+fn hang_up_server() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let taken = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = taken.clone();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    (addr, taken)
+}
+
+#[test]
+fn an_idempotent_request_its_server_hangs_up_on_goes_to_another_server() {
+    let b1 = EchoServer::start("b1");
+    let (hang_up, taken) = hang_up_server();
+    let config = format!(
+        r#"
+http:
+  routers:
+    lossy:
+      rule: "Host(`lossy.test`)"
+      service: lossy
+  services:
+    lossy:
+      loadBalancer:
+        servers:
+          - url: "http://{hang_up}"
+          - url: "{}"
+"#,
+        b1.url()
+    );
+    let s = start(&config, &[]);
+    let send = |method: &str| {
+        raw::request(s.web, method, "lossy.test", "/", &[("Content-Length", "0")])
+            .unwrap()
+            .status
+    };
+    // Beyond Traefik (502): the server broke a fresh connection before answering, so an
+    // idempotent request goes once to the other server.
+    let gets: Vec<u16> = (0..4).map(|_| send("GET")).collect();
+    assert_eq!(gets, [200, 200, 200, 200]);
+    assert!(taken.load(std::sync::atomic::Ordering::SeqCst) > 0);
+    // A POST may have been acted upon: the server's silence is the client's 502.
+    let before = taken.load(std::sync::atomic::Ordering::SeqCst);
+    let posts: Vec<u16> = (0..4).map(|_| send("POST")).collect();
+    let hung_up = taken.load(std::sync::atomic::Ordering::SeqCst) - before;
+    assert!(hung_up > 0, "{posts:?}");
+    assert_eq!(
+        posts.iter().filter(|s| **s == 502).count(),
+        hung_up,
+        "{posts:?}"
+    );
+    assert_eq!(
+        posts.iter().filter(|s| **s == 200).count(),
+        4 - hung_up,
+        "{posts:?}"
+    );
+}
+
 #[test]
 fn request_bodies_over_the_buffering_limit_get_413_even_when_chunked() {
     let (b1, b2) = (EchoServer::start("b1"), EchoServer::start("b2"));
