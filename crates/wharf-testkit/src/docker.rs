@@ -18,7 +18,8 @@ pub fn unique(what: &str) -> String {
     )
 }
 
-fn docker(args: &[&str]) -> String {
+/// Runs `docker args`, panicking with its stderr when it fails; its stdout, trimmed.
+pub fn docker(args: &[&str]) -> String {
     let out = Command::new("docker")
         .args(args)
         .output()

@@ -67,17 +67,9 @@ impl Edge {
     /// server URLs), from the API.
     #[allow(clippy::type_complexity)]
     fn api(&self) -> (BTreeMap<String, String>, BTreeMap<String, Vec<String>>) {
-        let list = |path: &str| -> Vec<serde_json::Value> {
-            match raw::get(self.admin, "localhost", path, &[]) {
-                Ok(r) if r.status == 200 => r.json().as_array().cloned().unwrap_or_default(),
-                _ => Vec::new(),
-            }
-        };
-        let from_redis = |v: &&serde_json::Value| v["provider"] == "redis";
         let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
-        let routers = list("/api/http/routers")
+        let routers = common::api_items(self.admin, "/api/http/routers", "redis")
             .iter()
-            .filter(from_redis)
             .map(|r| {
                 (
                     text(&r["name"]),
@@ -90,18 +82,7 @@ impl Edge {
                 )
             })
             .collect();
-        let services = list("/api/http/services")
-            .iter()
-            .filter(from_redis)
-            .map(|s| {
-                let mut urls: Vec<String> = s["loadBalancer"]["servers"]
-                    .as_array()
-                    .map(|a| a.iter().map(|x| text(&x["url"])).collect())
-                    .unwrap_or_default();
-                urls.sort();
-                (text(&s["name"]), urls)
-            })
-            .collect();
+        let services = common::api_service_urls(self.admin, "redis");
         (routers, services)
     }
 }

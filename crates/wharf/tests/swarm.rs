@@ -16,24 +16,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use wharf_testkit::docker::unique;
+use wharf_testkit::docker::{docker, unique};
 use wharf_testkit::{raw, wait_until, WharfProcess};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("run docker");
-    assert!(
-        out.status.success(),
-        "docker {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 /// This engine is a swarm manager (initialised once, if it was not).
 fn swarm() {
@@ -219,31 +205,12 @@ impl Proxy {
         BTreeMap<String, (String, String)>,
         BTreeMap<String, Vec<String>>,
     ) {
-        let list = |path: &str| -> Vec<serde_json::Value> {
-            match raw::get(self.admin, "localhost", path, &[]) {
-                Ok(r) if r.status == 200 => r.json().as_array().cloned().unwrap_or_default(),
-                _ => Vec::new(),
-            }
-        };
-        let swarm = |v: &&serde_json::Value| v["provider"] == "swarm";
         let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
-        let routers = list("/api/http/routers")
+        let routers = common::api_items(self.admin, "/api/http/routers", "swarm")
             .iter()
-            .filter(swarm)
             .map(|r| (text(&r["name"]), (text(&r["rule"]), text(&r["service"]))))
             .collect();
-        let services = list("/api/http/services")
-            .iter()
-            .filter(swarm)
-            .map(|s| {
-                let mut urls: Vec<String> = s["loadBalancer"]["servers"]
-                    .as_array()
-                    .map(|a| a.iter().map(|x| text(&x["url"])).collect())
-                    .unwrap_or_default();
-                urls.sort();
-                (text(&s["name"]), urls)
-            })
-            .collect();
+        let services = common::api_service_urls(self.admin, "swarm");
         (routers, services)
     }
 

@@ -207,6 +207,37 @@ pub fn server_status(admin: SocketAddr, service: &str, url: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The API's items at `path` (`/api/http/routers`) from `provider` (none while it does not
+/// answer).
+pub fn api_items(admin: SocketAddr, path: &str, provider: &str) -> Vec<serde_json::Value> {
+    match wharf_testkit::raw::get(admin, "localhost", path, &[]) {
+        Ok(r) if r.status == 200 => r.json().as_array().cloned().unwrap_or_default(),
+        _ => Vec::new(),
+    }
+    .into_iter()
+    .filter(|v| v["provider"] == provider)
+    .collect()
+}
+
+/// `provider`'s services by name, with their server URLs sorted, from the API.
+pub fn api_service_urls(
+    admin: SocketAddr,
+    provider: &str,
+) -> std::collections::BTreeMap<String, Vec<String>> {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+    api_items(admin, "/api/http/services", provider)
+        .iter()
+        .map(|s| {
+            let mut urls: Vec<String> = s["loadBalancer"]["servers"]
+                .as_array()
+                .map(|a| a.iter().map(|x| text(&x["url"])).collect())
+                .unwrap_or_default();
+            urls.sort();
+            (text(&s["name"]), urls)
+        })
+        .collect()
+}
+
 /// The `Set-Cookie` for cookie `name` (the echo backend sets one of its own too).
 pub fn set_cookie(r: &wharf_testkit::raw::Response, name: &str) -> Option<String> {
     r.headers
