@@ -103,3 +103,26 @@ pub fn docker_labels(data: &[u8]) {
         &statics,
     );
 }
+
+/// Redis keys and values (one `key=value` per line, as a KV store holds them) must turn into a
+/// tree, decode and validate without panicking, whatever they say; every issue names a key.
+pub fn redis_keys(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let pairs: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let (node, _issues) = crate::kv::store_to_node("redis", "traefik", &pairs);
+    let (raw, _decode_issues) = decode_dynamic(&node);
+    let statics = decode_static(&yaml::parse("", "s.yml").expect("empty")).0;
+    let _validated = validate(
+        &[ProviderConfig {
+            provider: ProviderName::new("redis"),
+            raw,
+        }],
+        &statics,
+    );
+}

@@ -29,6 +29,11 @@ fn docker_labels_corpus() {
 }
 
 #[test]
+fn redis_keys_corpus() {
+    replay("redis_keys", wharf_config::fuzz_logic::redis_keys);
+}
+
+#[test]
 fn breaker_expr_corpus() {
     replay("breaker_expr", wharf_rule::fuzz_logic::breaker);
 }
