@@ -129,25 +129,9 @@ pub(crate) fn connect_failed(session: &Session, ctx: &mut RequestCtx, e: &mut Bo
     }
 }
 
-/// The server broke a fresh connection before answering an idempotent request (a replica
-/// killed or stopped mid-request): the request goes once to another server, as nginx's
-/// default `proxy_next_upstream error`; Go's transport (Traefik's) answers 502. Broken reused
-/// connections are resent by the caller already.
-pub(crate) fn lost_answer(session: &Session, ctx: &mut RequestCtx) -> bool {
-    let resendable =
-        session.req_header().method.is_idempotent() && !session.as_ref().retry_buffer_truncated();
-    if resendable && another_server_once(ctx) {
-        tracing::debug!(
-            "the server closed the connection without answering: trying another server"
-        );
-        return true;
-    }
-    false
-}
-
 /// Whether the request may go to another server of its service: once per request, and only
 /// while a server it has not tried may serve.
-fn another_server_once(ctx: &mut RequestCtx) -> bool {
+pub(crate) fn another_server_once(ctx: &mut RequestCtx) -> bool {
     let other = ctx.pool.as_ref().is_some_and(|pool| {
         let choice = Choice {
             avoid: ctx.attempts.tried,

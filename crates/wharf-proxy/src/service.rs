@@ -756,7 +756,16 @@ impl ProxyHttp for EntryPointProxy {
             {
                 e.set_retry(true)
             }
-            None if lost_server && crate::attempt::lost_answer(session, ctx) => e.set_retry(true),
+            // The server broke a fresh connection before answering an idempotent request (a
+            // replica killed mid-request; the arm above left out the others): once, it goes to
+            // another server, as nginx's default `proxy_next_upstream error`. Go's transport
+            // (Traefik's) answers 502.
+            None if lost_server && crate::attempt::another_server_once(ctx) => {
+                tracing::debug!(
+                    "the server closed the connection without answering: trying another server"
+                );
+                e.set_retry(true)
+            }
             None => e.retry.decide_reuse(client_reused),
         }
         e
