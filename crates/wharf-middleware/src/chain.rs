@@ -71,14 +71,10 @@ impl Chain {
         cx: &mut RequestContext,
     ) -> Option<(Reply, usize)> {
         for (i, m) in self.items.iter().enumerate() {
-            let flow = match m.forward_auth() {
-                // Boxed: the check's state (an HTTP client call, ~11 KiB) would otherwise be
-                // in every request's future, and be copied with it, forwardAuth or not; made
-                // in its box, not copied there.
-                Some(auth) => match boxed_in_place(|| auth.check(req, cx)).await {
-                    Ok(()) => Flow::Continue,
-                    Err(reply) => Flow::Respond(reply),
-                },
+            let flow = match m.request_async() {
+                // Its future is boxed (async_trait), so a waiting middleware's state is not
+                // part of every request's future.
+                Some(step) => step.run(req, cx).await,
                 None => match (m.in_flight(), m.circuit_breaker()) {
                     (Some(limit), _) => limit.acquire(req, cx),
                     (None, Some(breaker)) => breaker.admit(cx),

@@ -21,6 +21,7 @@ mod pass_cert;
 pub use pass_cert::subject_string;
 mod paths;
 mod redirects;
+mod shared_rate;
 mod subrequest;
 mod traffic;
 
@@ -35,6 +36,7 @@ pub use breaker::CircuitBreaker;
 pub use chain::{boxed_in_place, Chain};
 pub use compress::{CompressModule, CompressModuleBuilder, CompressPolicy, Encoding, Negotiation};
 pub use errors::ErrorPages;
+pub use shared_rate::redis_rate_limit_fallbacks;
 pub use grpc_web::{GrpcWeb, GrpcWebModule, GrpcWebModuleBuilder, TextDecoder};
 pub use subrequest::connect_addr;
 
@@ -156,7 +158,13 @@ pub trait Middleware: Send + Sync + std::fmt::Debug {
         false
     }
 
-    /// The asynchronous forwardAuth check, for the one middleware that needs it.
+    /// The request side, for a middleware that waits for something (an HTTP call, a Redis
+    /// round trip): the chain awaits it instead of calling [`Middleware::request`].
+    fn request_async(&self) -> Option<&dyn AsyncRequest> {
+        None
+    }
+
+    /// forwardAuth, which may need the request body read first.
     fn forward_auth(&self) -> Option<&forward_auth::ForwardAuth> {
         None
     }
@@ -269,9 +277,31 @@ struct Unlimited;
 
 impl Middleware for Unlimited {}
 
+/// The asynchronous request side of a middleware ([`Middleware::request_async`]).
+#[async_trait::async_trait]
+pub trait AsyncRequest: Send + Sync {
+    async fn run(&self, req: &mut RequestHeader, cx: &mut RequestContext) -> Flow;
+}
+
+#[async_trait::async_trait]
+impl AsyncRequest for forward_auth::ForwardAuth {
+    async fn run(&self, req: &mut RequestHeader, cx: &mut RequestContext) -> Flow {
+        // Boxed in place: the check's state (an HTTP client call, ~11 KiB) is made in its
+        // box rather than copied there.
+        match chain::boxed_in_place(|| self.check(req, cx)).await {
+            Ok(()) => Flow::Continue,
+            Err(reply) => Flow::Respond(reply),
+        }
+    }
+}
+
 impl Middleware for forward_auth::ForwardAuth {
     fn response(&self, resp: &mut ResponseHeader, _req: &RequestHeader, cx: &RequestContext) {
         forward_auth::add_cookies(resp, &cx.auth_cookies);
+    }
+
+    fn request_async(&self) -> Option<&dyn AsyncRequest> {
+        Some(self)
     }
 
     fn forward_auth(&self) -> Option<&forward_auth::ForwardAuth> {
@@ -283,8 +313,8 @@ impl Middleware for forward_auth::ForwardAuth {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildError(pub String);
 
-/// Builds one middleware (chains are flattened by the caller).
-pub fn build(kind: &MiddlewareKind) -> Result<Arc<dyn Middleware>, BuildError> {
+/// Builds the middleware `name` (chains are flattened by the caller).
+pub fn build(name: &str, kind: &MiddlewareKind) -> Result<Arc<dyn Middleware>, BuildError> {
     Ok(match kind {
         MiddlewareKind::Headers(spec) => Arc::new(headers::Headers::new(spec)?),
         MiddlewareKind::StripPrefix { prefixes } => Arc::new(paths::StripPrefix::new(prefixes)),
@@ -331,7 +361,20 @@ pub fn build(kind: &MiddlewareKind) -> Result<Arc<dyn Middleware>, BuildError> {
             period_ms,
             burst,
             source,
+            redis: None,
         } => match traffic::RateLimit::new(*average, *period_ms, *burst, source)? {
+            Some(m) => Arc::new(m),
+            None => Arc::new(Unlimited),
+        },
+        MiddlewareKind::RateLimit {
+            average,
+            period_ms,
+            burst,
+            source,
+            redis: Some(redis),
+        } => match shared_rate::SharedRateLimit::new(
+            name, *average, *period_ms, *burst, source, redis,
+        )? {
             Some(m) => Arc::new(m),
             None => Arc::new(Unlimited),
         },

@@ -154,29 +154,45 @@ impl RateLimit {
     }
 }
 
-impl Middleware for RateLimit {
-    fn request(&self, req: &mut RequestHeader, cx: &RequestContext) -> Flow {
-        let key = self.source.key(req, cx);
-        let outcome = self.limiter.load().check_key(&key);
+impl RateLimit {
+    /// The request's source, as the limiter keys it.
+    pub(crate) fn source_key(&self, req: &RequestHeader, cx: &RequestContext) -> SourceKey {
+        self.source.key(req, cx)
+    }
+
+    /// Takes a token for `key` from the local budget.
+    pub(crate) fn check(&self, key: &SourceKey) -> Flow {
+        let outcome = self.limiter.load().check_key(key);
         self.housekeeping();
         match outcome {
             Ok(()) => Flow::Continue,
-            Err(not_until) => {
-                let wait = not_until.wait_time_from(self.clock.now());
-                let mut headers = vec![(
-                    HeaderName::from_static("retry-after"),
-                    HeaderValue::from(wait.as_secs_f64().ceil() as u64),
-                )];
-                if let Ok(v) = HeaderValue::from_str(&go_duration(wait)) {
-                    headers.push((HeaderName::from_static("x-retry-in"), v));
-                }
-                Flow::Respond(Reply {
-                    status: 429,
-                    headers,
-                    body: Bytes::from_static(b"Too Many Requests"),
-                })
-            }
+            Err(not_until) => Flow::Respond(too_many_requests(
+                not_until.wait_time_from(self.clock.now()),
+            )),
         }
+    }
+}
+
+impl Middleware for RateLimit {
+    fn request(&self, req: &mut RequestHeader, cx: &RequestContext) -> Flow {
+        self.check(&self.source.key(req, cx))
+    }
+}
+
+/// Traefik's refusal: 429, with when to come back in `Retry-After` (whole seconds) and
+/// `X-Retry-In` (a Go duration).
+pub(crate) fn too_many_requests(wait: Duration) -> Reply {
+    let mut headers = vec![(
+        HeaderName::from_static("retry-after"),
+        HeaderValue::from(wait.as_secs_f64().ceil() as u64),
+    )];
+    if let Ok(v) = HeaderValue::from_str(&go_duration(wait)) {
+        headers.push((HeaderName::from_static("x-retry-in"), v));
+    }
+    Reply {
+        status: 429,
+        headers,
+        body: Bytes::from_static(b"Too Many Requests"),
     }
 }
 

@@ -56,6 +56,8 @@ pub enum MiddlewareKind {
         period_ms: u64,
         burst: i64,
         source: SourceCriterion,
+        /// `redis`: the budget is kept in Redis, shared by every instance using it.
+        redis: Option<RateLimitRedis>,
     },
     InFlightReq {
         amount: i64,
@@ -255,6 +257,16 @@ pub struct CorsSpec {
     pub expose_headers: Vec<String>,
     pub max_age: Option<i64>,
     pub add_vary_header: bool,
+}
+
+/// `rateLimit.redis`: where a shared budget is kept, and how long wharf waits for Redis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitRedis {
+    pub connection: crate::RedisConnection,
+    /// `dialTimeout` (Traefik: 5s).
+    pub dial_timeout: std::time::Duration,
+    /// `readTimeout` (Traefik: 3s): a slower reply counts as Redis being down.
+    pub read_timeout: std::time::Duration,
 }
 
 /// What rateLimit and inFlightReq count requests by.

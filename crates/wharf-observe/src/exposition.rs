@@ -336,5 +336,13 @@ fn wharf_families(m: &Metrics, live: &crate::metrics::LiveSet, out: &mut Familie
             Vec::new(),
             control.internal_errors() as f64,
         );
+        for (middleware, count) in control.rate_limit_fallbacks() {
+            out.counter(
+                "wharf_ratelimit_redis_fallbacks_total",
+                "Requests a rateLimit middleware with redis limited with this instance's own bucket, because Redis was unreachable.",
+                vec![label("middleware", &middleware)],
+                count as f64,
+            );
+        }
     }
 }

@@ -32,6 +32,11 @@ pub type UpProbe = Arc<dyn Fn() -> bool + Send + Sync>;
 pub trait ControlProbe: Send + Sync {
     fn ready(&self) -> bool;
     fn internal_errors(&self) -> u64;
+    /// Requests each `rateLimit.redis` middleware limited locally because Redis was
+    /// unreachable, by middleware name.
+    fn rate_limit_fallbacks(&self) -> Vec<(String, u64)> {
+        Vec::new()
+    }
 }
 
 /// A provider's connection to its source (the Docker engine), kept by the provider.

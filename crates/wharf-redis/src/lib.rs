@@ -1,8 +1,14 @@
 //! How wharf reaches Redis: one [`client`] built from a [`RedisConnection`] (endpoint,
 //! credentials, database), with the timeouts Traefik's Redis clients use.
 //!
-//! The Redis provider reads its keys through it; the distributed rate limiter and the shared
-//! ACME store are meant to build on the same client.
+//! The Redis provider reads its keys through it. The distributed rate limiter keeps its
+//! connection in a [`Link`] (dialled lazily, failing fast while Redis is down) and takes
+//! tokens with [`token_bucket::take`].
+
+mod link;
+pub mod token_bucket;
+
+pub use link::{Link, LinkDown, REDIAL_AFTER};
 
 use std::time::Duration;
 

@@ -384,7 +384,7 @@ impl Middlewares<'_> {
                 out.push(m.clone());
                 continue;
             }
-            let m = wharf_middleware::build(&spec.kind).ok()?;
+            let m = wharf_middleware::build(name.as_str(), &spec.kind).ok()?;
             self.cache
                 .built
                 .insert(name.clone(), (spec.kind.clone(), m.clone()));

@@ -162,6 +162,9 @@ impl wharf_observe::ControlProbe for ControlStatus {
     fn internal_errors(&self) -> u64 {
         ControlStatus::internal_errors(self)
     }
+    fn rate_limit_fallbacks(&self) -> Vec<(String, u64)> {
+        wharf_middleware::redis_rate_limit_fallbacks()
+    }
 }
 
 #[cfg(test)]

@@ -105,6 +105,10 @@ pub(super) fn rate_limit(
         );
         return None;
     }
+    let redis = match body.get("redis") {
+        None => None,
+        Some(r) => Some(rate_limit_redis(r, &join(p, "redis"), issues)?),
+    };
     Some(K::RateLimit {
         average,
         period_ms: u64::try_from(period.as_millis()).unwrap_or(u64::MAX),
@@ -119,6 +123,51 @@ pub(super) fn rate_limit(
             },
             issues,
         ),
+        redis,
+    })
+}
+
+/// `rateLimit.redis`. The pool options are accepted and have nothing to size: wharf talks
+/// to Redis over one multiplexed connection per middleware.
+fn rate_limit_redis(
+    r: &Node,
+    p: &str,
+    issues: &mut Issues,
+) -> Option<wharf_model::RateLimitRedis> {
+    crate::decode::check_keys(
+        r,
+        p,
+        &[
+            "endpoints",
+            "username",
+            "password",
+            "db",
+            "readTimeout",
+            "writeTimeout",
+            "dialTimeout",
+            "poolSize",
+            "minIdleConns",
+            "maxActiveConns",
+        ],
+        &["tls"],
+        issues,
+    );
+    let connection = crate::static_decode::redis_connection(
+        r,
+        p,
+        "the middleware is disabled, and so are the routers using it",
+        issues,
+    )?;
+    let timeout = |key: &str, default: u64, issues: &mut Issues| {
+        r.get(key)
+            .and_then(|v| crate::decode::duration(v, &join(p, key), issues))
+            .filter(|d| !d.is_zero())
+            .unwrap_or(std::time::Duration::from_secs(default))
+    };
+    Some(wharf_model::RateLimitRedis {
+        connection,
+        dial_timeout: timeout("dialTimeout", 5, issues),
+        read_timeout: timeout("readTimeout", 3, issues),
     })
 }
 

@@ -21,6 +21,8 @@ mod acme;
 mod entry_point;
 mod providers;
 
+pub(crate) use providers::redis_connection;
+
 use entry_point::entry_point;
 use providers::providers;
 

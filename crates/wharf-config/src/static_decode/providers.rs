@@ -134,7 +134,7 @@ fn redis(r: &Node, issues: &mut Issues) -> Option<RedisProviderConfig> {
         issues,
     );
     let defaults = RedisProviderConfig::default();
-    let connection = redis_connection(r, rp, issues)?;
+    let connection = redis_connection(r, rp, "the provider is disabled", issues)?;
     let root_key = get_string(r, "rootKey", rp, issues)
         .map(|k| k.trim_matches('/').to_string())
         .filter(|k| !k.is_empty())
@@ -145,10 +145,12 @@ fn redis(r: &Node, issues: &mut Issues) -> Option<RedisProviderConfig> {
     })
 }
 
-/// `endpoints`, `username`, `password`, `db` of a Redis client section at `path`.
+/// `endpoints`, `username`, `password`, `db` of a Redis client section at `path`; None
+/// (reported, saying `consequence`: what is then disabled) when it cannot be used.
 pub(crate) fn redis_connection(
     r: &Node,
     path: &str,
+    consequence: &str,
     issues: &mut Issues,
 ) -> Option<RedisConnection> {
     let defaults = RedisConnection::default();
@@ -164,7 +166,7 @@ pub(crate) fn redis_connection(
                 issues.push(
                     ConfigIssue::error(
                         origin.clone(),
-                        format!("`{path}.endpoints`: `{one}` is not host:port; the provider is disabled"),
+                        format!("`{path}.endpoints`: `{one}` is not host:port; {consequence}"),
                     )
                     .with_hint("e.g. `redis:6379`"),
                 );
@@ -176,7 +178,7 @@ pub(crate) fn redis_connection(
             issues.push(
                 ConfigIssue::error(
                     second.clone(),
-                    format!("`{path}.endpoints`: several endpoints need Redis Sentinel, which wharf does not implement yet (Traefik refuses them without it too); the provider is disabled"),
+                    format!("`{path}.endpoints`: several endpoints need Redis Sentinel, which wharf does not implement yet (Traefik refuses them without it too); {consequence}"),
                 )
                 .with_hint("list the one Redis primary"),
             );
@@ -192,7 +194,7 @@ pub(crate) fn redis_connection(
                 Some(Err(_)) => {
                     issues.error(
                     &d.origin,
-                    format!("`{path}.db` must be a database number from 0; the provider is disabled"),
+                    format!("`{path}.db` must be a database number from 0; {consequence}"),
                 );
                     return None;
                 }
