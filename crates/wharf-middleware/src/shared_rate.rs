@@ -5,8 +5,9 @@
 //! of being refused.
 //!
 //! Where Traefik answers every request 500 while Redis is unreachable, wharf limits each
-//! source with this instance's own bucket until Redis is back: the outage is logged once,
-//! its end once, and each request so limited is counted
+//! source with this instance's own bucket until Redis is back: the outage is logged once
+//! (an error, as the providers log a lost connection), its end once (info), and each
+//! request so limited is counted
 //! (`wharf_ratelimit_redis_fallbacks_total{middleware}`).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -154,6 +155,7 @@ impl AsyncRequest for SharedRateLimit {
             Ok(wait) => {
                 if self.degraded.swap(false, Ordering::Relaxed) {
                     tracing::info!(middleware = %self.name, endpoint = %self.endpoint,
+                        limited_locally = self.fallbacks.load(Ordering::Relaxed),
                         "rateLimit: Redis is reachable again; the budget is shared again");
                 }
                 if wait > self.bucket.max_delay {
@@ -166,7 +168,7 @@ impl AsyncRequest for SharedRateLimit {
             }
             Err(why) => {
                 if !self.degraded.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(middleware = %self.name, endpoint = %self.endpoint, error = %why,
+                    tracing::error!(middleware = %self.name, endpoint = %self.endpoint, error = %why,
                         "rateLimit: Redis is unreachable; each instance limits on its own until it is back (Traefik would answer 500)");
                 }
                 self.fallbacks.fetch_add(1, Ordering::Relaxed);
