@@ -165,3 +165,23 @@ fn forward_auth_tls_files_are_checked_at_load() {
     assert!(has(&text, "mw.yml:14:21: error: `http.middlewares.nokey.forwardAuth.tls.cert`: the file holds no certificate"), "{text:#?}");
     assert!(valid.is_empty(), "{valid:?}");
 }
+
+#[test]
+fn rate_limit_redis_decodes_and_a_bad_endpoint_is_reported_where_it_is() {
+    let (valid, text) = decode(
+        "http:\n  middlewares:\n    shared:\n      rateLimit:\n        average: 5\n        redis:\n          endpoints: [\"redis:6380\"]\n          db: 2\n          readTimeout: 250ms\n          poolSize: 4\n          tls: {insecureSkipVerify: true}\n    bad:\n      rateLimit:\n        average: 5\n        redis:\n          endpoints: [redis]\n",
+    );
+    let MiddlewareKind::RateLimit {
+        redis: Some(redis), ..
+    } = &valid["shared"]
+    else {
+        panic!("{:?}", valid["shared"])
+    };
+    assert_eq!(redis.connection.endpoint, "redis:6380");
+    assert_eq!(redis.connection.db, 2);
+    assert_eq!(redis.read_timeout, std::time::Duration::from_millis(250));
+    assert_eq!(redis.dial_timeout, std::time::Duration::from_secs(5));
+    assert!(has(&text, "mw.yml:11:11: warning: `http.middlewares.shared.rateLimit.redis.tls` is not implemented"), "{text:#?}");
+    assert!(has(&text, "mw.yml:16:23: error: `http.middlewares.bad.rateLimit.redis.endpoints`: `redis` is not host:port; the middleware is disabled"), "{text:#?}");
+    assert!(!valid.contains_key("bad"));
+}
