@@ -36,8 +36,8 @@ pub use breaker::CircuitBreaker;
 pub use chain::{boxed_in_place, Chain};
 pub use compress::{CompressModule, CompressModuleBuilder, CompressPolicy, Encoding, Negotiation};
 pub use errors::ErrorPages;
-pub use shared_rate::redis_rate_limit_fallbacks;
 pub use grpc_web::{GrpcWeb, GrpcWebModule, GrpcWebModuleBuilder, TextDecoder};
+pub use shared_rate::redis_rate_limit_fallbacks;
 pub use subrequest::connect_addr;
 
 /// Names of forwarded headers, parsed once: a lookup by `&str` parses (and lower-cases) the

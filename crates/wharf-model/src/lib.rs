@@ -29,8 +29,8 @@ pub use ip_text::IpText;
 pub use issue::{ConfigIssue, Severity};
 pub use middleware::{
     CertInfoSpec, CircuitBreakerSpec, CompressSpec, CorsSpec, DistinguishedNameSpec, ErrorsSpec,
-    ForwardAuthSpec, HeadersSpec, MiddlewareKind, MiddlewareSpec, PassTlsClientCertSpec, RateLimitRedis,
-    RetrySpec, SourceCriterion,
+    ForwardAuthSpec, HeadersSpec, MiddlewareKind, MiddlewareSpec, PassTlsClientCertSpec,
+    RateLimitRedis, RetrySpec, SourceCriterion,
 };
 pub use origin::Origin;
 pub use service::{

@@ -28,7 +28,10 @@ pub struct Link {
 impl std::fmt::Debug for Link {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Link")
-            .field("endpoint", &self.client.get_connection_info().addr().to_string())
+            .field(
+                "endpoint",
+                &self.client.get_connection_info().addr().to_string(),
+            )
             .field("down", &self.down.load(Ordering::Relaxed))
             .finish()
     }

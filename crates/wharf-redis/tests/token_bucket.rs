@@ -33,11 +33,18 @@ async fn tokens_are_taken_refused_and_refilled_once() {
     };
     assert_eq!(at(T0).await, Duration::ZERO, "the burst");
     assert_eq!(at(T0).await, Duration::ZERO, "the burst");
-    assert_eq!(at(T0).await, Duration::from_secs(1), "empty: a token in 1 s");
+    assert_eq!(
+        at(T0).await,
+        Duration::from_secs(1),
+        "empty: a token in 1 s"
+    );
     // Half a token later: refused, and the half stays.
     assert_eq!(at(T0 + SECOND_US / 2).await, Duration::from_millis(500));
     // A call stamped earlier (another instance's clock) refills nothing.
-    assert_eq!(at(T0 + 4 * SECOND_US / 10).await, Duration::from_millis(500));
+    assert_eq!(
+        at(T0 + 4 * SECOND_US / 10).await,
+        Duration::from_millis(500)
+    );
     // At T0 + 1 s exactly one token has come: taken.
     assert_eq!(at(T0 + SECOND_US).await, Duration::ZERO);
 
@@ -45,7 +52,10 @@ async fn tokens_are_taken_refused_and_refilled_once() {
         conn.hgetall(&key[..]).await.expect("HGETALL");
     assert_eq!(fields.len(), 2, "{fields:?}");
     assert_eq!(fields["last"], (T0 + SECOND_US) as f64);
-    assert!(fields["tokens"].abs() < 1e-9, "nothing refilled twice: {fields:?}");
+    assert!(
+        fields["tokens"].abs() < 1e-9,
+        "nothing refilled twice: {fields:?}"
+    );
     let ttl: i64 = conn.ttl(&key[..]).await.expect("TTL");
     assert!((1..=2).contains(&ttl), "{ttl}");
 }

@@ -55,8 +55,7 @@ struct Proxy {
 fn start(name: &'static str, binary: &std::path::Path, yaml: &str) -> Proxy {
     let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let admin_flag = format!("--entryPoints.traefik.address={admin}");
-    let (dir, args, web) =
-        common::file_proxy(yaml, &[&admin_flag, "--metrics.prometheus=true"]);
+    let (dir, args, web) = common::file_proxy(yaml, &[&admin_flag, "--metrics.prometheus=true"]);
     let proc = common::start_ready(dir, binary, &args, &[web, admin], web);
     Proxy {
         name,
@@ -79,9 +78,7 @@ impl Proxy {
             .body_text();
         text.lines()
             .find_map(|l| {
-                l.strip_prefix(
-                    "wharf_ratelimit_redis_fallbacks_total{middleware=\"shared@file\"} ",
-                )
+                l.strip_prefix("wharf_ratelimit_redis_fallbacks_total{middleware=\"shared@file\"} ")
             })
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0)
@@ -181,7 +178,11 @@ fn a_redis_outage_limits_locally_and_the_budget_is_shared_again_after() {
         wharf.proc.log()
     );
     assert_eq!(passed(&backend) - before, 3);
-    assert_eq!(wharf.fallbacks(), 8, "each locally limited request is counted");
+    assert_eq!(
+        wharf.fallbacks(),
+        8,
+        "each locally limited request is counted"
+    );
     assert!(
         wharf.proc.log().contains("Redis is unreachable"),
         "{}",

@@ -129,11 +129,7 @@ pub(super) fn rate_limit(
 
 /// `rateLimit.redis`. The pool options are accepted and have nothing to size: wharf talks
 /// to Redis over one multiplexed connection per middleware.
-fn rate_limit_redis(
-    r: &Node,
-    p: &str,
-    issues: &mut Issues,
-) -> Option<wharf_model::RateLimitRedis> {
+fn rate_limit_redis(r: &Node, p: &str, issues: &mut Issues) -> Option<wharf_model::RateLimitRedis> {
     crate::decode::check_keys(
         r,
         p,

@@ -187,19 +187,17 @@ pub(crate) fn redis_connection(
     };
     let db = match r.get("db") {
         None => 0,
-        Some(d) => {
-            match integer(d, &format!("{path}.db"), issues).map(u32::try_from) {
-                None => 0,
-                Some(Ok(db)) => db,
-                Some(Err(_)) => {
-                    issues.error(
+        Some(d) => match integer(d, &format!("{path}.db"), issues).map(u32::try_from) {
+            None => 0,
+            Some(Ok(db)) => db,
+            Some(Err(_)) => {
+                issues.error(
                     &d.origin,
                     format!("`{path}.db` must be a database number from 0; {consequence}"),
                 );
-                    return None;
-                }
+                return None;
             }
-        }
+        },
     };
     let text =
         |key: &str, issues: &mut Issues| get_string(r, key, path, issues).filter(|s| !s.is_empty());
