@@ -112,11 +112,16 @@ impl Swarm {
     /// `binary` (wharf or Traefik) with the Swarm provider, seeing only this test's services,
     /// listening on `port` (web) and `port + 1` (API) in the holder's namespace.
     fn proxy(&self, binary: &std::path::Path, port: u16) -> Proxy {
+        self.proxy_on(binary, port, None)
+    }
+
+    /// As [`Swarm::proxy`], reaching the engine at `endpoint` (a socket proxy) when given.
+    fn proxy_on(&self, binary: &std::path::Path, port: u16, endpoint: Option<&str>) -> Proxy {
         let web: SocketAddr = format!("{}:{port}", self.ip).parse().expect("address");
         let admin: SocketAddr = format!("{}:{}", self.ip, port + 1)
             .parse()
             .expect("address");
-        let args = vec![
+        let mut args = vec![
             self.netns.clone(),
             binary.display().to_string(),
             format!("--entryPoints.web.address=:{port}"),
@@ -132,6 +137,9 @@ impl Swarm {
             "--global.sendAnonymousUsage=false".into(),
             "--log.level=DEBUG".into(),
         ];
+        if let Some(endpoint) = endpoint {
+            args.push(format!("--providers.swarm.endpoint={endpoint}"));
+        }
         let proc = WharfProcess::start(
             std::path::Path::new("/usr/bin/nsenter"),
             &args,
@@ -281,6 +289,54 @@ fn swarm_services_appear_scale_and_leave() {
         "removed: {:?}",
         edge.get("shop.test")
     );
+}
+
+/// Through the recording socket proxy: wharf follows services and their scaling with GET
+/// calls only, on the read-only paths the provider documents.
+#[test]
+fn only_read_only_calls_to_the_engine() {
+    let recorder = wharf_testkit::socket_proxy::SocketProxy::start(std::path::Path::new(
+        "/var/run/docker.sock",
+    ));
+    let swarm = swarm_network();
+    let edge = swarm.proxy_on(&common::wharf_bin(), 8000, Some(&recorder.endpoint()));
+    let svc = swarm.routed("ro", "ro.test", 1);
+    edge.wait_backends("ro.test", 1);
+    docker(&["service", "scale", "-d", &format!("{}=2", svc.name)]);
+    edge.wait_backends("ro.test", 2);
+
+    let calls = recorder.calls();
+    let paths: std::collections::BTreeSet<String> = calls
+        .iter()
+        .map(|call| {
+            let mut parts = call.split_whitespace();
+            let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            assert_eq!(method, "GET", "a call that is not a GET: {call}");
+            let path = target.split('?').next().unwrap_or("");
+            // Without the API version prefix (/v1.47).
+            match path.strip_prefix("/v") {
+                Some(rest) => rest.find('/').map_or(path, |i| &rest[i..]).to_string(),
+                None => path.to_string(),
+            }
+        })
+        .collect();
+    let allowed = [
+        "/_ping",
+        "/version",
+        "/services",
+        "/networks",
+        "/tasks",
+        "/events",
+    ];
+    for path in &paths {
+        assert!(
+            allowed.contains(&path.as_str()),
+            "unexpected Docker API call {path} in {calls:#?}"
+        );
+    }
+    for needed in ["/services", "/tasks", "/events"] {
+        assert!(paths.contains(needed), "{needed} never called: {calls:#?}");
+    }
 }
 
 #[test]
