@@ -3,9 +3,13 @@
 //! name never holds up the others (nor any request: certificates are served from the store,
 //! the generated default until one arrives). The control plane says what is wanted
 //! ([`Wanted`]) and is told when certificates change.
+//!
+//! A resolver whose storage is shared through Redis orders only while this instance holds
+//! the lease ([`crate::follow`] keeps it); every instance serves what is stored there.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -16,8 +20,10 @@ use tokio::time::Instant;
 use wharf_model::{AcmeConfig, CertResolverConfig, CertificateSpec, Origin, PemSource};
 use wharf_tls::AcmeChallenges;
 
+use crate::follow::Follower;
 use crate::http::Observed;
 use crate::order::{account, obtain, AcmeError};
+use crate::shared::{SharedStorage, TICK};
 use crate::storage::{too_open, StorageFile, StoredCertificate};
 
 /// Per resolver, the sets of names routers need a certificate for (main name first).
@@ -48,9 +54,56 @@ pub struct AcmeManager {
     listeners: Vec<std::net::SocketAddr>,
 }
 
+/// Where a resolver's document lives.
+#[derive(Clone)]
+enum Storage {
+    File(PathBuf),
+    /// Shared through Redis; the flag says whether this instance holds the lease.
+    Shared(Arc<SharedStorage>, Arc<AtomicBool>),
+}
+
+impl Storage {
+    /// Names it in logs and certificate origins; storages with one name are one.
+    fn describe(&self) -> String {
+        match self {
+            Storage::File(path) => path.display().to_string(),
+            Storage::Shared(shared, _) => format!("{shared:?}"),
+        }
+    }
+
+    async fn load(&self) -> Result<StorageFile, AcmeError> {
+        match self {
+            Storage::File(path) => StorageFile::load(path).map_err(|e| AcmeError(e.to_string())),
+            Storage::Shared(shared, _) => shared.load().await,
+        }
+    }
+
+    async fn save(&self, file: &StorageFile) -> Result<(), AcmeError> {
+        match self {
+            Storage::File(path) => file.save(path).map_err(|e| AcmeError(e.to_string())),
+            Storage::Shared(shared, _) => shared.save(file).await,
+        }
+    }
+
+    /// Whether this instance may order: always with a file, with the lease when shared.
+    fn orders(&self) -> bool {
+        match self {
+            Storage::File(_) => true,
+            Storage::Shared(_, leading) => leading.load(Ordering::Relaxed),
+        }
+    }
+
+    fn shared(&self) -> Option<&SharedStorage> {
+        match self {
+            Storage::File(_) => None,
+            Storage::Shared(shared, _) => Some(shared),
+        }
+    }
+}
+
 struct ResolverState {
     config: AcmeConfig,
-    storage: PathBuf,
+    storage: Storage,
     account: Option<(Account, Observed)>,
     /// When a set of names may be tried again, and the current backoff.
     retry: HashMap<Vec<String>, (Instant, Duration)>,
@@ -114,21 +167,43 @@ impl AcmeManager {
         listeners: Vec<std::net::SocketAddr>,
     ) -> Self {
         let (wanted, _) = watch::channel(Wanted::new());
+        // Resolvers on one Redis key share one storage (and one lease).
+        let mut shared: BTreeMap<(String, String), Storage> = BTreeMap::new();
+        let mut states = BTreeMap::new();
+        for (name, r) in resolvers {
+            let storage = match &r.acme.redis_storage {
+                None => Storage::File(r.acme.storage.clone()),
+                Some(redis) => {
+                    let id = (redis.connection.endpoint.clone(), redis.key.clone());
+                    if let Some(s) = shared.get(&id) {
+                        s.clone()
+                    } else {
+                        match SharedStorage::new(redis) {
+                            Ok(s) => {
+                                let s = Storage::Shared(Arc::new(s), Arc::default());
+                                shared.insert(id, s.clone());
+                                s
+                            }
+                            Err(e) => {
+                                tracing::error!(resolver = %name, error = %e, "ACME: the shared storage cannot be used; the resolver is off");
+                                continue;
+                            }
+                        }
+                    }
+                }
+            };
+            states.insert(
+                name.clone(),
+                ResolverState {
+                    config: r.acme.clone(),
+                    storage,
+                    account: None,
+                    retry: HashMap::new(),
+                },
+            );
+        }
         let manager = AcmeManager {
-            resolvers: resolvers
-                .iter()
-                .map(|(name, r)| {
-                    (
-                        name.clone(),
-                        ResolverState {
-                            config: r.acme.clone(),
-                            storage: r.acme.storage.clone(),
-                            account: None,
-                            retry: HashMap::new(),
-                        },
-                    )
-                })
-                .collect(),
+            resolvers: states,
             link: AcmeLink {
                 certificates: Arc::new(ArcSwap::from_pointee(Vec::new())),
                 wanted: Arc::new(wanted),
@@ -138,11 +213,21 @@ impl AcmeManager {
             listeners,
         };
         for (name, r) in &manager.resolvers {
-            if let Some(mode) = too_open(&r.storage) {
-                tracing::warn!(resolver = %name, storage = %r.storage.display(), "the ACME storage file has mode {mode:o}: others may read its private keys (Traefik refuses it); run chmod 600");
+            if let Storage::File(path) = &r.storage {
+                if let Some(mode) = too_open(path) {
+                    tracing::warn!(resolver = %name, storage = %path.display(), "the ACME storage file has mode {mode:o}: others may read its private keys (Traefik refuses it); run chmod 600");
+                }
             }
         }
-        manager.publish();
+        // Files are read at once, so their certificates are in the first generation; a
+        // shared storage is read when the manager runs.
+        if manager
+            .resolvers
+            .values()
+            .all(|r| matches!(r.storage, Storage::File(_)))
+        {
+            let _done = futures_util::FutureExt::now_or_never(manager.publish());
+        }
         manager
     }
 
@@ -151,16 +236,22 @@ impl AcmeManager {
     }
 
     /// Every resolver's stored certificates, as inline specs for the TLS store.
-    fn publish(&self) {
+    async fn publish(&self) {
         let mut specs = Vec::new();
-        let mut files: BTreeMap<&PathBuf, Option<StorageFile>> = BTreeMap::new();
+        let mut loaded: BTreeMap<String, Option<StorageFile>> = BTreeMap::new();
         for (name, r) in &self.resolvers {
-            let file = files.entry(&r.storage).or_insert_with(|| {
-                StorageFile::load(&r.storage)
+            let described = r.storage.describe();
+            if !loaded.contains_key(&described) {
+                let file = r.storage.load().await
                     .map_err(|e| tracing::error!(resolver = %name, error = %e, "ACME storage unreadable; its certificates are not served"))
-                    .ok()
-            });
-            let Some(data) = file.as_ref().and_then(|f| f.0.get(name)) else {
+                    .ok();
+                loaded.insert(described.clone(), file);
+            }
+            let Some(data) = loaded
+                .get(&described)
+                .and_then(Option::as_ref)
+                .and_then(|f| f.0.get(name))
+            else {
                 continue;
             };
             for cert in &data.certificates {
@@ -169,8 +260,7 @@ impl AcmeManager {
                         cert: PemSource::Inline(chain),
                         key: PemSource::Inline(key),
                         origin: Origin::Provider(format!(
-                            "ACME resolver {name} ({}), {}",
-                            r.storage.display(),
+                            "ACME resolver {name} ({described}), {}",
                             cert.domain.main
                         )),
                     });
@@ -182,6 +272,24 @@ impl AcmeManager {
 
     /// Runs until the control plane goes away.
     pub async fn run(mut self) {
+        let (stored_tx, mut stored_rx) = mpsc::channel(4);
+        let mut followed = BTreeSet::new();
+        for r in self.resolvers.values() {
+            if let Storage::Shared(shared, leading) = &r.storage {
+                if followed.insert(r.storage.describe()) {
+                    tokio::spawn(
+                        Follower {
+                            storage: shared.clone(),
+                            leading: leading.clone(),
+                            challenges: self.challenges.clone(),
+                            stored: stored_tx.clone(),
+                        }
+                        .run(),
+                    );
+                }
+            }
+        }
+        drop(stored_tx);
         self.wait_listening().await;
         let mut wanted_rx = self.link.wanted.subscribe();
         loop {
@@ -189,6 +297,11 @@ impl AcmeManager {
             let next = self.pass(&wanted).await;
             tokio::select! {
                 changed = wanted_rx.changed() => if changed.is_err() { return },
+                Some(()) = stored_rx.recv() => {
+                    // Another instance stored certificates: serve them.
+                    self.publish().await;
+                    let _ignored = self.changed.try_send(());
+                }
                 () = tokio::time::sleep_until(next) => {}
             }
         }
@@ -218,6 +331,13 @@ impl AcmeManager {
             let Some(sets) = wanted.get(&name) else {
                 continue;
             };
+            if let Some(r) = self.resolvers.get(&name) {
+                if !r.storage.orders() {
+                    // Another instance orders; look again when the lease may have moved.
+                    next = next.min(Instant::now() + TICK);
+                    continue;
+                }
+            }
             for domains in sets {
                 if let Some(at) = self.ensure(&name, domains).await {
                     next = next.min(at);
@@ -231,7 +351,12 @@ impl AcmeManager {
     async fn ensure(&mut self, name: &str, domains: &[String]) -> Option<Instant> {
         let now = unix_now();
         let r = self.resolvers.get_mut(name)?;
-        let stored = StorageFile::load(&r.storage).unwrap_or_default();
+        let stored = match r.storage.load().await {
+            Ok(stored) => stored,
+            // What is stored there is not known: ordering again could replace it for nothing.
+            Err(_) if r.storage.shared().is_some() => return Some(Instant::now() + TICK),
+            Err(_) => StorageFile::default(),
+        };
         let current = stored.0.get(name).and_then(|data| {
             data.certificates
                 .iter()
@@ -264,7 +389,7 @@ impl AcmeManager {
         match result {
             Ok(()) => {
                 r.retry.remove(domains);
-                self.publish();
+                self.publish().await;
                 let _ignored = self.changed.try_send(());
                 tracing::info!(resolver = %name, domains = ?domains, "ACME: certificate stored and served");
                 Some(Instant::now() + Duration::from_secs(1))
@@ -287,14 +412,13 @@ impl AcmeManager {
             .resolvers
             .get_mut(name)
             .ok_or_else(|| AcmeError("no such resolver".into()))?;
-        let mut file = StorageFile::load(&r.storage).map_err(|e| AcmeError(e.to_string()))?;
+        let mut file = r.storage.load().await?;
         if r.account.is_none() {
             let stored = file.0.get(name).and_then(|d| d.wharf_account.clone());
             let (acct, created, observed) = account(&r.config, stored.as_ref()).await?;
             if let Some(created) = created {
                 file.0.entry(name.to_string()).or_default().wharf_account = Some(created);
-                file.save(&r.storage)
-                    .map_err(|e| AcmeError(e.to_string()))?;
+                r.storage.save(&file).await?;
             }
             r.account = Some((acct, observed));
         }
@@ -302,9 +426,16 @@ impl AcmeManager {
             .account
             .as_ref()
             .ok_or_else(|| AcmeError("no account".into()))?;
-        let (chain, key) = obtain(acct, observed, domains, &r.config, &self.challenges).await?;
-        // Re-read: another resolver may share the file.
-        let mut file = StorageFile::load(&r.storage).map_err(|e| AcmeError(e.to_string()))?;
+        let shared = r.storage.shared();
+        let obtained = obtain(acct, observed, domains, &r.config, &self.challenges, shared).await;
+        if let Some(shared) = shared {
+            if let Err(e) = shared.clear_challenges().await {
+                tracing::warn!(error = %e, "ACME: the shared challenges were not cleared (they expire)");
+            }
+        }
+        let (chain, key) = obtained?;
+        // Re-read: another resolver may share the storage.
+        let mut file = r.storage.load().await?;
         let data = file.0.entry(name.to_string()).or_default();
         let wanted: BTreeSet<&String> = domains.iter().collect();
         data.certificates.retain(|c| {
@@ -313,6 +444,6 @@ impl AcmeManager {
         });
         data.certificates
             .push(StoredCertificate::new(domains, &chain, &key));
-        file.save(&r.storage).map_err(|e| AcmeError(e.to_string()))
+        r.storage.save(&file).await
     }
 }

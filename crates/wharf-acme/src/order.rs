@@ -170,7 +170,10 @@ fn certificate_key(kind: AcmeKeyType) -> Result<KeyPair, AcmeError> {
 }
 
 /// The self-signed certificate a TLS-ALPN-01 validator must be served (RFC 8737).
-fn tls_alpn_certificate(domain: &str, digest: &[u8]) -> Result<Arc<CertifiedKey>, AcmeError> {
+pub(crate) fn tls_alpn_certificate(
+    domain: &str,
+    digest: &[u8],
+) -> Result<Arc<CertifiedKey>, AcmeError> {
     let key = KeyPair::generate().map_err(|e| AcmeError(e.to_string()))?;
     let mut params =
         CertificateParams::new(vec![domain.to_string()]).map_err(|e| AcmeError(e.to_string()))?;
@@ -207,13 +210,17 @@ impl Drop for Answered<'_> {
 }
 
 /// Orders a certificate for `domains` (the first is its main name): (PEM chain, PEM key).
+/// With `shared`, each challenge is published there before the CA is told it is ready, so
+/// the other instances answer it too (the caller clears them after).
 pub async fn obtain(
     account: &Account,
     observed: &Observed,
     domains: &[String],
     config: &AcmeConfig,
     challenges: &AcmeChallenges,
+    shared: Option<&crate::shared::SharedStorage>,
 ) -> Result<(String, String), AcmeError> {
+    let mut published = Vec::new();
     let identifiers: Vec<Identifier> = domains.iter().cloned().map(Identifier::Dns).collect();
     let mut new_order = NewOrder::new(&identifiers);
     if let Some(profile) = &config.profile {
@@ -258,12 +265,25 @@ pub async fn obtain(
                 ChallengeType::Http01 => {
                     challenges.set_http(&challenge.token, key_authorization.as_str());
                     answered.http.push(challenge.token.clone());
+                    published.push(crate::shared::Challenge::Http {
+                        token: challenge.token.clone(),
+                        key_authorization: key_authorization.as_str().to_string(),
+                    });
                 }
                 _ => {
-                    let cert = tls_alpn_certificate(&domain, key_authorization.digest().as_ref())?;
+                    let digest = key_authorization.digest();
+                    let cert = tls_alpn_certificate(&domain, digest.as_ref())?;
                     challenges.set_tls_alpn(&domain, cert);
                     answered.tls.push(domain.clone());
+                    published.push(crate::shared::Challenge::TlsAlpn {
+                        domain: domain.clone(),
+                        digest_b64: base64::engine::general_purpose::STANDARD
+                            .encode(digest.as_ref()),
+                    });
                 }
+            }
+            if let Some(shared) = shared {
+                shared.share_challenges(&published).await?;
             }
             challenge
                 .set_ready()

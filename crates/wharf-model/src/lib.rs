@@ -39,10 +39,10 @@ pub use service::{
 };
 pub use static_config::{
     AccessLogConfig, AccessLogFields, AccessLogFilters, AccessLogFormat, AcmeConfig, AcmeKeyType,
-    ApiConfig, CertResolverConfig, DockerProviderConfig, EntryPoint, EntryPointRedirect,
-    FileProviderConfig, ForwardedHeaders, HeaderMode, LogConfig, PingConfig, PrometheusConfig,
-    ProvidersConfig, RedisConnection, RedisProviderConfig, StaticConfig, SwarmProviderConfig,
-    UnderscoreHeaders, DEFAULT_MAX_HEADER_BYTES, LETS_ENCRYPT,
+    AcmeRedisStorage, ApiConfig, CertResolverConfig, DockerProviderConfig, EntryPoint,
+    EntryPointRedirect, FileProviderConfig, ForwardedHeaders, HeaderMode, LogConfig, PingConfig,
+    PrometheusConfig, ProvidersConfig, RedisConnection, RedisProviderConfig, StaticConfig,
+    SwarmProviderConfig, UnderscoreHeaders, DEFAULT_MAX_HEADER_BYTES, LETS_ENCRYPT,
 };
 pub use tls::{
     qualify_tls_options, CertificateSpec, CipherSuite, ClientAuthSpec, ClientAuthType, Curve,

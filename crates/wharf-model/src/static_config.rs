@@ -338,6 +338,15 @@ pub enum AcmeKeyType {
     Rsa8192,
 }
 
+/// Where a shared ACME storage document lives in Redis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcmeRedisStorage {
+    pub connection: RedisConnection,
+    /// The document's key (`wharf/acme.json` unless `?key=` says otherwise); the lease, the
+    /// challenges and the instances' heartbeats use keys beginning with it.
+    pub key: String,
+}
+
 /// Let's Encrypt's production directory, Traefik's default `caServer`.
 pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
 
@@ -347,6 +356,10 @@ pub struct AcmeConfig {
     pub ca_server: String,
     /// `acme.json` by default (Traefik's file format).
     pub storage: PathBuf,
+    /// `storage: redis://...` (a wharf extension): the same document kept in Redis instead,
+    /// shared by every instance; one of them at a time orders and renews. `storage` is then
+    /// unused.
+    pub redis_storage: Option<AcmeRedisStorage>,
     pub key_type: AcmeKeyType,
     /// `certificatesDuration` (hours in Traefik): how long the CA's certificates last.
     pub certificates_duration: Duration,

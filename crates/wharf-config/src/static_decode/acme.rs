@@ -73,16 +73,16 @@ fn decode(n: &Node, path: &str, issues: &mut Issues) -> AcmeConfig {
         ],
         issues,
     );
+    let storage = get_string(n, "storage", path, issues)
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "acme.json".into());
     let mut config = AcmeConfig {
         email: get_string(n, "email", path, issues).unwrap_or_default(),
         ca_server: get_string(n, "caServer", path, issues)
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| LETS_ENCRYPT.to_string()),
-        storage: PathBuf::from(
-            get_string(n, "storage", path, issues)
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| "acme.json".into()),
-        ),
+        storage: PathBuf::from(&storage),
+        redis_storage: None,
         key_type: AcmeKeyType::Rsa4096,
         certificates_duration: Duration::from_secs(2160 * 3600),
         preferred_chain: get_string(n, "preferredChain", path, issues).filter(|s| !s.is_empty()),
@@ -92,6 +92,19 @@ fn decode(n: &Node, path: &str, issues: &mut Issues) -> AcmeConfig {
         tls_challenge: false,
         ca_certificates: Vec::new(),
     };
+    if storage.starts_with("redis://") {
+        let origin = n.get("storage").map_or(&n.origin, |s| &s.origin);
+        match redis_storage(&storage) {
+            Ok(shared) => config.redis_storage = Some(shared),
+            Err(why) => issues.push(
+                ConfigIssue::error(
+                    origin.clone(),
+                    format!("`{}`: {why}", join(path, "storage")),
+                )
+                .with_hint("e.g. redis://:password@redis:6379/0?key=wharf/acme.json"),
+            ),
+        }
+    }
     if let Some(k) = n.get("keyType") {
         let kp = join(path, "keyType");
         let written = crate::decode::string(k, &kp, issues).unwrap_or_default();
@@ -175,4 +188,69 @@ fn decode(n: &Node, path: &str, issues: &mut Issues) -> AcmeConfig {
         );
     }
     config
+}
+
+/// `redis://[[user]:password@]host:port[/db][?key=<key>]`: a storage document in Redis.
+pub(crate) fn redis_storage(url: &str) -> Result<wharf_model::AcmeRedisStorage, String> {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .map(|s| s.into_owned())
+            .map_err(|_| format!("`{s}` is not UTF-8 once percent-decoded"))
+    };
+    let rest = url.strip_prefix("redis://").unwrap_or(url);
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (authority, db) = rest.split_once('/').unwrap_or((rest, ""));
+    let (userinfo, host_port) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    let parsed = host_port
+        .parse::<http::uri::Authority>()
+        .ok()
+        .filter(|a| a.port_u16().is_some() && !a.host().is_empty())
+        .ok_or_else(|| format!("`{host_port}` is not host:port"))?;
+    let mut connection = wharf_model::RedisConnection {
+        endpoint: parsed.as_str().to_string(),
+        ..wharf_model::RedisConnection::default()
+    };
+    if let Some(userinfo) = userinfo {
+        let (user, password) = userinfo.split_once(':').unwrap_or(("", userinfo));
+        connection.username = Some(decode(user)?).filter(|u| !u.is_empty());
+        connection.password = Some(decode(password)?).filter(|p| !p.is_empty());
+    }
+    if !db.is_empty() {
+        connection.db = db
+            .parse()
+            .map_err(|_| format!("`{db}` is not a database number"))?;
+    }
+    let mut key = "wharf/acme.json".to_string();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("key", k)) if !k.is_empty() => key = decode(k)?,
+            _ => return Err(format!("unknown parameter `{pair}` (only `key` is known)")),
+        }
+    }
+    Ok(wharf_model::AcmeRedisStorage { connection, key })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redis_storage;
+
+    #[test]
+    fn redis_storage_urls() {
+        let s = redis_storage("redis://:s%40cret@redis:6380/2?key=edge/acme").expect("valid");
+        assert_eq!(s.connection.endpoint, "redis:6380");
+        assert_eq!(s.connection.password.as_deref(), Some("s@cret"));
+        assert_eq!(s.connection.username, None);
+        assert_eq!(s.connection.db, 2);
+        assert_eq!(s.key, "edge/acme");
+        let s = redis_storage("redis://ops:pw@127.0.0.1:6379").expect("valid");
+        assert_eq!(s.connection.username.as_deref(), Some("ops"));
+        assert_eq!(s.key, "wharf/acme.json");
+        assert!(redis_storage("redis://redis").is_err());
+        assert!(redis_storage("redis://redis:6379/x").is_err());
+        assert!(redis_storage("redis://redis:6379?db=1").is_err());
+    }
 }
