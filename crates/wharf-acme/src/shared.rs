@@ -196,9 +196,10 @@ impl SharedStorage {
         .await
     }
 
-    /// Instances other than this one that beat within two leases.
+    /// Instances other than this one that beat within a lease (a dead leader is out by the
+    /// time its lease has lapsed).
     async fn others_alive(&self) -> Result<Vec<String>, AcmeError> {
-        let since = unix_ms().saturating_sub(2 * u64::try_from(LEASE.as_millis()).unwrap_or(0));
+        let since = unix_ms().saturating_sub(u64::try_from(LEASE.as_millis()).unwrap_or(0));
         let members = format!("{}:members", self.key);
         self.run("members", async |c| {
             let _: i64 = c.zrembyscore(&members, 0, since).await?;
