@@ -206,6 +206,38 @@ fn acme_resolvers_get_traefiks_defaults_and_need_a_challenge() {
 }
 
 #[test]
+fn an_acme_storage_in_redis_is_shared_and_a_bad_url_is_reported_where_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let resolver = |storage: &str| {
+        format!("entryPoints:\n  web:\n    address: \":80\"\ncertificatesResolvers:\n  le:\n    acme:\n      storage: {storage}\n      httpChallenge: {{entryPoint: web}}\n")
+    };
+    std::fs::write(
+        dir.path().join("traefik.yml"),
+        resolver("redis://:pw@redis:6379/1?key=edge/acme.json"),
+    )
+    .unwrap();
+    let loaded = load_static(&inputs(&dir, &[], &[])).unwrap();
+    let shared = loaded.config.cert_resolvers["le"]
+        .acme
+        .redis_storage
+        .clone()
+        .expect("shared");
+    assert_eq!(shared.connection.endpoint, "redis:6379");
+    assert_eq!(shared.connection.password.as_deref(), Some("pw"));
+    assert_eq!(shared.connection.db, 1);
+    assert_eq!(shared.key, "edge/acme.json");
+
+    std::fs::write(dir.path().join("traefik.yml"), resolver("redis://redis")).unwrap();
+    let err = load_static(&inputs(&dir, &[], &[]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("traefik.yml:7:16: error: `certificatesResolvers.le.acme.storage`: `redis` is not host:port"),
+        "{err}"
+    );
+}
+
+#[test]
 fn bad_values_are_errors_with_origins() {
     let dir = tempfile::tempdir().unwrap();
     let errs = errors(
