@@ -181,7 +181,13 @@ fn rate_limit_redis_decodes_and_a_bad_endpoint_is_reported_where_it_is() {
     assert_eq!(redis.connection.db, 2);
     assert_eq!(redis.read_timeout, std::time::Duration::from_millis(250));
     assert_eq!(redis.dial_timeout, std::time::Duration::from_secs(5));
-    assert!(has(&text, "mw.yml:11:11: warning: `http.middlewares.shared.rateLimit.redis.tls` is not implemented"), "{text:#?}");
+    assert_eq!(
+        redis.connection.tls,
+        Some(wharf_model::RedisTls {
+            insecure_skip_verify: true,
+            ..Default::default()
+        })
+    );
     assert!(has(&text, "mw.yml:16:23: error: `http.middlewares.bad.rateLimit.redis.endpoints`: `redis` is not host:port; the middleware is disabled"), "{text:#?}");
     assert!(!valid.contains_key("bad"));
 }

@@ -132,6 +132,8 @@ pub struct RedisConnection {
     pub username: Option<String>,
     pub password: Option<String>,
     pub db: u32,
+    /// `tls`: the connection is TLS (None: plain TCP).
+    pub tls: Option<RedisTls>,
 }
 
 impl Default for RedisConnection {
@@ -142,8 +144,20 @@ impl Default for RedisConnection {
             username: None,
             password: None,
             db: 0,
+            tls: None,
         }
     }
+}
+
+/// A Redis client's `tls` section (Traefik's `ca`, `cert`, `key`, `insecureSkipVerify`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RedisTls {
+    /// PEM file of the CAs the server's certificate must lead to (None: the system's).
+    pub ca: Option<PathBuf>,
+    /// PEM files of a client certificate and its key, when the server asks for one.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub insecure_skip_verify: bool,
 }
 
 /// `providers.redis`: dynamic configuration stored under `rootKey`, in Traefik's key layout

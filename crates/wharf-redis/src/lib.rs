@@ -25,6 +25,12 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum RedisSetupError {
     #[error("redis endpoint `{0}` is not host:port")]
     Endpoint(String),
+    #[error("redis TLS: cannot read {path}: {source}")]
+    TlsFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("redis endpoint `{endpoint}`: {source}")]
     Client {
         endpoint: String,
@@ -53,17 +59,48 @@ pub fn client(connection: &RedisConnection) -> Result<redis::Client, RedisSetupE
     if let Some(password) = &connection.password {
         settings = settings.set_password(password);
     }
-    let info = ConnectionAddr::Tcp(host.to_string(), port)
-        .into_connection_info()
-        .map_err(|source| RedisSetupError::Client {
-            endpoint: endpoint.clone(),
-            source,
-        })?
-        .set_redis_settings(settings);
-    redis::Client::open(info).map_err(|source| RedisSetupError::Client {
+    let client_err = |source| RedisSetupError::Client {
         endpoint: endpoint.clone(),
         source,
-    })
+    };
+    let Some(tls) = &connection.tls else {
+        let info = ConnectionAddr::Tcp(host.to_string(), port)
+            .into_connection_info()
+            .map_err(client_err)?
+            .set_redis_settings(settings);
+        return redis::Client::open(info).map_err(client_err);
+    };
+    let read = |path: &std::path::PathBuf| {
+        std::fs::read(path).map_err(|source| RedisSetupError::TlsFile {
+            path: path.clone(),
+            source,
+        })
+    };
+    let client_tls = match (&tls.cert, &tls.key) {
+        (Some(cert), Some(key)) => Some(redis::ClientTlsConfig {
+            client_cert: read(cert)?,
+            client_key: read(key)?,
+        }),
+        _ => None,
+    };
+    let root_cert = tls.ca.as_ref().map(read).transpose()?;
+    let info = ConnectionAddr::TcpTls {
+        host: host.to_string(),
+        port,
+        insecure: tls.insecure_skip_verify,
+        tls_params: None,
+    }
+    .into_connection_info()
+    .map_err(client_err)?
+    .set_redis_settings(settings);
+    redis::Client::build_with_tls(
+        info,
+        redis::TlsCertificates {
+            client_tls,
+            root_cert,
+        },
+    )
+    .map_err(client_err)
 }
 
 /// A multiplexed connection (commands from many tasks share it), with the dial and reply

@@ -10,6 +10,8 @@ use crate::{free_port, wait_until};
 
 pub struct RedisServer {
     pub addr: SocketAddr,
+    /// The CA (PEM file) of a TLS-only server's certificate (None: plain TCP).
+    pub tls_ca: Option<std::path::PathBuf>,
     extra: Vec<String>,
     dir: tempfile::TempDir,
     child: Option<Child>,
@@ -25,10 +27,51 @@ impl RedisServer {
     pub fn start_with(extra: &[&str]) -> RedisServer {
         let mut server = RedisServer {
             addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
+            tls_ca: None,
             extra: extra.iter().map(|s| s.to_string()).collect(),
             dir: tempfile::tempdir().expect("tempdir"),
             child: None,
         };
+        server.restart();
+        server
+    }
+
+    /// TLS only, with a certificate for 127.0.0.1 from a test CA ([`RedisServer::tls_ca`]);
+    /// clients need no certificate.
+    pub fn start_tls() -> RedisServer {
+        let mut server = RedisServer {
+            addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
+            tls_ca: None,
+            extra: Vec::new(),
+            dir: tempfile::tempdir().expect("tempdir"),
+            child: None,
+        };
+        let (ca, cert, key) = crate::pki::ca_signed(&["127.0.0.1", "localhost"]);
+        let file = |name: &str, pem: &str| {
+            let path = server.dir.path().join(name);
+            std::fs::write(&path, pem).expect("write a TLS file");
+            path.display().to_string()
+        };
+        let (ca, cert, key) = (
+            file("ca.pem", &ca),
+            file("cert.pem", &cert),
+            file("key.pem", &key),
+        );
+        server.extra = vec![
+            "--port".into(),
+            "0".into(),
+            "--tls-port".into(),
+            server.addr.port().to_string(),
+            "--tls-cert-file".into(),
+            cert,
+            "--tls-key-file".into(),
+            key,
+            "--tls-ca-cert-file".into(),
+            ca.clone(),
+            "--tls-auth-clients".into(),
+            "no".into(),
+        ];
+        server.tls_ca = Some(ca.into());
         server.restart();
         server
     }
@@ -77,7 +120,15 @@ impl RedisServer {
 
     /// A synchronous connection for the test's own reads and writes.
     pub fn connection(&self) -> redis::Connection {
-        redis::Client::open(format!("redis://{}/", self.addr))
+        let url = match &self.tls_ca {
+            None => format!("redis://{}/", self.addr),
+            Some(_) => {
+                // The TLS client takes the process's crypto provider.
+                let _already = rustls::crypto::ring::default_provider().install_default();
+                format!("rediss://{}/#insecure", self.addr)
+            }
+        };
+        redis::Client::open(url)
             .and_then(|c| c.get_connection())
             .expect("connect to the test's redis")
     }

@@ -1,7 +1,8 @@
 //! The Redis provider against a real Redis (Debian's `redis-server`) on loopback: keys in
 //! Traefik's layout (`traefik/http/routers/<name>/rule`, ...) become routes as soon as they are
 //! written and leave when deleted; bad keys are reported by key; a Redis restart keeps the last
-//! configuration and is followed again; a server that refuses `CONFIG` is polled; and the real
+//! configuration and is followed again; a server that refuses `CONFIG` is polled; a server
+//! that speaks only TLS is read through `tls.ca`, by wharf and Traefik alike; and the real
 //! Traefik 3.7.15 reads the same keys to the same routers and services.
 
 mod common;
@@ -30,7 +31,7 @@ fn addr(port: u16) -> SocketAddr {
 fn edge(binary: &std::path::Path, redis: &RedisServer) -> Edge {
     let web = addr(free_port());
     let admin = addr(free_port());
-    let args = vec![
+    let mut args = vec![
         format!("--entryPoints.web.address={web}"),
         format!("--entryPoints.traefik.address={admin}"),
         "--api.insecure=true".to_string(),
@@ -39,6 +40,9 @@ fn edge(binary: &std::path::Path, redis: &RedisServer) -> Edge {
         "--global.sendAnonymousUsage=false".to_string(),
         "--log.level=DEBUG".to_string(),
     ];
+    if let Some(ca) = &redis.tls_ca {
+        args.push(format!("--providers.redis.tls.ca={}", ca.display()));
+    }
     let proc = WharfProcess::start(binary, &args, &[], &[web, admin]);
     Edge { web, admin, proc }
 }
@@ -326,5 +330,30 @@ fn traefik_reads_the_same_keys_to_the_same_configuration() {
     for (name, proxy) in [("wharf", &wharf), ("traefik", &traefik)] {
         assert!(proxy.wait_status("store.test", 200), "{name}");
         assert_eq!(proxy.get("shop.test").0, 404, "{name}");
+    }
+}
+
+#[test]
+fn a_redis_that_speaks_only_tls_is_followed_through_its_ca() {
+    let redis = RedisServer::start_tls();
+    let mut conn = redis.connection();
+    let backend = EchoServer::start("tls-backend");
+    publish(&mut conn, "secure", "secure.test", &[&backend]);
+    let wharf = edge(&common::wharf_bin(), &redis);
+    let traefik = edge(&common::traefik_bin(), &redis);
+    for (name, proxy) in [("wharf", &wharf), ("traefik", &traefik)] {
+        assert!(
+            proxy.wait_status("secure.test", 200),
+            "{name}:\n{}",
+            proxy.proc.log()
+        );
+        assert_eq!(proxy.get("secure.test").1, "tls-backend", "{name}");
+    }
+    // Followed, not only read once.
+    unpublish(&mut conn, "secure");
+    publish(&mut conn, "moved", "moved.test", &[&backend]);
+    for (name, proxy) in [("wharf", &wharf), ("traefik", &traefik)] {
+        assert!(proxy.wait_status("moved.test", 200), "{name}");
+        assert!(proxy.wait_status("secure.test", 404), "{name}");
     }
 }

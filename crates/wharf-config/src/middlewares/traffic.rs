@@ -144,8 +144,9 @@ fn rate_limit_redis(r: &Node, p: &str, issues: &mut Issues) -> Option<wharf_mode
             "poolSize",
             "minIdleConns",
             "maxActiveConns",
+            "tls",
         ],
-        &["tls"],
+        &[],
         issues,
     );
     let connection = crate::static_decode::redis_connection(

@@ -92,7 +92,7 @@ fn decode(n: &Node, path: &str, issues: &mut Issues) -> AcmeConfig {
         tls_challenge: false,
         ca_certificates: Vec::new(),
     };
-    if storage.starts_with("redis://") {
+    if storage.starts_with("redis://") || storage.starts_with("rediss://") {
         let origin = n.get("storage").map_or(&n.origin, |s| &s.origin);
         match redis_storage(&storage) {
             Ok(shared) => config.redis_storage = Some(shared),
@@ -190,7 +190,8 @@ fn decode(n: &Node, path: &str, issues: &mut Issues) -> AcmeConfig {
     config
 }
 
-/// `redis://[[user]:password@]host:port[/db][?key=<key>]`: a storage document in Redis.
+/// `redis://[[user]:password@]host:port[/db][?key=<key>]`: a storage document in Redis;
+/// `rediss://` for TLS, where `ca=<PEM file>` names the CAs to trust (default: the system's).
 pub(crate) fn redis_storage(url: &str) -> Result<wharf_model::AcmeRedisStorage, String> {
     let decode = |s: &str| {
         percent_encoding::percent_decode_str(s)
@@ -198,7 +199,10 @@ pub(crate) fn redis_storage(url: &str) -> Result<wharf_model::AcmeRedisStorage, 
             .map(|s| s.into_owned())
             .map_err(|_| format!("`{s}` is not UTF-8 once percent-decoded"))
     };
-    let rest = url.strip_prefix("redis://").unwrap_or(url);
+    let (rest, tls) = match url.strip_prefix("rediss://") {
+        Some(rest) => (rest, Some(wharf_model::RedisTls::default())),
+        None => (url.strip_prefix("redis://").unwrap_or(url), None),
+    };
     let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
     let (authority, db) = rest.split_once('/').unwrap_or((rest, ""));
     let (userinfo, host_port) = match authority.rsplit_once('@') {
@@ -212,6 +216,7 @@ pub(crate) fn redis_storage(url: &str) -> Result<wharf_model::AcmeRedisStorage, 
         .ok_or_else(|| format!("`{host_port}` is not host:port"))?;
     let mut connection = wharf_model::RedisConnection {
         endpoint: parsed.as_str().to_string(),
+        tls,
         ..wharf_model::RedisConnection::default()
     };
     if let Some(userinfo) = userinfo {
@@ -228,7 +233,15 @@ pub(crate) fn redis_storage(url: &str) -> Result<wharf_model::AcmeRedisStorage, 
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
             Some(("key", k)) if !k.is_empty() => key = decode(k)?,
-            _ => return Err(format!("unknown parameter `{pair}` (only `key` is known)")),
+            Some(("ca", ca)) if !ca.is_empty() => match connection.tls.as_mut() {
+                Some(tls) => tls.ca = Some(std::path::PathBuf::from(decode(ca)?)),
+                None => return Err("`ca` needs TLS: rediss://".into()),
+            },
+            _ => {
+                return Err(format!(
+                    "unknown parameter `{pair}` (known: `key`, and `ca` with rediss://)"
+                ))
+            }
         }
     }
     Ok(wharf_model::AcmeRedisStorage { connection, key })
@@ -252,5 +265,9 @@ mod tests {
         assert!(redis_storage("redis://redis").is_err());
         assert!(redis_storage("redis://redis:6379/x").is_err());
         assert!(redis_storage("redis://redis:6379?db=1").is_err());
+        let s = redis_storage("rediss://redis:6380?ca=/certs/ca.pem").expect("valid");
+        let tls = s.connection.tls.expect("TLS");
+        assert_eq!(tls.ca, Some(std::path::PathBuf::from("/certs/ca.pem")));
+        assert!(redis_storage("redis://redis:6380?ca=/certs/ca.pem").is_err());
     }
 }

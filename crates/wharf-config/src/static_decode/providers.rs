@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use wharf_model::{
     ConfigIssue, DockerProviderConfig, FileProviderConfig, ProvidersConfig, RedisConnection,
-    RedisProviderConfig, SwarmProviderConfig,
+    RedisProviderConfig, RedisTls, SwarmProviderConfig,
 };
 
 use super::{get_bool, get_duration, get_string};
@@ -129,8 +129,8 @@ fn redis(r: &Node, issues: &mut Issues) -> Option<RedisProviderConfig> {
     check_keys(
         r,
         rp,
-        &["endpoints", "rootKey", "username", "password", "db"],
-        &["tls", "sentinel"],
+        &["endpoints", "rootKey", "username", "password", "db", "tls"],
+        &["sentinel"],
         issues,
     );
     let defaults = RedisProviderConfig::default();
@@ -201,12 +201,45 @@ pub(crate) fn redis_connection(
     };
     let text =
         |key: &str, issues: &mut Issues| get_string(r, key, path, issues).filter(|s| !s.is_empty());
+    let tls = r
+        .get("tls")
+        .map(|t| redis_tls(t, &format!("{path}.tls"), issues));
     Some(RedisConnection {
         endpoint,
         username: text("username", issues),
         password: text("password", issues),
         db,
+        tls,
     })
+}
+
+/// A Redis client's `tls` section.
+fn redis_tls(t: &Node, path: &str, issues: &mut Issues) -> RedisTls {
+    check_keys(
+        t,
+        path,
+        &["ca", "cert", "key", "insecureSkipVerify"],
+        &[],
+        issues,
+    );
+    let file = |key: &str, issues: &mut Issues| {
+        get_string(t, key, path, issues)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+    };
+    let tls = RedisTls {
+        ca: file("ca", issues),
+        cert: file("cert", issues),
+        key: file("key", issues),
+        insecure_skip_verify: get_bool(t, "insecureSkipVerify", path, issues).unwrap_or(false),
+    };
+    if tls.cert.is_some() != tls.key.is_some() {
+        issues.error(
+            &t.origin,
+            format!("`{path}`: `cert` and `key` go together (a client certificate needs its key); no client certificate is sent"),
+        );
+    }
+    tls
 }
 
 /// The options `providers.docker` and `providers.swarm` share (`dp` names the section).
