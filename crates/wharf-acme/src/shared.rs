@@ -43,7 +43,6 @@ return 0
 
 pub struct SharedStorage {
     link: Link,
-    client: redis::Client,
     key: String,
     /// This instance, in the lease and the acknowledgements.
     instance: String,
@@ -110,18 +109,15 @@ fn redis_err(context: &str) -> impl Fn(redis::RedisError) -> AcmeError + '_ {
 
 impl SharedStorage {
     pub fn new(storage: &AcmeRedisStorage) -> Result<Self, AcmeError> {
-        let client = wharf_redis::client(&storage.connection)
-            .map_err(|e| AcmeError(format!("ACME storage: {e}")))?;
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_default();
         Ok(SharedStorage {
             link: Link::new(
-                client.clone(),
+                storage.connection.clone(),
                 wharf_redis::DIAL_TIMEOUT,
                 wharf_redis::RESPONSE_TIMEOUT,
             ),
-            client,
             key: storage.key.clone(),
             instance: format!("{host}/{}/{}", std::process::id(), unix_ms()),
         })
@@ -287,8 +283,9 @@ impl SharedStorage {
 
     /// The channel's messages ("stored", "challenges"), on a connection of their own.
     pub async fn subscribe(&self) -> Result<redis::aio::PubSubStream, AcmeError> {
-        wharf_redis::subscribe(&self.client, &wharf_redis::glob_escape(&self.events()))
+        self.link
+            .subscribe(&wharf_redis::glob_escape(&self.events()))
             .await
-            .map_err(redis_err("SUBSCRIBE"))
+            .map_err(|e| AcmeError(format!("redis: SUBSCRIBE: {e}")))
     }
 }

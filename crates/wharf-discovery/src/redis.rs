@@ -135,7 +135,7 @@ impl RedisProvider {
 
     /// One connection and read: the first configuration, for start-up.
     pub async fn load(&self) -> Result<ProviderUpdate, RedisProviderError> {
-        let client = wharf_redis::client(&self.config.connection)?;
+        let client = wharf_redis::client_for(&self.config.connection).await?;
         let mut conn = wharf_redis::connect(&client)
             .await
             .map_err(|e| self.error(e))?;
@@ -180,7 +180,7 @@ impl RedisProvider {
     /// One connected session; Ok(()) only when the receiver is gone.
     async fn session(&self, tx: &UpdateSender, synced: &Synced) -> Result<(), RedisProviderError> {
         let endpoint = self.config.connection.endpoint.clone();
-        let client = wharf_redis::client(&self.config.connection)?;
+        let client = wharf_redis::client_for(&self.config.connection).await?;
         let mut conn = wharf_redis::connect(&client)
             .await
             .map_err(|e| self.error(e))?;

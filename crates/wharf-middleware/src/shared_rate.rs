@@ -100,8 +100,6 @@ impl SharedRateLimit {
         let Some((per_second, max_delay, ttl_seconds)) = shaping(average, period_ms) else {
             return Ok(None);
         };
-        let client = wharf_redis::client(&redis.connection)
-            .map_err(|e| BuildError(format!("rateLimit.redis: {e}")))?;
         let fallbacks = FALLBACKS.entry(name.to_string()).or_default().clone();
         Ok(Some(SharedRateLimit {
             name: name.to_string(),
@@ -112,7 +110,11 @@ impl SharedRateLimit {
                 ttl_seconds,
                 max_delay,
             },
-            link: Link::new(client, redis.dial_timeout, redis.read_timeout),
+            link: Link::new(
+                redis.connection.clone(),
+                redis.dial_timeout,
+                redis.read_timeout,
+            ),
             endpoint: redis.connection.endpoint.clone(),
             local,
             fallbacks,

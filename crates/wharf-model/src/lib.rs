@@ -41,8 +41,9 @@ pub use static_config::{
     AccessLogConfig, AccessLogFields, AccessLogFilters, AccessLogFormat, AcmeConfig, AcmeKeyType,
     AcmeRedisStorage, ApiConfig, CertResolverConfig, DockerProviderConfig, EntryPoint,
     EntryPointRedirect, FileProviderConfig, ForwardedHeaders, HeaderMode, LogConfig, PingConfig,
-    PrometheusConfig, ProvidersConfig, RedisConnection, RedisProviderConfig, RedisTls,
-    StaticConfig, SwarmProviderConfig, UnderscoreHeaders, DEFAULT_MAX_HEADER_BYTES, LETS_ENCRYPT,
+    PrometheusConfig, ProvidersConfig, RedisConnection, RedisProviderConfig, RedisSentinel,
+    RedisTls, StaticConfig, SwarmProviderConfig, UnderscoreHeaders, DEFAULT_MAX_HEADER_BYTES,
+    LETS_ENCRYPT,
 };
 pub use tls::{
     qualify_tls_options, CertificateSpec, CipherSuite, ClientAuthSpec, ClientAuthType, Curve,

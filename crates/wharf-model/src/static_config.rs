@@ -127,13 +127,28 @@ impl Default for SwarmProviderConfig {
 /// stores share it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisConnection {
-    /// `host:port` (Traefik accepts one endpoint without Sentinel).
+    /// `host:port` (Traefik accepts one endpoint without Sentinel); with `sentinel`, the
+    /// first Sentinel.
     pub endpoint: String,
     pub username: Option<String>,
     pub password: Option<String>,
     pub db: u32,
     /// `tls`: the connection is TLS (None: plain TCP).
     pub tls: Option<RedisTls>,
+    /// `sentinel`: `endpoint` and `sentinels` are Redis Sentinels, asked for the primary.
+    pub sentinel: Option<RedisSentinel>,
+}
+
+/// A Redis client's `sentinel` section: the primary is the one the Sentinels name.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RedisSentinel {
+    /// `masterName`.
+    pub master_name: String,
+    /// Every Sentinel, `host:port` (the connection's `endpoint` is the first).
+    pub sentinels: Vec<String>,
+    /// The Sentinels' own credentials.
+    pub username: Option<String>,
+    pub password: Option<String>,
 }
 
 impl Default for RedisConnection {
@@ -145,6 +160,7 @@ impl Default for RedisConnection {
             password: None,
             db: 0,
             tls: None,
+            sentinel: None,
         }
     }
 }

@@ -1,14 +1,17 @@
-//! How wharf reaches Redis: one [`client`] built from a [`RedisConnection`] (endpoint,
-//! credentials, database), with the timeouts Traefik's Redis clients use.
+//! How wharf reaches Redis: one client built from a [`RedisConnection`] (endpoint or
+//! Sentinels, credentials, database, TLS) by [`client_for`], with the timeouts Traefik's
+//! Redis clients use.
 //!
 //! The Redis provider reads its keys through it. The distributed rate limiter keeps its
 //! connection in a [`Link`] (dialled lazily, failing fast while Redis is down) and takes
 //! tokens with [`token_bucket::take`].
 
 mod link;
+mod sentinel;
 pub mod token_bucket;
 
 pub use link::{Link, LinkDown, REDIAL_AFTER};
+pub use sentinel::client_for;
 
 use std::time::Duration;
 
@@ -31,6 +34,8 @@ pub enum RedisSetupError {
         #[source]
         source: std::io::Error,
     },
+    #[error("redis sentinel: no Sentinel named the primary `{master}`: {why}")]
+    Sentinel { master: String, why: String },
     #[error("redis endpoint `{endpoint}`: {source}")]
     Client {
         endpoint: String,
@@ -39,7 +44,8 @@ pub enum RedisSetupError {
     },
 }
 
-/// A client for `connection` (no connection is opened yet).
+/// A client for `connection`'s endpoint itself (no connection is opened yet); with
+/// `sentinel`, [`client_for`] asks the Sentinels for the primary first.
 pub fn client(connection: &RedisConnection) -> Result<redis::Client, RedisSetupError> {
     let endpoint = &connection.endpoint;
     let authority = endpoint

@@ -10,12 +10,13 @@ use arc_swap::ArcSwapOption;
 use redis::aio::MultiplexedConnection;
 use redis::AsyncConnectionConfig;
 use tokio::sync::Mutex;
+use wharf_model::RedisConnection;
 
 /// After a failed dial, the next is tried no sooner than this.
 pub const REDIAL_AFTER: Duration = Duration::from_secs(1);
 
 pub struct Link {
-    client: redis::Client,
+    connection: RedisConnection,
     config: AsyncConnectionConfig,
     live: ArcSwapOption<MultiplexedConnection>,
     /// When the last dial failed (None: it did not). Held while dialling, so one caller
@@ -28,10 +29,7 @@ pub struct Link {
 impl std::fmt::Debug for Link {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Link")
-            .field(
-                "endpoint",
-                &self.client.get_connection_info().addr().to_string(),
-            )
+            .field("endpoint", &self.connection.endpoint)
             .field("down", &self.down.load(Ordering::Relaxed))
             .finish()
     }
@@ -39,9 +37,13 @@ impl std::fmt::Debug for Link {
 
 impl Link {
     /// No connection is opened before the first [`Link::connection`].
-    pub fn new(client: redis::Client, dial_timeout: Duration, reply_timeout: Duration) -> Self {
+    pub fn new(
+        connection: RedisConnection,
+        dial_timeout: Duration,
+        reply_timeout: Duration,
+    ) -> Self {
         Link {
-            client,
+            connection,
             config: AsyncConnectionConfig::new()
                 .set_connection_timeout(Some(dial_timeout))
                 .set_response_timeout(Some(reply_timeout)),
@@ -69,11 +71,14 @@ impl Link {
         if last_failure.is_some_and(|at| at.elapsed() < REDIAL_AFTER) {
             return Err(LinkDown::Waiting);
         }
-        match self
-            .client
-            .get_multiplexed_async_connection_with_config(&self.config)
-            .await
-        {
+        let dialled = match crate::client_for(&self.connection).await {
+            Ok(client) => client
+                .get_multiplexed_async_connection_with_config(&self.config)
+                .await
+                .map_err(LinkDown::Dial),
+            Err(e) => Err(LinkDown::Setup(e)),
+        };
+        match dialled {
             Ok(c) => {
                 self.live.store(Some(Arc::new(c.clone())));
                 *last_failure = None;
@@ -83,7 +88,7 @@ impl Link {
             Err(e) => {
                 *last_failure = Some(Instant::now());
                 self.down.store(true, Ordering::Relaxed);
-                Err(LinkDown::Dial(e))
+                Err(e)
             }
         }
     }
@@ -92,6 +97,17 @@ impl Link {
     pub fn broken(&self) {
         self.live.store(None);
     }
+
+    /// The messages of channels matching `pattern`, on a connection of their own (to the
+    /// primary the Sentinels name now, with them).
+    pub async fn subscribe(&self, pattern: &str) -> Result<redis::aio::PubSubStream, LinkDown> {
+        let client = crate::client_for(&self.connection)
+            .await
+            .map_err(LinkDown::Setup)?;
+        crate::subscribe(&client, pattern)
+            .await
+            .map_err(LinkDown::Dial)
+    }
 }
 
 /// Why [`Link::connection`] has no connection to give.
@@ -99,6 +115,8 @@ impl Link {
 pub enum LinkDown {
     #[error("connecting to redis failed: {0}")]
     Dial(redis::RedisError),
+    #[error("{0}")]
+    Setup(crate::RedisSetupError),
     #[error("redis is unreachable; another request is dialling it")]
     Dialling,
     #[error("redis was unreachable less than {REDIAL_AFTER:?} ago")]

@@ -145,6 +145,7 @@ fn rate_limit_redis(r: &Node, p: &str, issues: &mut Issues) -> Option<wharf_mode
             "minIdleConns",
             "maxActiveConns",
             "tls",
+            "sentinel",
         ],
         &[],
         issues,

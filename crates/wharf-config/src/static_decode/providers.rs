@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use wharf_model::{
     ConfigIssue, DockerProviderConfig, FileProviderConfig, ProvidersConfig, RedisConnection,
-    RedisProviderConfig, RedisTls, SwarmProviderConfig,
+    RedisProviderConfig, RedisSentinel, RedisTls, SwarmProviderConfig,
 };
 
 use super::{get_bool, get_duration, get_string};
@@ -129,8 +129,16 @@ fn redis(r: &Node, issues: &mut Issues) -> Option<RedisProviderConfig> {
     check_keys(
         r,
         rp,
-        &["endpoints", "rootKey", "username", "password", "db", "tls"],
-        &["sentinel"],
+        &[
+            "endpoints",
+            "rootKey",
+            "username",
+            "password",
+            "db",
+            "tls",
+            "sentinel",
+        ],
+        &[],
         issues,
     );
     let defaults = RedisProviderConfig::default();
@@ -158,32 +166,42 @@ pub(crate) fn redis_connection(
         .get("endpoints")
         .and_then(|e| list(e, &format!("{path}.endpoints"), issues))
         .unwrap_or_default();
-    let endpoint = match endpoints.as_slice() {
-        [] => defaults.endpoint,
-        [(one, origin)] => {
-            let authority = one.parse::<http::uri::Authority>().ok();
-            if authority.and_then(|a| a.port_u16()).is_none() {
-                issues.push(
-                    ConfigIssue::error(
-                        origin.clone(),
-                        format!("`{path}.endpoints`: `{one}` is not host:port; {consequence}"),
-                    )
-                    .with_hint("e.g. `redis:6379`"),
-                );
-                return None;
-            }
-            one.clone()
-        }
-        [_, (_, second), ..] => {
+    let sentinel_section = r.get("sentinel");
+    let mut sentinels = Vec::new();
+    for (one, origin) in &endpoints {
+        let authority = one.parse::<http::uri::Authority>().ok();
+        if authority.and_then(|a| a.port_u16()).is_none() {
             issues.push(
                 ConfigIssue::error(
-                    second.clone(),
-                    format!("`{path}.endpoints`: several endpoints need Redis Sentinel, which wharf does not implement yet (Traefik refuses them without it too); {consequence}"),
+                    origin.clone(),
+                    format!("`{path}.endpoints`: `{one}` is not host:port; {consequence}"),
                 )
-                .with_hint("list the one Redis primary"),
+                .with_hint("e.g. `redis:6379`"),
             );
             return None;
         }
+        sentinels.push(one.clone());
+    }
+    if let ([_, (_, second), ..], None) = (endpoints.as_slice(), sentinel_section) {
+        issues.push(
+            ConfigIssue::error(
+                second.clone(),
+                format!("`{path}.endpoints`: several endpoints are Redis Sentinels, and need `sentinel.masterName` (Traefik refuses them without it too); {consequence}"),
+            )
+            .with_hint("list the one Redis primary, or add `sentinel: {masterName: mymaster}`"),
+        );
+        return None;
+    }
+    let endpoint = sentinels.first().cloned().unwrap_or(defaults.endpoint);
+    let sentinel = match sentinel_section {
+        None => None,
+        Some(s) => Some(redis_sentinel(
+            s,
+            &format!("{path}.sentinel"),
+            sentinels,
+            consequence,
+            issues,
+        )?),
     };
     let db = match r.get("db") {
         None => 0,
@@ -210,6 +228,47 @@ pub(crate) fn redis_connection(
         password: text("password", issues),
         db,
         tls,
+        sentinel,
+    })
+}
+
+/// A Redis client's `sentinel` section; the connection's endpoints are the Sentinels.
+fn redis_sentinel(
+    s: &Node,
+    path: &str,
+    sentinels: Vec<String>,
+    consequence: &str,
+    issues: &mut Issues,
+) -> Option<RedisSentinel> {
+    check_keys(
+        s,
+        path,
+        &["masterName", "username", "password"],
+        &[
+            "latencyStrategy",
+            "randomStrategy",
+            "replicaStrategy",
+            "useDisconnectedReplicas",
+        ],
+        issues,
+    );
+    let text =
+        |key: &str, issues: &mut Issues| get_string(s, key, path, issues).filter(|v| !v.is_empty());
+    let Some(master_name) = text("masterName", issues) else {
+        issues.push(
+            ConfigIssue::error(
+                s.origin.clone(),
+                format!("`{path}.masterName` is required: the name the Sentinels know the primary by; {consequence}"),
+            )
+            .with_hint("e.g. `masterName: mymaster`"),
+        );
+        return None;
+    };
+    Some(RedisSentinel {
+        master_name,
+        sentinels,
+        username: text("username", issues),
+        password: text("password", issues),
     })
 }
 
