@@ -139,3 +139,64 @@ impl Drop for RedisServer {
         self.kill();
     }
 }
+
+/// A Redis Sentinel on a loopback port, watching `master_name` at a [`RedisServer`] (a
+/// quorum of one; a primary is down after 1 s of silence), killed when dropped.
+pub struct Sentinel {
+    pub addr: SocketAddr,
+    _dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Sentinel {
+    pub fn start(master_name: &str, primary: &RedisServer) -> Sentinel {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        // Sentinel rewrites its configuration file: it must be writable.
+        let config = dir.path().join("sentinel.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "port {}\nbind 127.0.0.1\ndir {}\nsentinel monitor {master_name} 127.0.0.1 {} 1\nsentinel down-after-milliseconds {master_name} 1000\nsentinel failover-timeout {master_name} 5000\n",
+                addr.port(),
+                dir.path().display(),
+                primary.addr.port()
+            ),
+        )
+        .expect("write sentinel.conf");
+        let log = std::fs::File::create(dir.path().join("sentinel.log")).expect("log file");
+        let child = Command::new("redis-server")
+            .arg(&config)
+            .arg("--sentinel")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("redis-server --sentinel");
+        assert!(
+            wait_until(Duration::from_secs(10), || {
+                TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+            }),
+            "sentinel did not listen on {addr}"
+        );
+        Sentinel {
+            addr,
+            _dir: dir,
+            child,
+        }
+    }
+
+    /// A connection to the Sentinel itself (`SENTINEL ...` commands).
+    pub fn connection(&self) -> redis::Connection {
+        redis::Client::open(format!("redis://{}/", self.addr))
+            .and_then(|c| c.get_connection())
+            .expect("connect to the sentinel")
+    }
+}
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        let _ignored = self.child.kill();
+        let _ignored = self.child.wait();
+    }
+}

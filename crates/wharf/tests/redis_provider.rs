@@ -357,3 +357,124 @@ fn a_redis_that_speaks_only_tls_is_followed_through_its_ca() {
         assert!(proxy.wait_status("secure.test", 404), "{name}");
     }
 }
+
+/// The primary named by a Sentinel, as `host:port`.
+fn primary_of(sentinel: &mut redis::Connection) -> String {
+    let (host, port): (String, u16) = redis::cmd("SENTINEL")
+        .arg("GET-MASTER-ADDR-BY-NAME")
+        .arg("edge")
+        .query(sentinel)
+        .expect("SENTINEL GET-MASTER-ADDR-BY-NAME");
+    format!("{host}:{port}")
+}
+
+#[test]
+fn through_sentinel_the_primary_is_found_and_followed_after_a_failover() {
+    use wharf_testkit::redis_server::Sentinel;
+    let mut primary = RedisServer::start();
+    let replica = RedisServer::start_with(&[]);
+    let mut replica_conn = replica.connection();
+    let () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(primary.addr.port())
+        .query(&mut replica_conn)
+        .expect("REPLICAOF");
+    let sentinel = Sentinel::start("edge", &primary);
+    let mut sentinel_conn = sentinel.connection();
+    let backend = EchoServer::start("sentinel-backend");
+    publish(
+        &mut primary.connection(),
+        "before",
+        "before.test",
+        &[&backend],
+    );
+
+    let args = |web: SocketAddr, admin: SocketAddr| {
+        vec![
+            format!("--entryPoints.web.address={web}"),
+            format!("--entryPoints.traefik.address={admin}"),
+            "--api.insecure=true".to_string(),
+            format!("--providers.redis.endpoints={}", sentinel.addr),
+            "--providers.redis.sentinel.masterName=edge".to_string(),
+            "--global.checkNewVersion=false".to_string(),
+            "--global.sendAnonymousUsage=false".to_string(),
+            "--log.level=DEBUG".to_string(),
+        ]
+    };
+    let start = |binary: &std::path::Path| {
+        let (web, admin) = (addr(free_port()), addr(free_port()));
+        Edge {
+            web,
+            admin,
+            proc: WharfProcess::start(binary, &args(web, admin), &[], &[web, admin]),
+        }
+    };
+    let wharf = start(&common::wharf_bin());
+    let traefik = start(&common::traefik_bin());
+    for (name, proxy) in [("wharf", &wharf), ("traefik", &traefik)] {
+        assert!(
+            proxy.wait_status("before.test", 200),
+            "{name} through the Sentinel:\n{}",
+            proxy.proc.log()
+        );
+    }
+
+    // The replica has the keys (its first sync may wait for a diskless transfer); the
+    // Sentinel promotes it; the old primary dies.
+    assert!(
+        wait_until(WAIT, || replica
+            .connection()
+            .exists::<_, bool>("traefik/http/routers/before/rule")
+            .unwrap_or(false)),
+        "the replica never synchronised"
+    );
+    assert!(
+        wait_until(WAIT, || {
+            redis::cmd("SENTINEL")
+                .arg("REPLICAS")
+                .arg("edge")
+                .query::<Vec<redis::Value>>(&mut sentinel_conn)
+                .is_ok_and(|r| !r.is_empty())
+        }),
+        "the Sentinel never saw the replica"
+    );
+    let () = redis::cmd("SENTINEL")
+        .arg("FAILOVER")
+        .arg("edge")
+        .query(&mut sentinel_conn)
+        .expect("SENTINEL FAILOVER");
+    let promoted = replica.endpoint();
+    assert!(
+        wait_until(WAIT, || primary_of(&mut sentinel_conn) == promoted),
+        "no failover: {}",
+        primary_of(&mut sentinel_conn)
+    );
+    assert!(
+        wait_until(WAIT, || {
+            // A fresh connection: the promotion closes the clients' ones.
+            redis::cmd("ROLE")
+                .query::<Vec<redis::Value>>(&mut replica.connection())
+                .is_ok_and(
+                    |r| matches!(r.first(), Some(redis::Value::BulkString(b)) if b == b"master"),
+                )
+        }),
+        "the replica was not promoted"
+    );
+    primary.kill();
+    publish(
+        &mut replica.connection(),
+        "after",
+        "after.test",
+        &[&backend],
+    );
+    assert!(
+        wharf.wait_status("after.test", 200),
+        "wharf never reached the new primary:\n{}",
+        wharf.proc.log()
+    );
+    assert_eq!(
+        wharf.get("before.test").0,
+        200,
+        "the keys replicated before"
+    );
+}
