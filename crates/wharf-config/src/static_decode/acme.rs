@@ -191,7 +191,8 @@ fn decode(n: &Node, path: &str, issues: &mut Issues) -> AcmeConfig {
 }
 
 /// `redis://[[user]:password@]host:port[/db][?key=<key>]`: a storage document in Redis;
-/// `rediss://` for TLS, where `ca=<PEM file>` names the CAs to trust (default: the system's).
+/// `rediss://` for TLS, where `ca=<PEM file>` names the CAs to trust (default: the system's);
+/// `redis://s1:26379,s2:26379/0?sentinel=<masterName>` through Sentinels.
 pub(crate) fn redis_storage(url: &str) -> Result<wharf_model::AcmeRedisStorage, String> {
     let decode = |s: &str| {
         percent_encoding::percent_decode_str(s)
@@ -209,13 +210,17 @@ pub(crate) fn redis_storage(url: &str) -> Result<wharf_model::AcmeRedisStorage, 
         Some((u, h)) => (Some(u), h),
         None => (None, authority),
     };
-    let parsed = host_port
-        .parse::<http::uri::Authority>()
-        .ok()
-        .filter(|a| a.port_u16().is_some() && !a.host().is_empty())
-        .ok_or_else(|| format!("`{host_port}` is not host:port"))?;
+    let mut hosts = Vec::new();
+    for one in host_port.split(',') {
+        let parsed = one
+            .parse::<http::uri::Authority>()
+            .ok()
+            .filter(|a| a.port_u16().is_some() && !a.host().is_empty())
+            .ok_or_else(|| format!("`{one}` is not host:port"))?;
+        hosts.push(parsed.as_str().to_string());
+    }
     let mut connection = wharf_model::RedisConnection {
-        endpoint: parsed.as_str().to_string(),
+        endpoint: hosts.first().cloned().unwrap_or_default(),
         tls,
         ..wharf_model::RedisConnection::default()
     };
@@ -237,12 +242,25 @@ pub(crate) fn redis_storage(url: &str) -> Result<wharf_model::AcmeRedisStorage, 
                 Some(tls) => tls.ca = Some(std::path::PathBuf::from(decode(ca)?)),
                 None => return Err("`ca` needs TLS: rediss://".into()),
             },
+            Some(("sentinel", master)) if !master.is_empty() => {
+                connection.sentinel = Some(wharf_model::RedisSentinel {
+                    master_name: decode(master)?,
+                    sentinels: hosts.clone(),
+                    username: None,
+                    password: None,
+                });
+            }
             _ => {
                 return Err(format!(
-                    "unknown parameter `{pair}` (known: `key`, and `ca` with rediss://)"
+                    "unknown parameter `{pair}` (known: `key`, `sentinel`, and `ca` with rediss://)"
                 ))
             }
         }
+    }
+    if hosts.len() > 1 && connection.sentinel.is_none() {
+        return Err(
+            "several hosts are Sentinels: name the primary with `?sentinel=<masterName>`".into(),
+        );
     }
     Ok(wharf_model::AcmeRedisStorage { connection, key })
 }
@@ -269,5 +287,10 @@ mod tests {
         let tls = s.connection.tls.expect("TLS");
         assert_eq!(tls.ca, Some(std::path::PathBuf::from("/certs/ca.pem")));
         assert!(redis_storage("redis://redis:6380?ca=/certs/ca.pem").is_err());
+        let s = redis_storage("redis://s1:26379,s2:26379/0?sentinel=edge").expect("valid");
+        let sentinel = s.connection.sentinel.expect("sentinel");
+        assert_eq!(sentinel.master_name, "edge");
+        assert_eq!(sentinel.sentinels, ["s1:26379", "s2:26379"]);
+        assert!(redis_storage("redis://s1:26379,s2:26379/0").is_err());
     }
 }
