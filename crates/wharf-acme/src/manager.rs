@@ -290,6 +290,11 @@ impl AcmeManager {
             }
         }
         drop(stored_tx);
+        if !followed.is_empty() {
+            // What a shared storage holds is served before any order, which may take minutes.
+            self.publish().await;
+            let _ignored = self.changed.try_send(());
+        }
         self.wait_listening().await;
         let mut wanted_rx = self.link.wanted.subscribe();
         loop {
