@@ -15,7 +15,7 @@ static() {
     --target "$triple" --target-dir target/static "$@"
 }
 # wharf with the `image` profile (fat LTO, stripped, not position-independent: no relocation
-# table; the image stays under 20 MB); the stand-in with `release`, whose dependencies the
+# table; the image stays under 22 MB); the stand-in with `release`, whose dependencies the
 # tests' echo image already built.
 extra="-C relocation-model=static" static --profile image -p wharf --bin wharf
 extra="" static --release -p wharf-testkit --bin wharf-standin

