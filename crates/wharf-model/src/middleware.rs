@@ -57,7 +57,7 @@ pub enum MiddlewareKind {
         burst: i64,
         source: SourceCriterion,
         /// `redis`: the budget is kept in Redis, shared by every instance using it.
-        redis: Option<RateLimitRedis>,
+        redis: Option<Box<RateLimitRedis>>,
     },
     InFlightReq {
         amount: i64,

@@ -107,7 +107,7 @@ pub(super) fn rate_limit(
     }
     let redis = match body.get("redis") {
         None => None,
-        Some(r) => Some(rate_limit_redis(r, &join(p, "redis"), issues)?),
+        Some(r) => Some(Box::new(rate_limit_redis(r, &join(p, "redis"), issues)?)),
     };
     Some(K::RateLimit {
         average,
