@@ -41,6 +41,10 @@ end
 return 0
 ";
 
+/// The script and its hash, computed once.
+static LEAD_SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(LEAD));
+
 pub struct SharedStorage {
     link: Link,
     key: String,
@@ -181,7 +185,7 @@ impl SharedStorage {
             let _: i64 = c
                 .zadd(format!("{}:members", self.key), &self.instance, now)
                 .await?;
-            let lead: i64 = redis::Script::new(LEAD)
+            let lead: i64 = LEAD_SCRIPT
                 .key(format!("{}:leader", self.key))
                 .arg(&self.instance)
                 .arg(lease_ms)

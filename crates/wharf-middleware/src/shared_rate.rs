@@ -124,9 +124,13 @@ impl SharedRateLimit {
 
     /// The Redis key of a source's bucket.
     fn key(&self, source: &SourceKey) -> Vec<u8> {
-        let mut key = self.key_prefix.clone();
+        // Sized once: prefix, then the source written in place (an IP is at most 39 bytes).
+        let mut key = Vec::with_capacity(self.key_prefix.len() + 39);
+        key.extend_from_slice(&self.key_prefix);
         match source {
-            SourceKey::Ip(ip) => key.extend_from_slice(ip.to_string().as_bytes()),
+            SourceKey::Ip(ip) => {
+                let _infallible = std::io::Write::write_fmt(&mut key, format_args!("{ip}"));
+            }
             SourceKey::Value(v) => key.extend_from_slice(v),
             SourceKey::Unknown => {}
         }
