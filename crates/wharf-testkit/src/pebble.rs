@@ -101,8 +101,11 @@ impl Pebble {
             dir,
             children: vec![challtest, pebble],
         };
+        // Both listeners: the ACME directory, and the management interface tests read roots
+        // from (Pebble opens it after the directory).
         let up = wait_until(Duration::from_secs(20), || {
             std::net::TcpStream::connect(listen).is_ok()
+                && std::net::TcpStream::connect(management).is_ok()
         });
         assert!(up, "pebble did not start:\n{}", p.log());
         p
